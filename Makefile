@@ -1,0 +1,33 @@
+# omsh developer entry points. `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv run test lint bench clean
+
+venv: $(STAMP)
+
+# Rebuilt only when the dependency list changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: venv
+	$(BIN)/omsh serve --data var --keys keys --host 127.0.0.1 --ssh-port 2222 --cdmi-port 8080
+
+test: venv
+	$(BIN)/ruff check omsh tests bench
+	$(BIN)/python -m pytest -q tests
+
+lint: venv
+	$(BIN)/ruff check omsh tests bench
+	$(BIN)/ruff format --check omsh tests bench
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

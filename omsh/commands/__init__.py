@@ -1,0 +1,8 @@
+"""Shell commands: one module per command family (DESIGN §3).
+
+Each family module defines ``COMMANDS``, a tuple of :class:`Command`
+subclasses.  :func:`omsh.commands.registry.default_registry` registers them
+as named ``ICommand`` adapters; nothing is registered at import time.
+"""
+
+FAMILIES = ("omsh.commands.navigate",)

@@ -1,0 +1,78 @@
+"""Declaring a command's arguments once.
+
+A command lists :func:`arg` declarations; from them :func:`build_parser`
+makes an ``argparse`` parser (help text and usage errors), and the shell's
+completer reads :attr:`Arg.complete` to know which words are paths, users or
+command names.  Every parser also gets ``-h/--help`` and ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from omsh.errors import UsageError
+
+
+class Complete(enum.Enum):
+    """What kind of value an argument takes, for completion and globbing."""
+
+    NOTHING = "nothing"
+    PATH = "path"  # any object; unquoted wildcards expand
+    CONTAINER = "container"  # a container path; wildcards expand
+    COMMAND = "command"
+    USER = "user"
+    GROUP = "group"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Arg:
+    flags: tuple[str, ...]
+    help: str
+    complete: Complete
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_positional(self) -> bool:
+        return not self.flags[0].startswith("-")
+
+    @property
+    def dest(self) -> str:
+        if self.is_positional:
+            return self.options.get("dest", self.flags[0])
+        longest = max(self.flags, key=len).lstrip("-")
+        return self.options.get("dest", longest.replace("-", "_"))
+
+    @property
+    def takes_value(self) -> bool:
+        return self.options.get("action", "store") in ("store", "append", "extend")
+
+
+def arg(*flags: str, help: str, complete: Complete = Complete.NOTHING, **options: Any) -> Arg:
+    """Declare one argument; *options* are ``argparse.add_argument`` keywords."""
+    if complete is Complete.NOTHING and not flags[0].startswith("-"):
+        complete = Complete.TEXT
+    return Arg(tuple(flags), help, complete, options)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that raises :class:`UsageError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message or "invalid arguments")
+
+
+def build_parser(name: str, summary: str, arguments: Sequence[Arg]) -> CommandParser:
+    parser = CommandParser(prog=name, description=summary, add_help=False, allow_abbrev=False)
+    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    for declared in arguments:
+        parser.add_argument(*declared.flags, help=declared.help, **declared.options)
+    return parser

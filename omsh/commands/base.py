@@ -1,0 +1,113 @@
+"""The base class of every command and the per-call :class:`Invocation`."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from zope.interface import implementer
+
+from omsh.commands.arguments import Arg, CommandParser, build_parser
+from omsh.commands.interfaces import ICommand
+from omsh.commands.output import InputStream, Output
+from omsh.errors import UsageError
+from omsh.store.view import StoreView
+
+if TYPE_CHECKING:
+    from zope.interface.registry import Components
+
+    from omsh.commands.registry import Location
+    from omsh.store.database import Store
+
+T = TypeVar("T")
+
+
+@dataclass
+class ShellSession:
+    """What a shell remembers between commands: who, where, what was typed."""
+
+    user: str
+    cwd: str = "/"
+    previous_cwd: str | None = None
+    history: list[str] = field(default_factory=list)
+    interactive: bool = False
+    finished: bool = False
+
+
+@dataclass
+class Invocation:
+    """Everything one run of one command may use."""
+
+    name: str
+    args: argparse.Namespace
+    session: ShellSession
+    store: Store
+    registry: Components
+    out: Output
+    err: Output
+    stdin: InputStream
+    #: Asks the person at the terminal for a secret without echo (None in exec).
+    ask_secret: Callable[[str], str] | None = None
+
+    @property
+    def json(self) -> bool:
+        return bool(self.args.json)
+
+    def view(self, work: Callable[[StoreView], T], *, write: bool = False) -> T:
+        """Run *work* with a :class:`StoreView` for the session's user.
+
+        Reads abort, writes commit; conflicts are retried by the store, so
+        *work* must not have side effects outside the transaction.
+        """
+        user = self.session.user
+        return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
+
+    def warn(self, message: str) -> None:
+        """A non-fatal one-line complaint on stderr, in the standard form."""
+        self.err.line(f"omsh: {self.name}: {message}")
+
+
+@implementer(ICommand)
+class Command:
+    """Base for commands: declare ``name``, ``summary``, ``arguments``; write ``run``."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+    arguments: ClassVar[tuple[Arg, ...]] = ()
+
+    def __init__(self, location: Location) -> None:
+        self.location = location
+
+    @classmethod
+    def parser(cls) -> CommandParser:
+        return _parser_for(cls)
+
+    @classmethod
+    def help_text(cls) -> str:
+        return cls.parser().format_help()
+
+    def run(self, invocation: Invocation) -> int | None:
+        raise NotImplementedError
+
+
+@functools.cache
+def _parser_for(cls: type[Command]) -> CommandParser:
+    return build_parser(cls.name, cls.summary, cls.arguments)
+
+
+def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
+    """Parse *words* (without the command name) or raise ``UsageError``."""
+    parser = cls.parser()
+    try:
+        args, extras = parser.parse_known_args(words)
+    except UsageError:
+        if "-h" in words or "--help" in words:
+            return argparse.Namespace(help=True, json=False)
+        raise
+    if extras and not args.help:
+        raise UsageError(f"unrecognized arguments: {' '.join(extras)}")
+    return args

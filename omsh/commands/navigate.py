@@ -1,0 +1,313 @@
+"""Moving around and looking: ``pwd``, ``cd``, ``ls``, ``tree``, ``stat``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omsh.commands.arguments import Complete, arg
+from omsh.commands.base import Command, Invocation
+from omsh.commands.formatting import (
+    human_size,
+    printable,
+    render_columns,
+    render_table,
+    short_time,
+)
+from omsh.errors import OmshError, UsageError
+from omsh.store.access import Perm
+from omsh.store.model import Container, StoreObject
+from omsh.store.names import join_path
+from omsh.store.system import describe
+from omsh.store.view import StoreView
+
+
+class PrintWorkingContainer(Command):
+    name = "pwd"
+    summary = "print the working container"
+
+    def run(self, inv: Invocation) -> None:
+        if inv.json:
+            inv.out.json({"path": inv.session.cwd})
+        else:
+            inv.out.line(printable(inv.session.cwd))
+
+
+class ChangeContainer(Command):
+    name = "cd"
+    summary = "change the working container ('cd -' goes back, 'cd' goes to /)"
+    arguments = (
+        arg(
+            "path",
+            nargs="?",
+            default="/",
+            complete=Complete.CONTAINER,
+            help="container to enter, or - for the previous one",
+        ),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        session = inv.session
+        target = inv.args.path
+        if target == "-":
+            if session.previous_cwd is None:
+                raise OmshError("no previous container")
+            target = session.previous_cwd
+
+        def enter(view: StoreView) -> str:
+            container = view.resolve_as(Container, target, session.cwd)
+            view.require(container, Perm.READ, target)
+            return container.path
+
+        new_cwd = inv.view(enter)
+        session.previous_cwd, session.cwd = session.cwd, new_cwd
+        if inv.json:
+            inv.out.json({"path": new_cwd})
+        elif inv.args.path == "-":
+            inv.out.line(printable(new_cwd))
+
+
+def _entry(obj: StoreObject, shown_path: str) -> dict[str, Any]:
+    entry = describe(obj)
+    entry["path"] = obj.path
+    entry["shown"] = shown_path
+    return entry
+
+
+def _long_row(entry: dict[str, Any]) -> list[str]:
+    is_container = entry["type"] == "container"
+    size = f"{entry['cdmi_size']}" if not is_container else f"{entry['cdmi_size']} items"
+    return [
+        "d" if is_container else "-",
+        entry["cdmi_owner"],
+        size,
+        short_time(_epoch(entry["cdmi_mtime"])),
+        _display_name(entry),
+    ]
+
+
+def _display_name(entry: dict[str, Any]) -> str:
+    name = printable(entry["shown"])
+    return name + "/" if entry["type"] == "container" and not name.endswith("/") else name
+
+
+def _epoch(timestamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+class ListContainer(Command):
+    name = "ls"
+    aliases = ("dir",)
+    summary = "list containers and objects"
+    arguments = (
+        arg("-l", "--long", action="store_true", help="long listing: type, owner, size, mtime"),
+        arg("-a", "--all", action="store_true", help="include names starting with '.'"),
+        arg("-R", "--recursive", action="store_true", help="list sub-containers too"),
+        arg(
+            "-d",
+            "--directory",
+            action="store_true",
+            help="list containers themselves, not their contents",
+        ),
+        arg(
+            "paths",
+            nargs="*",
+            metavar="PATH",
+            complete=Complete.PATH,
+            help="containers or objects to list (wildcards allowed)",
+        ),
+    )
+
+    def run(self, inv: Invocation) -> int | None:
+        args = inv.args
+        paths = args.paths or ["."]
+        failures: list[OmshError] = []
+
+        def collect(view: StoreView) -> list[tuple[str | None, list[dict[str, Any]]]]:
+            sections: list[tuple[str | None, list[dict[str, Any]]]] = []
+            singles: list[dict[str, Any]] = []
+            for path in paths:
+                try:
+                    obj = view.resolve(path, inv.session.cwd)
+                    view.require(obj, Perm.READ_METADATA, path)
+                except OmshError as exc:
+                    failures.append(exc)
+                    continue
+                if isinstance(obj, Container) and not args.directory:
+                    self._list_container(view, obj, path, sections, args.all, args.recursive)
+                else:
+                    singles.append(_entry(obj, path))
+            if singles:
+                sections.insert(0, (None, singles))
+            return sections
+
+        sections = inv.view(collect)
+        for failure in failures:
+            inv.warn(str(failure))
+        titled = len(sections) > 1 or args.recursive
+        for index, (title, entries) in enumerate(sections):
+            if inv.json:
+                for entry in entries:
+                    entry.pop("shown")
+                    inv.out.json(entry)
+                continue
+            if titled and title is not None:
+                if index:
+                    inv.out.line()
+                inv.out.line(f"{printable(title)}:")
+            self._render(inv, entries)
+        if failures:
+            return max(failure.exit_status for failure in failures)
+        return None
+
+    def _list_container(
+        self,
+        view: StoreView,
+        container: Container,
+        shown: str,
+        sections: list[tuple[str | None, list[dict[str, Any]]]],
+        show_hidden: bool,
+        recursive: bool,
+    ) -> None:
+        entries = []
+        sub_containers = []
+        for name, child in view.children(container, shown):
+            if name.startswith(".") and not show_hidden:
+                continue
+            entries.append(_entry(child, name))
+            if isinstance(child, Container):
+                sub_containers.append((name, child))
+        sections.append((shown, entries))
+        if recursive:
+            for name, child in sub_containers:
+                if view.can(child, Perm.READ):
+                    self._list_container(
+                        view, child, join_path(shown, name), sections, show_hidden, True
+                    )
+
+    def _render(self, inv: Invocation, entries: list[dict[str, Any]]) -> None:
+        styles = ["container" if e["type"] == "container" else None for e in entries]
+        if inv.args.long:
+            render_table(
+                inv.out,
+                [_long_row(e) for e in entries],
+                right_aligned=frozenset({2}),
+                styles=styles,
+            )
+        elif inv.out.terminal:
+            render_columns(inv.out, [_display_name(e) for e in entries], styles)
+        else:
+            for entry in entries:
+                inv.out.line(_display_name(entry))
+
+
+class Tree(Command):
+    name = "tree"
+    summary = "show a container's subtree"
+    arguments = (
+        arg("-L", "--level", type=int, default=None, metavar="N", help="descend at most N levels"),
+        arg("-a", "--all", action="store_true", help="include names starting with '.'"),
+        arg("path", nargs="?", default=".", complete=Complete.CONTAINER, help="where to start"),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        level = inv.args.level
+        if level is not None and level < 1:
+            raise UsageError("-L needs a level of 1 or more")
+
+        def build(view: StoreView, obj: StoreObject, shown: str, depth: int) -> dict[str, Any]:
+            node: dict[str, Any] = {"name": shown, "type": "object"}
+            if isinstance(obj, Container):
+                node["type"] = "container"
+                node["children"] = []
+                if (level is None or depth < level) and view.can(obj, Perm.READ):
+                    for name, child in view.children(obj, shown):
+                        if name.startswith(".") and not inv.args.all:
+                            continue
+                        node["children"].append(build(view, child, name, depth + 1))
+            return node
+
+        def walk(view: StoreView) -> dict[str, Any]:
+            root = view.resolve(inv.args.path, inv.session.cwd)
+            view.require(root, Perm.READ_METADATA, inv.args.path)
+            return build(view, root, inv.args.path, 0)
+
+        tree = inv.view(walk)
+        if inv.json:
+            inv.out.json(tree)
+            return
+        counts = {"container": 0, "object": 0}
+        inv.out.line(inv.out.style(printable(tree["name"]), "container"))
+        self._render(inv, tree.get("children", []), "", counts)
+        inv.out.line(f"\n{counts['container']} containers, {counts['object']} objects")
+
+    def _render(
+        self, inv: Invocation, children: list[dict[str, Any]], prefix: str, counts: dict[str, int]
+    ) -> None:
+        for index, child in enumerate(children):
+            last = index == len(children) - 1
+            counts[child["type"]] += 1
+            name = printable(child["name"])
+            if child["type"] == "container":
+                name = inv.out.style(name + "/", "container")
+            inv.out.line(f"{prefix}{'└── ' if last else '├── '}{name}")
+            if child.get("children"):
+                self._render(inv, child["children"], prefix + ("    " if last else "│   "), counts)
+
+
+class Stat(Command):
+    name = "stat"
+    summary = "show an object's system metadata"
+    arguments = (
+        arg("paths", nargs="+", metavar="PATH", complete=Complete.PATH, help="objects to show"),
+    )
+
+    def run(self, inv: Invocation) -> int | None:
+        failures: list[OmshError] = []
+
+        def gather(view: StoreView) -> list[dict[str, Any]]:
+            found = []
+            for path in inv.args.paths:
+                try:
+                    obj = view.resolve(path, inv.session.cwd)
+                    view.require(obj, Perm.READ_METADATA, path)
+                except OmshError as exc:
+                    failures.append(exc)
+                    continue
+                entry = describe(obj)
+                entry["metadata_items"] = len(obj.metadata)
+                found.append(entry)
+            return found
+
+        for entry in inv.view(gather):
+            if inv.json:
+                inv.out.json(entry)
+                continue
+            rows = [
+                ["Path:", printable(entry["path"])],
+                ["Type:", entry["type"]],
+                ["ObjectID:", entry["objectid"]],
+                ["Owner:", entry["cdmi_owner"]],
+            ]
+            if entry["type"] == "object":
+                rows += [
+                    ["Size:", f"{entry['cdmi_size']} ({human_size(entry['cdmi_size'])})"],
+                    ["Mimetype:", entry["mimetype"]],
+                    ["Hash:", f"sha256:{entry['cdmi_hash']}"],
+                ]
+            else:
+                rows.append(["Children:", str(entry["cdmi_size"])])
+            rows += [
+                ["Created:", entry["cdmi_ctime"]],
+                ["Modified:", entry["cdmi_mtime"]],
+                ["Accessed:", entry["cdmi_atime"]],
+                ["Metadata:", f"{entry['metadata_items']} items"],
+            ]
+            render_table(inv.out, rows)
+        for failure in failures:
+            inv.warn(str(failure))
+        return max((f.exit_status for f in failures), default=None)
+
+
+COMMANDS = (PrintWorkingContainer, ChangeContainer, ListContainer, Tree, Stat)

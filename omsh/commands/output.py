@@ -1,0 +1,112 @@
+"""Where command output goes: text, bytes and JSON, for a terminal or a pipe.
+
+An :class:`Output` wraps one byte sink (an SSH channel's stdout or stderr,
+or a buffer in tests).  On a terminal (a PTY was requested) it turns ``\\n``
+into ``\\r\\n`` the way a tty's ONLCR would and may colour text; without a
+PTY it writes plain text with no escape codes at all.  Text is buffered and
+sent in large pieces, because every send crosses from a worker thread to the
+event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+_FLUSH_AT = 64 * 1024
+
+#: SGR codes for the few styles commands use.
+STYLES = {
+    "container": "1;34",
+    "object": "0",
+    "error": "31",
+    "key": "36",
+    "dim": "2",
+    "bold": "1",
+    "ok": "32",
+}
+
+
+class InputStream(Protocol):
+    """The session's standard input as the commands see it (blocking)."""
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to *size* bytes; ``b""`` at end of input.
+
+        Raises :class:`~omsh.errors.TransferAborted` if the client went away
+        before sending end-of-file.
+        """
+        ...
+
+    def readline(self) -> bytes: ...
+
+
+class Output:
+    """One output stream of a session."""
+
+    def __init__(
+        self,
+        sink: Callable[[bytes], None],
+        *,
+        terminal: bool = False,
+        color: bool | None = None,
+        width: int = 80,
+    ) -> None:
+        self._sink = sink
+        self.terminal = terminal
+        self.color = terminal if color is None else color
+        self.width = width
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+
+    def _queue(self, data: bytes) -> None:
+        if self.terminal:
+            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= _FLUSH_AT:
+            self.flush()
+
+    def write(self, text: str) -> None:
+        self._queue(text.encode("utf-8", "surrogateescape"))
+
+    def line(self, text: str = "") -> None:
+        self.write(text + "\n")
+
+    def write_bytes(self, data: bytes) -> None:
+        """Raw content (``cat``): sent as is, apart from newline translation on a tty."""
+        if self.terminal:
+            self._queue(data)
+            return
+        self.flush()
+        self._sink(data)
+
+    def json(self, document: Any) -> None:
+        """One JSON document on one line."""
+        self.line(json.dumps(document, ensure_ascii=False, default=str))
+
+    def style(self, text: str, style: str) -> str:
+        if not self.color or style not in STYLES:
+            return text
+        return f"\x1b[{STYLES[style]}m{text}\x1b[0m"
+
+    def flush(self) -> None:
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
+            self._buffered = 0
+            self._sink(data)
+
+
+class BufferOutput(Output):
+    """An :class:`Output` that collects bytes; for tests and capturing."""
+
+    def __init__(self, *, terminal: bool = False, color: bool | None = None) -> None:
+        self.data = bytearray()
+        super().__init__(self.data.extend, terminal=terminal, color=color)
+
+    @property
+    def text(self) -> str:
+        self.flush()
+        return self.data.decode("utf-8", "replace")

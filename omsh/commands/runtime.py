@@ -1,0 +1,217 @@
+"""Running command lines: the one executor behind the shell and exec sessions.
+
+:class:`Shell` takes a line, splits it into commands on ``;``, looks each up
+in the registry, parses its arguments, expands wildcards in path arguments,
+runs it and turns any :class:`~omsh.errors.OmshError` into one line on stderr
+and an exit status (DESIGN §3).  Anything else is a bug: the traceback goes to
+the server log and the user sees one line.  It is synchronous and meant to run
+in a worker thread; the front ends give it blocking I/O objects.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections.abc import Callable
+
+from zope.interface.registry import Components
+
+from omsh.commands.arguments import Complete
+from omsh.commands.base import Command, Invocation, ShellSession, parse_arguments
+from omsh.commands.output import InputStream, Output
+from omsh.commands.registry import Location, lookup_command
+from omsh.commands.words import Word, split_commands
+from omsh.errors import NotFound, OmshError, UsageError
+from omsh.store.access import Perm
+from omsh.store.database import Store
+from omsh.store.model import Container
+from omsh.store.names import normalize_path
+from omsh.store.view import StoreView
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+# How Word.glob_pattern writes a quoted (literal) wildcard character.
+_ESCAPED_WILDCARD = re.compile(r"\[([*?[])\]")
+
+
+class Shell:
+    """Executes command lines for one session."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Components,
+        session: ShellSession,
+        out: Output,
+        err: Output,
+        stdin: InputStream,
+        ask_secret: Callable[[str], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.session = session
+        self.out = out
+        self.err = err
+        self.stdin = stdin
+        self.ask_secret = ask_secret
+
+    def execute(self, line: str) -> int:
+        """Run every command on *line*; the status is the last command's."""
+        status = EXIT_OK
+        try:
+            commands = split_commands(line)
+        except UsageError as exc:
+            return self._report("omsh", exc)
+        for words in commands:
+            status = self.run_words(words)
+            if self.session.finished:
+                break
+        self.out.flush()
+        self.err.flush()
+        return status
+
+    def run_words(self, words: list[Word]) -> int:
+        name = str(words[0])
+        try:
+            location = self._location()
+            command = lookup_command(self.registry, name, location)
+            if command is None:
+                raise NotFound(None, "command not found (try 'help')")
+            factory: type[Command] = type(command)  # type: ignore[assignment]
+            args = parse_arguments(factory, list(words[1:]))
+            if args.help:
+                self.out.write(factory.help_text())
+                return EXIT_OK
+            self._expand_wildcards(factory, args)
+            invocation = Invocation(
+                name=name,
+                args=args,
+                session=self.session,
+                store=self.store,
+                registry=self.registry,
+                out=self.out,
+                err=self.err,
+                stdin=self.stdin,
+                ask_secret=self.ask_secret,
+            )
+            status = command.run(invocation)
+            self.out.flush()
+            return EXIT_OK if status is None else status
+        except OmshError as exc:
+            self.out.flush()
+            return self._report(name, exc)
+        except Exception:
+            log.exception("command %r failed", name)
+            self.out.flush()
+            self.err.line(f"omsh: {name}: internal error (details are in the server log)")
+            self.err.flush()
+            return EXIT_FAILURE
+
+    def _report(self, name: str, exc: OmshError) -> int:
+        prefix = "omsh" if name == "omsh" else f"omsh: {name}"
+        self.err.line(f"{prefix}: {exc}")
+        self.err.flush()
+        return exc.exit_status
+
+    def _location(self) -> Location:
+        """The working container as a :class:`Location`; falls back to ``/``."""
+        cwd = self.session.cwd
+
+        def locate(view: StoreView) -> Location:
+            obj = view.lookup(cwd)
+            if obj is None:
+                obj = view.root.tree
+            return Location.of(obj)
+
+        return self.store.read(lambda root: locate(StoreView.for_user(root, self.session.user)))
+
+    def _expand_wildcards(self, factory: type[Command], args: object) -> None:
+        """Replace unquoted wildcards in path arguments by the matching paths."""
+        path_args = [
+            declared
+            for declared in factory.arguments
+            if declared.complete in (Complete.PATH, Complete.CONTAINER)
+        ]
+        pending = [
+            declared
+            for declared in path_args
+            if any(
+                isinstance(value, Word) and value.glob_pattern
+                for value in _as_list(getattr(args, declared.dest, None))
+            )
+        ]
+        if not pending:
+            return
+
+        def expand_all(view: StoreView) -> None:
+            for declared in pending:
+                value = getattr(args, declared.dest)
+                if isinstance(value, list):
+                    expanded: list[str] = []
+                    for item in value:
+                        expanded.extend(expand_wildcard(view, self.session.cwd, item))
+                    setattr(args, declared.dest, expanded)
+                else:
+                    matches = expand_wildcard(view, self.session.cwd, value)
+                    if len(matches) > 1:
+                        raise UsageError(f"{value}: pattern matches {len(matches)} objects")
+                    setattr(args, declared.dest, matches[0])
+
+        self.store.read(lambda root: expand_all(StoreView.for_user(root, self.session.user)))
+
+
+def _as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def expand_wildcard(view: StoreView, cwd: str, word: str) -> list[str]:
+    """Paths matching *word*'s unquoted wildcards, sorted; the word if none.
+
+    Segments are matched against the names the caller may see; a name
+    starting with ``.`` matches only a pattern that starts with ``.``, as in
+    ``sh``.  The results keep the word's relative or absolute form.
+    """
+    pattern = word.glob_pattern if isinstance(word, Word) else None
+    if pattern is None:
+        return [word]
+    absolute = pattern.startswith("/")
+    segments = [segment for segment in pattern.split("/") if segment]
+    candidates: list[tuple[str, str]] = [("/" if absolute else "", "/" if absolute else cwd)]
+    for index, segment in enumerate(segments):
+        is_last = index == len(segments) - 1
+        literal = not any(ch in _ESCAPED_WILDCARD.sub("", segment) for ch in "*?[")
+        next_candidates: list[tuple[str, str]] = []
+        for shown, real in candidates:
+            if literal:
+                name = _ESCAPED_WILDCARD.sub(lambda m: m.group(1), segment)
+                next_candidates.append((_join(shown, name), _join(real, name)))
+                continue
+            try:
+                container = view.lookup(normalize_path(real))
+            except OmshError:
+                continue
+            if not isinstance(container, Container) or not view.can(container, Perm.READ):
+                continue
+            for name in container.names():
+                if name.startswith(".") and not segment.startswith("."):
+                    continue
+                if fnmatch.fnmatchcase(name, segment):
+                    child = container.get(name)
+                    if child is None or (not is_last and not isinstance(child, Container)):
+                        continue
+                    next_candidates.append((_join(shown, name), _join(real, name)))
+        candidates = next_candidates
+    matches = sorted(shown for shown, _ in candidates)
+    return matches or [str(word)]
+
+
+def _join(base: str, name: str) -> str:
+    if not base:
+        return name
+    return f"{base.rstrip('/')}/{name}"

@@ -1,0 +1,85 @@
+"""Streaming object content in and out of ZODB blobs.
+
+An upload is streamed into a temporary file in the storage's own blob
+temporary directory (same filesystem, so attaching it to a blob is a rename,
+not a copy) while its SHA-256 is computed.  Only when the client's stream
+ended normally is the file attached to a :class:`~ZODB.blob.Blob` inside a
+transaction; an aborted upload just deletes the temporary file, so no partial
+object can ever become visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from typing import BinaryIO
+
+from ZODB.blob import Blob
+
+CHUNK_SIZE = 256 * 1024
+
+
+class ContentUpload:
+    """Bytes on their way into the store, hashed as they arrive."""
+
+    def __init__(self, directory: str) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="upload-", dir=directory)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        assert self._file is not None, "upload already finished"
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> None:
+        """Flush to disk; after this the content can be attached."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def attach_to(self, blob: Blob) -> None:
+        """Give the content to *blob* (a rename), keeping our copy for retries.
+
+        ZODB deletes a consumed file when the transaction aborts, so a
+        ConflictError retry needs a second link to the same bytes.
+        """
+        self.finish()
+        link = self.path + ".attempt"
+        if os.path.exists(link):
+            os.unlink(link)
+        os.link(self.path, link)
+        blob.consumeFile(link)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        for path in (self.path, self.path + ".attempt"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def __enter__(self) -> ContentUpload:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
+
+
+def hash_file(path: str) -> str:
+    """SHA-256 of a committed blob file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,182 @@
+"""Opening a ZODB database and running transactions on it.
+
+:class:`Store` is the handle the rest of omsh holds.  Work happens in
+:meth:`Store.run`, which gives a function the store root inside a fresh
+connection and transaction, commits (or aborts, for reads), and retries a
+bounded number of times on ``ConflictError`` so concurrent writers never see
+one.  Connections are not shared between threads: each ``run`` opens one
+from ZODB's pool with its own transaction manager, so ``run`` is safe to call
+from any worker thread.
+
+Values returned by the function must be plain data: persistent objects
+cannot be used after their connection is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import transaction
+import ZODB
+import zodburi
+from ZODB.blob import BlobStorage
+from ZODB.FileStorage import FileStorage
+from ZODB.MappingStorage import MappingStorage
+from ZODB.POSException import ConflictError
+
+from omsh.errors import AlreadyExists
+from omsh.store.access import ADMIN_GROUP
+from omsh.store.ids import new_object_id
+from omsh.store.model import Container, StoreRoot
+from omsh.store.principals import Principals, parse_authorized_key
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ROOT_KEY = "omsh"
+ADMIN_USER = "admin"
+CONFLICT_ATTEMPTS = 8
+CACHE_OBJECTS = 20_000
+
+
+class ConflictPersists(AlreadyExists):
+    """A write kept conflicting with concurrent writers after every retry."""
+
+    def __init__(self) -> None:
+        super().__init__(None, "concurrent update conflict; try again")
+
+
+class Store:
+    """One open ZODB database holding an omsh tree."""
+
+    def __init__(self, db: ZODB.DB, *, cleanup_dir: str | None = None) -> None:
+        self.db = db
+        self._cleanup_dir = cleanup_dir
+
+    # -- opening ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, *, data_dir: str | None = None, uri: str | None = None) -> Store:
+        """Open by URI (``file://``, ``memory://``, ``zeo://``…) or data folder.
+
+        A data folder holds ``Data.fs`` and ``blobs/``.  ``file://`` URIs get a
+        blob directory beside the file unless they name one, and
+        ``memory://`` is given a temporary one, because content lives in blobs.
+        """
+        if uri is None:
+            data_dir = data_dir or "var"
+            os.makedirs(data_dir, exist_ok=True)
+            storage = FileStorage(
+                os.path.join(data_dir, "Data.fs"), blob_dir=os.path.join(data_dir, "blobs")
+            )
+            return cls(ZODB.DB(storage, cache_size=CACHE_OBJECTS))
+        if uri.startswith("memory://"):
+            blob_dir = tempfile.mkdtemp(prefix="omsh-blobs-")
+            storage = BlobStorage(blob_dir, MappingStorage(uri[len("memory://") :] or "memory"))
+            return cls(ZODB.DB(storage, cache_size=CACHE_OBJECTS), cleanup_dir=blob_dir)
+        if uri.startswith("file://") and "blobstorage_dir" not in uri:
+            path = uri[len("file://") :].split("?", 1)[0]
+            separator = "&" if "?" in uri else "?"
+            uri = f"{uri}{separator}blobstorage_dir={os.path.dirname(path) or '.'}/blobs"
+        storage_factory, db_kw = zodburi.resolve_uri(uri)
+        db_kw.setdefault("cache_size", CACHE_OBJECTS)
+        return cls(ZODB.DB(storage_factory(), **db_kw))
+
+    def close(self) -> None:
+        self.db.close()
+        if self._cleanup_dir:
+            shutil.rmtree(self._cleanup_dir, ignore_errors=True)
+
+    def temporary_directory(self) -> str:
+        """Where uploads are staged: beside the blobs, so attaching is a rename."""
+        return self.db.storage.temporaryDirectory()
+
+    # -- transactions ----------------------------------------------------
+
+    def run(self, work: Callable[[StoreRoot], T], *, write: bool = True) -> T:
+        """Run *work* on the store root in its own transaction.
+
+        Writes commit, reads abort.  ``ConflictError`` is retried with a
+        short growing pause; *work* must therefore be safe to run again.
+        """
+        for attempt in range(CONFLICT_ATTEMPTS):
+            manager = transaction.TransactionManager(explicit=True)
+            connection = self.db.open(transaction_manager=manager)
+            try:
+                manager.begin()
+                result = work(connection.root()[ROOT_KEY])
+                if write:
+                    manager.commit()
+                else:
+                    manager.abort()
+                return result
+            except ConflictError:
+                manager.abort()
+                log.info("conflict on attempt %d; retrying", attempt + 1)
+                time.sleep(0.005 * 2**attempt * (0.5 + secrets.randbelow(100) / 100))
+            except BaseException:
+                manager.abort()
+                raise
+            finally:
+                connection.close()
+        raise ConflictPersists()
+
+    def read(self, work: Callable[[StoreRoot], T]) -> T:
+        return self.run(work, write=False)
+
+    # -- first start -----------------------------------------------------
+
+    def bootstrap(
+        self, *, admin_password: str | None = None, admin_keys: Iterable[str] = ()
+    ) -> str | None:
+        """Create the tree and the ``admin`` user in an empty database.
+
+        Returns the generated admin password when one had to be made (to be
+        shown once), else ``None``.  Does nothing to an existing store.
+        """
+        generated: list[str] = []
+
+        def create(connection_root: dict) -> None:
+            if ROOT_KEY in connection_root:
+                return
+            principals = Principals()
+            admin = principals.add_user(ADMIN_USER)
+            password = admin_password
+            if not password:
+                password = secrets.token_urlsafe(15)
+                generated.append(password)
+            admin.set_password(password)
+            for line in admin_keys:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    admin.add_key(parse_authorized_key(line))
+            principals.add_member(ADMIN_GROUP, ADMIN_USER)
+            tree = Container("", ADMIN_USER, new_object_id())
+            connection_root[ROOT_KEY] = StoreRoot(tree, principals)
+
+        manager = transaction.TransactionManager(explicit=True)
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            create(connection.root())
+            manager.commit()
+        finally:
+            connection.close()
+        return generated[0] if generated else None
+
+    def is_initialized(self) -> bool:
+        manager = transaction.TransactionManager(explicit=True)
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            return ROOT_KEY in connection.root()
+        finally:
+            manager.abort()
+            connection.close()

@@ -1,0 +1,153 @@
+"""The persistent object model: containers, data objects and the store root.
+
+Everything here is plain ZODB persistence; nothing checks permissions.  The
+rules (who may do what, name validity, index upkeep) live in
+:mod:`omsh.store.view`, which is the only code that should change these
+objects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from BTrees.Length import Length
+from BTrees.OOBTree import OOBTree
+from persistent import Persistent
+from ZODB.blob import Blob
+from zope.interface import Attribute, Interface, implementer
+
+from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
+from omsh.store.metadata import MetadataValue
+
+
+class IStoreObject(Interface):
+    """Anything addressable in the tree."""
+
+    __name__ = Attribute("Name within the parent container ('' for the root)")
+    __parent__ = Attribute("The containing Container, or None for the root")
+    object_id = Attribute("CDMI object ID, 40 upper-case hex characters")
+    owner = Attribute("Name of the owning user (cdmi_owner)")
+
+
+class IContainer(IStoreObject):
+    """An object whose children are named objects."""
+
+
+class IDataObject(IStoreObject):
+    """An object whose value is a stream of bytes held in a blob."""
+
+
+@implementer(IStoreObject)
+class StoreObject(Persistent):
+    """State shared by containers and data objects."""
+
+    __name__: str
+    __parent__: Container | None
+    kind = "object"
+
+    def __init__(self, name: str, owner: str, object_id: str) -> None:
+        self.__name__ = name
+        self.__parent__ = None
+        self.object_id = object_id
+        self.owner = owner
+        now = time.time()
+        self.ctime = now
+        self.mtime = now
+        self.atime = now
+        self._metadata: dict[str, MetadataValue] = {}
+        self.acl: tuple[Any, ...] = ()
+
+    @property
+    def metadata(self) -> dict[str, MetadataValue]:
+        """A copy of the user metadata; change it with :meth:`replace_metadata`."""
+        return dict(self._metadata)
+
+    def replace_metadata(self, metadata: dict[str, MetadataValue]) -> None:
+        self._metadata = dict(metadata)
+
+    def touch(self, now: float | None = None) -> None:
+        self.mtime = time.time() if now is None else now
+
+    @property
+    def path(self) -> str:
+        names = []
+        node: StoreObject | None = self
+        while node is not None and node.__parent__ is not None:
+            names.append(node.__name__)
+            node = node.__parent__
+        return "/" + "/".join(reversed(names))
+
+
+@implementer(IContainer)
+class Container(StoreObject):
+    """Children in an OOBTree keyed by name, with a conflict-free count."""
+
+    kind = "container"
+
+    def __init__(self, name: str, owner: str, object_id: str) -> None:
+        super().__init__(name, owner, object_id)
+        self._children: OOBTree = OOBTree()
+        self._count = Length()
+
+    def __len__(self) -> int:
+        return self._count()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._children
+
+    def get(self, name: str) -> StoreObject | None:
+        return self._children.get(name)
+
+    def names(self, start: str | None = None) -> Iterator[str]:
+        """Child names in sorted order, optionally from *start* on."""
+        return iter(self._children.keys(min=start))
+
+    def children(self) -> Iterator[StoreObject]:
+        return iter(self._children.values())
+
+    def items(self) -> Iterator[tuple[str, StoreObject]]:
+        return iter(self._children.items())
+
+    def attach(self, child: StoreObject, name: str) -> None:
+        """Link *child* under *name*; the caller has checked the name is free."""
+        child.__name__ = name
+        child.__parent__ = self
+        self._children[name] = child
+        self._count.change(1)
+
+    def detach(self, name: str) -> StoreObject:
+        child = self._children.pop(name)
+        self._count.change(-1)
+        return child
+
+
+@implementer(IDataObject)
+class DataObject(StoreObject):
+    """Bytes in a ZODB blob, with the size and hash computed while storing."""
+
+    kind = "object"
+
+    def __init__(self, name: str, owner: str, object_id: str, mimetype: str) -> None:
+        super().__init__(name, owner, object_id)
+        self.mimetype = mimetype
+        self.size = 0
+        self.sha256 = ""
+        self.blob = Blob()
+
+    def committed_path(self) -> str:
+        """Filename of the committed blob, readable after the transaction ends."""
+        return self.blob.committed()
+
+
+class StoreRoot(Persistent):
+    """What lives under ``root['omsh']``: the tree, the ID map, principals."""
+
+    def __init__(self, tree: Container, principals: Persistent) -> None:
+        self.tree = tree
+        self.by_id: OOBTree = OOBTree()
+        self.by_id[tree.object_id] = tree
+        self.principals = principals
+        self.enterprise_number = DEFAULT_ENTERPRISE_NUMBER
+        self.schema_version = 1

@@ -1,0 +1,397 @@
+"""The store as one principal sees it inside one transaction.
+
+:class:`StoreView` is the only place that changes the tree.  Each operation
+resolves paths, asks :func:`~omsh.store.access.require_access` for the bits
+it needs, validates names and metadata, and keeps the object-ID map in step.
+The shell commands and the CDMI endpoint both go through it, so the rules are
+written once.
+
+Error subjects are the paths as the caller wrote them, so a message reads
+``cat: ../x: not found`` rather than leaking the absolute layout.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
+
+from omsh.errors import (
+    AlreadyExists,
+    IsAContainer,
+    NotAContainer,
+    NotEmpty,
+    NotFound,
+    OmshError,
+    PermissionDenied,
+)
+from omsh.store.access import Perm, Principal, check_access
+from omsh.store.content import ContentUpload
+from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
+from omsh.store.metadata import (
+    MAX_ITEMS,
+    InvalidMetadata,
+    MetadataValue,
+    validate_key,
+    validate_value,
+)
+from omsh.store.model import Container, DataObject, StoreObject, StoreRoot
+from omsh.store.names import normalize_path, parent_and_name, split_path
+
+ObjT = TypeVar("ObjT", bound=StoreObject)
+
+DEFAULT_MIMETYPE = "application/octet-stream"
+#: atime is updated at most this often per object (like Linux's relatime).
+ATIME_GRANULARITY = 24 * 3600
+
+
+def guess_mimetype(name: str) -> str:
+    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_MIMETYPE
+
+
+class StoreView:
+    """Operations on the tree, each checked for *principal*."""
+
+    def __init__(self, root: StoreRoot, principal: Principal) -> None:
+        self.root = root
+        self.principal = principal
+
+    @classmethod
+    def for_user(cls, root: StoreRoot, user_name: str) -> StoreView:
+        """A view for a stored user; a removed user is refused outright."""
+        try:
+            principal = root.principals.principal(user_name)
+        except NotFound:
+            raise PermissionDenied(None, "account no longer exists") from None
+        return cls(root, principal)
+
+    # -- access ----------------------------------------------------------
+
+    def can(self, obj: StoreObject, perms: Perm) -> bool:
+        return check_access(self.principal, obj, perms)
+
+    def require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
+        if not check_access(self.principal, obj, perms):
+            raise PermissionDenied(subject)
+
+    # -- lookup ----------------------------------------------------------
+
+    def lookup(self, path: str) -> StoreObject | None:
+        """The object at an absolute normalized path, or ``None``."""
+        node: StoreObject = self.root.tree
+        for name in split_path(path):
+            if not isinstance(node, Container):
+                return None
+            child = node.get(name)
+            if child is None:
+                return None
+            node = child
+        return node
+
+    def resolve(self, path: str, cwd: str = "/") -> StoreObject:
+        """The object *path* names from *cwd*; ``NotFound`` names *path*."""
+        obj = self.lookup(normalize_path(path, cwd))
+        if obj is None:
+            raise NotFound(path)
+        return obj
+
+    def resolve_as(self, kind: type[ObjT], path: str, cwd: str = "/") -> ObjT:
+        obj = self.resolve(path, cwd)
+        if not isinstance(obj, kind):
+            raise NotAContainer(path) if kind is Container else IsAContainer(path)
+        return obj
+
+    def by_object_id(self, object_id: str) -> StoreObject:
+        try:
+            canonical = parse_object_id(object_id)
+        except InvalidObjectID as exc:
+            raise OmshError(str(exc), subject=object_id) from None
+        obj = self.root.by_id.get(canonical)
+        if obj is None:
+            raise NotFound(object_id)
+        return obj
+
+    def children(self, container: Container, subject: str) -> Iterator[tuple[str, StoreObject]]:
+        """Children the caller may see, in name order (needs list on *container*)."""
+        self.require(container, Perm.READ, subject)
+        for name, child in container.items():
+            if self.can(child, Perm.READ_METADATA):
+                yield name, child
+
+    # -- creation --------------------------------------------------------
+
+    def _free_slot(self, path: str, cwd: str, perms: Perm) -> tuple[Container, str]:
+        """Parent container and name for a new object at *path*, checked."""
+        absolute = normalize_path(path, cwd)
+        parent_path, name = parent_and_name(absolute)
+        parent = self.lookup(parent_path)
+        if parent is None:
+            raise NotFound(path, "no such container")
+        if not isinstance(parent, Container):
+            raise NotAContainer(path, "parent is not a container")
+        self.require(parent, perms, path)
+        if name in parent:
+            raise AlreadyExists(path)
+        return parent, name
+
+    def _register(self, parent: Container, name: str, obj: StoreObject) -> None:
+        parent.attach(obj, name)
+        parent.touch()
+        self.root.by_id[obj.object_id] = obj
+
+    def _new_id(self) -> str:
+        while True:
+            object_id = new_object_id(self.root.enterprise_number)
+            if object_id not in self.root.by_id:
+                return object_id
+
+    def make_container(self, path: str, cwd: str = "/", *, parents: bool = False) -> Container:
+        """``mkdir``: create a container; with *parents* create missing ancestors."""
+        absolute = normalize_path(path, cwd)
+        if parents:
+            existing = self.lookup(absolute)
+            if isinstance(existing, Container):
+                return existing
+            if existing is not None:
+                raise AlreadyExists(path, "exists and is not a container")
+            parent_path, _ = parent_and_name(absolute)
+            if parent_path != "/":
+                self.make_container(parent_path, parents=True)
+        parent, name = self._free_slot(absolute, "/", Perm.APPEND)
+        container = Container(name, self.principal.name, self._new_id())
+        self._register(parent, name, container)
+        return container
+
+    def store_data(
+        self,
+        path: str,
+        upload: ContentUpload,
+        cwd: str = "/",
+        *,
+        mimetype: str | None = None,
+        metadata: Mapping[str, MetadataValue] | None = None,
+    ) -> DataObject:
+        """``put``: create or replace a data object with uploaded content.
+
+        Replacing keeps the object ID and user metadata (new items merge in),
+        as a CDMI update does.
+        """
+        absolute = normalize_path(path, cwd)
+        existing = self.lookup(absolute)
+        if existing is not None:
+            if isinstance(existing, Container):
+                raise IsAContainer(path)
+            assert isinstance(existing, DataObject)
+            self.require(existing, Perm.WRITE, path)
+            obj = existing
+            if mimetype:
+                obj.mimetype = mimetype
+        else:
+            parent, name = self._free_slot(absolute, "/", Perm.WRITE)
+            obj = DataObject(name, self.principal.name, self._new_id(), mimetype or "")
+            obj.mimetype = mimetype or guess_mimetype(name)
+            self._register(parent, name, obj)
+        upload.attach_to(obj.blob)
+        obj.size = upload.size
+        obj.sha256 = upload.sha256
+        obj.touch()
+        if metadata:
+            self._apply_metadata(obj, dict(metadata), ())
+        return obj
+
+    def check_can_store(self, path: str, cwd: str = "/") -> None:
+        """Fail early, before a client streams bytes, if ``store_data`` would."""
+        absolute = normalize_path(path, cwd)
+        existing = self.lookup(absolute)
+        if isinstance(existing, Container):
+            raise IsAContainer(path)
+        if isinstance(existing, DataObject):
+            self.require(existing, Perm.WRITE, path)
+        else:
+            self._free_slot(absolute, "/", Perm.WRITE)
+
+    # -- metadata --------------------------------------------------------
+
+    def _apply_metadata(
+        self, obj: StoreObject, updates: dict[str, MetadataValue], deletions: tuple[str, ...]
+    ) -> None:
+        merged = obj.metadata
+        for key in deletions:
+            merged.pop(key, None)
+        for key, value in updates.items():
+            merged[validate_key(key)] = validate_value(value)
+        if len(merged) > MAX_ITEMS:
+            raise InvalidMetadata(f"at most {MAX_ITEMS} metadata items per object")
+        obj.replace_metadata(merged)
+
+    def set_metadata(
+        self,
+        obj: StoreObject,
+        subject: str,
+        updates: Mapping[str, MetadataValue],
+        deletions: tuple[str, ...] = (),
+    ) -> None:
+        self.require(obj, Perm.WRITE_METADATA, subject)
+        self._apply_metadata(obj, dict(updates), deletions)
+        obj.touch()
+
+    # -- reading content -------------------------------------------------
+
+    def open_content(self, obj: StoreObject, subject: str) -> tuple[DataObject, str]:
+        """Check read access and return the object and its blob's filename."""
+        if not isinstance(obj, DataObject):
+            raise IsAContainer(subject)
+        self.require(obj, Perm.READ, subject)
+        return obj, obj.committed_path()
+
+    def note_access(self, obj: StoreObject) -> bool:
+        """Advance ``cdmi_atime`` relatime-style; True if the object changed."""
+        now = time.time()
+        if obj.atime < obj.mtime or now - obj.atime > ATIME_GRANULARITY:
+            obj.atime = now
+            return True
+        return False
+
+    # -- removal, move, copy ---------------------------------------------
+
+    def _unregister_subtree(self, obj: StoreObject) -> None:
+        self.root.by_id.pop(obj.object_id, None)
+        if isinstance(obj, Container):
+            for child in obj.children():
+                self._unregister_subtree(child)
+
+    def _require_subtree(self, obj: StoreObject, perms: Perm, subject: str) -> None:
+        self.require(obj, perms, subject)
+        if isinstance(obj, Container):
+            for name, child in obj.items():
+                self._require_subtree(child, perms, f"{subject.rstrip('/')}/{name}")
+
+    def remove(self, path: str, cwd: str = "/", *, recursive: bool = False) -> StoreObject:
+        obj = self.resolve(path, cwd)
+        parent = obj.__parent__
+        if parent is None:
+            raise PermissionDenied(path, "cannot remove the root container")
+        if isinstance(obj, Container) and len(obj) and not recursive:
+            raise NotEmpty(path)
+        self._require_subtree(obj, Perm.DELETE, path)
+        parent.detach(obj.__name__)
+        parent.touch()
+        self._unregister_subtree(obj)
+        return obj
+
+    def _destination(
+        self, source: StoreObject, target: str, cwd: str
+    ) -> tuple[Container, str, StoreObject | None]:
+        """Where a move or copy of *source* to *target* lands, like ``mv``/``cp``.
+
+        An existing container target receives the source under its own name.
+        """
+        absolute = normalize_path(target, cwd)
+        existing = self.lookup(absolute)
+        if isinstance(existing, Container):
+            parent, name = existing, source.__name__
+            subject = f"{target.rstrip('/')}/{name}"
+            existing = parent.get(name)
+        else:
+            parent_path, name = parent_and_name(absolute)
+            maybe_parent = self.lookup(parent_path)
+            if maybe_parent is None:
+                raise NotFound(target, "no such container")
+            if not isinstance(maybe_parent, Container):
+                raise NotAContainer(target, "parent is not a container")
+            parent, subject = maybe_parent, target
+        if existing is source:
+            raise AlreadyExists(target, "source and destination are the same object")
+        if existing is not None:
+            if isinstance(existing, Container) or isinstance(source, Container):
+                raise AlreadyExists(subject)
+            self.require(existing, Perm.DELETE, subject)
+        self.require(parent, Perm.APPEND if isinstance(source, Container) else Perm.WRITE, target)
+        return parent, name, existing
+
+    def move(self, source_path: str, target: str, cwd: str = "/") -> StoreObject:
+        """``mv``: the object keeps its ID; a data object at the target is replaced."""
+        source = self.resolve(source_path, cwd)
+        old_parent = source.__parent__
+        if old_parent is None:
+            raise PermissionDenied(source_path, "cannot move the root container")
+        self.require(source, Perm.DELETE, source_path)
+        parent, name, existing = self._destination(source, target, cwd)
+        node: StoreObject | None = parent
+        while node is not None:
+            if node is source:
+                raise OmshError("cannot move a container into itself", subject=target)
+            node = node.__parent__
+        if existing is not None:
+            parent.detach(name)
+            self._unregister_subtree(existing)
+        old_parent.detach(source.__name__)
+        old_parent.touch()
+        parent.attach(source, name)
+        parent.touch()
+        return source
+
+    def copy(
+        self, source_path: str, target: str, cwd: str = "/", *, recursive: bool = False
+    ) -> StoreObject:
+        """``cp``: a new object (new ID) with the same content and metadata."""
+        source = self.resolve(source_path, cwd)
+        if isinstance(source, Container) and not recursive:
+            raise IsAContainer(source_path, "is a container (use -r)")
+        self._require_subtree(source, Perm.READ | Perm.READ_METADATA, source_path)
+        parent, name, existing = self._destination(source, target, cwd)
+        node: StoreObject | None = parent
+        while node is not None:
+            if node is source:
+                raise OmshError("cannot copy a container into itself", subject=target)
+            node = node.__parent__
+        if existing is not None:
+            parent.detach(name)
+            self._unregister_subtree(existing)
+        duplicate = self._duplicate(source, name)
+        parent.touch()
+        parent.attach(duplicate, name)
+        self._register_subtree(duplicate)
+        return duplicate
+
+    def _register_subtree(self, obj: StoreObject) -> None:
+        self.root.by_id[obj.object_id] = obj
+        if isinstance(obj, Container):
+            for child in obj.children():
+                self._register_subtree(child)
+
+    def _duplicate(self, source: StoreObject, name: str) -> StoreObject:
+        owner = self.principal.name
+        duplicate: StoreObject
+        if isinstance(source, Container):
+            duplicate = Container(name, owner, self._new_id())
+            for child_name, child in source.items():
+                duplicate.attach(self._duplicate(child, child_name), child_name)
+        else:
+            assert isinstance(source, DataObject)
+            duplicate = DataObject(name, owner, self._new_id(), source.mimetype)
+            duplicate.size, duplicate.sha256 = source.size, source.sha256
+            _share_blob(source, duplicate)
+        duplicate.replace_metadata(source.metadata)
+        return duplicate
+
+
+def _share_blob(source: DataObject, target: DataObject) -> None:
+    """Give *target* the same bytes: a hard link where possible, else a copy.
+
+    Committed blobs are never modified in place, so sharing an inode is safe.
+    """
+    committed = source.committed_path()
+    staging_dir = source._p_jar.db().storage.temporaryDirectory()
+    fd, staging = tempfile.mkstemp(prefix="copy-", dir=staging_dir)
+    os.close(fd)
+    os.unlink(staging)
+    try:
+        os.link(committed, staging)
+    except OSError:
+        shutil.copyfile(committed, staging)
+    target.blob.consumeFile(staging)

@@ -1,0 +1,82 @@
+"""Shared fixtures: an in-memory store with users, and a shell to drive."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+
+from omsh.commands.base import ShellSession
+from omsh.commands.output import BufferOutput
+from omsh.commands.registry import default_registry
+from omsh.commands.runtime import Shell
+from omsh.store.database import Store
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[Store]:
+    store = Store.open(data_dir=str(tmp_path / "var"))
+    store.bootstrap(admin_password="admin-secret")
+
+    def add_users(root):
+        for name in ("alice", "bob"):
+            user = root.principals.add_user(name)
+            user.set_password(f"{name}-secret")
+
+    store.run(add_users)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return default_registry()
+
+
+class ShellDriver:
+    """Runs command lines as one user and captures what they print."""
+
+    def __init__(self, store: Store, registry, user: str) -> None:
+        self.session = ShellSession(user=user)
+        self.store = store
+        self.registry = registry
+        self.stdin = io.BytesIO()
+        self.out = BufferOutput()
+        self.err = BufferOutput()
+        self.secrets: list[str] = []
+
+    def __call__(self, line: str, stdin: bytes = b"") -> tuple[int, str, str]:
+        self.out = BufferOutput()
+        self.err = BufferOutput()
+        shell = Shell(
+            self.store,
+            self.registry,
+            self.session,
+            self.out,
+            self.err,
+            io.BytesIO(stdin),
+            ask_secret=(lambda prompt: self.secrets.pop(0)) if self.secrets else None,
+        )
+        status = shell.execute(line)
+        return status, self.out.text, self.err.text
+
+    def ok(self, line: str, stdin: bytes = b"") -> str:
+        status, out, err = self(line, stdin)
+        assert status == 0, f"{line!r} failed with {status}: {err}"
+        return out
+
+
+@pytest.fixture
+def admin(store, registry) -> ShellDriver:
+    return ShellDriver(store, registry, "admin")
+
+
+@pytest.fixture
+def alice(store, registry) -> ShellDriver:
+    return ShellDriver(store, registry, "alice")
+
+
+@pytest.fixture
+def bob(store, registry) -> ShellDriver:
+    return ShellDriver(store, registry, "bob")
