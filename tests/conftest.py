@@ -80,3 +80,13 @@ def alice(store, registry) -> ShellDriver:
 @pytest.fixture
 def bob(store, registry) -> ShellDriver:
     return ShellDriver(store, registry, "bob")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real ``omsh serve`` process on a free loopback port, for one test module."""
+    from tests.e2e import OmshServer
+
+    instance = OmshServer(tmp_path_factory.mktemp("omsh-e2e")).start()
+    yield instance
+    instance.stop()

@@ -1,0 +1,246 @@
+"""The ``omsh`` console script: ``serve``, ``user add``, ``check``.
+
+``user add`` and ``check`` open the store directly and so work while the
+server is stopped (a FileStorage can be opened by one process at a time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from omsh.errors import OmshError
+from omsh.store.database import Store
+
+log = logging.getLogger("omsh")
+
+DEFAULT_SSH_PORT = 2222
+WORKER_THREADS = 32
+
+
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--data",
+        default="var",
+        metavar="DIR",
+        help="data folder holding Data.fs and blobs/ (default: ./var)",
+    )
+    group.add_argument(
+        "--storage",
+        metavar="URI",
+        help="ZODB storage URI instead: file://, memory://, zeo://host:port",
+    )
+
+
+def _open_store(args: argparse.Namespace) -> Store:
+    if args.storage:
+        return Store.open(uri=args.storage)
+    return Store.open(data_dir=args.data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omsh", description="SSH shell over an object store")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the SSH server")
+    _add_storage_options(serve)
+    serve.add_argument(
+        "--keys",
+        default="keys",
+        metavar="DIR",
+        help="host key folder; keys/authorized_keys seeds admin (default: ./keys)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument(
+        "--ssh-port",
+        type=int,
+        default=DEFAULT_SSH_PORT,
+        help=f"SSH port, 0 for any free one (default: {DEFAULT_SSH_PORT})",
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    user = commands.add_parser("user", help="manage users while the server is stopped")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="member of the admins group")
+    add.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="G",
+        help="also a member of group G (created if missing); repeatable",
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    add.add_argument(
+        "--key", metavar="PUBKEY_FILE", help="authorize the OpenSSH public key(s) in this file"
+    )
+    _add_storage_options(add)
+
+    check = commands.add_parser("check", help="verify every blob against its stored hash")
+    _add_storage_options(check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "user":
+            return user_add(args)
+        return check(args)
+    except OmshError as exc:
+        print(f"omsh: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130
+
+
+def user_add(args: argparse.Namespace) -> int:
+    from omsh.store.access import ADMIN_GROUP
+    from omsh.store.principals import parse_authorized_key
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise OmshError("empty password on standard input")
+    keys = []
+    if args.key:
+        try:
+            with open(args.key, encoding="utf-8") as stream:
+                lines = [line for line in stream if line.strip() and not line.startswith("#")]
+        except OSError as exc:
+            raise OmshError(f"{args.key}: {exc.strerror}") from None
+        keys = [parse_authorized_key(line) for line in lines]
+    groups = [*args.group, *([ADMIN_GROUP] if args.admin else [])]
+
+    store = _open_store(args)
+    try:
+        store.bootstrap(admin_password=os.environ.get("OMSH_ADMIN_PASSWORD"))
+
+        def add(root) -> None:
+            user = root.principals.add_user(args.name)
+            if password:
+                user.set_password(password)
+            for key in keys:
+                user.add_key(key)
+            for group in groups:
+                if group not in root.principals.groups:
+                    root.principals.add_group(group)
+                root.principals.add_member(group, args.name)
+
+        store.run(add)
+    finally:
+        store.close()
+    print(f"omsh: user {args.name} created" + (f" (groups: {', '.join(groups)})" if groups else ""))
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from omsh.store.content import hash_file
+    from omsh.store.model import Container, DataObject
+
+    store = _open_store(args)
+    problems = 0
+    checked = 0
+    try:
+
+        def walk(root) -> list[tuple[str, str]]:
+            found = []
+            pending = [root.tree]
+            while pending:
+                node = pending.pop()
+                if isinstance(node, Container):
+                    pending.extend(node.children())
+                elif isinstance(node, DataObject):
+                    found.append((node.path, node.sha256, node.committed_path()))
+            return found
+
+        for path, expected, filename in store.read(walk):
+            checked += 1
+            try:
+                actual = hash_file(filename)
+            except OSError as exc:
+                print(f"MISSING {path}: {exc.strerror}")
+                problems += 1
+                continue
+            if actual != expected:
+                print(f"FAILED {path}: hash {actual} != stored {expected}")
+                problems += 1
+    finally:
+        store.close()
+    print(f"checked {checked} objects, {problems} problems")
+    return 1 if problems else 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    return asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from omsh.authn import Authenticator
+    from omsh.commands.registry import default_registry
+    from omsh.ssh.hostkey import fingerprint, load_or_create_host_key
+    from omsh.ssh.server import start_ssh_server
+    from omsh.ssh.session import ServerContext
+
+    store = _open_store(args)
+    executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="omsh-worker")
+    try:
+        admin_keys: list[str] = []
+        authorized = os.path.join(args.keys, "authorized_keys")
+        if os.path.exists(authorized):
+            with open(authorized, encoding="utf-8") as stream:
+                admin_keys = stream.readlines()
+        generated = store.bootstrap(
+            admin_password=os.environ.get("OMSH_ADMIN_PASSWORD"), admin_keys=admin_keys
+        )
+        if generated:
+            # Shown once, on the terminal that started the server, never logged.
+            print(f"omsh: created user admin with password: {generated}", flush=True)
+        host_key = load_or_create_host_key(args.keys)
+        context = ServerContext(
+            store=store,
+            registry=default_registry(),
+            authenticator=Authenticator(store, executor),
+            executor=executor,
+        )
+        server = await start_ssh_server(context, args.host, args.ssh_port, host_key)
+        port = server.sockets[0].getsockname()[1]
+        print(f"omsh: host key {fingerprint(host_key)}", flush=True)
+        print(f"omsh: SSH listening on {args.host}:{port}", flush=True)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+        server.close()
+        await server.wait_closed()
+        return 0
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""What happens after login: exec, script and interactive sessions.
+
+* ``ssh host CMD`` (exec): the command line runs once; stdin and stdout are
+  streamed; the exit status follows DESIGN §3.  Escape codes appear only if
+  the client asked for a PTY (``ssh -t``).
+* ``ssh host`` with a PTY: the interactive prompt_toolkit shell.
+* ``ssh host`` without a PTY (``ssh -T host < script``): each line of stdin
+  is a command line, as ``sh`` reads a script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import asyncssh
+from zope.interface.registry import Components
+
+from omsh.authn import Authenticator
+from omsh.commands.base import ShellSession
+from omsh.commands.output import InputStream, Output
+from omsh.commands.runtime import EXIT_FAILURE, Shell
+from omsh.errors import OmshError
+from omsh.ssh.channel import ChannelSink, ChannelSource, EmptySource, Interrupt
+from omsh.store.database import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerContext:
+    """What every session of one server shares."""
+
+    store: Store
+    registry: Components
+    authenticator: Authenticator
+    executor: Executor
+    #: Per-user shell histories kept for the life of the server process.
+    histories: dict[str, list[str]] = field(default_factory=dict)
+
+
+def make_shell(
+    context: ServerContext,
+    process: asyncssh.SSHServerProcess,
+    session: ShellSession,
+    *,
+    stdin: InputStream | None = None,
+    interrupt: Interrupt | None = None,
+    ask_secret=None,
+) -> Shell:
+    """A :class:`Shell` wired to *process*'s channel."""
+    loop = asyncio.get_running_loop()
+    terminal = process.get_terminal_type() is not None
+    width = process.get_terminal_size()[0] or 80
+    out = Output(ChannelSink(loop, process.stdout, interrupt), terminal=terminal, width=width)
+    err = Output(ChannelSink(loop, process.stderr, interrupt), terminal=terminal, width=width)
+    source = stdin if stdin is not None else ChannelSource(loop, process.stdin, interrupt)
+    return Shell(context.store, context.registry, session, out, err, source, ask_secret=ask_secret)
+
+
+async def run_line(context: ServerContext, shell: Shell, line: str) -> int:
+    """Run one command line in a worker thread; a vanished client is status 1."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(context.executor, shell.execute, line)
+    except OmshError as exc:
+        log.info("session of %s ended early: %s", shell.session.user, exc)
+        return exc.exit_status
+
+
+async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess) -> None:
+    """asyncssh ``process_factory``: dispatch on the kind of session."""
+    user = process.get_extra_info("username")
+    status = EXIT_FAILURE
+    try:
+        if process.command is not None:
+            shell = make_shell(context, process, ShellSession(user=user))
+            status = await run_line(context, shell, process.command)
+        elif process.get_terminal_type() is not None:
+            from omsh.ssh.interactive import run_interactive
+
+            status = await run_interactive(context, process, user)
+        else:
+            status = await _run_script(context, process, user)
+    except Exception:
+        log.exception("session of %r failed", user)
+    finally:
+        with contextlib.suppress(OSError, asyncssh.Error):
+            process.exit(status)
+
+
+async def _run_script(context: ServerContext, process: asyncssh.SSHServerProcess, user: str) -> int:
+    """Command lines read from stdin, one per line; commands get no stdin."""
+    shell = make_shell(context, process, ShellSession(user=user), stdin=EmptySource())
+    status = 0
+    while not shell.session.finished:
+        try:
+            raw = await process.stdin.readline()
+        except (asyncssh.Error, ConnectionError):
+            break
+        if not raw:
+            break
+        line = raw.decode("utf-8", "replace").strip()
+        if line and not line.startswith("#"):
+            status = await run_line(context, shell, line)
+    return status

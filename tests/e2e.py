@@ -1,0 +1,208 @@
+"""Helpers for end-to-end tests: a real ``omsh serve`` process and real clients.
+
+:class:`OmshServer` starts the console script on a free loopback port with its
+own data and key folders, waits for the "listening" line, and knows how to
+reach it with OpenSSH (``ssh``, ``sftp``, ``scp``; key auth) and PuTTY
+(``plink``; password via ``-pwfile``, never on the command line).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ADMIN_PASSWORD = "admin-e2e-secret"
+OMSH = str(Path(sys.executable).with_name("omsh"))
+_LISTENING = re.compile(r"SSH listening on [\d.]+:(\d+)")
+_HOST_KEY = re.compile(r"host key (SHA256:\S+)")
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise RuntimeError(f"{tool} is not installed (make test installs it in CI)")
+    return path
+
+
+@dataclass
+class Result:
+    status: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+
+class OmshServer:
+    """One server process with its data, host keys and a client key pair."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "var"
+        self.keys = root / "keys"
+        self.client = root / "client"
+        self.keys.mkdir(parents=True, exist_ok=True)
+        self.client.mkdir(parents=True, exist_ok=True)
+        self.client_key = self.client / "id_ed25519"
+        if not self.client_key.exists():
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "e2e@client",
+                    "-f",
+                    str(self.client_key),
+                ],
+                check=True,
+            )
+            shutil.copy(f"{self.client_key}.pub", self.keys / "authorized_keys")
+        self.password_file = self.client / "admin.pw"
+        self.password_file.write_text(ADMIN_PASSWORD + "\n")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.host_key = ""
+        self.log = root / "server.log"
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> OmshServer:
+        env = {**os.environ, "OMSH_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
+        log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [
+                OMSH,
+                "serve",
+                "--data",
+                str(self.data),
+                "--keys",
+                str(self.keys),
+                "--host",
+                "127.0.0.1",
+                "--ssh-port",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline().decode()
+            if not line:
+                raise RuntimeError(f"server exited early; log:\n{self.log.read_text()}")
+            if match := _HOST_KEY.search(line):
+                self.host_key = match.group(1)
+            if match := _LISTENING.search(line):
+                self.port = int(match.group(1))
+                return self
+        raise RuntimeError("server did not start in time")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> OmshServer:
+        self.stop()
+        return self.start()
+
+    # -- OpenSSH ---------------------------------------------------------
+
+    def known_hosts(self) -> Path:
+        path = self.client / "known_hosts"
+        public = (self.keys / "ssh_host_ed25519_key.pub").read_text().split()
+        path.write_text(f"[127.0.0.1]:{self.port} {public[0]} {public[1]}\n")
+        return path
+
+    def ssh_options(self) -> list[str]:
+        return [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts()}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "LogLevel=ERROR",
+            "-i",
+            str(self.client_key),
+        ]
+
+    def ssh_argv(self, *extra: str, user: str = "admin") -> list[str]:
+        return [need("ssh"), "-p", str(self.port), *self.ssh_options(), *extra, f"{user}@127.0.0.1"]
+
+    def ssh(
+        self,
+        command: str,
+        *,
+        stdin: bytes = b"",
+        user: str = "admin",
+        extra: tuple[str, ...] = (),
+        timeout: float = 60,
+    ) -> Result:
+        """``ssh admin@host COMMAND`` with key auth; returns status and output."""
+        done = subprocess.run(
+            [*self.ssh_argv(*extra, user=user), command],
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    # -- PuTTY -----------------------------------------------------------
+
+    def plink(
+        self,
+        command: str,
+        *,
+        user: str = "admin",
+        password_file: Path | None = None,
+        stdin: bytes = b"",
+        timeout: float = 60,
+    ) -> Result:
+        done = subprocess.run(
+            [
+                need("plink"),
+                "-batch",
+                "-ssh",
+                "-P",
+                str(self.port),
+                "-hostkey",
+                self.host_key,
+                "-pwfile",
+                str(password_file or self.password_file),
+                "-noagent",
+                f"{user}@127.0.0.1",
+                command,
+            ],
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
