@@ -1,0 +1,132 @@
+"""Opening stores by folder and by URI, first-start bootstrap, conflict retries."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import ZEO
+from ZODB.POSException import ConflictError
+
+from omsh.store.content import ContentUpload
+from omsh.store.database import CONFLICT_ATTEMPTS, ConflictPersists, Store
+from omsh.store.principals import verify_password
+from omsh.store.view import StoreView
+
+
+def _write_and_read_back(store: Store) -> bytes:
+    store.bootstrap(admin_password="pw")
+    upload = ContentUpload(store.temporary_directory())
+    upload.write(b"stored through a blob")
+    try:
+        store.run(lambda root: StoreView.for_user(root, "admin").store_data("/x", upload))
+    finally:
+        upload.discard()
+
+    def read(root) -> bytes:
+        obj = StoreView.for_user(root, "admin").resolve("/x")
+        with open(obj.committed_path(), "rb") as stream:
+            return stream.read()
+
+    return store.read(read)
+
+
+def test_data_folder_storage_survives_reopening(tmp_path):
+    store = Store.open(data_dir=str(tmp_path))
+    assert _write_and_read_back(store) == b"stored through a blob"
+    store.close()
+    reopened = Store.open(data_dir=str(tmp_path))
+    assert reopened.read(lambda root: root.tree.get("x").size) == 21
+    reopened.close()
+    assert (tmp_path / "Data.fs").exists()
+    assert (tmp_path / "blobs").is_dir()
+
+
+def test_file_uri_gets_a_blob_directory(tmp_path):
+    store = Store.open(uri=f"file://{tmp_path}/Data.fs")
+    assert _write_and_read_back(store) == b"stored through a blob"
+    store.close()
+    assert (tmp_path / "blobs").is_dir()
+
+
+def test_memory_uri_supports_blobs():
+    store = Store.open(uri="memory://")
+    try:
+        assert _write_and_read_back(store) == b"stored through a blob"
+    finally:
+        store.close()
+
+
+def test_zeo_uri(tmp_path):
+    address, stop = ZEO.server(
+        path=str(tmp_path / "zeo.fs"), blob_dir=str(tmp_path / "zeo-blobs"), port=("127.0.0.1", 0)
+    )
+    try:
+        host, port = address
+        cache = tmp_path / "blob-cache"
+        store = Store.open(uri=f"zeo://{host}:{port}?blob_dir={cache}&shared_blob_dir=false")
+        try:
+            assert _write_and_read_back(store) == b"stored through a blob"
+        finally:
+            store.close()
+    finally:
+        stop()
+
+
+def test_bootstrap_creates_admin_once(tmp_path):
+    store = Store.open(data_dir=str(tmp_path))
+    generated = store.bootstrap()
+    assert generated and len(generated) >= 16
+    assert store.bootstrap(admin_password="other") is None  # existing store untouched
+
+    def admin_hash(root) -> str:
+        return root.principals.users["admin"].password_hash
+
+    assert verify_password(store.read(admin_hash), generated)
+    assert store.read(lambda root: root.principals.groups_of("admin")) == frozenset({"admins"})
+    store.close()
+
+
+def test_conflicts_are_retried_then_reported(store):
+    calls = []
+
+    def flaky(root) -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConflictError()
+        return "done"
+
+    assert store.run(flaky) == "done"
+    assert len(calls) == 3
+
+    def always(root) -> None:
+        raise ConflictError()
+
+    with pytest.raises(ConflictPersists) as raised:
+        store.run(always)
+    assert raised.value.exit_status == 5
+
+
+def test_concurrent_creates_in_one_container_all_land(store):
+    store.run(lambda root: StoreView.for_user(root, "admin").make_container("/busy"))
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            for step in range(10):
+                store.run(
+                    lambda root, i=index, s=step: StoreView.for_user(root, "admin").make_container(
+                        f"/busy/{i}-{s}"
+                    )
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert store.read(lambda root: len(root.tree.get("busy"))) == 40
+    assert CONFLICT_ATTEMPTS >= 3
