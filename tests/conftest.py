@@ -14,6 +14,19 @@ from omsh.commands.runtime import Shell
 from omsh.store.database import Store
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing() -> Iterator[None]:
+    """argon2id at its lowest cost: at the default cost every store takes ~0.3 s."""
+    from argon2 import PasswordHasher
+
+    from omsh.store import principals
+
+    saved = principals._hasher
+    principals._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    principals._hasher = saved
+
+
 @pytest.fixture
 def store(tmp_path) -> Iterator[Store]:
     store = Store.open(data_dir=str(tmp_path / "var"))
@@ -65,6 +78,19 @@ class ShellDriver:
         status, out, err = self(line, stdin)
         assert status == 0, f"{line!r} failed with {status}: {err}"
         return out
+
+
+@pytest.fixture
+def homes(store) -> None:
+    """/home/alice and /home/bob, each owned by its user, who may write there."""
+    from omsh.store.view import StoreView
+
+    def make(root) -> None:
+        view = StoreView.for_user(root, "admin")
+        for name in ("alice", "bob"):
+            view.make_container(f"/home/{name}", parents=True).owner = name
+
+    store.run(make)
 
 
 @pytest.fixture

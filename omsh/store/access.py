@@ -82,6 +82,14 @@ def check_access(principal: Principal, obj: StoreObject, perms: Perm) -> bool:
     return not perms & ~READ_ONLY
 
 
+def may_manage_user(principal: Principal, user_name: str) -> bool:
+    """Whether *principal* may change *user_name*'s password and keys.
+
+    Everyone manages their own account; administrators manage every account.
+    """
+    return principal.is_admin or principal.name == user_name
+
+
 def require_access(principal: Principal, obj: StoreObject, perms: Perm, subject: str) -> None:
     """Raise ``PermissionDenied`` about *subject* unless access is granted."""
     if not check_access(principal, obj, perms):

@@ -23,9 +23,16 @@ MAX_VALUE_BYTES = 64 * 1024
 MAX_ITEMS = 1024
 RESERVED_PREFIX = "cdmi_"
 
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+#: Integers are 64-bit signed, as in the indexes and most CDMI clients.
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+
+# ASCII digits only: Python's int() also accepts "٣", which nobody means as 3.
+_INT = re.compile(r"[+-]?\d+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", re.ASCII)
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?", re.ASCII
+)
 
 
 class InvalidMetadata(OmshError):
@@ -54,8 +61,14 @@ def validate_value(value: MetadataValue) -> MetadataValue:
     elif isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-    elif not isinstance(value, bool | int):
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise InvalidMetadata("date out of range") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not MIN_INT <= value <= MAX_INT:
+            raise InvalidMetadata("integer out of the 64-bit range; quote it to store text")
+    elif not isinstance(value, bool):
         raise InvalidMetadata(f"unsupported metadata type {type(value).__name__}")
     return value
 
@@ -68,7 +81,10 @@ def parse_value(text: str, *, quoted: bool = False) -> MetadataValue:
     if lowered in ("true", "false"):
         return lowered == "true"
     if _INT.fullmatch(text):
-        return int(text)
+        # Checked by length first: int() refuses more than 4300 digits.
+        if len(text.lstrip("+-").lstrip("0")) > 19:
+            raise InvalidMetadata("integer out of the 64-bit range; quote it to store text")
+        return validate_value(int(text))
     if _FLOAT.fullmatch(text):
         return validate_value(float(text))
     if _DATETIME.fullmatch(text):
@@ -91,7 +107,9 @@ def format_timestamp(value: datetime | float) -> str:
     """CDMI's timestamp form, ``YYYY-MM-DDThh:mm:ss.ssssssZ``."""
     if not isinstance(value, datetime):
         value = datetime.fromtimestamp(value, UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    value = value.astimezone(UTC)
+    # Not strftime("%Y"): glibc writes year 5 as "5", which is no timestamp.
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def to_json(value: MetadataValue) -> str | int | float | bool:
@@ -107,6 +125,14 @@ def to_text(value: MetadataValue) -> str:
         return format_timestamp(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value and not isinstance(parse_value(value), str):
+    if isinstance(value, str) and value and _would_retype(value):
         return "'" + value.replace("'", "''") + "'"
     return str(value)
+
+
+def _would_retype(text: str) -> bool:
+    """Whether *text*, typed back unquoted, would not come back as this string."""
+    try:
+        return parse_value(text) != text
+    except InvalidMetadata:
+        return True

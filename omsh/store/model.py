@@ -141,6 +141,30 @@ class DataObject(StoreObject):
         return self.blob.committed()
 
 
+def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
+    """*obj* and everything below it, depth first in name order.
+
+    Yields ``(relative_path, object)``; the relative path of *obj* itself is
+    ``""``, of a grandchild ``"child/grandchild"``.  A stack of iterators
+    rather than recursion, so a tree deeper than Python's recursion limit is
+    walked like any other and a wide container is never copied into a list.
+    """
+    yield "", obj
+    if not isinstance(obj, Container):
+        return
+    stack: list[tuple[str, Iterator[tuple[str, StoreObject]]]] = [("", obj.items())]
+    while stack:
+        prefix, items = stack[-1]
+        for name, child in items:
+            relative = f"{prefix}/{name}" if prefix else name
+            yield relative, child
+            if isinstance(child, Container):
+                stack.append((relative, child.items()))
+                break
+        else:
+            stack.pop()
+
+
 class StoreRoot(Persistent):
     """What lives under ``root['omsh']``: the tree, the ID map, principals."""
 

@@ -109,12 +109,25 @@ class User(Persistent):
         self.keys = (*self.keys, key)
 
     def remove_key(self, selector: str) -> AuthorizedKey:
-        """Remove the key whose fingerprint, comment or 1-based index is *selector*."""
-        for index, key in enumerate(self.keys, start=1):
-            if selector in (key.fingerprint, key.comment, str(index)):
-                self.keys = tuple(k for k in self.keys if k is not key)
-                return key
-        raise NotFound(selector, "no such key")
+        """Remove the key whose fingerprint, comment or 1-based index is *selector*.
+
+        A selector matching several keys (two keys with one comment) removes
+        none: guessing which one was meant could lock the wrong one out.
+        """
+        matches = [
+            key
+            for index, key in enumerate(self.keys, start=1)
+            if selector in (key.fingerprint, str(index))
+            or (key.comment and selector == key.comment)
+        ]
+        if not matches:
+            raise NotFound(selector, "no such key")
+        if len(matches) > 1:
+            raise OmshError(
+                f"matches {len(matches)} keys; name one by fingerprint or index", subject=selector
+            )
+        self.keys = tuple(key for key in self.keys if key is not matches[0])
+        return matches[0]
 
 
 class Group(Persistent):

@@ -29,7 +29,7 @@ from omsh.errors import (
     OmshError,
     PermissionDenied,
 )
-from omsh.store.access import Perm, Principal, check_access
+from omsh.store.access import Perm, Principal, check_access, may_manage_user
 from omsh.store.content import ContentUpload
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.metadata import (
@@ -39,8 +39,9 @@ from omsh.store.metadata import (
     validate_key,
     validate_value,
 )
-from omsh.store.model import Container, DataObject, StoreObject, StoreRoot
-from omsh.store.names import normalize_path, parent_and_name, split_path
+from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
+from omsh.store.names import join_path, normalize_path, parent_and_name, split_path
+from omsh.store.principals import User
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
 
@@ -77,6 +78,17 @@ class StoreView:
     def require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         if not check_access(self.principal, obj, perms):
             raise PermissionDenied(subject)
+
+    def editable_user(self, user_name: str | None = None) -> User:
+        """The account the caller may change: its own, or any one for an admin.
+
+        A non-admin asking for another account is refused before the name is
+        looked up, so the answer does not tell whether that user exists.
+        """
+        target = user_name or self.principal.name
+        if not may_manage_user(self.principal, target):
+            raise PermissionDenied(target)
+        return self.root.principals.get_user(target)
 
     # -- lookup ----------------------------------------------------------
 
@@ -150,18 +162,33 @@ class StoreView:
                 return object_id
 
     def make_container(self, path: str, cwd: str = "/", *, parents: bool = False) -> Container:
-        """``mkdir``: create a container; with *parents* create missing ancestors."""
+        """``mkdir``: create a container; with *parents* create missing ancestors.
+
+        With *parents* an existing container is returned as it is.  The walk
+        down the path is a loop, not a recursion, so depth is only bounded by
+        the path length.
+        """
         absolute = normalize_path(path, cwd)
-        if parents:
-            existing = self.lookup(absolute)
-            if isinstance(existing, Container):
-                return existing
-            if existing is not None:
-                raise AlreadyExists(path, "exists and is not a container")
-            parent_path, _ = parent_and_name(absolute)
-            if parent_path != "/":
-                self.make_container(parent_path, parents=True)
-        parent, name = self._free_slot(absolute, "/", Perm.APPEND)
+        if not parents:
+            if absolute == "/":
+                raise AlreadyExists(path)
+            return self._new_container(path, cwd)
+        node = self.root.tree
+        walked = "/"
+        for name in split_path(absolute):
+            walked = join_path(walked, name)
+            # Errors name the path as typed, or the ancestor that is in the way.
+            subject, base = (path, cwd) if walked == absolute else (walked, "/")
+            child = node.get(name)
+            if child is None:
+                child = self._new_container(subject, base)
+            elif not isinstance(child, Container):
+                raise AlreadyExists(subject, "exists and is not a container")
+            node = child
+        return node
+
+    def _new_container(self, path: str, cwd: str) -> Container:
+        parent, name = self._free_slot(path, cwd, Perm.APPEND)
         container = Container(name, self.principal.name, self._new_id())
         self._register(parent, name, container)
         return container
@@ -259,16 +286,12 @@ class StoreView:
     # -- removal, move, copy ---------------------------------------------
 
     def _unregister_subtree(self, obj: StoreObject) -> None:
-        self.root.by_id.pop(obj.object_id, None)
-        if isinstance(obj, Container):
-            for child in obj.children():
-                self._unregister_subtree(child)
+        for _, node in walk(obj):
+            self.root.by_id.pop(node.object_id, None)
 
     def _require_subtree(self, obj: StoreObject, perms: Perm, subject: str) -> None:
-        self.require(obj, perms, subject)
-        if isinstance(obj, Container):
-            for name, child in obj.items():
-                self._require_subtree(child, perms, f"{subject.rstrip('/')}/{name}")
+        for relative, node in walk(obj):
+            self.require(node, perms, join_path(subject, relative) if relative else subject)
 
     def remove(self, path: str, cwd: str = "/", *, recursive: bool = False) -> StoreObject:
         obj = self.resolve(path, cwd)
@@ -359,25 +382,38 @@ class StoreView:
         return duplicate
 
     def _register_subtree(self, obj: StoreObject) -> None:
-        self.root.by_id[obj.object_id] = obj
-        if isinstance(obj, Container):
-            for child in obj.children():
-                self._register_subtree(child)
+        for _, node in walk(obj):
+            self.root.by_id[node.object_id] = node
 
     def _duplicate(self, source: StoreObject, name: str) -> StoreObject:
+        """A copy of *source*'s subtree owned by the caller, with new IDs."""
+        top = self._clone(source, name)
+        made: dict[str, StoreObject] = {"": top}
+        for relative, node in walk(source):
+            if not relative:
+                continue
+            parent_relative, _, child_name = relative.rpartition("/")
+            clone = self._clone(node, child_name)
+            parent = made[parent_relative]
+            assert isinstance(parent, Container)
+            parent.attach(clone, child_name)
+            if isinstance(clone, Container):
+                made[relative] = clone
+        return top
+
+    def _clone(self, source: StoreObject, name: str) -> StoreObject:
+        """One object like *source* (content and metadata), without children."""
         owner = self.principal.name
-        duplicate: StoreObject
+        clone: StoreObject
         if isinstance(source, Container):
-            duplicate = Container(name, owner, self._new_id())
-            for child_name, child in source.items():
-                duplicate.attach(self._duplicate(child, child_name), child_name)
+            clone = Container(name, owner, self._new_id())
         else:
             assert isinstance(source, DataObject)
-            duplicate = DataObject(name, owner, self._new_id(), source.mimetype)
-            duplicate.size, duplicate.sha256 = source.size, source.sha256
-            _share_blob(source, duplicate)
-        duplicate.replace_metadata(source.metadata)
-        return duplicate
+            clone = DataObject(name, owner, self._new_id(), source.mimetype)
+            clone.size, clone.sha256 = source.size, source.sha256
+            _share_blob(source, clone)
+        clone.replace_metadata(source.metadata)
+        return clone
 
 
 def _share_blob(source: DataObject, target: DataObject) -> None:
