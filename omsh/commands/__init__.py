@@ -5,4 +5,8 @@ subclasses.  :func:`omsh.commands.registry.default_registry` registers them
 as named ``ICommand`` adapters; nothing is registered at import time.
 """
 
-FAMILIES = ("omsh.commands.navigate",)
+FAMILIES = (
+    "omsh.commands.navigate",
+    "omsh.commands.content",
+    "omsh.commands.metadata",
+)

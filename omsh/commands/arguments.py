@@ -59,6 +59,16 @@ def arg(*flags: str, help: str, complete: Complete = Complete.NOTHING, **options
     return Arg(tuple(flags), help, complete, options)
 
 
+def paths_arg(help: str, *, dest: str = "paths") -> Arg:
+    """The common ``PATH…`` positional: one or more paths, wildcards expanded."""
+    return arg(dest, nargs="+", metavar="PATH", complete=Complete.PATH, help=help)
+
+
+def recursive_arg(help: str) -> Arg:
+    """The common ``-r``/``-R``/``--recursive`` switch."""
+    return arg("-r", "-R", "--recursive", action="store_true", help=help)
+
+
 class CommandParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises :class:`UsageError` instead of exiting."""
 

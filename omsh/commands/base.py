@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -13,7 +13,8 @@ from zope.interface import implementer
 from omsh.commands.arguments import Arg, CommandParser, build_parser
 from omsh.commands.interfaces import ICommand
 from omsh.commands.output import InputStream, Output
-from omsh.errors import UsageError
+from omsh.commands.words import Word
+from omsh.errors import OmshError, UsageError
 from omsh.store.view import StoreView
 
 if TYPE_CHECKING:
@@ -69,6 +70,24 @@ class Invocation:
         """A non-fatal one-line complaint on stderr, in the standard form."""
         self.err.line(f"omsh: {self.name}: {message}")
 
+    def each(self, items: Iterable[T], action: Callable[[T], object]) -> int | None:
+        """Apply *action* to every item, going on past failures, like ``rm a b c``.
+
+        An :class:`OmshError` for one item is reported as a warning and the
+        rest still run.  Returns the worst exit status among the failures, or
+        ``None`` when every item succeeded.
+        """
+        worst = 0
+        for item in items:
+            try:
+                action(item)
+            except OmshError as exc:
+                self.out.flush()
+                self.warn(str(exc))
+                self.err.flush()
+                worst = max(worst, exc.exit_status)
+        return worst or None
+
 
 @implementer(ICommand)
 class Command:
@@ -102,6 +121,7 @@ def _parser_for(cls: type[Command]) -> CommandParser:
 def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
     """Parse *words* (without the command name) or raise ``UsageError``."""
     parser = cls.parser()
+    words = _split_option_values(parser, words)
     try:
         args, extras = parser.parse_known_args(words)
     except UsageError:
@@ -111,3 +131,32 @@ def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
     if extras and not args.help:
         raise UsageError(f"unrecognized arguments: {' '.join(extras)}")
     return args
+
+
+def _split_option_values(parser: CommandParser, words: list[str]) -> list[str]:
+    """Give ``--opt=value`` to argparse as two words so the value stays a Word.
+
+    argparse splits ``--opt=value`` itself but hands on a plain ``str``,
+    which forgets what was quoted: ``--meta=n='5'`` would store the number 5.
+    Words after ``--``, unknown options and values that look like options are
+    left to argparse as they are.
+    """
+    result: list[str] = []
+    for index, word in enumerate(words):
+        if word == "--":
+            result.extend(words[index:])
+            break
+        flag, equals, value = word.partition("=")
+        if (
+            equals
+            and flag.startswith("--")
+            and flag in parser._option_string_actions
+            and not value.startswith("-")
+        ):
+            offset = len(flag) + 1
+            quoted = getattr(word, "quoted_positions", frozenset())
+            shifted = frozenset(position - offset for position in quoted if position >= offset)
+            result += [Word(flag), Word(value, shifted)]
+        else:
+            result.append(word)
+    return result

@@ -18,7 +18,18 @@ from typing import BinaryIO
 
 from ZODB.blob import Blob
 
+from omsh.errors import OmshError
+
 CHUNK_SIZE = 256 * 1024
+
+
+class MissingContent(OmshError):
+    """The database names a blob whose file is gone (a damaged blob directory)."""
+
+    def __init__(self, subject: str | None = None) -> None:
+        super().__init__(
+            "content is missing from the blob store; run 'omsh check'", subject=subject
+        )
 
 
 class ContentUpload:

@@ -16,8 +16,10 @@ from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 from ZODB.blob import Blob
+from ZODB.POSException import POSKeyError
 from zope.interface import Attribute, Interface, implementer
 
+from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
 
@@ -107,8 +109,11 @@ class Container(StoreObject):
     def children(self) -> Iterator[StoreObject]:
         return iter(self._children.values())
 
-    def items(self) -> Iterator[tuple[str, StoreObject]]:
-        return iter(self._children.items())
+    def items(self, after: str | None = None) -> Iterator[tuple[str, StoreObject]]:
+        """Name and child pairs in name order, optionally only names after *after*."""
+        if after is None:
+            return iter(self._children.items())
+        return iter(self._children.items(min=after, excludemin=True))
 
     def attach(self, child: StoreObject, name: str) -> None:
         """Link *child* under *name*; the caller has checked the name is free."""
@@ -137,8 +142,15 @@ class DataObject(StoreObject):
         self.blob = Blob()
 
     def committed_path(self) -> str:
-        """Filename of the committed blob, readable after the transaction ends."""
-        return self.blob.committed()
+        """Filename of the committed blob, readable after the transaction ends.
+
+        Raises :class:`MissingContent` (one line for the user) rather than
+        ZODB's ``POSKeyError`` when the blob file has gone missing.
+        """
+        try:
+            return self.blob.committed()
+        except POSKeyError:
+            raise MissingContent(self.path) from None
 
 
 def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:

@@ -30,7 +30,7 @@ from omsh.errors import (
     PermissionDenied,
 )
 from omsh.store.access import Perm, Principal, check_access, may_manage_user
-from omsh.store.content import ContentUpload
+from omsh.store.content import ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.metadata import (
     MAX_ITEMS,
@@ -127,10 +127,16 @@ class StoreView:
             raise NotFound(object_id)
         return obj
 
-    def children(self, container: Container, subject: str) -> Iterator[tuple[str, StoreObject]]:
-        """Children the caller may see, in name order (needs list on *container*)."""
+    def children(
+        self, container: Container, subject: str, *, after: str | None = None
+    ) -> Iterator[tuple[str, StoreObject]]:
+        """Children the caller may see, in name order (needs list on *container*).
+
+        With *after*, only the names that sort after it: a listing can then
+        be fetched in pages, one short transaction each (SFTP ``readdir``).
+        """
         self.require(container, Perm.READ, subject)
-        for name, child in container.items():
+        for name, child in container.items(after=after):
             if self.can(child, Perm.READ_METADATA):
                 yield name, child
 
@@ -273,7 +279,10 @@ class StoreView:
         if not isinstance(obj, DataObject):
             raise IsAContainer(subject)
         self.require(obj, Perm.READ, subject)
-        return obj, obj.committed_path()
+        try:
+            return obj, obj.committed_path()
+        except MissingContent:
+            raise MissingContent(subject) from None
 
     def note_access(self, obj: StoreObject) -> bool:
         """Advance ``cdmi_atime`` relatime-style; True if the object changed."""

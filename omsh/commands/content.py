@@ -1,0 +1,570 @@
+"""Object content and the shape of the tree.
+
+``cat``, ``head``, ``put``, ``mkdir``, ``rm``, ``mv``, ``cp`` and ``verify``.
+
+Content never passes through memory whole: reading streams the committed
+blob file in :data:`~omsh.store.content.CHUNK_SIZE` pieces after the read
+transaction has ended (committed blob files are immutable), and ``put``
+streams standard input into a :class:`~omsh.store.content.ContentUpload`
+that only becomes an object when the input ended normally.
+
+Commands taking several paths handle each in its own transaction and go on
+past a failed one, as ``rm a b c`` does when ``b`` is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.base import Command, Invocation
+from omsh.commands.formatting import printable
+from omsh.commands.metadata import parse_assignments
+from omsh.commands.output import Output
+from omsh.commands.streams import require_piped_input
+from omsh.errors import NotFound, OmshError, UsageError
+from omsh.store.access import Perm
+from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file
+from omsh.store.model import Container, DataObject, StoreObject, walk
+from omsh.store.names import join_path, normalize_path
+from omsh.store.system import describe
+from omsh.store.view import StoreView
+
+#: Read size for base64 output: a multiple of 3, so no chunk needs padding.
+_BASE64_CHUNK = CHUNK_SIZE - CHUNK_SIZE % 3
+_RANGE = re.compile(r"(\d*)-(\d*)", re.ASCII)
+_MIMETYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[^\s;]+)*", re.ASCII)
+_MAX_MIMETYPE = 255
+
+
+# -- reading content ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """An inclusive byte range as in HTTP and CDMI: ``A-B``, ``A-`` or ``-N``."""
+
+    first: int | None
+    last: int | None
+
+    def span(self, size: int, subject: str) -> tuple[int, int]:
+        """``(offset, length)`` of this range in *size* bytes.
+
+        A last byte past the end is clipped; a range that starts at or past
+        the end (or any range of an empty object) cannot be satisfied.
+        """
+        if self.first is None:
+            assert self.last is not None
+            length = min(self.last, size)
+            offset = size - length
+        else:
+            offset = self.first
+            last = size - 1 if self.last is None else min(self.last, size - 1)
+            length = last - offset + 1
+        if offset >= size or length <= 0:
+            raise OmshError(f"range not satisfiable (object is {size} bytes)", subject=subject)
+        return offset, length
+
+
+def parse_byte_range(text: str) -> ByteRange:
+    """Parse ``A-B``, ``A-`` or ``-N`` (argparse ``type=``: bad text is a usage error)."""
+    match = _RANGE.fullmatch(text.strip())
+    if not match or not (match.group(1) or match.group(2)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a byte range (A-B, A- or -N)")
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    if first is not None and last is not None and last < first:
+        raise argparse.ArgumentTypeError(f"{text!r}: the range ends before it starts")
+    if first is None and last == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a suffix range needs at least one byte")
+    return ByteRange(first, last)
+
+
+def positive_count(text: str) -> int:
+    """argparse ``type=`` for counts of lines or bytes (0 allowed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+@dataclass(frozen=True)
+class OpenedContent:
+    """What a read transaction learned about one data object: plain values only."""
+
+    #: The path as the user typed it, for error messages.
+    subject: str
+    path: str
+    object_id: str
+    mimetype: str
+    size: int
+    filename: str
+    #: Whether ``cdmi_atime`` is due for an update (relatime).
+    atime_due: bool
+
+    def open(self) -> BinaryIO:
+        """The committed blob file; an unreadable one is a one-line error."""
+        try:
+            return open(self.filename, "rb")  # closed by read_span / read_lines
+        except OSError as exc:
+            raise OmshError(
+                f"content cannot be read ({exc.strerror}); run 'omsh check'", subject=self.subject
+            ) from None
+
+
+def open_content(inv: Invocation, path: str) -> OpenedContent:
+    """Check read access to *path* and find its committed blob file."""
+
+    def look(view: StoreView) -> OpenedContent:
+        obj, filename = view.open_content(view.resolve(path, inv.session.cwd), path)
+        # note_access changes the object in this read transaction, which is
+        # then aborted: it only tells whether a write is due afterwards.
+        due = view.note_access(obj)
+        return OpenedContent(path, obj.path, obj.object_id, obj.mimetype, obj.size, filename, due)
+
+    return inv.view(look)
+
+
+def record_access(inv: Invocation, opened: OpenedContent) -> None:
+    """Advance ``cdmi_atime`` in a small write transaction, if it is due.
+
+    Best effort: an object removed meanwhile, or a persistent conflict, must
+    not turn a successful read into a failure.
+    """
+    if opened.atime_due:
+        with contextlib.suppress(OmshError):
+            inv.view(lambda view: view.note_access(view.by_object_id(opened.object_id)), write=True)
+
+
+def read_span(stream: BinaryIO, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
+    with stream:
+        stream.seek(offset)
+        remaining = length
+        while remaining > 0:
+            data = stream.read(min(chunk, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+
+
+def read_lines(stream: BinaryIO, count: int, chunk: int) -> Iterator[bytes]:
+    """The first *count* lines of *stream* (each with its newline); closes it."""
+    with stream:
+        while count > 0:
+            data = stream.read(chunk)
+            if not data:
+                return
+            newlines = data.count(b"\n")
+            if newlines >= count:
+                end = -1
+                for _ in range(count):
+                    end = data.index(b"\n", end + 1)
+                yield data[: end + 1]
+                return
+            count -= newlines
+            yield data
+
+
+def write_base64_document(out: Output, header: dict[str, Any], chunks: Iterable[bytes]) -> None:
+    """One JSON document: *header*, then ``"value"`` as base64, streamed.
+
+    Chunks are encoded as they come; any bytes beyond a multiple of three
+    wait for the next chunk, so the concatenated pieces are valid base64.
+    """
+    opening = json.dumps({**header, "valuetransferencoding": "base64"}, ensure_ascii=False)
+    out.write(opening[:-1] + ', "value": "')
+    pending = b""
+    for chunk in chunks:
+        data = pending + chunk if pending else chunk
+        cut = len(data) - len(data) % 3
+        out.write(base64.b64encode(data[:cut]).decode("ascii"))
+        pending = data[cut:]
+    out.write(base64.b64encode(pending).decode("ascii") + '"}\n')
+
+
+class ContentReader(Command):
+    """Shared body of ``cat`` and ``head``: per path, open, stream, note access."""
+
+    def select(self, inv: Invocation, opened: OpenedContent, chunk: int) -> Iterator[bytes]:
+        """The chunks to print; raise here (not lazily) if the request can't be met."""
+        raise NotImplementedError
+
+    def announce(self, inv: Invocation, shown: str, index: int) -> None:
+        """Text printed before an object's bytes (``head``'s ``==> x <==``)."""
+
+    def run(self, inv: Invocation) -> int | None:
+        self.check_arguments(inv)
+        paths: list[str] = inv.args.paths
+        shown_count = 0
+
+        def show(path: str) -> None:
+            nonlocal shown_count
+            opened = open_content(inv, path)
+            chunk = _BASE64_CHUNK if inv.json else CHUNK_SIZE
+            chunks = self.select(inv, opened, chunk)
+            if inv.json:
+                header = {
+                    "path": opened.path,
+                    "objectid": opened.object_id,
+                    "mimetype": opened.mimetype,
+                }
+                write_base64_document(inv.out, header, chunks)
+            else:
+                if len(paths) > 1:
+                    self.announce(inv, path, shown_count)
+                for data in chunks:
+                    inv.out.write_bytes(data)
+            shown_count += 1
+            record_access(inv, opened)
+
+        return inv.each(paths, show)
+
+    def check_arguments(self, inv: Invocation) -> None:
+        """Refuse bad option combinations before any output."""
+
+
+class Concatenate(ContentReader):
+    name = "cat"
+    summary = "print objects' content (bytes as stored)"
+    arguments = (
+        arg(
+            "--range",
+            type=parse_byte_range,
+            metavar="A-B",
+            help="only bytes A to B inclusive; A- to the end, -N the last N",
+        ),
+        paths_arg("objects to print"),
+    )
+
+    def select(self, inv: Invocation, opened: OpenedContent, chunk: int) -> Iterator[bytes]:
+        byte_range: ByteRange | None = inv.args.range
+        if byte_range is None:
+            offset, length = 0, opened.size
+        else:
+            offset, length = byte_range.span(opened.size, opened.subject)
+        return read_span(opened.open(), offset, length, chunk)
+
+
+class Head(ContentReader):
+    name = "head"
+    summary = "print the first lines (-n, default 10) or bytes (-c) of objects"
+    arguments = (
+        arg("-n", "--lines", type=positive_count, metavar="N", help="first N lines (default 10)"),
+        arg("-c", "--bytes", type=positive_count, metavar="N", help="first N bytes"),
+        paths_arg("objects to print"),
+    )
+
+    def check_arguments(self, inv: Invocation) -> None:
+        if inv.args.lines is not None and inv.args.bytes is not None:
+            raise UsageError("give -n (lines) or -c (bytes), not both")
+
+    def select(self, inv: Invocation, opened: OpenedContent, chunk: int) -> Iterator[bytes]:
+        if inv.args.bytes is not None:
+            return read_span(opened.open(), 0, min(inv.args.bytes, opened.size), chunk)
+        lines = 10 if inv.args.lines is None else inv.args.lines
+        return read_lines(opened.open(), lines, chunk)
+
+    def announce(self, inv: Invocation, shown: str, index: int) -> None:
+        if index:
+            inv.out.line()
+        inv.out.line(f"==> {printable(shown)} <==")
+
+
+# -- storing content ------------------------------------------------------
+
+
+def check_mimetype(text: str | None) -> str | None:
+    """A ``type/subtype[; k=v]`` media type, or a usage error."""
+    if text is None:
+        return None
+    if len(text) > _MAX_MIMETYPE or not _MIMETYPE.fullmatch(text):
+        raise UsageError(f"{printable(text[:60])!s}: not a media type like text/plain")
+    return text
+
+
+class Put(Command):
+    name = "put"
+    summary = "store standard input as an object (create or replace)"
+    arguments = (
+        arg("path", complete=Complete.PATH, help="where to store it"),
+        arg("--mimetype", metavar="TYPE", help="media type (default: guessed from the name)"),
+        arg(
+            "--meta",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="user metadata item to set (repeatable)",
+        ),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        require_piped_input(inv, "put PATH")
+        args = inv.args
+        path, cwd = args.path, inv.session.cwd
+        mimetype = check_mimetype(args.mimetype)
+        metadata = parse_assignments(args.meta)
+        # Refuse before the client sends a single byte.
+        inv.view(lambda view: view.check_can_store(path, cwd))
+        upload = ContentUpload(inv.store.temporary_directory())
+        try:
+            while chunk := inv.stdin.read(CHUNK_SIZE):
+                upload.write(chunk)
+            description = inv.view(
+                lambda view: describe(
+                    view.store_data(path, upload, cwd, mimetype=mimetype, metadata=metadata)
+                ),
+                write=True,
+            )
+        finally:
+            upload.discard()
+        if inv.json:
+            inv.out.json(description)
+
+
+# -- shaping the tree -----------------------------------------------------
+
+
+class MakeContainer(Command):
+    name = "mkdir"
+    summary = "create containers"
+    arguments = (
+        arg(
+            "-p",
+            "--parents",
+            action="store_true",
+            help="create missing parents; no error if it exists",
+        ),
+        paths_arg("containers to create"),
+    )
+
+    def run(self, inv: Invocation) -> int | None:
+        cwd, parents = inv.session.cwd, inv.args.parents
+
+        def make(path: str) -> None:
+            created = inv.view(
+                lambda view: describe(view.make_container(path, cwd, parents=parents)),
+                write=True,
+            )
+            if inv.json:
+                inv.out.json(created)
+
+        return inv.each(inv.args.paths, make)
+
+
+class Remove(Command):
+    name = "rm"
+    summary = "remove objects and containers"
+    arguments = (
+        recursive_arg("remove containers and their contents"),
+        arg("-f", "--force", action="store_true", help="ignore paths that do not exist"),
+        paths_arg("what to remove"),
+    )
+
+    def run(self, inv: Invocation) -> int | None:
+        cwd, args = inv.session.cwd, inv.args
+
+        def remove(view: StoreView, path: str) -> dict[str, Any]:
+            absolute = normalize_path(path, cwd)
+            removed = view.remove(path, cwd, recursive=args.recursive)
+            return {
+                "path": absolute,
+                "type": "container" if isinstance(removed, Container) else "object",
+                "objectid": removed.object_id,
+                "removed": True,
+            }
+
+        def one(path: str) -> None:
+            try:
+                entry = inv.view(lambda view: remove(view, path), write=True)
+            except NotFound:
+                if args.force:
+                    return
+                raise
+            if inv.json:
+                inv.out.json(entry)
+
+        return inv.each(args.paths, one)
+
+
+class Transfer(Command):
+    """Shared body of ``mv`` and ``cp``: ``SRC DST`` or ``SRC… CONTAINER``."""
+
+    def transfer(self, inv: Invocation, view: StoreView, source: str, target: str) -> StoreObject:
+        raise NotImplementedError
+
+    def moved(self, inv: Invocation, origin: str, destination: str) -> None:
+        """Called after each successful transfer (``mv`` follows the cwd)."""
+
+    def run(self, inv: Invocation) -> int | None:
+        cwd = inv.session.cwd
+        sources: list[str] = inv.args.sources
+        target: str = inv.args.target
+        if len(sources) > 1:
+            inv.view(lambda view: view.resolve_as(Container, target, cwd))
+
+        def work(view: StoreView, source: str) -> dict[str, Any]:
+            origin = view.resolve(source, cwd).path
+            entry = describe(self.transfer(inv, view, source, target))
+            entry["source"] = origin
+            return entry
+
+        def one(source: str) -> None:
+            entry = inv.view(lambda view: work(view, source), write=True)
+            self.moved(inv, entry["source"], entry["path"])
+            if inv.json:
+                inv.out.json(entry)
+
+        return inv.each(sources, one)
+
+
+def _transfer_arguments(what: str) -> tuple[Any, ...]:
+    return (
+        arg("sources", nargs="+", metavar="SRC", complete=Complete.PATH, help=f"what to {what}"),
+        arg(
+            "target",
+            metavar="DST",
+            complete=Complete.PATH,
+            help="new path, or an existing container to put the sources in",
+        ),
+    )
+
+
+class Move(Transfer):
+    name = "mv"
+    summary = "move or rename objects and containers (they keep their object IDs)"
+    arguments = _transfer_arguments("move")
+
+    def transfer(self, inv: Invocation, view: StoreView, source: str, target: str) -> StoreObject:
+        return view.move(source, target, inv.session.cwd)
+
+    def moved(self, inv: Invocation, origin: str, destination: str) -> None:
+        """Keep the working container when it (or an ancestor) was moved."""
+        session = inv.session
+        for attribute in ("cwd", "previous_cwd"):
+            current = getattr(session, attribute)
+            if current is not None and (current == origin or current.startswith(origin + "/")):
+                setattr(session, attribute, destination + current[len(origin) :])
+
+
+class Copy(Transfer):
+    name = "cp"
+    summary = "copy objects (and with -r containers) to new objects with new IDs"
+    arguments = (
+        recursive_arg("copy containers and their contents"),
+        *_transfer_arguments("copy"),
+    )
+
+    def transfer(self, inv: Invocation, view: StoreView, source: str, target: str) -> StoreObject:
+        return view.copy(source, target, inv.session.cwd, recursive=inv.args.recursive)
+
+
+# -- checking content -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredHash:
+    """What the store says an object's content is."""
+
+    shown: str
+    path: str
+    object_id: str
+    size: int
+    sha256: str
+    #: ``None`` when the blob file is missing altogether.
+    filename: str | None
+
+
+def stored_hashes(view: StoreView, path: str, cwd: str, recursive: bool) -> list[StoredHash]:
+    """The data objects at *path* (below it, with *recursive*) the caller may read."""
+    top = view.resolve(path, cwd)
+    if isinstance(top, Container) and not recursive:
+        raise OmshError("is a container (use -r)", subject=path)
+    view.require(top, Perm.READ, path)
+    found = []
+    for relative, obj in walk(top):
+        if not isinstance(obj, DataObject) or not view.can(obj, Perm.READ):
+            continue
+        if relative and not _visible_path(view, top, obj):
+            continue
+        shown = join_path(path, relative) if relative else path
+        try:
+            filename: str | None = obj.committed_path()
+        except MissingContent:
+            filename = None
+        found.append(StoredHash(shown, obj.path, obj.object_id, obj.size, obj.sha256, filename))
+    return found
+
+
+def _visible_path(view: StoreView, top: StoreObject, obj: StoreObject) -> bool:
+    """Whether every container between *top* and *obj* may be listed."""
+    node = obj.__parent__
+    while node is not None and node is not top:
+        if not view.can(node, Perm.READ):
+            return False
+        node = node.__parent__
+    return True
+
+
+def rehash(stored: StoredHash) -> tuple[int | None, str | None]:
+    """Size and SHA-256 of the committed blob file, or ``(None, None)`` if unreadable."""
+    if stored.filename is None:
+        return None, None
+    try:
+        with open(stored.filename, "rb") as stream:
+            size = stream.seek(0, 2)
+        return size, hash_file(stored.filename)
+    except OSError:
+        return None, None
+
+
+class Verify(Command):
+    name = "verify"
+    summary = "re-hash stored content and compare it with the recorded sha256"
+    arguments = (
+        recursive_arg("verify every object below containers"),
+        paths_arg("objects to verify"),
+    )
+
+    def run(self, inv: Invocation) -> int | None:
+        cwd, recursive = inv.session.cwd, inv.args.recursive
+        failed = 0
+
+        def check(path: str) -> None:
+            nonlocal failed
+            for stored in inv.view(lambda view: stored_hashes(view, path, cwd, recursive)):
+                size, digest = rehash(stored)
+                ok = size == stored.size and digest == stored.sha256
+                failed += not ok
+                if inv.json:
+                    inv.out.json(
+                        {
+                            "path": stored.path,
+                            "objectid": stored.object_id,
+                            "status": "OK" if ok else "FAILED",
+                            "cdmi_hash": stored.sha256,
+                            "computed_hash": digest,
+                            "cdmi_size": stored.size,
+                            "computed_size": size,
+                        }
+                    )
+                else:
+                    status = inv.out.style("OK", "ok") if ok else inv.out.style("FAILED", "error")
+                    inv.out.line(f"{status} {printable(stored.shown)}")
+
+        worst = inv.each(inv.args.paths, check) or 0
+        return max(worst, 1 if failed else 0) or None
+
+
+COMMANDS = (Concatenate, Head, Put, MakeContainer, Remove, Move, Copy, Verify)
