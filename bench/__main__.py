@@ -1,0 +1,188 @@
+"""``python -m bench``: omsh against OpenSSH's sshd, printed as a table.
+
+Defaults: 20 runs of the small cases (exec, big ``ls``), 5 runs of the
+1 GiB transfers (``cat``, ``put``) plus one untimed warm-up each, cipher
+aes128-gcm@openssh.com and key exchange curve25519-sha256 pinned on both
+sides.  ``--quick`` is a smoke run (3 runs, 1 transfer of 64 MiB) unless
+those are given explicitly.  Exit status 0 whatever the verdicts; 1 if a
+case could not be measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from bench.harness import MIB, BenchError, CaseResult, format_table, write_json
+from bench.ssh_bench import CASE_KEYS, Settings, SSHBench
+from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "bench" / "out"
+QUICK = {"runs": 3, "big_runs": 1, "size": 64 * MIB}
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``1073741824``, ``1G``, ``256MiB``, ``64m`` → bytes (binary units)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1G or 256M")
+    scale = {"": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}[match.group(2).lower()]
+    return int(match.group(1)) * scale
+
+
+def parse_cases(text: str) -> tuple[str, ...]:
+    cases = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(cases) - set(CASE_KEYS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {CASE_KEYS}")
+    return cases
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="omsh vs OpenSSH sshd, as ratios of medians"
+    )
+    parser.add_argument("--runs", type=positive, help="timed runs of the small cases (default 20)")
+    parser.add_argument(
+        "--big-runs", type=positive, help="timed runs of the cat and put transfers (default 5)"
+    )
+    parser.add_argument("--size", type=parse_size, help="transfer size, e.g. 1G, 256M (default 1G)")
+    parser.add_argument(
+        "--children", type=positive, default=10_000, help="children of the big container"
+    )
+    parser.add_argument(
+        "--cases",
+        type=parse_cases,
+        default=CASE_KEYS,
+        help=f"comma-separated subset of {','.join(CASE_KEYS)}",
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 runs, 1 x 64 MiB")
+    parser.add_argument("--cipher", default=DEFAULT_CIPHER, help="cipher pinned on both sides")
+    parser.add_argument("--kex", default=DEFAULT_KEX, help="key exchange pinned on both sides")
+    parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, stores)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results folder")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    defaults = Settings()
+    chosen: dict[str, Any] = {}
+    for name in ("runs", "big_runs", "size"):
+        value = getattr(args, name)
+        if value is None:
+            value = QUICK[name] if args.quick else getattr(defaults, name)
+        chosen[name] = value
+    return Settings(
+        **chosen, children=args.children, cases=args.cases, cipher=args.cipher, kex=args.kex
+    )
+
+
+def _output_of(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return None
+    return (done.stdout + done.stderr).strip() or None
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    dirty = _output_of(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    return {
+        "openssh": _output_of(["ssh", "-V"]),
+        "python": sys.version.split()[0],
+        "asyncssh": asyncssh.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg(),
+        "git_head": _output_of(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
+        "git_tracked_changes": bool(dirty),
+    }
+
+
+def workspace(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+    """A temp folder for keys, stores and files: removed at the end unless ``--keep``."""
+    if args.keep:
+        kept = tempfile.mkdtemp(prefix="omsh-bench-", dir=args.workdir)
+        say(f"keeping {kept}")
+        return contextlib.nullcontext(kept)
+    return tempfile.TemporaryDirectory(prefix="omsh-bench-", dir=args.workdir)
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def report(settings: Settings, bench: SSHBench, results: list[CaseResult]) -> str:
+    lines = [
+        f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
+        f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
+        " runs interleaved, fresh connection each",
+    ]
+    for label, algorithms in bench.negotiated.items():
+        lines.append(
+            f"  {label:8} negotiated cipher {algorithms['cipher']} (MAC {algorithms['mac']}),"
+            f" kex {algorithms['kex']}, host key {algorithms['host_key']}"
+        )
+    lines += ["", format_table(results), ""]
+    for result in results:
+        lines.append(f"{result.name}: {result.description}")
+        lines += [f"  note: {note}" for note in result.notes]
+        if result.error:
+            lines.append(f"  error: {result.error}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    started = time.time()
+    context = environment()
+    with workspace(args) as temp:
+        bench = SSHBench(Path(temp), settings, say)
+        try:
+            bench.setup()
+            results = bench.run()
+        except BenchError as exc:
+            say(f"set-up failed: {exc}")
+            return 1
+        finally:
+            bench.teardown()
+    print(report(settings, bench, results))
+    document = {
+        "benchmark": "ssh",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        "settings": {**vars(settings), "cases": list(settings.cases)},
+        "environment": {**context, "loadavg_at_end": os.getloadavg()},
+        "negotiated": bench.negotiated,
+        "results": [result.as_dict() for result in results],
+    }
+    path = write_json(args.out, "ssh", document)
+    print(f"\nresults written to {path}")
+    return 1 if any(result.status == "ERROR" for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+"""Measurement plumbing shared by the benchmark cases.
+
+Nothing here knows about SSH: it times child processes, interleaves two
+contenders so that a noisy, shared machine hurts both alike, samples a
+process's resident memory from ``/proc``, and turns medians into a table and
+a JSON document.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import os
+import re
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+
+#: How a measured value is compared with its target.
+_COMPARATORS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+
+
+class BenchError(Exception):
+    """A case could not be measured (a command failed, a server did not start)."""
+
+
+# -- running and timing ------------------------------------------------------
+
+
+def _failure(argv: Sequence[str], status: int, stderr: bytes) -> BenchError:
+    tail = stderr.decode("utf-8", "replace").strip()[-500:]
+    return BenchError(f"exit status {status} from {argv[-1]!r}: {tail}")
+
+
+def run_checked(argv: Sequence[str], *, stdin: Path | None = None, timeout: float = 600) -> float:
+    """Run *argv* to completion and return its wall time in seconds.
+
+    Standard input comes from the file *stdin* (or is empty); standard output
+    goes to ``/dev/null``.  A non-zero exit status is a :class:`BenchError`
+    carrying the end of standard error.
+    """
+    with open(stdin or os.devnull, "rb") as source:
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                list(argv),
+                stdin=source,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"timed out after {timeout:.0f}s: {' '.join(argv)}") from None
+        elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise _failure(argv, done.returncode, done.stderr)
+    return elapsed
+
+
+@dataclass(frozen=True)
+class OutputCount:
+    """How much a command printed: bytes and lines."""
+
+    size: int
+    lines: int
+
+
+def count_output(argv: Sequence[str], *, stdin: Path | None = None) -> OutputCount:
+    """Run *argv* and count its standard output as it streams (nothing is kept).
+
+    Used for untimed warm-up runs, to check that the timed ones do real work.
+    """
+    size = lines = 0
+    with (
+        open(stdin or os.devnull, "rb") as source,
+        subprocess.Popen(
+            list(argv), stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as process,
+    ):
+        assert process.stdout is not None and process.stderr is not None
+        while chunk := process.stdout.read(1 << 20):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        errors = process.stderr.read()
+    if process.returncode != 0:
+        raise _failure(argv, process.returncode, errors)
+    return OutputCount(size, lines)
+
+
+class ServerProcess:
+    """A server child process whose readiness shows as a line in a file.
+
+    Subclasses build the command line; :meth:`launch` starts it and waits
+    for the line, :meth:`stop` ends it (SIGTERM, then SIGKILL).
+    """
+
+    label = "server"
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        ready: re.Pattern[str],
+        *,
+        console: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> re.Match[str]:
+        """Start *argv* and return the match of *ready* in its output.
+
+        Standard error goes to the log; standard output goes to *console* if
+        given (where *ready* is then looked for), else to the log as well.
+        """
+        watched = console or self.log
+        with self.log.open("ab") as log, watched.open("ab") as out:
+            self.process = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=log, env=env
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = ready.search(watched.read_text(encoding="utf-8", errors="replace"))
+            if match:
+                return match
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise BenchError(
+            f"{self.label} did not start; its log:\n{self.log.read_text(errors='replace')}"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def interleave(
+    runs: int, first: Callable[[], float], second: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """Call *first* and *second* *runs* times each, alternating which goes first.
+
+    Alternating (ABBA…) spreads slow drifts of a shared machine (page cache,
+    another tenant, thermal) evenly over both contenders.
+    """
+    firsts: list[float] = []
+    seconds: list[float] = []
+    for index in range(runs):
+        if index % 2 == 0:
+            firsts.append(first())
+            seconds.append(second())
+        else:
+            seconds.append(second())
+            firsts.append(first())
+    return firsts, seconds
+
+
+# -- memory -------------------------------------------------------------------
+
+
+def read_memory(pid: int) -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` of *pid* in bytes, from ``/proc/PID/status``."""
+    values: dict[str, int] = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024  # reported in kB
+    return values
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset *pid*'s ``VmHWM`` to its current RSS (``clear_refs`` 5); False if not allowed."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class RssSampler:
+    """Peak resident memory of one process while a ``with`` block runs.
+
+    The peak is the larger of the highest sampled ``VmRSS`` and, when the
+    kernel let us reset it at the start, the process's ``VmHWM`` at the end
+    (which also catches spikes shorter than the sampling interval).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._hwm_valid = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, read_memory(self.pid)["VmRSS"])
+            except (OSError, KeyError):
+                return  # the process is gone; the case will report why
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._hwm_valid = reset_peak(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._hwm_valid:
+            with contextlib.suppress(OSError, KeyError):
+                self.peak = max(self.peak, read_memory(self.pid)["VmHWM"])
+
+
+def settled_rss(pid: int, pause: float = 0.5) -> int:
+    """The RSS of an idle process: read after a short pause, once it has settled."""
+    time.sleep(pause)
+    return read_memory(pid)["VmRSS"]
+
+
+# -- results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal for one case: ``value <comparator> threshold``."""
+
+    comparator: str
+    threshold: float
+
+    def met(self, value: float) -> bool:
+        return _COMPARATORS[self.comparator](value, self.threshold)
+
+    def __str__(self) -> str:
+        return f"{self.comparator} {self.threshold:g}"
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case: samples of both sides and the judged figure."""
+
+    name: str
+    description: str
+    unit: str
+    target: Target
+    #: What ``target`` is compared with: ``"ratio"`` (of the medians, omsh over
+    #: reference) or ``"max"`` (the largest omsh sample, for a limit like memory).
+    judged: str = "ratio"
+    omsh: list[float] = field(default_factory=list)
+    reference: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def omsh_median(self) -> float | None:
+        return statistics.median(self.omsh) if self.omsh else None
+
+    @property
+    def reference_median(self) -> float | None:
+        return statistics.median(self.reference) if self.reference else None
+
+    @property
+    def ratio(self) -> float | None:
+        """Ratio of the medians, omsh over reference."""
+        ours, theirs = self.omsh_median, self.reference_median
+        if ours is None or not theirs:
+            return None
+        return ours / theirs
+
+    @property
+    def omsh_figure(self) -> float | None:
+        """The omsh number shown: the median, or the maximum for a ``"max"`` case."""
+        if self.judged == "max":
+            return max(self.omsh) if self.omsh else None
+        return self.omsh_median
+
+    @property
+    def figure(self) -> float | None:
+        """The number the target applies to."""
+        return self.ratio if self.judged == "ratio" else self.omsh_figure
+
+    @property
+    def status(self) -> str:
+        if self.error is not None or self.figure is None:
+            return "ERROR"
+        return "PASS" if self.target.met(self.figure) else "MISS"
+
+    def as_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["target"] = str(self.target)
+        document.update(
+            omsh_median=self.omsh_median,
+            omsh_figure=self.omsh_figure,
+            reference_median=self.reference_median,
+            ratio=self.ratio,
+            status=self.status,
+        )
+        return document
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return f"{text} {unit}".rstrip()
+
+
+def format_table(results: Sequence[CaseResult]) -> str:
+    """A plain-text table: case, both medians, ratio, target, verdict."""
+    header = ("case", "omsh median", "reference median", "ratio", "target", "result")
+    rows = [header]
+    for result in results:
+        target = str(result.target)
+        omsh = _number(result.omsh_figure, result.unit)
+        if result.judged != "ratio":
+            target = f"omsh {result.judged} {target} {result.unit}"
+            omsh = f"{result.judged} {omsh}"
+        rows.append(
+            (
+                result.name,
+                omsh,
+                _number(result.reference_median, result.unit),
+                _number(result.ratio),
+                target,
+                result.status,
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def write_json(directory: Path, stem: str, document: dict[str, Any]) -> Path:
+    """Write *document* to ``DIRECTORY/STEM-<timestamp>.json`` and return the path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
