@@ -123,7 +123,13 @@ def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
     parser = cls.parser()
     words = _split_option_values(parser, words)
     try:
-        args, extras = parser.parse_known_args(words)
+        # Intermixed, so options may follow positionals (`rm a -r b`, `key rm
+        # --json 2`); but Python 3.11's intermixed parsing loses `--`, so a
+        # line with `--` is parsed the classic way (options first).
+        if "--" in words:
+            args, extras = parser.parse_known_args(words)
+        else:
+            args, extras = parser.parse_known_intermixed_args(words)
     except UsageError:
         if "-h" in words or "--help" in words:
             return argparse.Namespace(help=True, json=False)
