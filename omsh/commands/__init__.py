@@ -9,4 +9,6 @@ FAMILIES = (
     "omsh.commands.navigate",
     "omsh.commands.content",
     "omsh.commands.metadata",
+    "omsh.commands.identity",
+    "omsh.commands.shell",
 )

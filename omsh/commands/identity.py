@@ -1,0 +1,228 @@
+"""Who am I, and my credentials: ``whoami``, ``id``, ``passwd``, ``key``.
+
+A password never travels on the command line: ``passwd`` prompts without
+echo in the interactive shell and reads one line of standard input in an
+exec session (``ssh host passwd < file``), and nothing here logs or prints
+it.  Everyone manages their own account; administrators may name another
+(the rule is :func:`omsh.store.access.may_manage_user`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from omsh.commands.arguments import Complete, arg
+from omsh.commands.base import Command, Invocation
+from omsh.commands.formatting import printable, render_table
+from omsh.commands.streams import read_input, require_piped_input
+from omsh.errors import OmshError, UsageError
+from omsh.store.access import ADMIN_GROUP
+from omsh.store.metadata import format_timestamp
+from omsh.store.principals import AuthorizedKey, parse_authorized_key
+from omsh.store.view import StoreView
+
+#: Longest password accepted, in bytes of UTF-8 (argon2 hashes any length;
+#: this only bounds what a client can make the server read and hash).
+MAX_PASSWORD_BYTES = 1024
+#: Longest authorized-keys text ``key add`` reads from standard input.
+MAX_KEYS_INPUT = 64 * 1024
+
+
+class WhoAmI(Command):
+    name = "whoami"
+    summary = "print your user name"
+
+    def run(self, inv: Invocation) -> None:
+        if inv.json:
+            inv.out.json({"user": inv.session.user})
+        else:
+            inv.out.line(inv.session.user)
+
+
+class Identity(Command):
+    name = "id"
+    summary = "print a user's name and groups (yours by default)"
+    arguments = (
+        arg("user", nargs="?", complete=Complete.USER, help="whose identity (default: yours)"),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        name = inv.args.user or inv.session.user
+
+        def look(view: StoreView) -> list[str]:
+            principals = view.root.principals
+            principals.get_user(name)
+            return sorted(principals.groups_of(name))
+
+        groups = inv.view(look)
+        if inv.json:
+            inv.out.json({"user": name, "groups": groups, "admin": ADMIN_GROUP in groups})
+        else:
+            inv.out.line(f"uid={name} groups={','.join(groups)}")
+
+
+class ChangePassword(Command):
+    name = "passwd"
+    summary = "change your password (administrators: anyone's); prompts, or reads stdin"
+    arguments = (
+        arg(
+            "user",
+            nargs="?",
+            complete=Complete.USER,
+            help="whose password (administrators only; default: yours)",
+        ),
+        # Catches a password typed on the command line, so the error can
+        # refuse it without repeating it (argparse would echo it).
+        arg("stray", nargs="*", help=argparse.SUPPRESS),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        if inv.args.stray:
+            raise UsageError("a password is never given on the command line; passwd prompts for it")
+        target = inv.args.user or inv.session.user
+        # Refuse before asking for anything.
+        inv.view(lambda view: view.editable_user(target))
+        password = new_password(inv)
+        inv.view(lambda view: view.editable_user(target).set_password(password), write=True)
+        if inv.json:
+            inv.out.json({"user": target, "password": "updated"})
+        else:
+            inv.out.line(f"password updated for {target}")
+
+
+def new_password(inv: Invocation) -> str:
+    """Ask twice at a terminal, else take the first line of standard input."""
+    if inv.ask_secret is not None:
+        try:
+            password = inv.ask_secret("New password: ")
+            if inv.ask_secret("Retype new password: ") != password:
+                raise OmshError("passwords do not match; nothing changed")
+        except (EOFError, KeyboardInterrupt):
+            raise OmshError("cancelled; nothing changed") from None
+    elif inv.session.interactive:
+        raise OmshError("cannot prompt for a password in this session")
+    else:
+        raw = read_input(inv, MAX_PASSWORD_BYTES, line=True)
+        try:
+            password = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise OmshError("the password is not valid UTF-8; nothing changed") from None
+    if not password:
+        raise OmshError("empty password; nothing changed")
+    if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
+        raise OmshError(f"password longer than {MAX_PASSWORD_BYTES} bytes; nothing changed")
+    return password
+
+
+def key_document(index: int, key: AuthorizedKey) -> dict[str, Any]:
+    return {
+        "index": index,
+        "fingerprint": key.fingerprint,
+        "algorithm": key.algorithm,
+        "comment": key.comment,
+        "added": format_timestamp(key.added),
+    }
+
+
+class Keys(Command):
+    name = "key"
+    summary = "your SSH public keys: key add [--key LINE] | key list | key rm SELECTOR"
+    arguments = (
+        arg("action", choices=("add", "list", "rm"), help="what to do"),
+        arg(
+            "selector",
+            nargs="?",
+            metavar="SELECTOR",
+            help="for rm: the fingerprint, comment or index shown by 'key list'",
+        ),
+        arg(
+            "--key",
+            metavar="LINE",
+            help="for add: the OpenSSH public key line (default: read standard input)",
+        ),
+        arg("--user", complete=Complete.USER, help="another user's keys (administrators only)"),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        actions: dict[str, Callable[[Invocation, str], None]] = {
+            "add": self.add_keys,
+            "list": self.list_keys,
+            "rm": self.remove_key,
+        }
+        if inv.args.action != "rm" and inv.args.selector is not None:
+            raise UsageError(f"key {inv.args.action} takes no SELECTOR")
+        if inv.args.action != "add" and inv.args.key is not None:
+            raise UsageError("--key goes with key add")
+        actions[inv.args.action](inv, inv.args.user or inv.session.user)
+
+    def add_keys(self, inv: Invocation, target: str) -> None:
+        if inv.args.key is not None:
+            text = str(inv.args.key)
+        else:
+            require_piped_input(inv, "key add", "key add --key 'LINE'")
+            text = read_input(inv, MAX_KEYS_INPUT).decode("utf-8", "replace")
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        if not lines:
+            raise OmshError("no public key given")
+        keys = [parse_authorized_key(line) for line in lines]
+
+        def store(view: StoreView) -> list[dict[str, Any]]:
+            user = view.editable_user(target)
+            for key in keys:
+                user.add_key(key)
+            first = len(user.keys) - len(keys) + 1
+            return [key_document(first + offset, key) for offset, key in enumerate(keys)]
+
+        for document in inv.view(store, write=True):
+            if inv.json:
+                inv.out.json(document)
+            else:
+                inv.out.line(f"added {_describe_key(document)}")
+
+    def list_keys(self, inv: Invocation, target: str) -> None:
+        def read(view: StoreView) -> list[dict[str, Any]]:
+            keys = view.editable_user(target).keys
+            return [key_document(index, key) for index, key in enumerate(keys, start=1)]
+
+        documents = inv.view(read)
+        if inv.json:
+            for document in documents:
+                inv.out.json(document)
+        elif documents:
+            rows = [
+                [str(d["index"]), d["fingerprint"], d["algorithm"], printable(d["comment"])]
+                for d in documents
+            ]
+            render_table(
+                inv.out,
+                rows,
+                headers=("#", "FINGERPRINT", "ALGORITHM", "COMMENT"),
+                right_aligned=frozenset({0}),
+            )
+
+    def remove_key(self, inv: Invocation, target: str) -> None:
+        selector = inv.args.selector
+        if selector is None:
+            raise UsageError("key rm needs a SELECTOR (fingerprint, comment or index)")
+
+        def drop(view: StoreView) -> dict[str, Any]:
+            user = view.editable_user(target)
+            before = user.keys
+            removed = user.remove_key(selector)
+            return key_document(before.index(removed) + 1, removed)
+
+        document = inv.view(drop, write=True)
+        if inv.json:
+            inv.out.json(document)
+        else:
+            inv.out.line(f"removed {_describe_key(document)}")
+
+
+def _describe_key(document: dict[str, Any]) -> str:
+    comment = f" {printable(document['comment'])}" if document["comment"] else ""
+    return f"{document['fingerprint']} ({document['algorithm']}){comment}"
+
+
+COMMANDS = (WhoAmI, Identity, ChangePassword, Keys)
