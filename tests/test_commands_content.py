@@ -93,10 +93,18 @@ def test_put_refuses_bad_mimetypes(admin, mimetype) -> None:
     assert admin("stat /x")[0] == 3
 
 
-def test_put_bad_meta_is_refused_and_nothing_stored(admin) -> None:
-    status, _, err = admin("put /x --meta novalue", stdin=b"data")
-    assert status == 2
-    assert "KEY=VALUE" in err
+@pytest.mark.parametrize(
+    ("meta", "status", "message"),
+    [("novalue", 2, "KEY=VALUE"), ("cdmi_size=1", 1, "reserved"), ("n=1e999", 1, "finite")],
+)
+def test_put_bad_meta_is_refused_before_reading(store, registry, admin, meta, status, message):
+    from omsh.commands.output import BufferOutput
+    from omsh.commands.runtime import Shell
+
+    err = BufferOutput()
+    shell = Shell(store, registry, admin.session, BufferOutput(), err, Untouchable())
+    assert shell.execute(f"put /x --meta {meta}") == status
+    assert message in err.text
     assert admin("stat /x")[0] == 3
 
 
@@ -112,11 +120,14 @@ def test_put_onto_a_container(admin) -> None:
     assert (status, err) == (1, "omsh: put: /c: is a container\n")
 
 
-def test_put_checks_permission_before_reading_stdin(store, registry, alice) -> None:
-    class Untouchable(io.BytesIO):
-        def read(self, size: int = -1) -> bytes:
-            raise AssertionError("stdin read although the put must fail")
+class Untouchable(io.BytesIO):
+    """Standard input that must not be read."""
 
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("stdin read although the put must fail")
+
+
+def test_put_checks_permission_before_reading_stdin(store, registry, alice) -> None:
     from omsh.commands.output import BufferOutput
     from omsh.commands.runtime import Shell
 

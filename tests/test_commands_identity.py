@@ -195,7 +195,7 @@ def test_key_rm_by_index_and_json(alice) -> None:
 
 
 def test_key_add_several_lines_from_stdin(alice) -> None:
-    text = f"# my keys\n{key_line(1, 'one')}\n\n{key_line(2, 'two')}\n"
+    text = f"# my keys\n  # indented comment\n{key_line(1, 'one')}\n\n{key_line(2, 'two')}\n"
     added = [
         json.loads(line) for line in alice.ok("key add --json", stdin=text.encode()).splitlines()
     ]

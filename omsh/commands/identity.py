@@ -163,7 +163,7 @@ class Keys(Command):
         else:
             require_piped_input(inv, "key add", "key add --key 'LINE'")
             text = read_input(inv, MAX_KEYS_INPUT).decode("utf-8", "replace")
-        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        lines = [line for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
         if not lines:
             raise OmshError("no public key given")
         keys = [parse_authorized_key(line) for line in lines]

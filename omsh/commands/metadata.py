@@ -16,7 +16,14 @@ from omsh.commands.formatting import printable, render_table
 from omsh.commands.words import Word
 from omsh.errors import UsageError
 from omsh.store.access import Perm
-from omsh.store.metadata import MetadataValue, parse_value, to_json, to_text, type_name
+from omsh.store.metadata import (
+    MetadataValue,
+    parse_value,
+    to_json,
+    to_text,
+    type_name,
+    validate_key,
+)
 from omsh.store.model import StoreObject
 from omsh.store.view import StoreView
 
@@ -30,7 +37,8 @@ def parse_assignment(word: str) -> tuple[str, MetadataValue]:
     or not (``'title=a b'`` works).  The value is a string whenever any of
     it was quoted (``n='5'``, ``"n=5"``); otherwise
     :func:`~omsh.store.metadata.parse_value` decides.  A word without ``=``
-    is a :class:`UsageError`; a bad key or value is ``InvalidMetadata``.
+    is a :class:`UsageError`; a bad key or value is ``InvalidMetadata``, found
+    here, before ``put`` reads any content.
     """
     index = word.find("=")
     if index < 0:
@@ -39,7 +47,8 @@ def parse_assignment(word: str) -> tuple[str, MetadataValue]:
             shown = shown[:_SHOWN_IN_ERRORS] + "…"
         raise UsageError(f"{shown}: expected KEY=VALUE")
     value_quoted = isinstance(word, Word) and word.is_quoted_from(index + 1)
-    return str(word[:index]), parse_value(str(word[index + 1 :]), quoted=value_quoted)
+    key = validate_key(str(word[:index]))
+    return key, parse_value(str(word[index + 1 :]), quoted=value_quoted)
 
 
 def parse_assignments(words: Iterable[str]) -> dict[str, MetadataValue]:
