@@ -201,6 +201,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from omsh.ssh.hostkey import fingerprint, load_or_create_host_key
     from omsh.ssh.server import start_ssh_server
     from omsh.ssh.session import ServerContext
+    from omsh.ssh.sftp import sftp_factory
 
     store = _open_store(args)
     executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="omsh-worker")
@@ -223,7 +224,9 @@ async def _serve(args: argparse.Namespace) -> int:
             authenticator=Authenticator(store, executor),
             executor=executor,
         )
-        server = await start_ssh_server(context, args.host, args.ssh_port, host_key)
+        server = await start_ssh_server(
+            context, args.host, args.ssh_port, host_key, sftp_factory=sftp_factory(context)
+        )
         port = server.sockets[0].getsockname()[1]
         print(f"omsh: host key {fingerprint(host_key)}", flush=True)
         print(f"omsh: SSH listening on {args.host}:{port}", flush=True)

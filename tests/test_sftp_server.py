@@ -1,0 +1,516 @@
+"""The SFTP server object against a real store, without a network.
+
+Requests are made by calling :class:`StoreSFTPServer` the way asyncssh's
+packet handler does; a stand-in channel says whether the client is still
+there.  The end-to-end behaviour with OpenSSH clients is in test_sftp.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import stat
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from asyncssh import (
+    FX_FAILURE,
+    FX_FILE_ALREADY_EXISTS,
+    FX_NO_SUCH_FILE,
+    FX_OP_UNSUPPORTED,
+    FX_PERMISSION_DENIED,
+    FXF_APPEND,
+    FXF_CREAT,
+    FXF_EXCL,
+    FXF_READ,
+    FXF_TRUNC,
+    FXF_WRITE,
+    SFTPAttrs,
+    SFTPError,
+)
+
+from omsh.errors import AlreadyExists, InvalidName, NotFound, OmshError, PermissionDenied
+from omsh.ssh import sftp
+from omsh.ssh.session import ServerContext
+from omsh.ssh.sftp import (
+    ReadFile,
+    StoreSFTPServer,
+    WriteFile,
+    client_gone,
+    long_name,
+    sftp_error,
+    store_path,
+)
+from omsh.store.content import ContentUpload
+from omsh.store.database import ConflictPersists, Store
+from omsh.store.model import DataObject
+from omsh.store.view import StoreView
+
+NEW_FILE = FXF_WRITE | FXF_CREAT | FXF_TRUNC
+
+
+class FakeChannel:
+    """What StoreSFTPServer asks of an asyncssh server channel."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self._recv_state = "open"
+        self.exit_status: int | None = None
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self.user if name == "username" else default
+
+    def is_closing(self) -> bool:
+        return self.exit_status is not None
+
+    def exit(self, status: int) -> None:
+        self.exit_status = status
+
+    def hang_up(self) -> None:
+        """The client sent EOF, as a killed ``sftp`` does through its ssh."""
+        self._recv_state = "eof"
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(max_workers=2)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def session(store, homes, executor):
+    """Returns a function making an SFTP session for a user."""
+    context = ServerContext(store=store, registry=None, authenticator=None, executor=executor)
+
+    def make(user: str = "alice") -> tuple[StoreSFTPServer, FakeChannel]:
+        channel = FakeChannel(user)
+        return StoreSFTPServer(channel, context), channel  # type: ignore[arg-type]
+
+    return make
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def content(store: Store, path: str) -> bytes | None:
+    """The committed bytes at *path*, or None if there is no object."""
+
+    def look(root) -> str | None:
+        obj = StoreView.for_user(root, "admin").lookup(path)
+        return obj.committed_path() if isinstance(obj, DataObject) else None
+
+    filename = store.read(look)
+    return None if filename is None else Path(filename).read_bytes()
+
+
+async def upload(server: StoreSFTPServer, path: str, *chunks: bytes, flags: int = NEW_FILE) -> None:
+    handle = await server.open(path.encode(), flags, SFTPAttrs())
+    offset = 0
+    for chunk in chunks:
+        await server.write(handle, offset, chunk)
+        offset += len(chunk)
+    await server.close(handle)
+
+
+def staged(store: Store) -> list[Path]:
+    return list(Path(store.temporary_directory()).glob("upload-*"))
+
+
+def assert_nothing_stored(store: Store, path: str) -> None:
+    """No object at *path*, and no staged upload left behind."""
+    assert content(store, path) is None
+    assert not staged(store)
+
+
+# -- pure helpers ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"", "/"),
+        (b".", "/"),
+        (b"photos/a b.txt", "/photos/a b.txt"),
+        (b"/a/../../b/./c/", "/b/c"),
+        ("/été/日本".encode(), "/été/日本"),
+    ],
+)
+def test_store_path_is_absolute_and_normalized(raw, expected):
+    assert store_path(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [b"/bad\xff", b"/nul\x00byte", b"/" + b"x" * 256])
+def test_store_path_refuses_unstorable_names_printably(raw):
+    with pytest.raises(InvalidName) as caught:
+        store_path(raw)
+    str(caught.value).encode("utf-8")  # the message can go on the wire
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "reason"),
+    [
+        (NotFound("/a"), FX_NO_SUCH_FILE, "/a: not found"),
+        (PermissionDenied("/a"), FX_PERMISSION_DENIED, "/a: permission denied"),
+        (AlreadyExists("/a"), FX_FILE_ALREADY_EXISTS, "/a: already exists"),
+        (ConflictPersists(), FX_FAILURE, "concurrent update conflict; try again"),
+        (OmshError("odd", subject="/a"), FX_FAILURE, "/a: odd"),
+    ],
+)
+def test_store_errors_become_sftp_statuses(error, code, reason):
+    mapped = sftp_error(error)
+    assert isinstance(mapped, SFTPError)
+    assert (mapped.code, mapped.reason) == (code, reason)
+
+
+def test_unexpected_errors_are_logged_not_shown(caplog):
+    with caplog.at_level(logging.ERROR, logger="omsh.ssh.sftp"):
+        mapped = sftp_error(KeyError("secret internals"))
+    assert isinstance(mapped, SFTPError)
+    assert mapped.code == FX_FAILURE
+    assert "secret" not in mapped.reason
+    assert "secret internals" in caplog.text
+
+
+def test_os_errors_pass_through_for_asyncssh_to_map():
+    error = OSError(28, "No space left on device")
+    assert sftp_error(error) is error
+
+
+def test_long_name_looks_like_ls():
+    attrs = SFTPAttrs(type=2, size=42, permissions=stat.S_IFDIR | 0o755, mtime=0, atime=0)
+    line = long_name("été".encode(), attrs, "alice", now=3600.0)
+    assert line.startswith(b"drwxr-xr-x    2 alice    -              42 ")
+    assert line.endswith(" été".encode())
+
+
+def test_client_gone_reads_the_channel_state():
+    channel = FakeChannel("alice")
+    assert not client_gone(channel)  # type: ignore[arg-type]
+    channel.hang_up()
+    assert client_gone(channel)  # type: ignore[arg-type]
+    closing = FakeChannel("alice")
+    closing.exit(0)
+    assert client_gone(closing)  # type: ignore[arg-type]
+
+
+def test_asyncssh_channels_still_keep_the_receive_state():
+    """client_gone relies on this private attribute; an upgrade must not lose it."""
+    import inspect
+
+    from asyncssh.channel import SSHChannel
+
+    assert "self._recv_state" in inspect.getsource(SSHChannel)
+
+
+# -- write handles --------------------------------------------------------
+
+
+@pytest.fixture
+def base(tmp_path) -> Iterator[tuple[int, int]]:
+    """A descriptor on old content b'0123456789'."""
+    import os
+
+    path = tmp_path / "old"
+    path.write_bytes(b"0123456789")
+    fd = os.open(path, os.O_RDONLY)
+    yield fd, 10
+
+
+def written(handle: WriteFile) -> bytes:
+    handle.complete()
+    handle.upload.finish()
+    return Path(handle.upload.path).read_bytes()
+
+
+def write_file(tmp_path, base, *, append: bool = False) -> WriteFile:
+    fd, size = base
+    return WriteFile("/x", ContentUpload(str(tmp_path)), fd, size, append=append)
+
+
+def test_overwriting_in_place_keeps_the_old_tail(tmp_path, base):
+    handle = write_file(tmp_path, base)
+    handle.write(0, b"ab")
+    assert written(handle) == b"ab23456789"
+
+
+def test_resuming_keeps_the_old_head(tmp_path, base):
+    handle = write_file(tmp_path, base)
+    handle.write(10, b"XY")
+    assert handle.size == 12
+    assert written(handle) == b"0123456789XY"
+
+
+def test_appending_ignores_the_offset(tmp_path, base):
+    handle = write_file(tmp_path, base, append=True)
+    handle.write(0, b"XY")
+    assert written(handle) == b"0123456789XY"
+
+
+def test_truncating_cuts_the_old_tail(tmp_path, base):
+    handle = write_file(tmp_path, base)
+    handle.write(0, b"ab")
+    handle.truncate(4)
+    assert written(handle) == b"ab23"
+
+
+@pytest.mark.parametrize(("offset", "truncate"), [(11, None), (None, 1), (None, 11)])
+def test_gaps_rewrites_and_growth_are_refused(tmp_path, base, offset, truncate):
+    handle = write_file(tmp_path, base)
+    handle.write(0, b"ab")
+    with pytest.raises(SFTPError) as caught:
+        if offset is not None:
+            handle.write(offset, b"z")
+        else:
+            handle.truncate(truncate)
+    assert caught.value.code == FX_OP_UNSUPPORTED
+
+
+def test_release_is_idempotent_and_removes_the_staging_file(tmp_path, base):
+    handle = write_file(tmp_path, base)
+    handle.write(0, b"ab")
+    handle.release()
+    handle.release()
+    assert not list(tmp_path.glob("upload-*"))
+
+
+# -- sessions -------------------------------------------------------------
+
+
+def test_upload_is_stored_on_close_and_read_back(store, session):
+    server, _ = session()
+    payload = bytes(range(256)) * 1000
+
+    async def scenario() -> tuple[bytes, SFTPAttrs]:
+        await upload(server, "/home/alice/data.bin", payload[:1000], payload[1000:])
+        handle = await server.open(b"/home/alice/data.bin", FXF_READ, SFTPAttrs())
+        assert isinstance(handle, ReadFile)
+        pieces, offset = [], 0
+        while piece := await server.read(handle, offset, 4096):
+            pieces.append(piece)
+            offset += len(piece)
+        attrs = await server.fstat(handle)
+        await server.close(handle)
+        return b"".join(pieces), attrs
+
+    data, attrs = run(scenario())
+    assert data == payload
+    assert attrs.size == len(payload)
+    assert stat.S_ISREG(attrs.permissions)
+    assert content(store, "/home/alice/data.bin") == payload
+    assert not staged(store)
+
+
+def test_nothing_is_visible_before_close(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        handle = await server.open(b"/home/alice/slow.bin", NEW_FILE, SFTPAttrs())
+        await server.write(handle, 0, b"partial")
+        assert content(store, "/home/alice/slow.bin") is None
+        with pytest.raises(SFTPError) as caught:
+            await server.stat(b"/home/alice/slow.bin")
+        assert caught.value.code == FX_NO_SUCH_FILE
+        await server.close(handle)
+
+    run(scenario())
+    assert content(store, "/home/alice/slow.bin") == b"partial"
+
+
+def test_client_that_hangs_up_leaves_no_object(store, session):
+    server, channel = session()
+
+    async def scenario() -> None:
+        handle = await server.open(b"/home/alice/cut.bin", NEW_FILE, SFTPAttrs())
+        await server.write(handle, 0, b"x" * 100_000)
+        channel.hang_up()
+        await server.close(handle)  # asyncssh cleaning up: must not raise
+        await server.exit()
+
+    run(scenario())
+    assert_nothing_stored(store, "/home/alice/cut.bin")
+    assert channel.exit_status == 0
+
+
+def test_exit_discards_uploads_never_closed(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        handle = await server.open(b"/home/alice/left.bin", NEW_FILE, SFTPAttrs())
+        await server.write(handle, 0, b"abc")
+        await server.exit()
+
+    run(scenario())
+    assert_nothing_stored(store, "/home/alice/left.bin")
+
+
+def test_failed_write_means_nothing_is_stored(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        handle = await server.open(b"/home/alice/holes.bin", NEW_FILE, SFTPAttrs())
+        await server.write(handle, 0, b"abc")
+        with pytest.raises(SFTPError):
+            await server.write(handle, 10, b"def")
+        with pytest.raises(SFTPError):
+            await server.write(handle, 3, b"def")  # stays failed
+        with pytest.raises(SFTPError) as caught:
+            await server.close(handle)
+        assert "nothing was stored" in caught.value.reason
+
+    run(scenario())
+    assert_nothing_stored(store, "/home/alice/holes.bin")
+
+
+def test_open_flags(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        await upload(server, "/home/alice/f", b"old content")
+        with pytest.raises(SFTPError) as caught:
+            await server.open(b"/home/alice/f", NEW_FILE | FXF_EXCL, SFTPAttrs())
+        assert caught.value.code == FX_FILE_ALREADY_EXISTS
+        with pytest.raises(SFTPError) as caught:
+            await server.open(b"/home/alice/none", FXF_WRITE, SFTPAttrs())
+        assert caught.value.code == FX_NO_SUCH_FILE
+        with pytest.raises(SFTPError) as caught:
+            await server.open(b"/home/alice/f", FXF_READ | FXF_WRITE, SFTPAttrs())
+        assert caught.value.code == FX_OP_UNSUPPORTED
+        await upload(server, "/home/alice/f", b"NEW", flags=FXF_WRITE)
+        assert content(store, "/home/alice/f") == b"NEW content"
+        await upload(server, "/home/alice/f", b"!", flags=FXF_WRITE | FXF_APPEND)
+
+    run(scenario())
+    assert content(store, "/home/alice/f") == b"NEW content!"
+
+
+def test_permissions_come_from_the_store(store, session):
+    alice, _ = session("alice")
+    bob, _ = session("bob")
+
+    async def scenario() -> None:
+        await upload(alice, "/home/alice/mine", b"alice's")
+        for attempt in (
+            bob.open(b"/home/alice/theirs", NEW_FILE, SFTPAttrs()),
+            bob.open(b"/home/alice/mine", NEW_FILE, SFTPAttrs()),
+            bob.mkdir(b"/home/alice/sub", SFTPAttrs()),
+            bob.remove(b"/home/alice/mine"),
+            bob.posix_rename(b"/home/alice/mine", b"/home/bob/mine"),
+        ):
+            with pytest.raises(SFTPError) as caught:
+                await attempt
+            assert caught.value.code == FX_PERMISSION_DENIED
+        # Read-only for others: they may read, and see that they cannot write.
+        handle = await bob.open(b"/home/alice/mine", FXF_READ, SFTPAttrs())
+        assert await bob.read(handle, 0, 100) == b"alice's"
+        await bob.close(handle)
+        assert (await bob.stat(b"/home/alice/mine")).permissions & 0o777 == 0o444
+        assert (await alice.stat(b"/home/alice/mine")).permissions & 0o777 == 0o644
+
+    run(scenario())
+    assert content(store, "/home/alice/mine") == b"alice's"
+
+
+def test_tree_operations(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        await server.mkdir(b"/home/alice/d", SFTPAttrs())
+        await upload(server, "/home/alice/d/a", b"a")
+        await upload(server, "/home/alice/b", b"b")
+        with pytest.raises(SFTPError):
+            await server.rmdir(b"/home/alice/d")  # not empty
+        with pytest.raises(SFTPError):
+            await server.remove(b"/home/alice/d")  # a container
+        with pytest.raises(SFTPError) as caught:
+            await server.rename(b"/home/alice/b", b"/home/alice/d/a")
+        assert caught.value.code == FX_FILE_ALREADY_EXISTS
+        await server.posix_rename(b"/home/alice/b", b"/home/alice/d/a")
+        await server.posix_rename(b"/home/alice/d/a", b"/home/alice/d/a")
+        await server.rename(b"/home/alice/d/a", b"/home/alice/c")
+        await server.rmdir(b"/home/alice/d")
+        await server.setstat(b"/home/alice/c", SFTPAttrs(permissions=0o600, mtime=0, atime=0))
+        with pytest.raises(SFTPError):
+            await server.setstat(b"/home/alice/c", SFTPAttrs(size=0))
+        names = [entry.filename async for entry in server.scandir(b"/home/alice")]
+        assert names == [b".", b"..", b"c"]
+
+    run(scenario())
+    assert content(store, "/home/alice/c") == b"b"
+
+
+def test_posix_rename_replaces_only_empty_containers_with_containers(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        for path in (b"/home/alice/src", b"/home/alice/empty", b"/home/alice/full"):
+            await server.mkdir(path, SFTPAttrs())
+        await upload(server, "/home/alice/full/x", b"x")
+        await upload(server, "/home/alice/file", b"f")
+        with pytest.raises(SFTPError):
+            await server.posix_rename(b"/home/alice/src", b"/home/alice/full")
+        with pytest.raises(SFTPError):
+            await server.posix_rename(b"/home/alice/file", b"/home/alice/empty")
+        await server.posix_rename(b"/home/alice/src", b"/home/alice/empty")
+        with pytest.raises(SFTPError) as caught:
+            await server.stat(b"/home/alice/src")
+        assert caught.value.code == FX_NO_SUCH_FILE
+
+    run(scenario())
+
+
+def test_listing_is_paged(store, session, monkeypatch):
+    monkeypatch.setattr(sftp, "LISTING_PAGE", 2)
+    server, _ = session()
+    names = [f"n{index}".encode() for index in range(5)]
+
+    async def scenario() -> list[bytes]:
+        for name in names:
+            await server.mkdir(b"/home/alice/" + name, SFTPAttrs())
+        return [entry.filename async for entry in server.scandir(b"/home/alice")]
+
+    assert run(scenario()) == [b".", b"..", *names]
+
+
+def test_listing_a_missing_or_plain_path_fails(store, session):
+    server, _ = session()
+
+    async def scenario(path: bytes) -> None:
+        async for _ in server.scandir(path):
+            pass
+
+    run(upload(server, "/home/alice/plain", b""))
+    for path in (b"/home/alice/none", b"/home/alice/plain"):
+        with pytest.raises(SFTPError):
+            run(scenario(path))
+
+
+def test_links_are_refused(session):
+    server, _ = session()
+    for attempt in (
+        server.readlink(b"/home"),
+        server.symlink(b"/home", b"/home/alice/l"),
+        server.link(b"/home", b"/home/alice/l"),
+    ):
+        with pytest.raises(SFTPError) as caught:
+            run(attempt)
+        assert caught.value.code == FX_OP_UNSUPPORTED
+
+
+def test_open_files_are_capped(store, session, monkeypatch):
+    monkeypatch.setattr(sftp, "MAX_OPEN_HANDLES", 2)
+    server, _ = session()
+
+    async def scenario() -> None:
+        await upload(server, "/home/alice/f", b"f")
+        handles = [await server.open(b"/home/alice/f", FXF_READ, SFTPAttrs()) for _ in range(2)]
+        with pytest.raises(SFTPError):
+            await server.open(b"/home/alice/f", FXF_READ, SFTPAttrs())
+        await server.close(handles.pop())
+        await server.close(await server.open(b"/home/alice/f", FXF_READ, SFTPAttrs()))
+        await server.exit()
+
+    run(scenario())
