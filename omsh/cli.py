@@ -149,39 +149,28 @@ def user_add(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from omsh.store.content import hash_file
-    from omsh.store.model import Container, DataObject
+    """Re-hash every stored object, as ``verify -r /`` does for an administrator."""
+    from omsh.commands.content import rehash, stored_hashes
+    from omsh.store.access import ADMIN_GROUP, Principal
+    from omsh.store.view import StoreView
 
+    checker = Principal("omsh-check", frozenset({ADMIN_GROUP}))
     store = _open_store(args)
-    problems = 0
-    checked = 0
     try:
-
-        def walk(root) -> list[tuple[str, str]]:
-            found = []
-            pending = [root.tree]
-            while pending:
-                node = pending.pop()
-                if isinstance(node, Container):
-                    pending.extend(node.children())
-                elif isinstance(node, DataObject):
-                    found.append((node.path, node.sha256, node.committed_path()))
-            return found
-
-        for path, expected, filename in store.read(walk):
-            checked += 1
-            try:
-                actual = hash_file(filename)
-            except OSError as exc:
-                print(f"MISSING {path}: {exc.strerror}")
-                problems += 1
+        stored = store.read(lambda root: stored_hashes(StoreView(root, checker), "/", "/", True))
+        problems = 0
+        for item in stored:
+            size, digest = rehash(item)
+            if digest is None:
+                print(f"MISSING {item.path}: content file is missing or unreadable")
+            elif (size, digest) != (item.size, item.sha256):
+                print(f"FAILED {item.path}: sha256 {digest} != stored {item.sha256}")
+            else:
                 continue
-            if actual != expected:
-                print(f"FAILED {path}: hash {actual} != stored {expected}")
-                problems += 1
+            problems += 1
     finally:
         store.close()
-    print(f"checked {checked} objects, {problems} problems")
+    print(f"checked {len(stored)} objects, {problems} problems")
     return 1 if problems else 0
 
 

@@ -1,0 +1,137 @@
+"""The offline ``omsh`` subcommands: ``user add`` and ``check``."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from omsh.cli import main
+from omsh.store.content import ContentUpload
+from omsh.store.database import Store
+from omsh.store.principals import verify_password
+from omsh.store.view import StoreView
+
+
+def _store_object(data_dir: str, path: str, content: bytes) -> str:
+    store = Store.open(data_dir=data_dir)
+    try:
+        store.bootstrap(admin_password="pw")
+        upload = ContentUpload(store.temporary_directory())
+        upload.write(content)
+        try:
+            return store.run(
+                lambda root: (
+                    StoreView.for_user(root, "admin").store_data(path, upload).blob
+                    and StoreView.for_user(root, "admin").resolve(path).object_id
+                )
+            )
+        finally:
+            upload.discard()
+    finally:
+        store.close()
+
+
+def _blob_file(data_dir: str, path: str) -> str:
+    store = Store.open(data_dir=data_dir)
+    try:
+        return store.read(
+            lambda root: StoreView.for_user(root, "admin").resolve(path).committed_path()
+        )
+    finally:
+        store.close()
+
+
+def test_user_add_with_password_from_stdin_and_key(tmp_path, monkeypatch, capsys):
+    key_file = tmp_path / "id.pub"
+    key_file.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+        " carol@laptop\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("carol-password\n"))
+    data = str(tmp_path / "var")
+    status = main(
+        [
+            "user",
+            "add",
+            "carol",
+            "--group",
+            "staff",
+            "--password-stdin",
+            "--key",
+            str(key_file),
+            "--data",
+            data,
+        ]
+    )
+    assert status == 0
+    assert "carol" in capsys.readouterr().out
+    store = Store.open(data_dir=data)
+    try:
+
+        def facts(root):
+            user = root.principals.users["carol"]
+            return (
+                user.password_hash,
+                [k.comment for k in user.keys],
+                root.principals.groups_of("carol"),
+            )
+
+        password_hash, comments, groups = store.read(facts)
+    finally:
+        store.close()
+    assert verify_password(password_hash, "carol-password")
+    assert comments == ["carol@laptop"]
+    assert groups == {"staff"}
+
+
+def test_user_add_refuses_duplicates_and_bad_names(tmp_path, capsys):
+    data = str(tmp_path / "var")
+    assert main(["user", "add", "dave", "--data", data]) == 0
+    assert main(["user", "add", "dave", "--data", data]) == 5
+    assert "already exists" in capsys.readouterr().err
+    assert main(["user", "add", "bad name", "--data", data]) == 1
+
+
+def test_user_add_reports_a_missing_key_file(tmp_path, capsys):
+    status = main(
+        [
+            "user",
+            "add",
+            "erin",
+            "--key",
+            str(tmp_path / "absent.pub"),
+            "--data",
+            str(tmp_path / "var"),
+        ]
+    )
+    assert status == 1
+    assert "absent.pub" in capsys.readouterr().err
+
+
+def test_check_finds_corrupted_and_missing_content(tmp_path, capsys):
+    data = str(tmp_path / "var")
+    _store_object(data, "/good", b"fine")
+    _store_object(data, "/bad", b"original")
+    _store_object(data, "/gone", b"vanishing")
+    assert main(["check", "--data", data]) == 0
+    assert "checked 3 objects, 0 problems" in capsys.readouterr().out
+
+    bad = _blob_file(data, "/bad")
+    os.chmod(bad, 0o644)
+    with open(bad, "wb") as stream:
+        stream.write(b"tampered")
+    os.unlink(_blob_file(data, "/gone"))
+    assert main(["check", "--data", data]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED /bad" in out
+    assert "MISSING /gone" in out
+    assert "checked 3 objects, 2 problems" in out
+
+
+@pytest.mark.parametrize("argv", [["serve", "--ssh-port", "x"], ["nope"]])
+def test_bad_cli_arguments_exit_2(argv):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
