@@ -46,6 +46,12 @@ class Result:
         return self.stderr.decode("utf-8", "replace")
 
 
+def run(argv: list[str], *, stdin: bytes = b"", timeout: float = 60) -> Result:
+    """Run a client to completion and collect its status and output."""
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
 class OmshServer:
     """One server process with its data, host keys and a client key pair."""
 
@@ -167,13 +173,39 @@ class OmshServer:
         timeout: float = 60,
     ) -> Result:
         """``ssh admin@host COMMAND`` with key auth; returns status and output."""
-        done = subprocess.run(
-            [*self.ssh_argv(*extra, user=user), command],
-            input=stdin,
-            capture_output=True,
-            timeout=timeout,
+        return run([*self.ssh_argv(*extra, user=user), command], stdin=stdin, timeout=timeout)
+
+    def sftp_argv(self, *extra: str, user: str = "admin") -> list[str]:
+        return [
+            need("sftp"),
+            "-P",
+            str(self.port),
+            *self.ssh_options(),
+            *extra,
+            f"{user}@127.0.0.1",
+        ]
+
+    def sftp(
+        self, batch: str, *, user: str = "admin", extra: tuple[str, ...] = (), timeout: float = 120
+    ) -> Result:
+        """OpenSSH ``sftp -b -``: *batch* holds one sftp command per line.
+
+        Lines are stripped and blank ones dropped, so a batch can be an
+        indented triple-quoted string.
+        """
+        lines = [line.strip() for line in batch.splitlines() if line.strip()]
+        argv = self.sftp_argv("-b", "-", *extra, user=user)
+        return run(argv, stdin="".join(f"{line}\n" for line in lines).encode(), timeout=timeout)
+
+    def remote(self, path: str, user: str = "admin") -> str:
+        """``user@127.0.0.1:path``, a remote operand for ``scp``."""
+        return f"{user}@127.0.0.1:{path}"
+
+    def scp(self, *operands: str, timeout: float = 120) -> Result:
+        """OpenSSH ``scp`` with key auth; pass ``-O`` first for the legacy protocol."""
+        return run(
+            [need("scp"), "-P", str(self.port), *self.ssh_options(), *operands], timeout=timeout
         )
-        return Result(done.returncode, done.stdout, done.stderr)
 
     # -- PuTTY -----------------------------------------------------------
 
@@ -186,7 +218,7 @@ class OmshServer:
         stdin: bytes = b"",
         timeout: float = 60,
     ) -> Result:
-        done = subprocess.run(
+        return run(
             [
                 need("plink"),
                 "-batch",
@@ -201,8 +233,6 @@ class OmshServer:
                 f"{user}@127.0.0.1",
                 command,
             ],
-            input=stdin,
-            capture_output=True,
+            stdin=stdin,
             timeout=timeout,
         )
-        return Result(done.returncode, done.stdout, done.stderr)
