@@ -7,56 +7,35 @@ Permissions are :class:`Perm` flags whose values are the CDMI 1.1.1 ACE mask
 bits (the NFSv4 ones), so the CDMI endpoint can carry ``cdmi_acl`` masks
 through unchanged.
 
-Current policy (the ACL engine of DESIGN §5 replaces the body of
-:func:`check_access`, not its callers): administrators may do anything; the
-owner of an object may do anything to it; any other authenticated user may
-read it and its metadata and ACL.
+Policy (DESIGN §5): members of ``admins`` may do anything; everyone else
+is decided by the object's ACL and the inheritable ACLs of its ancestors
+(:mod:`omsh.store.acl`), default deny.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omsh.errors import PermissionDenied
+from omsh.store.acl import decide
+from omsh.store.perms import Perm
 
 if TYPE_CHECKING:
+    from omsh.store.acl import InheritanceCache
     from omsh.store.model import StoreObject
 
 ADMIN_GROUP = "admins"
 
-
-class Perm(enum.IntFlag):
-    """CDMI ACE mask bits (CDMI 1.1.1 §16.1.5)."""
-
-    NONE = 0
-    READ = 0x00000001  # READ_OBJECT / LIST_CONTAINER
-    WRITE = 0x00000002  # WRITE_OBJECT / ADD_OBJECT
-    APPEND = 0x00000004  # APPEND_DATA / ADD_SUBCONTAINER
-    READ_METADATA = 0x00000008
-    WRITE_METADATA = 0x00000010
-    EXECUTE = 0x00000020
-    DELETE_CHILD = 0x00000040  # DELETE_OBJECT / DELETE_SUBCONTAINER
-    READ_ATTRIBUTES = 0x00000080
-    WRITE_ATTRIBUTES = 0x00000100
-    WRITE_RETENTION = 0x00000200
-    WRITE_RETENTION_HOLD = 0x00000400
-    DELETE = 0x00010000
-    READ_ACL = 0x00020000
-    WRITE_ACL = 0x00040000
-    WRITE_OWNER = 0x00080000
-    SYNCHRONIZE = 0x00100000
-
-    @classmethod
-    def all(cls) -> Perm:
-        value = cls.NONE
-        for member in cls:
-            value |= member
-        return value
-
-
-READ_ONLY = Perm.READ | Perm.READ_METADATA | Perm.READ_ATTRIBUTES | Perm.READ_ACL
+__all__ = [
+    "ADMIN_GROUP",
+    "ANONYMOUS_PRINCIPAL",
+    "Perm",
+    "Principal",
+    "check_access",
+    "may_manage_user",
+    "require_access",
+]
 
 
 @dataclass(frozen=True)
@@ -69,17 +48,32 @@ class Principal:
 
     name: str
     groups: frozenset[str] = field(default_factory=frozenset)
+    is_anonymous: bool = False
 
     @property
     def is_admin(self) -> bool:
-        return ADMIN_GROUP in self.groups
+        return ADMIN_GROUP in self.groups and not self.is_anonymous
 
 
-def check_access(principal: Principal, obj: StoreObject, perms: Perm) -> bool:
-    """Whether *principal* holds every bit of *perms* on *obj*."""
-    if principal.is_admin or obj.owner == principal.name:
+#: Whoever has not authenticated (CDMI without credentials).  Only
+#: ``ANONYMOUS@`` and ``EVERYONE@`` ACEs ever match it.
+ANONYMOUS_PRINCIPAL = Principal("ANONYMOUS@", frozenset(), is_anonymous=True)
+
+
+def check_access(
+    principal: Principal,
+    obj: StoreObject,
+    perms: Perm,
+    cache: InheritanceCache | None = None,
+) -> bool:
+    """Whether *principal* holds every bit of *perms* on *obj*.
+
+    *cache* (one per transaction, see :class:`~omsh.store.acl.InheritanceCache`)
+    only makes repeated checks under the same containers cheaper.
+    """
+    if principal.is_admin:
         return True
-    return not perms & ~READ_ONLY
+    return decide(principal, obj, perms, cache)
 
 
 def may_manage_user(principal: Principal, user_name: str) -> bool:

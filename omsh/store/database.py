@@ -140,12 +140,14 @@ class Store:
         """Create the tree and the ``admin`` user in an empty database.
 
         Returns the generated admin password when one had to be made (to be
-        shown once), else ``None``.  Does nothing to an existing store.
+        shown once), else ``None``.  An existing store is only upgraded to the
+        current schema (see :meth:`StoreRoot.upgrade`).
         """
         generated: list[str] = []
 
         def create(connection_root: dict) -> None:
             if ROOT_KEY in connection_root:
+                connection_root[ROOT_KEY].upgrade()
                 return
             principals = Principals()
             admin = principals.add_user(ADMIN_USER)

@@ -177,8 +177,13 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
             stack.pop()
 
 
+#: Bumped when StoreRoot gains state; :meth:`StoreRoot.upgrade` brings older
+#: stores up to date at start-up.
+SCHEMA_VERSION = 2
+
+
 class StoreRoot(Persistent):
-    """What lives under ``root['omsh']``: the tree, the ID map, principals."""
+    """What lives under ``root['omsh']``: the tree, the ID map, principals, audit."""
 
     def __init__(self, tree: Container, principals: Persistent) -> None:
         self.tree = tree
@@ -187,3 +192,18 @@ class StoreRoot(Persistent):
         self.principals = principals
         self.enterprise_number = DEFAULT_ENTERPRISE_NUMBER
         self.schema_version = 1
+        self.upgrade()
+
+    def upgrade(self) -> bool:
+        """Add what newer code expects; True if anything changed."""
+        from omsh.store.acl import default_root_acl
+        from omsh.store.audit import AuditLog
+
+        if self.schema_version >= SCHEMA_VERSION:
+            return False
+        if self.schema_version < 2:
+            if not self.tree.acl:
+                self.tree.acl = default_root_acl()
+            self.audit = AuditLog()
+        self.schema_version = SCHEMA_VERSION
+        return True

@@ -155,6 +155,8 @@ class Principals(Persistent):
         validate_principal_name(name)
         if name in self.users:
             raise AlreadyExists(name, "user already exists")
+        if name in self.groups:
+            raise AlreadyExists(name, "a group has that name")
         user = self.users[name] = User(name)
         return user
 
@@ -162,6 +164,8 @@ class Principals(Persistent):
         validate_principal_name(name)
         if name in self.groups:
             raise AlreadyExists(name, "group already exists")
+        if name in self.users:
+            raise AlreadyExists(name, "a user has that name")
         group = self.groups[name] = Group(name)
         return group
 

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from omsh.errors import (
@@ -30,6 +30,13 @@ from omsh.errors import (
     PermissionDenied,
 )
 from omsh.store.access import Perm, Principal, check_access, may_manage_user
+from omsh.store.acl import (
+    ACE,
+    SPECIAL_IDENTIFIERS,
+    InheritanceCache,
+    effective_aces,
+    validate_acl,
+)
 from omsh.store.content import ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.metadata import (
@@ -60,6 +67,7 @@ class StoreView:
     def __init__(self, root: StoreRoot, principal: Principal) -> None:
         self.root = root
         self.principal = principal
+        self._inheritance = InheritanceCache()
 
     @classmethod
     def for_user(cls, root: StoreRoot, user_name: str) -> StoreView:
@@ -73,11 +81,80 @@ class StoreView:
     # -- access ----------------------------------------------------------
 
     def can(self, obj: StoreObject, perms: Perm) -> bool:
-        return check_access(self.principal, obj, perms)
+        return check_access(self.principal, obj, perms, self._inheritance)
 
     def require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
-        if not check_access(self.principal, obj, perms):
+        if not check_access(self.principal, obj, perms, self._inheritance):
             raise PermissionDenied(subject)
+
+    def require_admin(self, subject: str | None = None) -> None:
+        """Administration (users, groups, ownership) is for ``admins`` only."""
+        if not self.principal.is_admin:
+            raise PermissionDenied(subject, "permission denied (administrators only)")
+
+    def audit(self, action: str, target: str, detail: str = "") -> None:
+        """Record an administrative event in this transaction."""
+        self.root.audit.record(self.principal.name, action, target, detail)
+
+    # -- ACLs --------------------------------------------------------------
+
+    def read_acl(self, obj: StoreObject, subject: str) -> list[tuple[ACE, StoreObject]]:
+        """Every ACE bearing on *obj* in evaluation order, each with its source."""
+        self.require(obj, Perm.READ_ACL, subject)
+        return effective_aces(obj)
+
+    def principal_kind(self, identifier: str, is_group: bool | None) -> bool:
+        """Whether *identifier* names a group; checks it exists.
+
+        Special identifiers (``OWNER@``…) are never groups.  An unqualified
+        name is a user if one exists, else a group.
+        """
+        if identifier in SPECIAL_IDENTIFIERS:
+            return False
+        principals = self.root.principals
+        if is_group is None:
+            if identifier in principals.users:
+                return False
+            if identifier in principals.groups:
+                return True
+            raise NotFound(identifier, "no such user or group")
+        table = principals.groups if is_group else principals.users
+        if identifier not in table:
+            raise NotFound(identifier, f"no such {'group' if is_group else 'user'}")
+        return is_group
+
+    def replace_acl(
+        self, obj: StoreObject, subject: str, acl: Iterable[ACE], *, action: str, detail: str = ""
+    ) -> None:
+        """Set *obj*'s own ACL (needs write-acl); named principals must exist."""
+        self.require(obj, Perm.WRITE_ACL, subject)
+        entries = validate_acl(acl)
+        for ace in entries:
+            self.principal_kind(ace.identifier, ace.is_group)
+        obj.acl = entries
+        self._inheritance.clear()
+        self.audit(action, obj.path, detail)
+
+    def effective_perms(self, obj: StoreObject, principal: Principal) -> Perm:
+        """Every bit *principal* holds on *obj* (``acl check``)."""
+        granted = Perm.NONE
+        for bit in Perm:
+            if bit and check_access(principal, obj, bit, self._inheritance):
+                granted |= bit
+        return granted
+
+    def change_owner(self, obj: StoreObject, subject: str, owner: str, recursive: bool) -> int:
+        """``chown``: administrators only; returns how many objects changed."""
+        self.require_admin(subject)
+        self.root.principals.get_user(owner)
+        changed = 0
+        for _, node in walk(obj) if recursive else [("", obj)]:
+            if node.owner != owner:
+                node.owner = owner
+                changed += 1
+        self._inheritance.clear()
+        self.audit("chown", obj.path, f"owner={owner}" + (" recursive" if recursive else ""))
+        return changed
 
     def editable_user(self, user_name: str | None = None) -> User:
         """The account the caller may change: its own, or any one for an admin.
