@@ -262,3 +262,32 @@ def test_decision_matches_a_bit_by_bit_reference(entries, requested):
 
     expected = all(reference(bit) for bit in Perm if bit and bit & requested)
     assert check_access(ALICE, obj, requested) == expected
+
+
+def test_missing_names_under_an_unlistable_container_say_permission_denied(store):
+    from omsh.errors import NotFound, PermissionDenied
+    from omsh.store.acl import AceType, with_entry
+    from omsh.store.view import StoreView
+
+    def setup(root) -> None:
+        admin = StoreView.for_user(root, "admin")
+        private = admin.make_container("/private")
+        admin.make_container("/private/inner")
+        private.acl = with_entry((), AceType.DENY, "alice", parse_perms("r"), inherit=False)
+
+    store.run(setup)
+
+    def outcome(path: str) -> type[Exception]:
+        def attempt(root):
+            StoreView.for_user(root, "alice").resolve(path)
+
+        try:
+            store.read(attempt)
+        except (NotFound, PermissionDenied) as exc:
+            return type(exc)
+        return type(None)
+
+    assert outcome("/private/nothing-here") is PermissionDenied
+    assert outcome("/private/nothing/deeper") is PermissionDenied
+    assert outcome("/private/inner") is type(None)  # existing, checked on its own ACL
+    assert outcome("/elsewhere") is NotFound

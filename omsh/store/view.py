@@ -183,10 +183,29 @@ class StoreView:
 
     def resolve(self, path: str, cwd: str = "/") -> StoreObject:
         """The object *path* names from *cwd*; ``NotFound`` names *path*."""
-        obj = self.lookup(normalize_path(path, cwd))
+        absolute = normalize_path(path, cwd)
+        obj = self.lookup(absolute)
         if obj is None:
-            raise NotFound(path)
+            raise self.missing(absolute, path)
         return obj
+
+    def missing(self, absolute: str, subject: str, message: str = "not found") -> OmshError:
+        """The error for a path that does not exist, without leaking that fact.
+
+        Whether a name exists inside a container is itself information: if
+        the caller may not list the deepest existing container on the way,
+        the answer is "permission denied", exactly as for a name that exists
+        but may not be read.
+        """
+        node: StoreObject = self.root.tree
+        for name in split_path(absolute):
+            child = node.get(name) if isinstance(node, Container) else None
+            if child is None:
+                break
+            node = child
+        if not self.can(node, Perm.READ):
+            return PermissionDenied(subject)
+        return NotFound(subject, message)
 
     def resolve_as(self, kind: type[ObjT], path: str, cwd: str = "/") -> ObjT:
         obj = self.resolve(path, cwd)
@@ -225,7 +244,7 @@ class StoreView:
         parent_path, name = parent_and_name(absolute)
         parent = self.lookup(parent_path)
         if parent is None:
-            raise NotFound(path, "no such container")
+            raise self.missing(parent_path, path, "no such container")
         if not isinstance(parent, Container):
             raise NotAContainer(path, "parent is not a container")
         self.require(parent, perms, path)
@@ -409,7 +428,7 @@ class StoreView:
             parent_path, name = parent_and_name(absolute)
             maybe_parent = self.lookup(parent_path)
             if maybe_parent is None:
-                raise NotFound(target, "no such container")
+                raise self.missing(parent_path, target, "no such container")
             if not isinstance(maybe_parent, Container):
                 raise NotAContainer(target, "parent is not a container")
             parent, subject = maybe_parent, target
