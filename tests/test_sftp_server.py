@@ -8,6 +8,7 @@ there.  The end-to-end behaviour with OpenSSH clients is in test_sftp.py.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import stat
 from collections.abc import Iterator
@@ -233,37 +234,37 @@ def write_file(tmp_path, base, *, append: bool = False) -> WriteFile:
 
 def test_overwriting_in_place_keeps_the_old_tail(tmp_path, base):
     handle = write_file(tmp_path, base)
-    handle.write(0, b"ab")
+    handle.accept(0, b"ab")
     assert written(handle) == b"ab23456789"
 
 
 def test_resuming_keeps_the_old_head(tmp_path, base):
     handle = write_file(tmp_path, base)
-    handle.write(10, b"XY")
+    handle.accept(10, b"XY")
     assert handle.size == 12
     assert written(handle) == b"0123456789XY"
 
 
 def test_appending_ignores_the_offset(tmp_path, base):
     handle = write_file(tmp_path, base, append=True)
-    handle.write(0, b"XY")
+    handle.accept(0, b"XY")
     assert written(handle) == b"0123456789XY"
 
 
 def test_truncating_cuts_the_old_tail(tmp_path, base):
     handle = write_file(tmp_path, base)
-    handle.write(0, b"ab")
+    handle.accept(0, b"ab")
     handle.truncate(4)
     assert written(handle) == b"ab23"
 
 
-@pytest.mark.parametrize(("offset", "truncate"), [(11, None), (None, 1), (None, 11)])
+@pytest.mark.parametrize(("offset", "truncate"), [(11, None), (1, None), (None, 1), (None, 11)])
 def test_gaps_rewrites_and_growth_are_refused(tmp_path, base, offset, truncate):
     handle = write_file(tmp_path, base)
-    handle.write(0, b"ab")
+    handle.accept(0, b"ab")
     with pytest.raises(SFTPError) as caught:
         if offset is not None:
-            handle.write(offset, b"z")
+            handle.accept(offset, b"z")
         else:
             handle.truncate(truncate)
     assert caught.value.code == FX_OP_UNSUPPORTED
@@ -271,7 +272,7 @@ def test_gaps_rewrites_and_growth_are_refused(tmp_path, base, offset, truncate):
 
 def test_release_is_idempotent_and_removes_the_staging_file(tmp_path, base):
     handle = write_file(tmp_path, base)
-    handle.write(0, b"ab")
+    handle.accept(0, b"ab")
     handle.release()
     handle.release()
     assert not list(tmp_path.glob("upload-*"))
@@ -280,7 +281,9 @@ def test_release_is_idempotent_and_removes_the_staging_file(tmp_path, base):
 # -- sessions -------------------------------------------------------------
 
 
-def test_upload_is_stored_on_close_and_read_back(store, session):
+@pytest.mark.parametrize("batch", [sftp.WRITE_BATCH, 1000])
+def test_upload_is_stored_on_close_and_read_back(store, session, monkeypatch, batch):
+    monkeypatch.setattr(sftp, "WRITE_BATCH", batch)  # small: many batches written behind
     server, _ = session()
     payload = bytes(range(256)) * 1000
 
@@ -363,6 +366,29 @@ def test_failed_write_means_nothing_is_stored(store, session):
 
     run(scenario())
     assert_nothing_stored(store, "/home/alice/holes.bin")
+
+
+def test_a_failed_batch_fails_the_upload(store, session, monkeypatch):
+    monkeypatch.setattr(sftp, "WRITE_BATCH", 1000)
+
+    def disk_full(self, chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ContentUpload, "write", disk_full)
+    server, _ = session()
+
+    async def scenario() -> None:
+        handle = await server.open(b"/home/alice/full.bin", NEW_FILE, SFTPAttrs())
+        await server.write(handle, 0, b"x" * 1000)  # accepted; written behind
+        with pytest.raises(OSError) as caught:  # asyncssh maps it to "no space"
+            await server.write(handle, 1000, b"x" * 1000)
+        assert caught.value.errno == errno.ENOSPC
+        with pytest.raises(SFTPError) as closed:
+            await server.close(handle)
+        assert "nothing was stored" in closed.value.reason
+
+    run(scenario())
+    assert_nothing_stored(store, "/home/alice/full.bin")
 
 
 def test_open_flags(store, session):

@@ -34,6 +34,7 @@ import os
 import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
 from itertools import islice
 from typing import Any, ParamSpec, TypeVar
 
@@ -88,6 +89,8 @@ T = TypeVar("T")
 LISTING_PAGE = 512
 #: Files one session may hold open at once (each costs a descriptor).
 MAX_OPEN_HANDLES = 256
+#: Upload bytes gathered on the event loop before a worker writes them.
+WRITE_BATCH = 1024 * 1024
 _SIX_MONTHS = 182 * 24 * 3600
 
 # Most specific first: ConflictPersists is an AlreadyExists about no name.
@@ -222,8 +225,14 @@ class OpenFile:
     def attributes(self) -> SFTPAttrs:
         raise NotImplementedError
 
+    async def drain(self) -> None:
+        """Wait for writing behind to finish (see :class:`WriteFile`)."""
+
     def release(self) -> None:
-        """Free what the handle holds (descriptors, temporary files); idempotent."""
+        """Free what the handle holds (descriptors, temporary files); idempotent.
+
+        Called in a worker, after :meth:`drain`.
+        """
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Just enough of ``seek`` for asyncssh's ``ranges`` extension: no holes."""
@@ -267,7 +276,15 @@ class WriteFile(OpenFile):
     without truncation on an existing object (``reput``, or a client that
     overwrites in place), the old bytes the client does not overwrite are
     kept: a write that starts past the end of the upload is preceded by the
-    old content up to that point, and closing appends the old tail.
+    old content up to that point, and completing appends the old tail.
+
+    Writes are accepted on the event loop and written behind: a batch of
+    about :data:`WRITE_BATCH` bytes goes to a worker, to be written and
+    hashed, while the next one gathers.  The session thus keeps reading from
+    the network (asyncssh keeps granting window to a channel whose reader
+    stalls, so a slow reader makes it buffer far more than the window), and
+    disk, hash and network work in parallel.  A failed batch is reported by a
+    later write or by the close, and nothing is stored.
     """
 
     def __init__(
@@ -279,12 +296,18 @@ class WriteFile(OpenFile):
         self.base_size = base_size
         self.append = append
         self.opened = int(time.time())
+        #: Where the client's writes have got to (event loop).
+        self.accepted = 0
         #: The first write error; the upload can then only be discarded.
         self.failed: Exception | None = None
+        # Data to write, or an offset up to which the old content is kept.
+        self._batch: list[bytes | int] = []
+        self._batched = 0
+        self._flushing: asyncio.Future[None] | None = None
 
     @property
     def size(self) -> int:
-        return max(self.upload.size, self.base_size)
+        return max(self.accepted, self.base_size)
 
     def attributes(self) -> SFTPAttrs:
         return SFTPAttrs(
@@ -295,32 +318,61 @@ class WriteFile(OpenFile):
             mtime=self.opened,
         )
 
-    def write(self, offset: int, data: bytes) -> None:
-        """Append *data* at *offset* (worker thread)."""
+    def accept(self, offset: int, data: bytes) -> bool:
+        """Queue *data* for *offset*; True when a batch is due (event loop)."""
         if self.append:
             offset = self.size
-        if offset < self.upload.size:
-            raise SFTPOpUnsupported(f"{self.path}: only sequential writes are supported")
-        self._keep_base(offset)
-        self.upload.write(data)
+        if offset != self.accepted:
+            if offset < self.accepted or offset > self.base_size:
+                raise SFTPOpUnsupported(f"{self.path}: only sequential writes are supported")
+            self._batch.append(offset)
+        self._batch.append(data)
+        self._batched += len(data)
+        self.accepted = offset + len(data)
+        return self._batched >= WRITE_BATCH
+
+    async def flush(self, executor: Executor) -> None:
+        """Hand the queued batch to a worker once the previous one is written."""
+        await self.drain()
+        batch, self._batch, self._batched = self._batch, [], 0
+        if batch:
+            loop = asyncio.get_running_loop()
+            self._flushing = loop.run_in_executor(executor, self._write, batch)
+
+    async def drain(self) -> None:
+        """Wait for the batch being written; its failure is kept and raised."""
+        flushing, self._flushing = self._flushing, None
+        if flushing is None:
+            return
+        try:
+            await flushing
+        except Exception as exc:
+            self.failed = sftp_error(exc)
+            raise self.failed from None
 
     def truncate(self, size: int) -> None:
         """End the content at *size*, as OpenSSH ``scp`` does after writing in place.
 
-        Only old bytes not yet copied can be cut; growing is refused.
+        Only old bytes not yet overwritten can be cut; growing is refused.
         """
-        if not self.upload.size <= size <= self.size:
+        if not self.accepted <= size <= self.size:
             raise SFTPOpUnsupported(f"{self.path}: cannot change the size to {size} here")
         self.base_size = size
 
     def complete(self) -> None:
-        """Keep the old tail the client did not overwrite (worker thread)."""
-        self._keep_base(self.base_size)
+        """Write the rest, keeping the old tail not overwritten (worker, after drain)."""
+        batch, self._batch, self._batched = self._batch, [], 0
+        self._write([*batch, self.base_size])
+
+    def _write(self, batch: list[bytes | int]) -> None:
+        for item in batch:
+            if isinstance(item, int):
+                self._keep_base(item)
+            else:
+                self.upload.write(item)
 
     def _keep_base(self, end: int) -> None:
         """Copy the old content from where the upload stands up to *end*."""
-        if end > self.base_size and end > self.upload.size:
-            raise SFTPOpUnsupported(f"{self.path}: only sequential writes are supported")
         while self.upload.size < end:
             wanted = min(CHUNK_SIZE, end - self.upload.size)
             chunk = os.pread(self.base_fd, wanted, self.upload.size)
@@ -367,6 +419,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     async def _release(self, handle: OpenFile) -> None:
         """Free *handle*; never raises, as asyncssh may be cleaning up."""
         self._open.discard(handle)
+        with contextlib.suppress(Exception):
+            await handle.drain()  # a failure was, or no longer needs to be, reported
         try:
             await self._offload(handle.release)
         except Exception:
@@ -525,7 +579,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         if handle.failed is not None:
             raise handle.failed
         try:
-            await self._offload(handle.write, offset, data)
+            if handle.accept(offset, data):
+                await handle.flush(self._context.executor)
         except Exception as exc:
             handle.failed = sftp_error(exc)
             raise handle.failed from None
@@ -548,7 +603,10 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def _commit(self, handle: WriteFile) -> None:
         try:
+            with contextlib.suppress(Exception):
+                await handle.drain()  # a failure is kept in handle.failed
             if handle.failed is not None:
+                log.info("upload of %s failed: %s", handle.path, handle.failed)
                 raise SFTPFailure(f"{handle.path}: a write failed; nothing was stored")
             await self._offload(self._store_upload, handle)
         finally:
@@ -565,7 +623,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def fsync(self, file_obj: object) -> None:
         """Accepted: an upload becomes durable, all at once, when it is closed."""
-        _handle(file_obj)
+        await _handle(file_obj).drain()
 
     # -- shaping the tree ------------------------------------------------
 
