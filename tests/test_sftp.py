@@ -298,7 +298,7 @@ def test_odd_names(server, tmp_path):
         assert (fetched / name).read_bytes() == sources[name].read_bytes()
 
 
-def test_asyncssh_client_rename_semantics_and_parallel_reads(server):
+def test_asyncssh_client_rename_semantics_and_parallel_reads(server, tmp_path):
     payload = os.urandom(3 * 1024 * 1024 + 5)
 
     async def scenario() -> None:
@@ -329,6 +329,8 @@ def test_asyncssh_client_rename_semantics_and_parallel_reads(server):
                 await stream.write(payload)
             async with client.open("/async/big", "rb") as stream:
                 assert await stream.read(len(payload), 0) == payload  # parallel requests
+            await client.get("/async/big", str(tmp_path / "big"))  # asks for data ranges
+            assert (tmp_path / "big").read_bytes() == payload
             with pytest.raises(asyncssh.SFTPError):
                 async with client.open("/async/holes", "wb") as stream:
                     await stream.write(b"later", 100)

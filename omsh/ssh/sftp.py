@@ -185,6 +185,7 @@ def long_name(filename: bytes, attrs: SFTPAttrs, owner: str, now: float | None =
 
 
 def directory_entry(view: StoreView, name: str, obj: StoreObject) -> SFTPName:
+    """One ``readdir`` entry: the name, its attributes and its ``ls -l`` line."""
     filename = name.encode("utf-8")
     attrs = attributes(view, obj)
     return SFTPName(filename, long_name(filename, attrs, obj.owner), attrs)
@@ -208,6 +209,7 @@ def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
 
 
 def _refuse_resize(attrs: SFTPAttrs, size: int | None, subject: str) -> None:
+    """Stored content is replaced whole, never resized in place."""
     if attrs.size is not None and attrs.size != size:
         raise SFTPOpUnsupported(f"{subject}: the size of a stored object cannot be changed")
 
