@@ -1,0 +1,436 @@
+"""The query language: parsing (lark), planning on the catalog, brute force.
+
+``parse_query`` turns a SQL WHERE subset (DESIGN §4) into a small tree of
+:class:`Node` objects.  Each node answers two ways:
+
+* :meth:`Node.evaluate` computes the matching document ids from the
+  :class:`~omsh.store.index.Catalog` alone: equality is a key lookup, ranges
+  and ``LIKE 'prefix%'`` are B-tree range scans, ``IN`` unions lookups,
+  ``AND``/``OR``/``NOT`` intersect, union and subtract id sets.  Only a
+  ``LIKE`` without a literal prefix walks the keys of its one field.
+* :meth:`Node.matches` decides one object from its indexed values: the
+  brute-force answer the property tests compare the planner against.
+
+Semantics worth knowing: values compare only with values of their own type
+(numbers — ints and floats together — strings, booleans, timestamps), so
+``n > '5'`` never matches a number and ``n = 5`` never matches the string
+"5".  ``NOT e`` matches every object that ``e`` does not (two-valued logic,
+no SQL NULL propagation); ``x != v`` needs ``x`` to exist with ``v``'s type.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from BTrees.IIBTree import IITreeSet, difference, intersection, multiunion
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from omsh.errors import UsageError
+from omsh.store.index import (
+    RANK_BOOL,
+    RANK_DATETIME,
+    RANK_NUMBER,
+    RANK_STRING,
+    SYSTEM_FIELDS,
+    USER_FIELD_PREFIX,
+    Catalog,
+    SortKey,
+    sort_key,
+)
+
+MAX_QUERY_LENGTH = 8192
+MAX_DEPTH = 100
+#: Short names people type for system fields.
+ALIASES = {"size": "cdmi_size", "ctime": "cdmi_ctime", "mtime": "cdmi_mtime", "hash": "cdmi_hash"}
+
+
+class QuerySyntaxError(UsageError):
+    """A malformed query; the message shows the query with a caret under the fault."""
+
+
+def field_name(identifier: str, *, quoted: bool = False) -> str:
+    """Catalog field for a name in a query: system field, alias, or user key.
+
+    A double-quoted name is always a user metadata key, so keys that look
+    like system fields (or contain spaces) stay reachable.
+    """
+    if not quoted:
+        identifier = ALIASES.get(identifier, identifier)
+        if identifier in SYSTEM_FIELDS:
+            return identifier
+    return USER_FIELD_PREFIX + identifier
+
+
+def display_field(field: str) -> str:
+    return field.removeprefix(USER_FIELD_PREFIX)
+
+
+# -- the tree ----------------------------------------------------------------
+
+
+class Node:
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        raise NotImplementedError
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        raise NotImplementedError
+
+
+def _field_index(catalog: Catalog, field: str):
+    return catalog.field(field)
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    field: str
+    op: str
+    key: SortKey
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return IITreeSet()
+        rank, value = self.key
+        if self.op == "=":
+            return IITreeSet(index.equal(self.key))
+        if self.op in ("!=", "<>"):
+            return difference(index.of_rank(rank), index.equal(self.key))
+        low, high = (value, None) if self.op in (">", ">=") else (None, value)
+        return index.range(
+            rank, low, high, include_low=self.op == ">=", include_high=self.op == "<="
+        )
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        actual = values.get(self.field)
+        if actual is None or actual[0] != self.key[0]:
+            return False
+        left, right = actual[1], self.key[1]
+        return {
+            "=": left == right,
+            "!=": left != right,
+            "<>": left != right,
+            "<": left < right,
+            "<=": left <= right,
+            ">": left > right,
+            ">=": left >= right,
+        }[self.op]
+
+
+def like_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for ch in pattern:
+        parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _literal_prefix(pattern: str) -> str:
+    match = re.match(r"[^%_]*", pattern)
+    return match.group(0) if match else ""
+
+
+@dataclass(frozen=True)
+class Like(Node):
+    field: str
+    pattern: str
+    negated: bool = False
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return IITreeSet()
+        regex = like_regex(self.pattern)
+        prefix = _literal_prefix(self.pattern)
+        if prefix == self.pattern:  # no wildcard: plain equality
+            found = IITreeSet(index.equal((RANK_STRING, prefix)))
+        elif prefix:
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            found = multiunion(
+                [
+                    docids
+                    for value, docids in index.keys_between(RANK_STRING, prefix, upper)
+                    if regex.fullmatch(value)
+                ]
+            )
+        else:
+            found = multiunion(
+                [
+                    docids
+                    for value, docids in index.keys_of_rank(RANK_STRING)
+                    if regex.fullmatch(value)
+                ]
+            )
+        if self.negated:
+            return difference(index.of_rank(RANK_STRING), found)
+        return found
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        actual = values.get(self.field)
+        if actual is None or actual[0] != RANK_STRING:
+            return False
+        return bool(like_regex(self.pattern).fullmatch(actual[1])) != self.negated
+
+
+@dataclass(frozen=True)
+class Member(Node):
+    field: str
+    keys: tuple[SortKey, ...]
+    negated: bool = False
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return IITreeSet()
+        found = multiunion([index.equal(key) for key in self.keys])
+        if not self.negated:
+            return found
+        ranks = multiunion([index.of_rank(rank) for rank in {key[0] for key in self.keys}])
+        return difference(ranks, found)
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        actual = values.get(self.field)
+        if actual is None:
+            return False
+        if self.negated:
+            return actual[0] in {key[0] for key in self.keys} and actual not in self.keys
+        return actual in self.keys
+
+
+@dataclass(frozen=True)
+class Between(Node):
+    field: str
+    low: SortKey
+    high: SortKey
+    negated: bool = False
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        index = _field_index(catalog, self.field)
+        if index is None or self.low[0] != self.high[0]:
+            return IITreeSet()
+        found = index.range(self.low[0], self.low[1], self.high[1])
+        if self.negated:
+            return difference(index.of_rank(self.low[0]), found)
+        return found
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        actual = values.get(self.field)
+        if actual is None or self.low[0] != self.high[0] or actual[0] != self.low[0]:
+            return False
+        return (self.low[1] <= actual[1] <= self.high[1]) != self.negated
+
+
+@dataclass(frozen=True)
+class IsNull(Node):
+    field: str
+    negated: bool = False
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        index = _field_index(catalog, self.field)
+        present = index.docids() if index is not None else IITreeSet()
+        return present if self.negated else difference(catalog.all_docids(), present)
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        return (self.field in values) == self.negated
+
+
+@dataclass(frozen=True)
+class And(Node):
+    items: tuple[Node, ...]
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        result: IITreeSet | None = None
+        for item in self.items:
+            found = item.evaluate(catalog)
+            result = found if result is None else intersection(result, found)
+            if not result:
+                break
+        return IITreeSet(result or ())
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        return all(item.matches(values) for item in self.items)
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    items: tuple[Node, ...]
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        return multiunion([item.evaluate(catalog) for item in self.items])
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        return any(item.matches(values) for item in self.items)
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    item: Node
+
+    def evaluate(self, catalog: Catalog) -> IITreeSet:
+        return difference(catalog.all_docids(), self.item.evaluate(catalog))
+
+    def matches(self, values: dict[str, SortKey]) -> bool:
+        return not self.item.matches(values)
+
+
+# -- parsing -----------------------------------------------------------------
+
+
+def _string(token: Token) -> str:
+    return token[1:-1].replace("''", "'")
+
+
+def _timestamp(text: str) -> SortKey:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not an ISO timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    key = sort_key(moment)
+    assert key is not None
+    return key
+
+
+@v_args(inline=True)
+class _ToNodes(Transformer):
+    def field(self, token: Token) -> str:
+        if token.type == "QUOTED_NAME":
+            return field_name(token[1:-1].replace('""', '"'), quoted=True)
+        return field_name(str(token))
+
+    def string(self, token: Token) -> SortKey:
+        return (RANK_STRING, _string(token))
+
+    def number(self, token: Token) -> SortKey:
+        text = str(token)
+        if re.fullmatch(r"[+-]?\d+", text):
+            return (RANK_NUMBER, int(text))
+        value = float(text)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise UsageError(f"{text}: number out of range")
+        return (RANK_NUMBER, value)
+
+    def timestamp(self, token: Token) -> SortKey:
+        return _timestamp(str(token))
+
+    def timestamp_string(self, token: Token) -> SortKey:
+        return _timestamp(_string(token))
+
+    def true(self, _token: Token) -> SortKey:
+        return (RANK_BOOL, 1)
+
+    def false(self, _token: Token) -> SortKey:
+        return (RANK_BOOL, 0)
+
+    def compare(self, field: str, op: Token, key: SortKey) -> Node:
+        return Compare(field, str(op), key)
+
+    def like(self, field: str, *rest: Token) -> Node:
+        return Like(field, _string(rest[-1]), negated=len(rest) == 2)
+
+    def member(self, field: str, *rest: Any) -> Node:
+        negated = isinstance(rest[0], Token) and rest[0].type == "NOT"
+        keys = rest[1:] if negated else rest
+        return Member(field, tuple(dict.fromkeys(keys)), negated)
+
+    def between(self, field: str, *rest: Any) -> Node:
+        negated = len(rest) == 3
+        low, high = rest[-2:]
+        return Between(field, low, high, negated)
+
+    def is_null(self, field: str, *rest: Token) -> Node:
+        # "IS NULL" holds when absent; "IS NOT NULL" when present.
+        return IsNull(field, negated=bool(rest))
+
+    def negation(self, _not: Token, item: Node) -> Node:
+        return Not(item)
+
+    def and_expr(self, *items: Node) -> Node:
+        return And(tuple(items))
+
+    def or_expr(self, *items: Node) -> Node:
+        return Or(tuple(items))
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("omsh.store").joinpath("query.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", lexer="basic", maybe_placeholders=False)
+
+
+def _caret_message(query: str, column: int, problem: str) -> str:
+    line = query.replace("\n", " ").replace("\t", " ")
+    start = max(0, column - 60)
+    excerpt = line[start : start + 100]
+    return f"{problem} at column {column}\n  {excerpt}\n  {' ' * (column - 1 - start)}^"
+
+
+def _describe(error: UnexpectedInput, query: str) -> str:
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        return _caret_message(query, len(query) + 1, "syntax error: unexpected end of query")
+    if isinstance(error, UnexpectedToken):
+        return _caret_message(query, error.column, f"syntax error: unexpected {str(error.token)!r}")
+    if isinstance(error, UnexpectedCharacters):
+        bad = query[error.pos_in_stream] if error.pos_in_stream < len(query) else "end"
+        what = "unterminated string" if bad in "'\"" else f"unexpected character {bad!r}"
+        return _caret_message(query, error.column, f"syntax error: {what}")
+    return f"syntax error: {error}"
+
+
+def _nesting_depth(query: str) -> int:
+    depth = deepest = 0
+    for ch in query:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
+
+
+def parse_query(query: str) -> Node:
+    """Parse *query*; a :class:`QuerySyntaxError` (exit 2) says what and where."""
+    if not query.strip():
+        raise QuerySyntaxError("empty query")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(f"query is {len(query)} characters; the limit is {MAX_QUERY_LENGTH}")
+    not_chain = len(re.findall(r"\bnot\b", query, re.IGNORECASE))
+    if _nesting_depth(query) > MAX_DEPTH or not_chain > MAX_DEPTH:
+        raise QuerySyntaxError(f"query nests deeper than {MAX_DEPTH} levels")
+    try:
+        tree = _parser().parse(query)
+    except UnexpectedInput as error:
+        raise QuerySyntaxError(_describe(error, query)) from None
+    return _ToNodes().transform(tree)
+
+
+def evaluate(node: Node, catalog: Catalog, within: str | None = None) -> IITreeSet:
+    """Document ids matching *node*, optionally only strictly below the path *within*."""
+    found = node.evaluate(catalog)
+    if within is not None and within != "/":
+        path_index = catalog.field("path")
+        if path_index is None:
+            return IITreeSet()
+        # Every path below /a/b starts with "/a/b/"; "0" is the character after "/".
+        below = path_index.range(RANK_STRING, within + "/", within + "0", include_high=False)
+        found = intersection(found, below)
+    return IITreeSet(found)
+
+
+__all__ = [
+    "ALIASES",
+    "RANK_DATETIME",
+    "Node",
+    "QuerySyntaxError",
+    "display_field",
+    "evaluate",
+    "field_name",
+    "parse_query",
+]
