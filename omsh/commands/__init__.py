@@ -11,4 +11,5 @@ FAMILIES = (
     "omsh.commands.metadata",
     "omsh.commands.identity",
     "omsh.commands.shell",
+    "omsh.commands.query",
 )

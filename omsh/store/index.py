@@ -258,3 +258,54 @@ class Catalog(Persistent):
             self.index(obj)
             count += 1
         return count
+
+
+def catalog_problems(catalog: Catalog, tree: StoreObject) -> list[str]:
+    """Differences between the catalog and the tree, one line each (``omsh check``)."""
+    from omsh.store.model import walk
+
+    problems = []
+    seen: set[int] = set()
+    for _, obj in walk(tree):
+        if obj.__parent__ is None:
+            continue
+        docid = getattr(obj, "_docid", None)
+        if docid is None or catalog._objects.get(docid) is not obj:
+            problems.append(f"not indexed: {obj.path}")
+            continue
+        seen.add(docid)
+        expected = indexed_values(obj)
+        for name, key in expected.items():
+            index = catalog.field(name)
+            actual = index.key_of(docid) if index is not None else None
+            if actual != key:
+                problems.append(f"stale {name}: {obj.path}")
+        if set(catalog._fields_of.get(docid, ())) != set(expected):
+            problems.append(f"stale field list: {obj.path}")
+    for docid in catalog._objects:
+        if docid not in seen:
+            problems.append(f"indexed but not in the tree: docid {docid}")
+    return problems
+
+
+def rebuild_catalog(root: Any, progress: Any = None) -> int:
+    """Replace *root*'s catalog by a fresh one built from the tree.
+
+    *progress*, if given, is called as ``progress(done, total)`` now and then.
+    """
+    from omsh.store.model import walk
+
+    total = len(root.by_id) - 1
+    catalog = Catalog()
+    done = 0
+    for _, obj in walk(root.tree):
+        if obj.__parent__ is None:
+            continue
+        catalog.index(obj)
+        done += 1
+        if progress is not None and done % 1000 == 0:
+            progress(done, total)
+    root.catalog = catalog
+    if progress is not None:
+        progress(done, total)
+    return done

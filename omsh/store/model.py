@@ -179,7 +179,7 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
 
 #: Bumped when StoreRoot gains state; :meth:`StoreRoot.upgrade` brings older
 #: stores up to date at start-up.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreRoot(Persistent):
@@ -198,6 +198,7 @@ class StoreRoot(Persistent):
         """Add what newer code expects; True if anything changed."""
         from omsh.store.acl import default_root_acl
         from omsh.store.audit import AuditLog
+        from omsh.store.index import Catalog
 
         if self.schema_version >= SCHEMA_VERSION:
             return False
@@ -205,5 +206,8 @@ class StoreRoot(Persistent):
             if not self.tree.acl:
                 self.tree.acl = default_root_acl()
             self.audit = AuditLog()
+        if self.schema_version < 3:
+            self.catalog = Catalog()
+            self.catalog.index_all(node for _, node in walk(self.tree))
         self.schema_version = SCHEMA_VERSION
         return True

@@ -20,6 +20,7 @@ no SQL NULL propagation); ``x != v`` needs ``x`` to exist with ``v``'s type.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,15 +124,11 @@ class Compare(Node):
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL ``LIKE``: ``%`` any run, ``_`` any one character, the rest literal."""
     parts = []
     for ch in pattern:
         parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
     return re.compile("".join(parts), re.DOTALL)
-
-
-def _literal_prefix(pattern: str) -> str:
-    match = re.match(r"[^%_]*", pattern)
-    return match.group(0) if match else ""
 
 
 @dataclass(frozen=True)
@@ -140,31 +137,26 @@ class Like(Node):
     pattern: str
     negated: bool = False
 
+    def regex(self) -> re.Pattern[str]:
+        return like_regex(self.pattern)
+
+    def literal_prefix(self) -> str:
+        """The part before the first wildcard: matches lie in one key range."""
+        match = re.match(r"[^%_]*", self.pattern)
+        return match.group(0) if match else ""
+
     def evaluate(self, catalog: Catalog) -> IITreeSet:
         index = _field_index(catalog, self.field)
         if index is None:
             return IITreeSet()
-        regex = like_regex(self.pattern)
-        prefix = _literal_prefix(self.pattern)
-        if prefix == self.pattern:  # no wildcard: plain equality
-            found = IITreeSet(index.equal((RANK_STRING, prefix)))
-        elif prefix:
+        regex = self.regex()
+        prefix = self.literal_prefix()
+        if prefix and ord(prefix[-1]) < 0x10FFFF:
             upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-            found = multiunion(
-                [
-                    docids
-                    for value, docids in index.keys_between(RANK_STRING, prefix, upper)
-                    if regex.fullmatch(value)
-                ]
-            )
+            candidates = index.keys_between(RANK_STRING, prefix, upper)
         else:
-            found = multiunion(
-                [
-                    docids
-                    for value, docids in index.keys_of_rank(RANK_STRING)
-                    if regex.fullmatch(value)
-                ]
-            )
+            candidates = index.keys_of_rank(RANK_STRING)
+        found = multiunion([docids for value, docids in candidates if regex.fullmatch(value)])
         if self.negated:
             return difference(index.of_rank(RANK_STRING), found)
         return found
@@ -173,7 +165,19 @@ class Like(Node):
         actual = values.get(self.field)
         if actual is None or actual[0] != RANK_STRING:
             return False
-        return bool(like_regex(self.pattern).fullmatch(actual[1])) != self.negated
+        return bool(self.regex().fullmatch(actual[1])) != self.negated
+
+
+@dataclass(frozen=True)
+class Glob(Like):
+    """Shell wildcards (``*``, ``?``, ``[...]``) instead of ``%`` and ``_``: ``find --name``."""
+
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(fnmatch.translate(self.pattern), re.DOTALL)
+
+    def literal_prefix(self) -> str:
+        match = re.match(r"[^*?\[]*", self.pattern)
+        return match.group(0) if match else ""
 
 
 @dataclass(frozen=True)
@@ -434,3 +438,26 @@ __all__ = [
     "field_name",
     "parse_query",
 ]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Matching objects the caller may see, and the snapshot they are complete as of."""
+
+    objects: list[Any]
+    transaction: str
+    as_of: str
+
+
+def sort_by_field(objects: list[Any], catalog: Catalog, field: str, descending: bool) -> list[Any]:
+    """Order by one field's typed key; objects without it go last either way."""
+    index = catalog.field(field)
+
+    def key(obj: Any) -> tuple[int, SortKey | tuple[()]]:
+        found = index.key_of(obj._docid) if index is not None else None
+        return (0, found) if found is not None else (1, ())
+
+    present = [obj for obj in objects if key(obj)[0] == 0]
+    absent = [obj for obj in objects if key(obj)[0] == 1]
+    present.sort(key=lambda obj: key(obj)[1], reverse=descending)
+    return present + sorted(absent, key=lambda obj: obj.path)

@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
+from ZODB.TimeStamp import TimeStamp
+
 from omsh.errors import (
     AlreadyExists,
     IsAContainer,
@@ -43,12 +45,14 @@ from omsh.store.metadata import (
     MAX_ITEMS,
     InvalidMetadata,
     MetadataValue,
+    format_timestamp,
     validate_key,
     validate_value,
 )
 from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
 from omsh.store.names import join_path, normalize_path, parent_and_name, split_path
 from omsh.store.principals import User
+from omsh.store.query import Node, QueryResult, evaluate
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
 
@@ -127,13 +131,46 @@ class StoreView:
         self, obj: StoreObject, subject: str, acl: Iterable[ACE], *, action: str, detail: str = ""
     ) -> None:
         """Set *obj*'s own ACL (needs write-acl); named principals must exist."""
-        self.require(obj, Perm.WRITE_ACL, subject)
-        entries = validate_acl(acl)
-        for ace in entries:
-            self.principal_kind(ace.identifier, ace.is_group)
-        obj.acl = entries
-        self._inheritance.clear()
-        self.audit(action, obj.path, detail)
+        self.replace_acls([(obj, subject, acl)], action=action, target=obj.path, detail=detail)
+
+    def replace_acls(
+        self,
+        changes: Iterable[tuple[StoreObject, str, Iterable[ACE]]],
+        *,
+        action: str,
+        target: str,
+        detail: str = "",
+    ) -> int:
+        """Set the own ACLs of several objects as one change (``acl grant -R``).
+
+        Each change is ``(object, subject for errors, new ACL)``.  Every
+        object is checked for write-acl against the ACLs as they were before
+        the change (so an edit cannot lock itself out half-way) and every new
+        ACL validated before anything is written: one refusal changes
+        nothing.  Principals named by new entries must exist; entries kept
+        for a principal removed since are not an error, or no ACL holding one
+        could ever be edited again.  Objects whose ACL stays the same are
+        checked but not written.  One audit event covers the whole change,
+        so a recursive edit cannot flood the bounded audit trail.  Returns
+        how many objects changed.
+        """
+        pending: list[tuple[StoreObject, tuple[ACE, ...]]] = []
+        for obj, subject, acl in changes:
+            self.require(obj, Perm.WRITE_ACL, subject)
+            entries = validate_acl(acl)
+            if entries == obj.acl:
+                continue
+            known = {(ace.identifier, ace.is_group) for ace in obj.acl}
+            for ace in entries:
+                if (ace.identifier, ace.is_group) not in known:
+                    self.principal_kind(ace.identifier, ace.is_group)
+            pending.append((obj, entries))
+        for obj, entries in pending:
+            obj.acl = entries
+        if pending:
+            self._inheritance.clear()
+            self.audit(action, target, detail)
+        return len(pending)
 
     def effective_perms(self, obj: StoreObject, principal: Principal) -> Perm:
         """Every bit *principal* holds on *obj* (``acl check``)."""
@@ -151,6 +188,7 @@ class StoreView:
         for _, node in walk(obj) if recursive else [("", obj)]:
             if node.owner != owner:
                 node.owner = owner
+                self._reindex(node)
                 changed += 1
         self._inheritance.clear()
         self.audit("chown", obj.path, f"owner={owner}" + (" recursive" if recursive else ""))
@@ -166,6 +204,32 @@ class StoreView:
         if not may_manage_user(self.principal, target):
             raise PermissionDenied(target)
         return self.root.principals.get_user(target)
+
+    # -- query -----------------------------------------------------------
+
+    def query(self, node: Node, within: str | None = None, cwd: str = "/") -> QueryResult:
+        """Objects matching *node* that the caller may see, in path order.
+
+        Answered from the catalog, which every change in this class keeps
+        current in its own transaction, so the result is complete as of the
+        snapshot this transaction reads — reported with it.  An object the
+        caller may not read the metadata of is neither returned nor counted.
+        """
+        scope = None
+        if within is not None:
+            container = self.resolve_as(Container, within, cwd)
+            self.require(container, Perm.READ, within)
+            scope = container.path
+        catalog = self.root.catalog
+        visible = []
+        for docid in evaluate(node, catalog, scope):
+            obj = catalog.object(docid)
+            if self.can(obj, Perm.READ_METADATA):
+                visible.append(obj)
+        visible.sort(key=lambda obj: obj.path)
+        # The MVCC snapshot this connection reads; ZODB has no public name for it.
+        tid = self.root._p_jar._storage.lastTransaction()
+        return QueryResult(visible, tid.hex(), format_timestamp(TimeStamp(tid).timeTime()))
 
     # -- lookup ----------------------------------------------------------
 
@@ -256,6 +320,12 @@ class StoreView:
         parent.attach(obj, name)
         parent.touch()
         self.root.by_id[obj.object_id] = obj
+        self._reindex(obj, parent)
+
+    def _reindex(self, *objects: StoreObject) -> None:
+        """Bring the catalog up to date for *objects*, in this transaction."""
+        for obj in objects:
+            self.root.catalog.index(obj)
 
     def _new_id(self) -> str:
         while True:
@@ -330,6 +400,7 @@ class StoreView:
         obj.touch()
         if metadata:
             self._apply_metadata(obj, dict(metadata), ())
+        self._reindex(obj)
         return obj
 
     def check_can_store(self, path: str, cwd: str = "/") -> None:
@@ -367,6 +438,7 @@ class StoreView:
         self.require(obj, Perm.WRITE_METADATA, subject)
         self._apply_metadata(obj, dict(updates), deletions)
         obj.touch()
+        self._reindex(obj)
 
     # -- reading content -------------------------------------------------
 
@@ -393,10 +465,37 @@ class StoreView:
     def _unregister_subtree(self, obj: StoreObject) -> None:
         for _, node in walk(obj):
             self.root.by_id.pop(node.object_id, None)
+            self.root.catalog.unindex(node)
+
+    def listable_between(self, top: StoreObject, obj: StoreObject) -> bool:
+        """Whether the caller may list every container from *top* down to *obj*'s parent."""
+        if obj is top:
+            return True
+        node = obj.__parent__
+        while node is not None:
+            if not self.can(node, Perm.READ):
+                return False
+            if node is top:
+                return True
+            node = node.__parent__
+        return True
+
+    def subtree_subject(
+        self, top: StoreObject, subject: str, relative: str, obj: StoreObject
+    ) -> str:
+        """How a message may name *obj*, found at *relative* below *top* (named *subject*).
+
+        Its path when the caller may list the containers on the way to it;
+        otherwise *subject* itself, so that refusing a recursive operation
+        never names an object the caller could not have seen.
+        """
+        if relative and self.listable_between(top, obj):
+            return join_path(subject, relative)
+        return subject
 
     def _require_subtree(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         for relative, node in walk(obj):
-            self.require(node, perms, join_path(subject, relative) if relative else subject)
+            self.require(node, perms, self.subtree_subject(obj, subject, relative, node))
 
     def remove(self, path: str, cwd: str = "/", *, recursive: bool = False) -> StoreObject:
         obj = self.resolve(path, cwd)
@@ -409,6 +508,7 @@ class StoreView:
         parent.detach(obj.__name__)
         parent.touch()
         self._unregister_subtree(obj)
+        self._reindex(parent)
         return obj
 
     def _destination(
@@ -461,6 +561,8 @@ class StoreView:
         old_parent.touch()
         parent.attach(source, name)
         parent.touch()
+        # Paths and names below the moved object changed: reindex all of it.
+        self._reindex(old_parent, parent, *(node for _, node in walk(source)))
         return source
 
     def copy(
@@ -484,11 +586,13 @@ class StoreView:
         parent.touch()
         parent.attach(duplicate, name)
         self._register_subtree(duplicate)
+        self._reindex(parent)
         return duplicate
 
     def _register_subtree(self, obj: StoreObject) -> None:
         for _, node in walk(obj):
             self.root.by_id[node.object_id] = node
+            self._reindex(node)
 
     def _duplicate(self, source: StoreObject, name: str) -> StoreObject:
         """A copy of *source*'s subtree owned by the caller, with new IDs."""
@@ -516,23 +620,32 @@ class StoreView:
             assert isinstance(source, DataObject)
             clone = DataObject(name, owner, self._new_id(), source.mimetype)
             clone.size, clone.sha256 = source.size, source.sha256
-            _share_blob(source, clone)
+            _share_blob(source, clone, self.root._p_jar.db().storage.temporaryDirectory())
         clone.replace_metadata(source.metadata)
         return clone
 
 
-def _share_blob(source: DataObject, target: DataObject) -> None:
+def _content_path(obj: DataObject) -> str:
+    """The file holding *obj*'s bytes, even if it was written in this transaction."""
+    # ZODB has no public "is this blob uncommitted" test; committed() raises then.
+    if obj.blob._p_blob_uncommitted:
+        with obj.blob.open("r") as stream:
+            return stream.name
+    return obj.committed_path()
+
+
+def _share_blob(source: DataObject, target: DataObject, staging_dir: str) -> None:
     """Give *target* the same bytes: a hard link where possible, else a copy.
 
-    Committed blobs are never modified in place, so sharing an inode is safe.
+    Blob files are never modified in place (a write makes a new file), so
+    sharing an inode is safe.
     """
-    committed = source.committed_path()
-    staging_dir = source._p_jar.db().storage.temporaryDirectory()
+    content = _content_path(source)
     fd, staging = tempfile.mkstemp(prefix="copy-", dir=staging_dir)
     os.close(fd)
     os.unlink(staging)
     try:
-        os.link(committed, staging)
+        os.link(content, staging)
     except OSError:
-        shutil.copyfile(committed, staging)
+        shutil.copyfile(content, staging)
     target.blob.consumeFile(staging)

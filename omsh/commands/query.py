@@ -1,0 +1,242 @@
+"""Finding objects by metadata: ``query`` (the SQL-like language) and ``find``.
+
+Both build a query tree and hand it to :meth:`StoreView.query`, which answers
+from the catalog and filters by ACL; the output ends with the transaction
+the answer is complete as of.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from omsh.commands.arguments import Complete, arg
+from omsh.commands.base import Command, Invocation
+from omsh.commands.formatting import printable, render_table
+from omsh.errors import UsageError
+from omsh.store.index import RANK_DATETIME, RANK_NUMBER, RANK_STRING, SYSTEM_FIELDS, sort_key
+from omsh.store.metadata import parse_value, to_json
+from omsh.store.model import StoreObject
+from omsh.store.query import (
+    ALIASES,
+    And,
+    Compare,
+    Glob,
+    IsNull,
+    Node,
+    QueryResult,
+    display_field,
+    field_name,
+    parse_query,
+    sort_by_field,
+)
+from omsh.store.system import describe
+from omsh.store.view import StoreView
+
+_SIZE = re.compile(r"(\d+)([kmgt]?)(i?b)?", re.IGNORECASE)
+_AGE = re.compile(r"(\d+)([smhdw])", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_size(text: str) -> int:
+    """``1000``, ``10k``, ``5M``, ``2GiB`` -> bytes (binary units)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"{text!r} is not a size (like 100, 10k, 5M, 2G)")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def parse_age(text: str) -> float:
+    """``90s``, ``15m``, ``2h``, ``3d``, ``1w`` -> seconds."""
+    match = _AGE.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"{text!r} is not an age (like 30m, 2h, 3d, 1w)")
+    return int(match.group(1)) * _SECONDS[match.group(2).lower()]
+
+
+def _field_value(obj: StoreObject, field: str) -> Any:
+    """A selected column's JSON value: system field or user metadata."""
+    if field in SYSTEM_FIELDS:
+        return describe(obj).get(field)
+    value = obj.metadata.get(display_field(field))
+    return None if value is None else to_json(value)
+
+
+def _select_fields(text: str | None) -> list[str]:
+    if not text:
+        return []
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise UsageError("--select needs field names")
+    return [field_name(name.strip('"'), quoted=name.startswith('"')) for name in names]
+
+
+class _Search(Command):
+    """Shared output of ``query`` and ``find``: rows, count, completeness."""
+
+    def search(
+        self,
+        inv: Invocation,
+        node: Node,
+        within: str | None,
+        *,
+        select: list[str],
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+        count_only: bool = False,
+    ) -> None:
+        if limit is not None and limit < 0:
+            raise UsageError("--limit must be 0 or more")
+
+        def run(view: StoreView) -> tuple[QueryResult, list[dict[str, Any]]]:
+            result = view.query(node, within, inv.session.cwd)
+            objects = result.objects
+            if order_by is not None:
+                objects = sort_by_field(objects, view.root.catalog, order_by, descending)
+            if limit is not None:
+                objects = objects[:limit]
+            rows = (
+                []
+                if count_only
+                else [
+                    {"path": obj.path, **{display_field(f): _field_value(obj, f) for f in select}}
+                    for obj in objects
+                ]
+            )
+            return result, rows
+
+        result, rows = inv.view(run)
+        total = len(result.objects)
+        shown = total if limit is None else min(total, limit)
+        footer = {"count": total, "transaction": result.transaction, "complete_as_of": result.as_of}
+        if inv.json:
+            inv.out.json(footer if count_only else {"results": rows, **footer})
+            return
+        if count_only:
+            inv.out.line(str(total))
+        else:
+            columns = ["path", *(display_field(f) for f in select)]
+            table = [[printable(_text(row.get(c))) for c in columns] for row in rows]
+            render_table(inv.out, table, headers=columns if select else None)
+        more = f", {shown} shown" if shown != total else ""
+        noun = "object" if total == 1 else "objects"
+        inv.err.line(
+            f"({total} {noun}{more}; complete as of transaction {result.transaction},"
+            f" {result.as_of})"
+        )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Query(_Search):
+    name = "query"
+    summary = "find objects whose metadata match a SQL-like expression"
+    arguments = (
+        arg(
+            "expression",
+            metavar="EXPR",
+            help="e.g. \"size > 1000000 AND mimetype LIKE 'image/%'\" (see help query)",
+        ),
+        arg("--select", metavar="F,…", help="fields to show as columns"),
+        arg(
+            "--in",
+            dest="within",
+            metavar="PATH",
+            complete=Complete.CONTAINER,
+            help="only objects below this container",
+        ),
+        arg("--order-by", metavar="F", help="sort by this field (missing values last)"),
+        arg("--desc", action="store_true", help="sort descending"),
+        arg("--limit", type=int, metavar="N", help="show at most N objects"),
+        arg("--count", action="store_true", help="print only how many objects match"),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        args = inv.args
+        node = parse_query(args.expression)
+        order = None
+        if args.order_by:
+            name = args.order_by
+            order = field_name(name.strip('"'), quoted=name.startswith('"'))
+        elif args.desc:
+            raise UsageError("--desc needs --order-by")
+        self.search(
+            inv,
+            node,
+            args.within,
+            select=_select_fields(args.select),
+            order_by=order,
+            descending=args.desc,
+            limit=args.limit,
+            count_only=args.count,
+        )
+
+
+class Find(_Search):
+    name = "find"
+    summary = "find objects below a container by name, size, age or metadata"
+    arguments = (
+        arg(
+            "path",
+            nargs="?",
+            default=".",
+            complete=Complete.CONTAINER,
+            help="where to look (default: the working container)",
+        ),
+        arg("--name", metavar="GLOB", help="name matches a shell pattern (*.jpg)"),
+        arg("--larger", metavar="SIZE", help="content larger than SIZE (100, 10k, 5M, 1G)"),
+        arg("--smaller", metavar="SIZE", help="content smaller than SIZE"),
+        arg("--newer-than", metavar="AGE", help="modified less than AGE ago (30m, 2h, 3d)"),
+        arg("--older-than", metavar="AGE", help="modified more than AGE ago"),
+        arg("--type", choices=["container", "object"], help="only containers or objects"),
+        arg(
+            "--meta",
+            action="append",
+            default=[],
+            metavar="K=V",
+            help="metadata K equals V (typed as in set-meta); repeatable",
+        ),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        args = inv.args
+        conditions: list[Node] = []
+        if args.name:
+            conditions.append(Glob("name", args.name))
+        if args.larger:
+            conditions.append(Compare("cdmi_size", ">", (RANK_NUMBER, parse_size(args.larger))))
+        if args.smaller:
+            conditions.append(Compare("cdmi_size", "<", (RANK_NUMBER, parse_size(args.smaller))))
+        now = time.time()
+        if args.newer_than:
+            cutoff = now - parse_age(args.newer_than)
+            conditions.append(Compare("cdmi_mtime", ">", (RANK_DATETIME, cutoff)))
+        if args.older_than:
+            cutoff = now - parse_age(args.older_than)
+            conditions.append(Compare("cdmi_mtime", "<", (RANK_DATETIME, cutoff)))
+        if args.type:
+            conditions.append(Compare("type", "=", (RANK_STRING, args.type)))
+        for item in args.meta:
+            key, sep, raw = str(item).partition("=")
+            if not sep or not key:
+                raise UsageError(f"--meta {item!r}: expected KEY=VALUE")
+            quoted = hasattr(item, "is_quoted_from") and item.is_quoted_from(len(key) + 1)
+            typed = sort_key(parse_value(raw, quoted=quoted))
+            assert typed is not None
+            conditions.append(Compare(field_name(key, quoted=True), "=", typed))
+        # Every indexed object has a type, so "type IS NOT NULL" is everything.
+        node: Node = And(tuple(conditions)) if conditions else IsNull("type", negated=True)
+        self.search(inv, node, args.path, select=[])
+
+
+COMMANDS = (Query, Find)
+__all__ = ["ALIASES", "COMMANDS", "Find", "Query"]
