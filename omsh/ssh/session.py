@@ -51,12 +51,18 @@ def make_shell(
     interrupt: Interrupt | None = None,
     ask_secret=None,
 ) -> Shell:
-    """A :class:`Shell` wired to *process*'s channel."""
+    """A :class:`Shell` wired to *process*'s channel.
+
+    With a PTY, errors go to the channel's stdout, as fd 1 and 2 share a tty
+    under sshd: stdout and stderr are separate SSH streams that the client
+    writes out independently, so an error could land after the next prompt.
+    """
     loop = asyncio.get_running_loop()
     terminal = process.get_terminal_type() is not None
     width = process.get_terminal_size()[0] or 80
+    err_stream = process.stdout if terminal else process.stderr
     out = Output(ChannelSink(loop, process.stdout, interrupt), terminal=terminal, width=width)
-    err = Output(ChannelSink(loop, process.stderr, interrupt), terminal=terminal, width=width)
+    err = Output(ChannelSink(loop, err_stream, interrupt), terminal=terminal, width=width)
     source = stdin if stdin is not None else ChannelSource(loop, process.stdin, interrupt)
     return Shell(context.store, context.registry, session, out, err, source, ask_secret=ask_secret)
 
