@@ -1,10 +1,18 @@
 """The interactive shell: prompt_toolkit over an SSH channel with a PTY.
 
 prompt_toolkit reads keystrokes from a pipe that a reader task fills from the
-channel, and renders to the channel through a ``Vt100_Output``.  Commands run
-in a worker thread exactly as in exec sessions; while one runs, Ctrl-C sets
-the session's :class:`~omsh.ssh.channel.Interrupt` instead of reaching the
-prompt, so a long ``cat`` stops between chunks.
+channel, and renders to the channel through a ``Vt100_Output``.  The prompt
+is pgcli-like: completion (:mod:`omsh.ssh.completer`, in a thread so store
+lookups never block the event loop), colouring (:mod:`omsh.ssh.lexer`),
+bash-like keys (:mod:`omsh.ssh.keybindings`), a bottom toolbar
+(:mod:`omsh.ssh.toolbar`) and a per-user history that never records a line
+that may hold a secret (:mod:`omsh.ssh.history`).
+
+Commands run in a worker thread exactly as in exec sessions.  While one
+runs, Ctrl-C sets the session's :class:`~omsh.ssh.channel.Interrupt` instead
+of reaching the prompt, so a long ``cat`` stops between chunks.  A command
+that needs a secret (``passwd``) asks through a second prompt session with
+no history at all, and Ctrl-C there cancels the command.
 """
 
 from __future__ import annotations
@@ -12,19 +20,38 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+from collections.abc import Callable
 from typing import TextIO, cast
 
 import asyncssh
-from prompt_toolkit import PromptSession
+from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import Completer, ThreadedCompleter
 from prompt_toolkit.data_structures import Size
-from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
+from prompt_toolkit.history import DummyHistory, History
+from prompt_toolkit.input import Input, PipeInput, create_pipe_input
+from prompt_toolkit.layout.processors import PasswordProcessor
+from prompt_toolkit.lexers import PygmentsLexer
+from prompt_toolkit.output import Output
 from prompt_toolkit.output.vt100 import Vt100_Output
 
+from omsh import __version__
 from omsh.commands.base import ShellSession
+from omsh.commands.formatting import printable
+from omsh.commands.runtime import Shell
+from omsh.errors import OmshError
 from omsh.ssh.channel import EmptySource, Interrupt
+from omsh.ssh.completer import ShellCompleter
+from omsh.ssh.history import SessionHistory
+from omsh.ssh.keybindings import shell_key_bindings
+from omsh.ssh.lexer import OmshLexer
 from omsh.ssh.session import ServerContext, make_shell, run_line
+from omsh.ssh.style import SHELL_STYLE
+from omsh.ssh.toolbar import Toolbar
 
 CTRL_C = "\x03"
+WELCOME = "type 'help' to list commands, Tab to complete, Ctrl-D to exit"
 
 
 class _ChannelText:
@@ -35,7 +62,8 @@ class _ChannelText:
 
     def write(self, data: str) -> None:
         with contextlib.suppress(BrokenPipeError, OSError, asyncssh.Error):
-            self._process.stdout.write(data.replace("\n", "\r\n").encode("utf-8"))
+            text = data.replace("\r\n", "\n").replace("\n", "\r\n")
+            self._process.stdout.write(text.encode("utf-8"))
 
     def flush(self) -> None:
         pass
@@ -48,90 +76,187 @@ class _ChannelText:
         return "utf-8"
 
 
-def prompt_text(session: ShellSession) -> str:
-    return f"{session.user}@omsh:{session.cwd}$ "
+def prompt_message(session: ShellSession) -> FormattedText:
+    """``USER@omsh:CWD$ ``, coloured; control characters in names are shown escaped."""
+    return FormattedText(
+        [
+            ("class:prompt.user", session.user),
+            ("class:prompt.host", "@omsh"),
+            ("class:prompt", ":"),
+            ("class:prompt.cwd", printable(session.cwd)),
+            ("class:prompt", "$ "),
+        ]
+    )
+
+
+def command_prompt(
+    keys: Input,
+    output: Output,
+    completer: Completer,
+    history: History,
+    toolbar: Callable[[], StyleAndTextTuples] | None = None,
+) -> PromptSession[str]:
+    """The prompt session for command lines, with every part wired in.
+
+    The editor, system-command and suspend features stay off: they would
+    act on the server, not on the user's machine.
+    """
+    return PromptSession(
+        input=keys,
+        output=output,
+        history=history,
+        completer=ThreadedCompleter(completer),
+        # Tab-driven, as in bash: a completion started by typing would
+        # still be running when a quick Tab arrives, and swallow it.
+        complete_while_typing=False,
+        auto_suggest=AutoSuggestFromHistory(),
+        lexer=PygmentsLexer(OmshLexer),
+        style=SHELL_STYLE,
+        include_default_pygments_style=False,
+        key_bindings=shell_key_bindings(),
+        bottom_toolbar=toolbar,
+        enable_open_in_editor=False,
+        enable_system_prompt=False,
+        enable_suspend=False,
+    )
 
 
 async def run_interactive(
     context: ServerContext, process: asyncssh.SSHServerProcess, user: str
 ) -> int:
     """Prompt, run, repeat until ``exit`` or end-of-file; returns the last status."""
-    loop = asyncio.get_running_loop()
-    session = ShellSession(
-        user=user, interactive=True, history=context.histories.setdefault(user, [])
-    )
-    interrupt = Interrupt()
-    command_running = False
+    return await InteractiveShell(context, process, user).run()
 
-    def size() -> Size:
-        width, height = process.get_terminal_size()[:2]
+
+class InteractiveShell:
+    """One interactive session: prompts, the keystroke pump and the command loop."""
+
+    def __init__(
+        self, context: ServerContext, process: asyncssh.SSHServerProcess, user: str
+    ) -> None:
+        self._context = context
+        self._process = process
+        self._loop = asyncio.get_running_loop()
+        self.session = ShellSession(
+            user=user, interactive=True, history=context.histories.setdefault(user, [])
+        )
+        self.toolbar = Toolbar(self.session)
+        self._interrupt = Interrupt()
+        self._command_running = False
+        self._asking_secret = False
+        self._output = Vt100_Output(
+            cast(TextIO, _ChannelText(process)),
+            self._terminal_size,
+            term=process.get_terminal_type(),
+            # Cursor position reports tell prompt_toolkit how many rows are
+            # below the prompt; without them it never draws the toolbar.
+            enable_cpr=True,
+        )
+
+    def _terminal_size(self) -> Size:
+        width, height = self._process.get_terminal_size()[:2]
         return Size(rows=height or 24, columns=width or 80)
 
-    output = Vt100_Output(
-        cast(TextIO, _ChannelText(process)),
-        size,
-        term=process.get_terminal_type(),
-        enable_cpr=False,
-    )
-    status = 0
-    with create_pipe_input() as pipe_input:
-        prompt_session: PromptSession[str] = PromptSession(input=pipe_input, output=output)
-        secret_session: PromptSession[str] = PromptSession(input=pipe_input, output=output)
-
-        def ask_secret(message: str) -> str:
-            future = asyncio.run_coroutine_threadsafe(
-                secret_session.prompt_async(message, is_password=True), loop
+    async def run(self) -> int:
+        with create_pipe_input() as keys:
+            completer = ShellCompleter(self._context.store, self._context.registry, self.session)
+            prompt = command_prompt(
+                keys, self._output, completer, SessionHistory(self.session.history), self.toolbar
             )
-            return future.result()
+            # Its own session, with a history that keeps nothing (a secret can
+            # never come back with Up or Ctrl-R) and no echo, not even '*'s.
+            secret_prompt: PromptSession[str] = PromptSession(
+                input=keys,
+                output=self._output,
+                history=DummyHistory(),
+                input_processors=[PasswordProcessor(char="")],
+                style=SHELL_STYLE,
+            )
+            shell = make_shell(
+                self._context,
+                self._process,
+                self.session,
+                stdin=EmptySource(),
+                interrupt=self._interrupt,
+                ask_secret=lambda message: self._ask_secret(secret_prompt, message),
+            )
+            self._welcome()
+            pump = asyncio.create_task(self._pump_keystrokes(keys, shell, (prompt, secret_prompt)))
+            try:
+                return await self._command_loop(prompt, shell)
+            finally:
+                pump.cancel()
 
-        async def pump_keystrokes() -> None:
-            decoder = codecs.getincrementaldecoder("utf-8")("replace")
-            while True:
-                try:
-                    data = await process.stdin.read(4096)
-                except asyncssh.TerminalSizeChanged:
-                    app = prompt_session.app
-                    if app.is_running:
-                        app._on_resize()
-                    continue
-                except (asyncssh.Error, ConnectionError):
-                    break
-                if not data:
-                    break
-                text = decoder.decode(data)
-                if command_running and CTRL_C in text:
-                    interrupt.set()
-                    text = text.replace(CTRL_C, "")
-                if text:
-                    pipe_input.send_text(text)
-            pipe_input.close()
-
-        pump = asyncio.create_task(pump_keystrokes())
-        shell = make_shell(
-            context,
-            process,
-            session,
-            stdin=EmptySource(),
-            interrupt=interrupt,
-            ask_secret=ask_secret,
+    def _welcome(self) -> None:
+        line = FormattedText(
+            [("class:welcome.version", f"omsh {__version__}"), ("class:welcome", f" - {WELCOME}")]
         )
+        print_formatted_text(line, output=self._output, style=SHELL_STYLE)
+
+    async def _command_loop(self, prompt: PromptSession[str], shell: Shell) -> int:
+        status = 0
+        while not self.session.finished:
+            try:
+                line = await prompt.prompt_async(prompt_message(self.session))
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            if not line.strip():
+                continue
+            self._interrupt.clear()
+            self._command_running = True
+            try:
+                status = await run_line(self._context, shell, line)
+            finally:
+                self._command_running = False
+            self.toolbar.last_status = status
+        return status
+
+    def _ask_secret(self, secret_prompt: PromptSession[str], message: str) -> str:
+        """Read a line without echo; called by a command in its worker thread."""
+        future = asyncio.run_coroutine_threadsafe(
+            self._read_secret(secret_prompt, message), self._loop
+        )
+        return future.result()
+
+    async def _read_secret(self, secret_prompt: PromptSession[str], message: str) -> str:
+        self._asking_secret = True
         try:
-            while not session.finished:
-                try:
-                    line = await prompt_session.prompt_async(prompt_text(session))
-                except KeyboardInterrupt:
-                    continue
-                except EOFError:
-                    break
-                if not line.strip():
-                    continue
-                session.history.append(line)
-                interrupt.clear()
-                command_running = True
-                try:
-                    status = await run_line(context, shell, line)
-                finally:
-                    command_running = False
+            return await secret_prompt.prompt_async(message)
+        except (KeyboardInterrupt, EOFError):
+            raise OmshError("interrupted") from None
         finally:
-            pump.cancel()
-    return status
+            self._asking_secret = False
+
+    async def _pump_keystrokes(
+        self, keys: PipeInput, shell: Shell, prompts: tuple[PromptSession[str], ...]
+    ) -> None:
+        """Feed the channel's bytes to prompt_toolkit until the client is gone.
+
+        Ctrl-C while a command runs (and is not asking for a secret) becomes
+        an interrupt.  A window size change resizes command output and
+        redraws whichever prompt is showing.
+        """
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while True:
+            try:
+                data = await self._process.stdin.read(4096)
+            except asyncssh.TerminalSizeChanged as change:
+                shell.out.width = shell.err.width = change.width or 80
+                for prompt in prompts:
+                    if prompt.app.is_running:
+                        # prompt_toolkit's own SIGWINCH handler; there is no public one.
+                        prompt.app._on_resize()
+                continue
+            except (asyncssh.Error, ConnectionError):
+                break
+            if not data:
+                break
+            text = decoder.decode(data)
+            if self._command_running and not self._asking_secret and CTRL_C in text:
+                self._interrupt.set()
+                text = text.replace(CTRL_C, "")
+            if text:
+                keys.send_text(text)
+        keys.close()

@@ -1,0 +1,524 @@
+"""The pieces of the interactive shell, without a network: completer, lexer,
+key bindings, history and toolbar (the whole thing over SSH is in
+``test_interactive_e2e.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import (
+    CompleteEvent,
+    Completion,
+    DummyCompleter,
+    ThreadedCompleter,
+)
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from pygments.token import Error, Name, Number, Operator, Punctuation, String, Text
+from zope.interface.registry import Components
+
+from omsh.commands.arguments import Complete, arg
+from omsh.commands.base import Command, ShellSession
+from omsh.commands.registry import register_command
+from omsh.commands.words import split_commands
+from omsh.ssh import history as history_module
+from omsh.ssh.completer import FLAGS, ShellCompleter, line_context, pending_argument
+from omsh.ssh.history import SessionHistory, may_hold_secret
+from omsh.ssh.interactive import command_prompt, prompt_message
+from omsh.ssh.lexer import OmshLexer
+from omsh.ssh.toolbar import Toolbar
+from omsh.store.acl import AceType, with_entry
+from omsh.store.content import ContentUpload
+from omsh.store.perms import Perm
+from omsh.store.view import StoreView
+
+# -- a registry of test commands, one argument of every kind ---------------
+
+
+class Grant(Command):
+    name = "grant"
+    summary = "grant something to someone"
+    arguments = (
+        arg("action", choices=("allow", "deny"), help="what to do"),
+        arg("path", complete=Complete.PATH, help="an object"),
+        arg("who", nargs="*", complete=Complete.USER, help="users"),
+        arg("--group", complete=Complete.GROUP, help="a group"),
+        arg("--in", complete=Complete.CONTAINER, help="a container"),
+        arg("-v", "--verbose", action="count", default=0, help="say more"),
+        arg("-q", "--quiet", action="store_true", help="say less"),
+    )
+
+
+class Go(Command):
+    name = "go"
+    aliases = ("goto",)
+    summary = "enter a container"
+    arguments = (arg("path", nargs="?", complete=Complete.CONTAINER, help="where"),)
+
+
+class Explain(Command):
+    name = "explain"
+    summary = "explain a command"
+    arguments = (arg("command", nargs="?", complete=Complete.COMMAND, help="which"),)
+
+
+@pytest.fixture(scope="module")
+def commands() -> Components:
+    registry = Components("test")
+    for factory in (Grant, Go, Explain):
+        register_command(registry, factory)
+    return registry
+
+
+@pytest.fixture
+def tree(store):
+    """``/data`` with containers and objects whose names need quoting."""
+
+    def build(root) -> None:
+        view = StoreView.for_user(root, "admin")
+        for path in ("/data/my dir/sub", "/data/it's", "/data/.hidden", "/data/plans"):
+            view.make_container(path, parents=True)
+        for path in ("/data/file.txt", "/data/my file"):
+            upload = ContentUpload(store.temporary_directory())
+            upload.write(b"12345")
+            try:
+                view.store_data(path, upload)
+            finally:
+                upload.discard()
+
+    store.run(build)
+    return store
+
+
+def completions(store, registry, line: str, user="admin", cwd="/") -> list[Completion]:
+    completer = ShellCompleter(store, registry, ShellSession(user=user, cwd=cwd))
+    event = CompleteEvent(completion_requested=True)
+    return list(completer.get_completions(Document(line), event))
+
+
+def applied(store, registry, line: str, **session) -> list[str]:
+    """The lines that taking each completion of *line* would give."""
+    return [line + c.text for c in completions(store, registry, line, **session)]
+
+
+# -- completer -------------------------------------------------------------
+
+
+def test_command_names_with_their_summaries(store, commands):
+    assert applied(store, commands, "") == ["explain", "go", "goto", "grant"]
+    (only,) = completions(store, commands, "gr")
+    assert only.text == "ant"
+    assert only.display_text == "grant"
+    assert only.display_meta_text == "grant something to someone"
+
+
+def test_a_command_after_a_semicolon_is_a_command_name(store, commands):
+    assert applied(store, commands, "go /; gr") == ["go /; grant"]
+    assert applied(store, commands, "go /;e") == ["go /;explain"]
+
+
+def test_command_kind_arguments_complete_command_names(store, commands):
+    assert applied(store, commands, "explain g") == ["explain go", "explain goto", "explain grant"]
+
+
+def test_flags_come_from_the_declaration(store, commands):
+    offered = {c.display_text for c in completions(store, commands, "grant allow x -")}
+    assert offered == {
+        "-h",
+        "--help",
+        "--json",
+        "--group",
+        "--in",
+        "-v",
+        "--verbose",
+        "-q",
+        "--quiet",
+    }
+    by_flag = {c.display_text: c for c in completions(store, commands, "grant --")}
+    assert by_flag["--quiet"].display_meta_text == "say less"
+
+
+def test_flags_already_given_are_not_offered_again_unless_repeatable(store, commands):
+    offered = {c.display_text for c in completions(store, commands, "grant -q -v -")}
+    assert "-q" not in offered
+    assert "-v" in offered
+    assert "--json" in offered
+
+
+def test_choices_are_offered(store, commands):
+    assert applied(store, commands, "grant ") == ["grant allow", "grant deny"]
+    assert applied(store, commands, "grant -q d") == ["grant -q deny"]
+
+
+def test_paths_absolute_and_relative_containers_get_a_slash(tree, commands):
+    assert applied(tree, commands, "go /da") == ["go /data/"]
+    assert applied(tree, commands, "grant allow /data/f") == ["grant allow /data/file.txt"]
+    assert applied(tree, commands, "grant allow pl", cwd="/data") == ["grant allow plans/"]
+    assert applied(tree, commands, "grant allow ../data/pl", cwd="/data") == [
+        "grant allow ../data/plans/"
+    ]
+    (entry,) = completions(tree, commands, "grant allow /data/file")
+    assert entry.display_text == "file.txt"
+    assert entry.display_meta_text == "5B"
+
+
+def test_container_arguments_offer_only_containers(tree, commands):
+    offered = [c.display_text for c in completions(tree, commands, "go /data/")]
+    assert offered == ["it's/", "my dir/", "plans/"]
+
+
+def test_names_needing_quotes_are_escaped_or_continue_the_open_quote(tree, commands):
+    assert applied(tree, commands, "go /data/my") == ["go /data/my\\ dir/"]
+    assert applied(tree, commands, "go '/data/my") == ["go '/data/my dir/'"]
+    assert applied(tree, commands, 'go "/data/my') == ['go "/data/my dir/"']
+    assert applied(tree, commands, "go /data/i") == ["go /data/it\\'s/"]
+    assert applied(tree, commands, "go '/data/i") == ["go '/data/it'\\''s/'"]
+    assert applied(tree, commands, "go /data/my\\") == ["go /data/my\\ dir/"]
+    for line in (
+        *applied(tree, commands, "grant allow /data/my"),
+        *applied(tree, commands, "go '/data/i"),
+    ):
+        assert split_commands(line)[0][-1] in ("/data/my dir/", "/data/my file", "/data/it's/")
+
+
+def test_hidden_names_only_for_a_dot(tree, commands):
+    assert ".hidden/" not in [c.display_text for c in completions(tree, commands, "go /data/")]
+    assert applied(tree, commands, "go /data/.") == ["go /data/.hidden/"]
+
+
+def test_only_children_the_user_may_see(tree, commands):
+    def hide_plans_from_bob(root) -> None:
+        view = StoreView.for_user(root, "admin")
+        plans = view.resolve("/data/plans")
+        hidden = with_entry(plans.acl, AceType.DENY, "bob", Perm.READ_METADATA)
+        view.replace_acl(plans, "/data/plans", hidden, action="test")
+
+    tree.run(hide_plans_from_bob)
+    offered = [c.display_text for c in completions(tree, commands, "go /data/", user="bob")]
+    assert offered == ["it's/", "my dir/"]
+    assert "plans/" in [c.display_text for c in completions(tree, commands, "go /data/")]
+
+
+def test_principals(store, commands):
+    assert applied(store, commands, "grant allow x a") == [
+        "grant allow x admin",
+        "grant allow x alice",
+    ]
+    assert applied(store, commands, "grant allow x alice b") == ["grant allow x alice bob"]
+    assert applied(store, commands, "grant --group ad") == ["grant --group admins"]
+
+
+def test_option_values_in_both_forms(tree, commands):
+    assert applied(tree, commands, "grant --in /da") == ["grant --in /data/"]
+    assert applied(tree, commands, "grant --in=/data/p") == ["grant --in=/data/plans/"]
+    assert applied(tree, commands, "grant --in='/data/m") == ["grant --in='/data/my dir/'"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "nosuch ",  # unknown command
+        "grant allow /nope/",  # no such container
+        "grant allow /data/file.txt/",  # not a container
+        "grant allow /data/*",  # wildcards expand when the command runs
+        "grant allow /data/\0",  # a name no path can hold
+        "go / /",  # more words than the command takes
+    ],
+)
+def test_nothing_to_offer(tree, commands, line):
+    assert completions(tree, commands, line) == []
+
+
+def test_a_removed_account_gets_no_completions_and_no_error(tree, commands):
+    tree.run(lambda root: root.principals.users.pop("alice"))
+    assert completions(tree, commands, "go /", user="alice") == []
+
+
+def test_threaded_completer_gives_the_same_answers(tree, commands):
+    completer = ShellCompleter(tree, commands, ShellSession(user="admin"))
+    threaded = ThreadedCompleter(completer)
+
+    async def collect() -> list[str]:
+        event = CompleteEvent(completion_requested=True)
+        return [c.text async for c in threaded.get_completions_async(Document("go /data/m"), event)]
+
+    assert asyncio.run(collect()) == ["y\\ dir/"]
+
+
+# -- reading the line --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "current", "quote", "escaped"),
+    [
+        ("", [], "", None, False),
+        ("ls", [], "ls", None, False),
+        ("ls ", ["ls"], "", None, False),
+        ("ls -l a/b", ["ls", "-l"], "a/b", None, False),
+        ("ls 'my f", ["ls"], "my f", "'", False),
+        ('cat "a b', ["cat"], "a b", '"', False),
+        ('cd "a\\"b', ["cd"], 'a"b', '"', False),
+        ("cat a\\ b", ["cat"], "a b", None, False),
+        ("cat a\\", ["cat"], "a", None, True),
+        ("pwd; c", [], "c", None, False),
+        ("pwd;", [], "", None, False),
+        ("ls x; cd 'it'\\''s", ["cd"], "it's", "'", False),
+        ("cd a'b c'd", ["cd"], "ab cd", None, False),
+    ],
+)
+def test_line_context(text, words, current, quote, escaped):
+    context = line_context(text)
+    assert context is not None
+    assert (context.words, context.current, context.quote, context.escaped) == (
+        words,
+        current,
+        quote,
+        escaped,
+    )
+
+
+_SPECIAL = set(" \t\r\n;'\"\\*?[")
+
+
+def _typed_bare(text: str) -> str:
+    return "".join("\\" + ch if ch in _SPECIAL else ch for ch in text)
+
+
+_TYPED: dict[str, Callable[[str], str]] = {
+    "bare": _typed_bare,
+    "bare, ending in a backslash": lambda text: _typed_bare(text) + "\\",
+    "single": lambda text: "'" + text.replace("'", "'\\''"),
+    "double": lambda text: '"' + text.replace("\\", "\\\\").replace('"', '\\"'),
+}
+
+
+@given(
+    value=st.text(alphabet=st.characters(blacklist_characters="\0"), min_size=1, max_size=12),
+    cut=st.integers(min_value=0, max_value=12),
+    style=st.sampled_from(sorted(_TYPED)),
+)
+def test_a_completion_always_yields_the_value_it_offers(value, cut, style):
+    prefix = value[: min(cut, len(value) - 1)] if style.endswith("backslash") else value[:cut]
+    line = "cmd " + _TYPED[style](prefix)
+    context = line_context(line)
+    assert context is not None
+    assert context.current == prefix
+    assert split_commands(line + context.continuation(value)) == [["cmd", value]]
+
+
+def test_pending_argument_follows_argparse():
+    declared = Grant.arguments
+    by_dest = {item.dest: item for item in declared}
+    assert pending_argument(declared, [], "") is by_dest["action"]
+    assert pending_argument(declared, ["allow"], "") is by_dest["path"]
+    assert pending_argument(declared, ["allow", "x", "a", "b"], "") is by_dest["who"]
+    assert pending_argument(declared, ["--group"], "") is by_dest["group"]
+    assert pending_argument(declared, ["--group", "g"], "") is by_dest["action"]
+    assert pending_argument(declared, ["-q"], "") is by_dest["action"]
+    assert pending_argument(declared, ["allow"], "-") is FLAGS
+    assert pending_argument(declared, ["--", "allow"], "-x") is by_dest["path"]
+    assert pending_argument(Go.arguments, ["a"], "") is None
+
+
+# -- lexer -------------------------------------------------------------------
+
+
+def tokens(line: str) -> list[tuple[object, str]]:
+    lexer = OmshLexer(stripnl=False, ensurenl=False)
+    return [(kind, text) for _, kind, text in lexer.get_tokens_unprocessed(line) if text.strip()]
+
+
+def test_lexer_names_the_parts_of_a_line():
+    assert tokens("ls -l /data/x; cd 'my dir'") == [
+        (Name.Function, "ls"),
+        (Name.Attribute, "-l"),
+        (Name.Namespace, "/data/x"),
+        (Punctuation, ";"),
+        (Name.Function, "cd"),
+        (String.Single, "'my dir'"),
+    ]
+
+
+def test_lexer_shows_typed_metadata_values():
+    assert tokens("set-meta x n=5 s='5' --meta=k=v") == [
+        (Name.Function, "set-meta"),
+        (Text, "x"),
+        (Name.Variable, "n"),
+        (Operator, "="),
+        (Number, "5"),
+        (Name.Variable, "s"),
+        (Operator, "="),
+        (String.Single, "'5'"),
+        (Name.Attribute, "--meta"),
+        (Operator, "="),
+        (Name.Variable, "k"),
+        (Operator, "="),
+        (Text, "v"),
+    ]
+
+
+def test_lexer_words_after_double_dash_are_not_flags():
+    assert tokens("rm -- -x; ls -l") == [
+        (Name.Function, "rm"),
+        (Operator, "--"),
+        (Text, "-x"),
+        (Punctuation, ";"),
+        (Name.Function, "ls"),
+        (Name.Attribute, "-l"),
+    ]
+
+
+def test_lexer_open_quotes_and_trailing_backslash():
+    assert tokens('cat "a b')[-1] == (String.Double, '"a b')
+    assert tokens("cat a\\")[-1] == (Error, "\\")
+
+
+@given(st.text(max_size=40))
+def test_lexer_covers_every_character(line):
+    lexer = OmshLexer(stripnl=False, ensurenl=False)
+    assert "".join(text for _, _, text in lexer.get_tokens_unprocessed(line)) == line
+
+
+# -- key bindings ------------------------------------------------------------
+
+
+Step = tuple[str, Callable[[Buffer], bool] | None]
+
+
+async def _type(steps: list[Step], completer=None, history=None) -> str | BaseException:
+    """Type into the shell's command prompt (on a dummy screen); return the line.
+
+    Each step sends keys, then waits until the buffer meets its condition
+    (completion and suggestions run in the background, so their effect is
+    awaited, not assumed).  Ctrl-C and Ctrl-D come back as their exception:
+    asyncio takes a raised ``KeyboardInterrupt`` as a signal to stop.
+    """
+    with create_pipe_input() as pipe:
+        session = command_prompt(
+            pipe, DummyOutput(), completer or DummyCompleter(), history or InMemoryHistory()
+        )
+
+        async def read_line() -> str | BaseException:
+            try:
+                return await session.prompt_async("$ ")
+            except (KeyboardInterrupt, EOFError) as exc:
+                return exc
+
+        task = asyncio.ensure_future(read_line())
+        for keys, ready in steps:
+            pipe.send_text(keys)
+            for _ in range(500):
+                if task.done() or ready is None or ready(session.default_buffer):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError(f"after {keys!r}: {session.default_buffer.document}")
+        return await asyncio.wait_for(task, 5)
+
+
+def type_keys(*steps: Step, completer=None, history=None) -> str | BaseException:
+    return asyncio.run(_type(list(steps), completer, history))
+
+
+def text_is(expected: str) -> Callable[[Buffer], bool]:
+    return lambda buffer: buffer.text == expected
+
+
+def test_ctrl_d_ends_only_on_an_empty_line():
+    assert isinstance(type_keys(("\x04", None)), EOFError)
+    assert type_keys(("ab\x01\x04\r", None)) == "b"  # Ctrl-A, then Ctrl-D deletes "a"
+
+
+def test_ctrl_c_abandons_the_line():
+    assert isinstance(type_keys(("half a line\x03", None)), KeyboardInterrupt)
+
+
+def test_tab_completes_the_common_part(store, commands):
+    completer = ShellCompleter(store, commands, ShellSession(user="admin"))
+    assert type_keys(("gr\t", text_is("grant")), ("\r", None), completer=completer) == "grant"
+
+
+def test_tab_cycles_a_menu_and_enter_takes_an_entry_without_running(store, commands):
+    completer = ShellCompleter(store, commands, ShellSession(user="admin"))
+    line = type_keys(
+        ("g\t", lambda buffer: bool(buffer.complete_state and buffer.complete_state.completions)),
+        ("\t", text_is("go")),
+        ("\r", lambda buffer: buffer.complete_state is None),
+        (" /\r", None),
+        completer=completer,
+    )
+    assert line == "go /"
+
+
+def test_history_recall_and_suggestion():
+    history = InMemoryHistory(["pwd", "cd /data/reports"])
+    assert type_keys(("\x1b[A", text_is("cd /data/reports")), ("\r", None), history=history) == (
+        "cd /data/reports"
+    )
+    suggested = type_keys(
+        ("cd /d", lambda buffer: buffer.suggestion is not None),
+        ("\x1b[C\r", None),  # Right accepts the grey suggestion
+        history=InMemoryHistory(["cd /data/reports"]),
+    )
+    assert suggested == "cd /data/reports"
+
+
+# -- history, toolbar, prompt ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("passwd", True),
+        ("passwd hunter2", True),
+        (" ls -l", True),
+        ("set-meta x api_key=abc", True),
+        ("set-meta x TOKEN=abc", True),
+        ("user add bob --password x", True),
+        ("ls -l", False),
+        ("cd /data/reports", False),
+    ],
+)
+def test_lines_that_may_hold_a_secret(line, secret):
+    assert may_hold_secret(line) is secret
+
+
+def test_session_history_shares_lines_per_user_without_secrets(monkeypatch):
+    lines = ["pwd", "ls"]
+    history = SessionHistory(lines)
+    assert list(history.load_history_strings()) == ["ls", "pwd"]
+    history.append_string("cd /data")
+    history.append_string("passwd")
+    history.append_string(" cat secret-notes")
+    assert lines == ["pwd", "ls", "cd /data"]
+    assert history.get_strings()[-1] == "cd /data"
+
+    monkeypatch.setattr(history_module, "MAX_LINES", 3)
+    history.append_string("tree")
+    assert lines == ["ls", "cd /data", "tree"]
+
+
+def test_toolbar_shows_user_cwd_failure_and_hint():
+    session = ShellSession(user="alice", cwd="/data/my dir")
+    toolbar = Toolbar(session)
+    text = "".join(fragment[1] for fragment in toolbar())
+    assert "alice" in text
+    assert "/data/my dir" in text
+    assert "exit" not in text.replace("Ctrl-D: exit", "")
+    assert "help: list commands" in text
+    toolbar.last_status = 3
+    assert "exit 3: not found" in "".join(fragment[1] for fragment in toolbar())
+    toolbar.last_status = 42
+    assert "exit 42: failed" in "".join(fragment[1] for fragment in toolbar())
+
+
+def test_prompt_shows_control_characters_escaped():
+    message = prompt_message(ShellSession(user="bob", cwd="/a\x1bb"))
+    assert "".join(text for _, text in message) == "bob@omsh:/a\\x1bb$ "
