@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -130,3 +131,18 @@ def test_concurrent_creates_in_one_container_all_land(store):
     assert not errors
     assert store.read(lambda root: len(root.tree.get("busy"))) == 40
     assert CONFLICT_ATTEMPTS >= 3
+
+
+def test_staged_uploads_left_by_a_stop_are_swept(tmp_path):
+    store = Store.open(data_dir=str(tmp_path))
+    try:
+        leftover = ContentUpload(store.temporary_directory())
+        leftover.write(b"half an upload")
+        leftover.finish()
+        unrelated = os.path.join(store.temporary_directory(), "keep-me")
+        open(unrelated, "w").close()
+        assert store.sweep_staging() == 1
+        assert not os.path.exists(leftover.path)
+        assert os.path.exists(unrelated)
+    finally:
+        store.close()

@@ -21,6 +21,9 @@ from ZODB.blob import Blob
 from omsh.errors import OmshError
 
 CHUNK_SIZE = 256 * 1024
+#: Staged files are named with these prefixes (see Store.sweep_staging).
+UPLOAD_PREFIX = "upload-"
+COPY_PREFIX = "copy-"
 
 
 class MissingContent(OmshError):
@@ -36,7 +39,7 @@ class ContentUpload:
     """Bytes on their way into the store, hashed as they arrive."""
 
     def __init__(self, directory: str) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="upload-", dir=directory)
+        fd, self.path = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=directory)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self.size = 0

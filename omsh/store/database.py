@@ -14,6 +14,7 @@ cannot be used after their connection is closed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -33,6 +34,7 @@ from ZODB.POSException import ConflictError
 
 from omsh.errors import AlreadyExists
 from omsh.store.access import ADMIN_GROUP
+from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
@@ -45,6 +47,7 @@ ROOT_KEY = "omsh"
 ADMIN_USER = "admin"
 CONFLICT_ATTEMPTS = 8
 CACHE_OBJECTS = 20_000
+STAGING_PREFIXES = (UPLOAD_PREFIX, COPY_PREFIX)
 
 
 class ConflictPersists(AlreadyExists):
@@ -98,6 +101,22 @@ class Store:
     def temporary_directory(self) -> str:
         """Where uploads are staged: beside the blobs, so attaching is a rename."""
         return self.db.storage.temporaryDirectory()
+
+    def sweep_staging(self) -> int:
+        """Delete uploads left behind by a process that stopped mid-transfer.
+
+        Only safe before any session starts (``omsh serve`` calls it at
+        start-up): staged files are never part of a committed object.
+        Returns how many files were removed.
+        """
+        directory = self.temporary_directory()
+        removed = 0
+        for name in os.listdir(directory):
+            if name.startswith(STAGING_PREFIXES):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, name))
+                    removed += 1
+        return removed
 
     # -- transactions ----------------------------------------------------
 

@@ -39,7 +39,7 @@ from omsh.store.acl import (
     effective_aces,
     validate_acl,
 )
-from omsh.store.content import ContentUpload, MissingContent
+from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.metadata import (
     MAX_ITEMS,
@@ -502,6 +502,8 @@ class StoreView:
         parent = obj.__parent__
         if parent is None:
             raise PermissionDenied(path, "cannot remove the root container")
+        # Permission first: "not empty" would tell a stranger there is something inside.
+        self.require(obj, Perm.DELETE, path)
         if isinstance(obj, Container) and len(obj) and not recursive:
             raise NotEmpty(path)
         self._require_subtree(obj, Perm.DELETE, path)
@@ -641,7 +643,7 @@ def _share_blob(source: DataObject, target: DataObject, staging_dir: str) -> Non
     sharing an inode is safe.
     """
     content = _content_path(source)
-    fd, staging = tempfile.mkstemp(prefix="copy-", dir=staging_dir)
+    fd, staging = tempfile.mkstemp(prefix=COPY_PREFIX, dir=staging_dir)
     os.close(fd)
     os.unlink(staging)
     try:
