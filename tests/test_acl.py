@@ -291,3 +291,41 @@ def test_missing_names_under_an_unlistable_container_say_permission_denied(store
     assert outcome("/private/nothing/deeper") is PermissionDenied
     assert outcome("/private/inner") is type(None)  # existing, checked on its own ACL
     assert outcome("/elsewhere") is NotFound
+
+
+def test_letters_and_words_mix_in_one_list():
+    assert parse_perms("r,write-acl") == parse_perms("r") | Perm.WRITE_ACL
+    assert parse_perms("rw, m") == parse_perms("rwm")
+
+
+def test_inherit_only_entries_and_exact_masks():
+    acl = with_entry(
+        (), AceType.ALLOW, "staff", parse_perms("rw"), is_group=True, inherit_only=True
+    )
+    assert acl[0].aceflags == INHERIT | AceFlag.INHERIT_ONLY | AceFlag.IDENTIFIER_GROUP
+    merged = with_entry(
+        acl, AceType.ALLOW, "staff", parse_perms("d"), is_group=True, inherit_only=True
+    )
+    assert merged[0].acemask == parse_perms("rwd")
+    exact = with_entry(
+        merged,
+        AceType.ALLOW,
+        "staff",
+        parse_perms("r"),
+        is_group=True,
+        inherit_only=True,
+        merge=False,
+    )
+    assert len(exact) == 1 and exact[0].acemask == parse_perms("r")
+
+
+def test_revoking_only_selected_entries():
+    acl = (deny("alice", "w"), allow("alice", "rw", INHERIT))
+    only_denies = without_entries(acl, "alice", only=lambda ace: ace.acetype is AceType.DENY)
+    assert only_denies == (acl[1],)
+    assert without_entries(
+        acl, "alice", mask=parse_perms("w"), only=lambda ace: ace.inheritable
+    ) == (
+        acl[0],
+        allow("alice", "r", INHERIT),
+    )

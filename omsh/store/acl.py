@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,7 @@ _LETTERS = re.compile(r"[rwdam]+")
 
 
 def parse_perms(text: str) -> Perm:
-    """``rw``, ``read,write-metadata``, ``all`` or a ``0x`` mask -> :class:`Perm`."""
+    """``rw``, ``read,write-metadata``, ``r,write-acl``, ``all`` or ``0x…`` -> :class:`Perm`."""
     text = text.strip()
     if not text:
         raise InvalidACL("empty permission list")
@@ -125,15 +125,13 @@ def parse_perms(text: str) -> Perm:
         except ValueError:
             raise InvalidACL(f"{text!r}: not a hex mask") from None
         return _checked_mask(value)
-    if _LETTERS.fullmatch(text):
-        mask = Perm.NONE
-        for letter in text:
-            mask |= PERM_WORDS[PERM_LETTERS[letter]]
-        return mask
     mask = Perm.NONE
     for word in filter(None, (part.strip().lower() for part in text.split(","))):
         if word in PERM_WORDS:
             mask |= PERM_WORDS[word]
+        elif _LETTERS.fullmatch(word):
+            for letter in word:
+                mask |= PERM_WORDS[PERM_LETTERS[letter]]
         elif word.upper() in MASK_NAMES:
             mask |= MASK_NAMES[word.upper()]
         else:
@@ -438,8 +436,18 @@ def parse_identifier_spec(spec: str) -> tuple[str, bool | None]:
 # -- editing, as `acl grant|deny|revoke` do ----------------------------------
 
 
-def _flags_for(is_group: bool, inherit: bool) -> AceFlag:
-    flags = INHERIT if inherit else AceFlag.NONE
+def entry_flags(is_group: bool, inherit: bool, inherit_only: bool = False) -> AceFlag:
+    """The flags of an entry as the shell makes it.
+
+    *inherit* reaches everything below (objects and containers);
+    *inherit_only* also keeps the entry off the object it is on, like a
+    POSIX default ACL entry (it implies *inherit*).
+    """
+    flags = AceFlag.NONE
+    if inherit or inherit_only:
+        flags |= INHERIT
+    if inherit_only:
+        flags |= AceFlag.INHERIT_ONLY
     return flags | AceFlag.IDENTIFIER_GROUP if is_group else flags
 
 
@@ -455,30 +463,42 @@ def with_entry(
     *,
     is_group: bool = False,
     inherit: bool = False,
+    inherit_only: bool = False,
+    merge: bool = True,
 ) -> tuple[ACE, ...]:
     """*acl* with *mask* allowed or denied to a principal.
 
-    Bits merge into an existing entry of the same type, principal and flags.
+    Bits merge into an existing entry of the same type, principal and flags
+    (with ``merge=False`` they replace its mask, as ``setfacl -m`` does).
     A new ALLOW goes last; a new DENY goes first, so an explicit deny on an
     object beats the object's own allows, whatever their order.
     """
-    flags = _flags_for(is_group, inherit)
+    flags = entry_flags(is_group, inherit, inherit_only)
     for index, ace in enumerate(acl):
         same_kind = ace.acetype is acetype and ace.aceflags == flags
         if same_kind and _same_principal(ace, identifier, is_group):
-            merged = ACE(acetype, identifier, flags, ace.acemask | mask)
+            merged = ACE(acetype, identifier, flags, ace.acemask | mask if merge else mask)
             return (*acl[:index], merged, *acl[index + 1 :])
     entry = ACE(acetype, identifier, flags, mask)
     return (*acl, entry) if acetype is AceType.ALLOW else (entry, *acl)
 
 
 def without_entries(
-    acl: tuple[ACE, ...], identifier: str, *, is_group: bool = False, mask: Perm | None = None
+    acl: tuple[ACE, ...],
+    identifier: str,
+    *,
+    is_group: bool = False,
+    mask: Perm | None = None,
+    only: Callable[[ACE], bool] | None = None,
 ) -> tuple[ACE, ...]:
-    """*acl* with *mask* (everything, if None) taken from a principal's entries."""
+    """*acl* with *mask* (everything, if None) taken from a principal's entries.
+
+    With *only*, entries it rejects are left alone (``setfacl -d -x`` touches
+    only inherit-only entries; a grant lifts only a deny of the same scope).
+    """
     kept = []
     for ace in acl:
-        if not _same_principal(ace, identifier, is_group):
+        if not _same_principal(ace, identifier, is_group) or (only and not only(ace)):
             kept.append(ace)
             continue
         remaining = Perm(0) if mask is None else Perm(ace.acemask & ~mask)
