@@ -15,9 +15,8 @@ from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import UsageError
-from omsh.store.index import RANK_DATETIME, RANK_NUMBER, RANK_STRING, SYSTEM_FIELDS, sort_key
-from omsh.store.metadata import parse_value, to_json
-from omsh.store.model import StoreObject
+from omsh.store.index import RANK_DATETIME, RANK_NUMBER, RANK_STRING, sort_key
+from omsh.store.metadata import parse_value
 from omsh.store.query import (
     ALIASES,
     And,
@@ -28,10 +27,9 @@ from omsh.store.query import (
     QueryResult,
     display_field,
     field_name,
+    key_to_json,
     parse_query,
-    sort_by_field,
 )
-from omsh.store.system import describe
 from omsh.store.view import StoreView
 
 _SIZE = re.compile(r"(\d+)([kmgt]?)(i?b)?", re.IGNORECASE)
@@ -56,12 +54,13 @@ def parse_age(text: str) -> float:
     return int(match.group(1)) * _SECONDS[match.group(2).lower()]
 
 
-def _field_value(obj: StoreObject, field: str) -> Any:
-    """A selected column's JSON value: system field or user metadata."""
-    if field in SYSTEM_FIELDS:
-        return describe(obj).get(field)
-    value = obj.metadata.get(display_field(field))
-    return None if value is None else to_json(value)
+def _row(result: QueryResult, docid: int, select: list[str]) -> dict[str, Any]:
+    """One result row, read from the catalog alone."""
+    row: dict[str, Any] = {"path": result.path(docid)}
+    for field in select:
+        key = result.value(docid, field)
+        row[display_field(field)] = None if key is None else key_to_json(key)
+    return row
 
 
 def _select_fields(text: str | None) -> list[str]:
@@ -93,23 +92,15 @@ class _Search(Command):
 
         def run(view: StoreView) -> tuple[QueryResult, list[dict[str, Any]]]:
             result = view.query(node, within, inv.session.cwd)
-            objects = result.objects
-            if order_by is not None:
-                objects = sort_by_field(objects, view.root.catalog, order_by, descending)
+            if count_only:
+                return result, []
+            docids = result.ordered(order_by, descending)
             if limit is not None:
-                objects = objects[:limit]
-            rows = (
-                []
-                if count_only
-                else [
-                    {"path": obj.path, **{display_field(f): _field_value(obj, f) for f in select}}
-                    for obj in objects
-                ]
-            )
-            return result, rows
+                docids = docids[:limit]
+            return result, [_row(result, docid, select) for docid in docids]
 
         result, rows = inv.view(run)
-        total = len(result.objects)
+        total = len(result)
         shown = total if limit is None else min(total, limit)
         footer = {"count": total, "transaction": result.transaction, "complete_as_of": result.as_of}
         if inv.json:

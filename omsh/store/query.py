@@ -44,6 +44,7 @@ from omsh.store.index import (
     SortKey,
     sort_key,
 )
+from omsh.store.metadata import format_timestamp
 
 MAX_QUERY_LENGTH = 8192
 MAX_DEPTH = 100
@@ -440,24 +441,49 @@ __all__ = [
 ]
 
 
+def key_to_json(key: SortKey) -> Any:
+    """A catalog key back as a JSON value (timestamps in CDMI form)."""
+    rank, value = key
+    if rank == RANK_DATETIME:
+        return format_timestamp(value)
+    if rank == RANK_BOOL:
+        return bool(value)
+    return value
+
+
 @dataclass(frozen=True)
 class QueryResult:
-    """Matching objects the caller may see, and the snapshot they are complete as of."""
+    """Matching document ids the caller may see, and the snapshot they are complete as of.
 
-    objects: list[Any]
+    Rows are read from the catalog's reverse indexes, so listing a result
+    loads no object: paths come from the ``path`` index, selected fields
+    from theirs.
+    """
+
+    docids: list[int]
+    catalog: Catalog
     transaction: str
     as_of: str
 
+    def __len__(self) -> int:
+        return len(self.docids)
 
-def sort_by_field(objects: list[Any], catalog: Catalog, field: str, descending: bool) -> list[Any]:
-    """Order by one field's typed key; objects without it go last either way."""
-    index = catalog.field(field)
+    def value(self, docid: int, field: str) -> SortKey | None:
+        index = self.catalog.field(field)
+        return index.key_of(docid) if index is not None else None
 
-    def key(obj: Any) -> tuple[int, SortKey | tuple[()]]:
-        found = index.key_of(obj._docid) if index is not None else None
-        return (0, found) if found is not None else (1, ())
+    def path(self, docid: int) -> str:
+        key = self.value(docid, "path")
+        return key[1] if key is not None else ""
 
-    present = [obj for obj in objects if key(obj)[0] == 0]
-    absent = [obj for obj in objects if key(obj)[0] == 1]
-    present.sort(key=lambda obj: key(obj)[1], reverse=descending)
-    return present + sorted(absent, key=lambda obj: obj.path)
+    def ordered(self, field: str | None = None, descending: bool = False) -> list[int]:
+        """Document ids by *field* (missing values last), or by path."""
+        if field is None:
+            return sorted(self.docids, key=self.path)
+        keyed = [(self.value(docid, field), docid) for docid in self.docids]
+        present = sorted(
+            ((key, self.path(docid), docid) for key, docid in keyed if key is not None),
+            reverse=descending,
+        )
+        absent = sorted(docid for key, docid in keyed if key is None)
+        return [docid for _, _, docid in present] + sorted(absent, key=self.path)

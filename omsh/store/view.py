@@ -208,12 +208,13 @@ class StoreView:
     # -- query -----------------------------------------------------------
 
     def query(self, node: Node, within: str | None = None, cwd: str = "/") -> QueryResult:
-        """Objects matching *node* that the caller may see, in path order.
+        """Objects matching *node* that the caller may see.
 
         Answered from the catalog, which every change in this class keeps
         current in its own transaction, so the result is complete as of the
         snapshot this transaction reads — reported with it.  An object the
-        caller may not read the metadata of is neither returned nor counted.
+        caller may not read the metadata of is neither returned nor counted
+        (administrators see everything, so no object is loaded for them).
         """
         scope = None
         if within is not None:
@@ -221,15 +222,12 @@ class StoreView:
             self.require(container, Perm.READ, within)
             scope = container.path
         catalog = self.root.catalog
-        visible = []
-        for docid in evaluate(node, catalog, scope):
-            obj = catalog.object(docid)
-            if self.can(obj, Perm.READ_METADATA):
-                visible.append(obj)
-        visible.sort(key=lambda obj: obj.path)
+        docids = list(evaluate(node, catalog, scope))
+        if not self.principal.is_admin:
+            docids = [d for d in docids if self.can(catalog.object(d), Perm.READ_METADATA)]
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
         tid = self.root._p_jar._storage.lastTransaction()
-        return QueryResult(visible, tid.hex(), format_timestamp(TimeStamp(tid).timeTime()))
+        return QueryResult(docids, catalog, tid.hex(), format_timestamp(TimeStamp(tid).timeTime()))
 
     # -- lookup ----------------------------------------------------------
 
@@ -467,10 +465,16 @@ class StoreView:
             self.root.by_id.pop(node.object_id, None)
             self.root.catalog.unindex(node)
 
-    def listable_between(self, top: StoreObject, obj: StoreObject) -> bool:
-        """Whether the caller may list every container from *top* down to *obj*'s parent."""
+    def visible_below(self, top: StoreObject, obj: StoreObject) -> bool:
+        """Whether *obj* shows in listings from *top* down (``ls -R``, ``verify -r``).
+
+        The caller must be able to see *obj* itself, as :meth:`children`
+        requires, and to list every container from *top* to *obj*'s parent.
+        """
         if obj is top:
             return True
+        if not self.can(obj, Perm.READ_METADATA):
+            return False
         node = obj.__parent__
         while node is not None:
             if not self.can(node, Perm.READ):
@@ -489,7 +493,7 @@ class StoreView:
         otherwise *subject* itself, so that refusing a recursive operation
         never names an object the caller could not have seen.
         """
-        if relative and self.listable_between(top, obj):
+        if relative and self.visible_below(top, obj):
             return join_path(subject, relative)
         return subject
 
