@@ -32,6 +32,7 @@ from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file
+from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.names import join_path, normalize_path
 from omsh.store.system import describe
@@ -40,8 +41,6 @@ from omsh.store.view import StoreView
 #: Read size for base64 output: a multiple of 3, so no chunk needs padding.
 _BASE64_CHUNK = CHUNK_SIZE - CHUNK_SIZE % 3
 _RANGE = re.compile(r"(\d*)-(\d*)", re.ASCII)
-_MIMETYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[^\s;]+)*", re.ASCII)
-_MAX_MIMETYPE = 255
 
 
 # -- reading content ------------------------------------------------------
@@ -289,7 +288,7 @@ def check_mimetype(text: str | None) -> str | None:
     """A ``type/subtype[; k=v]`` media type, or a usage error."""
     if text is None:
         return None
-    if len(text) > _MAX_MIMETYPE or not _MIMETYPE.fullmatch(text):
+    if not is_mimetype(text):
         raise UsageError(f"{printable(text[:60])!s}: not a media type like text/plain")
     return text
 
@@ -496,7 +495,7 @@ def stored_hashes(view: StoreView, path: str, cwd: str, recursive: bool) -> list
     for relative, obj in walk(top):
         if not isinstance(obj, DataObject) or not view.can(obj, Perm.READ):
             continue
-        if relative and not _visible_path(view, top, obj):
+        if not view.visible_below(top, obj):
             continue
         shown = join_path(path, relative) if relative else path
         try:
@@ -505,16 +504,6 @@ def stored_hashes(view: StoreView, path: str, cwd: str, recursive: bool) -> list
             filename = None
         found.append(StoredHash(shown, obj.path, obj.object_id, obj.size, obj.sha256, filename))
     return found
-
-
-def _visible_path(view: StoreView, top: StoreObject, obj: StoreObject) -> bool:
-    """Whether every container between *top* and *obj* may be listed."""
-    node = obj.__parent__
-    while node is not None and node is not top:
-        if not view.can(node, Perm.READ):
-            return False
-        node = node.__parent__
-    return True
 
 
 def rehash(stored: StoredHash) -> tuple[int | None, str | None]:

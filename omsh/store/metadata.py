@@ -39,6 +39,15 @@ class InvalidMetadata(OmshError):
     """A metadata key or value that may not be stored."""
 
 
+_MIMETYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[^\s;]+)*", re.ASCII)
+MAX_MIMETYPE = 255
+
+
+def is_mimetype(text: str) -> bool:
+    """Whether *text* is a ``type/subtype[; k=v]`` media type we will store."""
+    return len(text) <= MAX_MIMETYPE and bool(_MIMETYPE.fullmatch(text))
+
+
 def validate_key(key: str) -> str:
     if not key:
         raise InvalidMetadata("empty metadata key")
