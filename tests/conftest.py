@@ -57,7 +57,9 @@ class ShellDriver:
         self.stdin = io.BytesIO()
         self.out = BufferOutput()
         self.err = BufferOutput()
+        #: Answers to secret prompts, in order; the prompts asked are kept in ``prompts``.
         self.secrets: list[str] = []
+        self.prompts: list[str] = []
 
     def __call__(self, line: str, stdin: bytes = b"") -> tuple[int, str, str]:
         self.out = BufferOutput()
@@ -69,10 +71,14 @@ class ShellDriver:
             self.out,
             self.err,
             io.BytesIO(stdin),
-            ask_secret=(lambda prompt: self.secrets.pop(0)) if self.secrets else None,
+            ask_secret=self._ask_secret if self.secrets else None,
         )
         status = shell.execute(line)
         return status, self.out.text, self.err.text
+
+    def _ask_secret(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        return self.secrets.pop(0)
 
     def ok(self, line: str, stdin: bytes = b"") -> str:
         status, out, err = self(line, stdin)

@@ -61,24 +61,25 @@ def test_id_unknown_user(alice) -> None:
 
 
 def test_passwd_from_stdin_in_exec_mode(store, alice) -> None:
-    assert alice.ok("passwd", stdin=b"new secret\n") == "password updated for alice\n"
+    stdin = b"alice-secret\nnew secret\n"  # the current password, then the new one
+    assert alice.ok("passwd", stdin=stdin) == "password updated for alice\n"
     assert password_ok(store, "alice", "new secret")
     assert not password_ok(store, "alice", "alice-secret")
 
 
-def test_passwd_takes_only_the_first_line_and_handles_crlf(store, alice) -> None:
-    alice.ok("passwd", stdin=b"first\r\nsecond\n")
+def test_passwd_takes_only_the_first_two_lines_and_handles_crlf(store, alice) -> None:
+    alice.ok("passwd", stdin=b"alice-secret\r\nfirst\r\nsecond\n")
     assert password_ok(store, "alice", "first")
 
 
 def test_passwd_keeps_spaces(store, alice) -> None:
-    alice.ok("passwd", stdin=b"  spaced out  ")
+    alice.ok("passwd", stdin=b"alice-secret\n  spaced out  ")
     assert password_ok(store, "alice", "  spaced out  ")
 
 
 def test_passwd_prompts_twice_at_a_terminal(store, alice) -> None:
     alice.session.interactive = True
-    alice.secrets = ["typed secret", "typed secret"]
+    alice.secrets = ["alice-secret", "typed secret", "typed secret"]
     status, out, _ = alice("passwd")
     assert status == 0
     assert "typed secret" not in out
@@ -87,7 +88,7 @@ def test_passwd_prompts_twice_at_a_terminal(store, alice) -> None:
 
 def test_passwd_mismatch_changes_nothing(store, alice) -> None:
     alice.session.interactive = True
-    alice.secrets = ["one", "two"]
+    alice.secrets = ["alice-secret", "one", "two"]
     assert alice("passwd") == (1, "", "omsh: passwd: passwords do not match; nothing changed\n")
     assert password_ok(store, "alice", "alice-secret")
 
@@ -101,10 +102,12 @@ def test_passwd_interactive_without_a_prompt_is_refused(store, alice) -> None:
 @pytest.mark.parametrize(
     ("stdin", "message"),
     [
-        (b"", "empty password"),
-        (b"\n", "empty password"),
-        (b"\xff\xfe\n", "not valid UTF-8"),
-        (b"x" * 5000, "longer than"),
+        (b"", "current password on the first line"),
+        (b"alice-secret\n", "current password on the first line"),
+        (b"alice-secret\n\n", "empty password"),
+        (b"\nnew\n", "empty password"),
+        (b"alice-secret\n\xff\xfe\n", "not valid UTF-8"),
+        (b"alice-secret\n" + b"x" * 5000, "longer than"),
     ],
 )
 def test_passwd_bad_input(store, alice, stdin, message) -> None:
@@ -123,7 +126,7 @@ def test_passwd_on_the_command_line_is_refused_without_echo(store, alice) -> Non
 
 def test_passwd_never_logs_the_password(store, alice, caplog) -> None:
     with caplog.at_level(logging.DEBUG):
-        alice.ok("passwd", stdin=b"do-not-log-me\n")
+        alice.ok("passwd", stdin=b"alice-secret\ndo-not-log-me\n")
     assert "do-not-log-me" not in caplog.text
 
 
@@ -156,7 +159,7 @@ def test_passwd_refusal_comes_before_the_prompt(alice) -> None:
 
 
 def test_passwd_json(alice) -> None:
-    document = json.loads(alice.ok("passwd --json", stdin=b"pw\n"))
+    document = json.loads(alice.ok("passwd --json", stdin=b"alice-secret\npw\n"))
     assert document == {"user": "alice", "password": "updated"}
 
 
@@ -268,3 +271,59 @@ def test_keys_of_other_users_are_admin_only(admin, alice, bob) -> None:
     assert [k["comment"] for k in keys_of(admin, "--user bob")] == ["bobs"]
     admin.ok("key rm --user bob bobs")
     assert keys_of(bob) == []
+
+
+# -- passwd: the current password ---------------------------------------------------
+
+
+@pytest.fixture
+def pauses(monkeypatch) -> list[float]:
+    """The pauses passwd makes after a wrong current password (not actually taken)."""
+    from omsh.commands import identity
+
+    taken: list[float] = []
+    monkeypatch.setattr(identity.time, "sleep", taken.append)
+    return taken
+
+
+def audit_actions(store) -> list[tuple[str, str, str]]:
+    return store.read(lambda root: [(e.actor, e.action, e.target) for e in root.audit.events()])
+
+
+def test_a_wrong_current_password_changes_nothing_is_audited_and_slowed(
+    store, alice, pauses
+) -> None:
+    from omsh.commands.identity import WRONG_PASSWORD_DELAY
+
+    status, out, err = alice("passwd", stdin=b"guess\nnew secret\n")
+    assert (status, out) == (4, "")
+    assert err == "omsh: passwd: alice: current password is incorrect; nothing changed\n"
+    assert password_ok(store, "alice", "alice-secret")
+    assert audit_actions(store) == [("alice", "passwd-failed", "alice")]
+    assert pauses == [WRONG_PASSWORD_DELAY]
+    assert WRONG_PASSWORD_DELAY >= 1
+
+
+def test_the_current_password_is_asked_first_at_a_terminal(store, alice, pauses) -> None:
+    alice.session.interactive = True
+    alice.secrets = ["wrong", "new secret", "new secret"]
+    assert alice("passwd")[0] == 4
+    assert alice.prompts == ["Current password: ", "New password: ", "Retype new password: "]
+    assert password_ok(store, "alice", "alice-secret")
+    alice.secrets = ["alice-secret", "new secret", "new secret"]
+    alice.ok("passwd")
+    assert password_ok(store, "alice", "new secret")
+
+
+def test_admins_and_key_only_accounts_give_no_current_password(store, admin, bob) -> None:
+    admin.ok("passwd", stdin=b"admin new\n")
+    assert password_ok(store, "admin", "admin new")
+    admin.ok("passwd bob", stdin=b"bob new\n")
+    assert password_ok(store, "bob", "bob new")
+
+    def drop_password(root) -> None:
+        root.principals.get_user("bob").password_hash = None
+
+    store.run(drop_password)
+    bob.ok("passwd", stdin=b"first password\n")
+    assert password_ok(store, "bob", "first password")

@@ -10,6 +10,7 @@ FAMILIES = (
     "omsh.commands.content",
     "omsh.commands.metadata",
     "omsh.commands.identity",
+    "omsh.commands.admin",
     "omsh.commands.shell",
     "omsh.commands.query",
 )

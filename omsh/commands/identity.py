@@ -1,33 +1,39 @@
 """Who am I, and my credentials: ``whoami``, ``id``, ``passwd``, ``key``.
 
 A password never travels on the command line: ``passwd`` prompts without
-echo in the interactive shell and reads one line of standard input in an
-exec session (``ssh host passwd < file``), and nothing here logs or prints
-it.  Everyone manages their own account; administrators may name another
-(the rule is :func:`omsh.store.access.may_manage_user`).
+echo in the interactive shell and reads standard input in an exec session
+(``ssh host passwd < file``), and nothing here logs or prints it.  Everyone
+manages their own account; administrators may name another (the rule is
+:func:`omsh.store.access.may_manage_user`).  A user who is not an
+administrator gives their current password first.  Changes go through
+:mod:`omsh.store.admin`, so they are checked and audited in the store.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from typing import Any
 
 from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
+from omsh.commands.output import Output
+from omsh.commands.passwords import read_passwords
 from omsh.commands.streams import read_input, require_piped_input
 from omsh.errors import OmshError, UsageError
+from omsh.store import admin
 from omsh.store.access import ADMIN_GROUP
 from omsh.store.metadata import format_timestamp
 from omsh.store.principals import AuthorizedKey, parse_authorized_key
 from omsh.store.view import StoreView
 
-#: Longest password accepted, in bytes of UTF-8 (argon2 hashes any length;
-#: this only bounds what a client can make the server read and hash).
-MAX_PASSWORD_BYTES = 1024
 #: Longest authorized-keys text ``key add`` reads from standard input.
 MAX_KEYS_INPUT = 64 * 1024
+#: Pause after a wrong current password (as ``pam_faildelay`` does), so an
+#: open session cannot be used to guess the password quickly.
+WRONG_PASSWORD_DELAY = 2.0
 
 
 class WhoAmI(Command):
@@ -82,38 +88,51 @@ class ChangePassword(Command):
         if inv.args.stray:
             raise UsageError("a password is never given on the command line; passwd prompts for it")
         target = inv.args.user or inv.session.user
-        # Refuse before asking for anything.
-        inv.view(lambda view: view.editable_user(target))
-        password = new_password(inv)
-        inv.view(lambda view: view.editable_user(target).set_password(password), write=True)
+        # Refused before anything is asked; a non-admin gives the current password.
+        needs_current = inv.view(
+            lambda view: admin.needs_current_password(view, view.editable_user(target))
+        )
+        current, password = read_passwords(inv, current=needs_current, usage="passwd")
+        try:
+            inv.view(
+                lambda view: admin.set_password(view, target, password, current=current),
+                write=True,
+            )
+        except admin.WrongPassword:
+            inv.view(lambda view: admin.record_wrong_password(view, target), write=True)
+            time.sleep(WRONG_PASSWORD_DELAY)
+            raise
         if inv.json:
             inv.out.json({"user": target, "password": "updated"})
         else:
             inv.out.line(f"password updated for {target}")
 
 
-def new_password(inv: Invocation) -> str:
-    """Ask twice at a terminal, else take the first line of standard input."""
-    if inv.ask_secret is not None:
-        try:
-            password = inv.ask_secret("New password: ")
-            if inv.ask_secret("Retype new password: ") != password:
-                raise OmshError("passwords do not match; nothing changed")
-        except (EOFError, KeyboardInterrupt):
-            raise OmshError("cancelled; nothing changed") from None
-    elif inv.session.interactive:
-        raise OmshError("cannot prompt for a password in this session")
-    else:
-        raw = read_input(inv, MAX_PASSWORD_BYTES, line=True)
-        try:
-            password = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise OmshError("the password is not valid UTF-8; nothing changed") from None
-    if not password:
-        raise OmshError("empty password; nothing changed")
-    if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
-        raise OmshError(f"password longer than {MAX_PASSWORD_BYTES} bytes; nothing changed")
-    return password
+def parse_key_lines(text: str) -> list[AuthorizedKey]:
+    """Every public key in authorized_keys-style *text*; comments and blanks skipped.
+
+    All lines are parsed before any key is stored, so one bad line adds none.
+    """
+    lines = [line for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
+    if not lines:
+        raise OmshError("no public key given")
+    return [parse_authorized_key(line) for line in lines]
+
+
+def render_key_table(out: Output, keys: list[dict[str, Any]]) -> None:
+    """Keys as ``key list`` shows them, numbered from 1 (the index ``key rm`` takes)."""
+    if not keys:
+        return
+    rows = [
+        [str(index), key["fingerprint"], key["algorithm"], printable(key["comment"])]
+        for index, key in enumerate(keys, start=1)
+    ]
+    render_table(
+        out,
+        rows,
+        headers=("#", "FINGERPRINT", "ALGORITHM", "COMMENT"),
+        right_aligned=frozenset({0}),
+    )
 
 
 def key_document(index: int, key: AuthorizedKey) -> dict[str, Any]:
@@ -163,16 +182,11 @@ class Keys(Command):
         else:
             require_piped_input(inv, "key add", "key add --key 'LINE'")
             text = read_input(inv, MAX_KEYS_INPUT).decode("utf-8", "replace")
-        lines = [line for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
-        if not lines:
-            raise OmshError("no public key given")
-        keys = [parse_authorized_key(line) for line in lines]
+        keys = parse_key_lines(text)
 
         def store(view: StoreView) -> list[dict[str, Any]]:
-            user = view.editable_user(target)
-            for key in keys:
-                user.add_key(key)
-            first = len(user.keys) - len(keys) + 1
+            admin.add_keys(view, target, keys)
+            first = len(view.editable_user(target).keys) - len(keys) + 1
             return [key_document(first + offset, key) for offset, key in enumerate(keys)]
 
         for document in inv.view(store, write=True):
@@ -190,17 +204,8 @@ class Keys(Command):
         if inv.json:
             for document in documents:
                 inv.out.json(document)
-        elif documents:
-            rows = [
-                [str(d["index"]), d["fingerprint"], d["algorithm"], printable(d["comment"])]
-                for d in documents
-            ]
-            render_table(
-                inv.out,
-                rows,
-                headers=("#", "FINGERPRINT", "ALGORITHM", "COMMENT"),
-                right_aligned=frozenset({0}),
-            )
+        else:
+            render_key_table(inv.out, documents)
 
     def remove_key(self, inv: Invocation, target: str) -> None:
         selector = inv.args.selector
@@ -208,9 +213,8 @@ class Keys(Command):
             raise UsageError("key rm needs a SELECTOR (fingerprint, comment or index)")
 
         def drop(view: StoreView) -> dict[str, Any]:
-            user = view.editable_user(target)
-            before = user.keys
-            removed = user.remove_key(selector)
+            before = view.editable_user(target).keys
+            removed = admin.remove_key(view, target, selector)
             return key_document(before.index(removed) + 1, removed)
 
         document = inv.view(drop, write=True)

@@ -34,19 +34,34 @@ def read_input(inv: Invocation, limit: int, *, line: bool = False) -> bytes:
     With *line* the line ending is dropped and whatever follows is ignored.
     ``TransferAborted`` from the stream propagates, so nothing is used.
     """
+    if line:
+        lines = read_lines(inv, 1, limit)
+        return lines[0] if lines else b""
     data = bytearray()
-    while True:
+    while chunk := inv.stdin.read(_READ_SIZE):
+        data += chunk
+        if len(data) > limit:
+            raise OmshError(f"standard input is longer than {limit} bytes")
+    return bytes(data)
+
+
+def read_lines(inv: Invocation, count: int, limit: int) -> list[bytes]:
+    """The first *count* lines of standard input, without their line endings.
+
+    Fewer come back if the input ends first.  Reading stops at the
+    *count*-th newline, so a client that keeps its input open is not waited
+    for, and what follows is ignored; the lines together may hold at most
+    *limit* bytes.
+    """
+    data = bytearray()
+    while data.count(b"\n") < count and len(data) <= limit:
         chunk = inv.stdin.read(_READ_SIZE)
         if not chunk:
             break
         data += chunk
-        if line and b"\n" in data:
-            data = data[: data.index(b"\n")]
-            break
-        if len(data) > limit:
-            raise OmshError(f"standard input is longer than {limit} bytes")
-    if len(data) > limit:
+    lines = bytes(data).split(b"\n")[:count]
+    if data.count(b"\n") < count and lines[-1] == b"":
+        lines.pop()  # the input ended after its last newline
+    if sum(len(line) + 1 for line in lines) - 1 > limit:
         raise OmshError(f"standard input is longer than {limit} bytes")
-    if line and data.endswith(b"\r"):
-        del data[-1]
-    return bytes(data)
+    return [line.removesuffix(b"\r") for line in lines]

@@ -7,6 +7,10 @@ the audit trail in the same transaction, without any secret in it.
 
 Two guards keep a store administrable: the ``admins`` group cannot be
 removed, and its last member can be neither removed from it nor deleted.
+
+A user who is not an administrator must give their current password to
+change it (:func:`set_password`), so a session left open, or one opened with
+a key, cannot take over the password too.
 """
 
 from __future__ import annotations
@@ -14,15 +18,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from omsh.errors import OmshError
+from omsh.errors import AlreadyExists, OmshError, PermissionDenied
 from omsh.store.access import ADMIN_GROUP
-from omsh.store.principals import AuthorizedKey, User
+from omsh.store.audit import AuditEvent
+from omsh.store.principals import AuthorizedKey, User, verify_password
 from omsh.store.view import StoreView
 
 
 class LastAdministrator(OmshError):
     def __init__(self, subject: str) -> None:
         super().__init__("cannot remove the last administrator", subject=subject)
+
+
+class WrongPassword(PermissionDenied):
+    """The current password, needed to change one's own, was missing or wrong."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(subject, "current password is incorrect; nothing changed")
 
 
 def _admins(view: StoreView) -> set[str]:
@@ -49,8 +61,17 @@ def add_user(
         user.add_key(key)
     for group in groups:
         principals.add_member(group, name)
-    view.audit("user-add", name, f"groups={','.join(groups)}" if groups else "")
+    view.audit("user-add", name, _describe_new_user(user, groups))
     return user
+
+
+def _describe_new_user(user: User, groups: list[str]) -> str:
+    """The audit detail of ``user-add``: groups and which credentials, no secret."""
+    facts = [f"groups={','.join(groups)}"] if groups else []
+    if user.password_hash:
+        facts.append("password=set")
+    facts += [f"key={key.fingerprint}" for key in user.keys]
+    return " ".join(facts)
 
 
 def delete_user(view: StoreView, name: str) -> None:
@@ -115,9 +136,13 @@ def list_groups(view: StoreView) -> list[dict[str, Any]]:
 
 
 def add_member(view: StoreView, group: str, user: str) -> None:
+    """Audited as a change to *user* (``audit --user`` shows who was made admin)."""
     view.require_admin(group)
-    view.root.principals.add_member(group, user)
-    view.audit("group-add-member", group, f"user={user}")
+    principals = view.root.principals
+    if user in principals.get_group(group).members:
+        raise AlreadyExists(group, f"{user} is already a member")
+    principals.add_member(group, user)
+    view.audit("group-add-member", user, f"group={group}")
 
 
 def remove_member(view: StoreView, group: str, user: str) -> None:
@@ -128,11 +153,31 @@ def remove_member(view: StoreView, group: str, user: str) -> None:
     if group == ADMIN_GROUP and set(members) == {user}:
         raise LastAdministrator(user)
     members.remove(user)
-    view.audit("group-rm-member", group, f"user={user}")
+    view.audit("group-rm-member", user, f"group={group}")
 
 
-def set_password(view: StoreView, user_name: str | None, password: str) -> None:
+def needs_current_password(view: StoreView, user: User) -> bool:
+    """Whether changing *user*'s password takes the current one.
+
+    Everyone but an administrator does, when there is a password to give (a
+    key-only account sets its first password without one).  A non-admin can
+    only ever reach their own account (:meth:`StoreView.editable_user`).
+    """
+    return not view.principal.is_admin and user.password_hash is not None
+
+
+def set_password(
+    view: StoreView, user_name: str | None, password: str, *, current: str | None = None
+) -> None:
+    """Set a password; *current* is checked when :func:`needs_current_password`.
+
+    A wrong *current* raises :class:`WrongPassword`, and nothing changes.
+    """
     user = view.editable_user(user_name)
+    if needs_current_password(view, user) and not (
+        current is not None and verify_password(user.password_hash, current)
+    ):
+        raise WrongPassword(user.name)
     user.set_password(password)
     view.audit("passwd", user.name)
 
@@ -149,3 +194,24 @@ def remove_key(view: StoreView, user_name: str | None, selector: str) -> Authori
     removed = user.remove_key(selector)
     view.audit("key-rm", user.name, removed.fingerprint)
     return removed
+
+
+def record_wrong_password(view: StoreView, user_name: str) -> None:
+    """Audit a refused password change in a transaction of its own.
+
+    The change's transaction was rolled back, and its audit entry with it;
+    a guess at the current password is worth recording all the same.
+    """
+    view.audit("passwd-failed", user_name, "wrong current password")
+
+
+def audit_events(
+    view: StoreView,
+    *,
+    user: str | None = None,
+    since: float | None = None,
+    limit: int | None = None,
+) -> list[AuditEvent]:
+    """The audit trail, oldest first (administrators only); see :meth:`AuditLog.events`."""
+    view.require_admin()
+    return view.root.audit.events(user=user, since=since, limit=limit)

@@ -1,0 +1,381 @@
+"""Administration: ``user``, ``group``, ``chown`` and ``audit``.
+
+Every check and every audit entry happens in the store
+(:mod:`omsh.store.admin`, :meth:`StoreView.change_owner`), so these commands
+only parse, ask for secrets and print.  Most of it is for members of
+``admins``; anyone else is refused with "permission denied" (exit status 4)
+before anything is asked or changed.  ``user show`` without a name is open
+to everyone, for their own account.
+
+A password is never an argument: ``user add`` reads it from standard input
+(``--password-stdin``) or asks for it without echo (``--password-prompt``),
+through :mod:`omsh.commands.passwords`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.base import Command, Invocation
+from omsh.commands.formatting import render_table, short_time
+from omsh.commands.identity import parse_key_lines, render_key_table
+from omsh.commands.passwords import Source, read_passwords
+from omsh.errors import UsageError
+from omsh.store import admin
+from omsh.store.access import ADMIN_GROUP
+from omsh.store.principals import AuthorizedKey
+from omsh.store.view import StoreView
+
+#: ``audit`` shows this many of the newest matching events unless told ``-n``.
+DEFAULT_AUDIT_EVENTS = 100
+
+_PASSWORD_ON_COMMAND_LINE = (
+    "a password is never given on the command line; use --password-stdin or --password-prompt"
+)
+
+
+def _check_action_arguments(inv: Invocation, needs_name: bool | None) -> None:
+    """Usage errors for a NAME that is missing (*needs_name* True) or not wanted (False)."""
+    name = inv.args.name
+    if needs_name and name is None:
+        raise UsageError(f"{inv.name} {inv.args.action} needs a NAME")
+    if needs_name is False and name is not None:
+        raise UsageError(f"{inv.name} {inv.args.action} takes no NAME")
+
+
+def _dispatch(inv: Invocation, actions: dict[str, Callable[[Invocation], None]]) -> None:
+    actions[inv.args.action](inv)
+
+
+def _emit(inv: Invocation, document: dict[str, Any], text: str) -> None:
+    """One result: its JSON *document* with ``--json``, else a line of *text*."""
+    if inv.json:
+        inv.out.json(document)
+    else:
+        inv.out.line(text)
+
+
+def _listing(
+    inv: Invocation,
+    documents: list[dict[str, Any]],
+    headers: tuple[str, ...],
+    row: Callable[[dict[str, Any]], list[str]],
+    right_aligned: frozenset[int] = frozenset(),
+) -> None:
+    """JSON lines with ``--json``, else a table of one *row* per document."""
+    if inv.json:
+        for document in documents:
+            inv.out.json(document)
+    else:
+        rows = [row(document) for document in documents]
+        render_table(inv.out, rows, headers=headers, right_aligned=right_aligned)
+
+
+class Users(Command):
+    name = "user"
+    summary = "accounts (administrators): user add NAME | del NAME | list | show [NAME]"
+    arguments = (
+        arg("action", choices=("add", "del", "list", "show"), help="what to do"),
+        arg("name", nargs="?", metavar="NAME", complete=Complete.USER, help="the user"),
+        # A password typed after the name lands here and is refused unrepeated.
+        arg("stray", nargs="*", help=argparse.SUPPRESS),
+        arg("--admin", action="store_true", help="add: make the user an administrator"),
+        arg(
+            "--group",
+            action="append",
+            default=[],
+            metavar="G",
+            complete=Complete.GROUP,
+            help="add: also a member of group G (repeatable, or G1,G2)",
+        ),
+        arg(
+            "--password-stdin",
+            action="store_true",
+            help="add: read the password from the first line of standard input",
+        ),
+        arg(
+            "--password-prompt",
+            action="store_true",
+            help="add: ask for the password at the terminal, without echo",
+        ),
+        arg(
+            "--key",
+            action="append",
+            default=[],
+            metavar="LINE",
+            help="add: authorize this OpenSSH public key line (repeatable)",
+        ),
+        arg("--password", metavar="NEVER", help=argparse.SUPPRESS),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        args = inv.args
+        if args.stray or args.password is not None:
+            raise UsageError(_PASSWORD_ON_COMMAND_LINE)
+        adding_only = args.admin or args.group or args.key or args.password_stdin
+        if args.action != "add" and (adding_only or args.password_prompt):
+            raise UsageError(f"--admin, --group, --key and --password-* go with {inv.name} add")
+        _dispatch(
+            inv, {"add": self.add, "del": self.delete, "list": self.list_all, "show": self.show}
+        )
+
+    def add(self, inv: Invocation) -> None:
+        _check_action_arguments(inv, needs_name=True)
+        args = inv.args
+        name = str(args.name)
+        if args.password_stdin and args.password_prompt:
+            raise UsageError("--password-stdin and --password-prompt exclude each other")
+        groups = [group for value in args.group for group in str(value).split(",") if group]
+        if args.admin and ADMIN_GROUP not in groups:
+            groups.append(ADMIN_GROUP)
+        keys: list[AuthorizedKey] = [key for line in args.key for key in parse_key_lines(line)]
+        # A rehearsal in a transaction that is rolled back: refusals, a taken
+        # name or a missing group are reported before a password is asked for.
+        inv.view(lambda view: admin.add_user(view, name, keys=keys, groups=groups))
+        password = None
+        if args.password_stdin or args.password_prompt:
+            source = Source.STDIN if args.password_stdin else Source.PROMPT
+            usage = f"user add {name} --password-stdin"
+            _, password = read_passwords(inv, source=source, usage=usage)
+
+        def create(view: StoreView) -> dict[str, Any]:
+            admin.add_user(view, name, password=password, keys=keys, groups=groups)
+            return admin.describe_user(view, name)
+
+        document = inv.view(create, write=True)
+        joined = f" (groups: {', '.join(document['groups'])})" if document["groups"] else ""
+        _emit(inv, document, f"user {name} created{joined}")
+        if password is None and not keys:
+            inv.warn(f"{name} has no password and no key yet, so cannot log in")
+
+    def delete(self, inv: Invocation) -> None:
+        _check_action_arguments(inv, needs_name=True)
+        name = str(inv.args.name)
+        inv.view(lambda view: admin.delete_user(view, name), write=True)
+        _emit(inv, {"user": name, "removed": True}, f"user {name} removed")
+
+    def list_all(self, inv: Invocation) -> None:
+        _check_action_arguments(inv, needs_name=False)
+        _listing(
+            inv,
+            inv.view(admin.list_users),
+            ("NAME", "ADMIN", "PASSWORD", "KEYS", "CREATED", "GROUPS"),
+            lambda d: [
+                d["name"],
+                "yes" if d["admin"] else "no",
+                "set" if d["password"] else "-",
+                str(len(d["keys"])),
+                short_time(_epoch(d["created"])),
+                ",".join(d["groups"]),
+            ],
+            right_aligned=frozenset({3}),
+        )
+
+    def show(self, inv: Invocation) -> None:
+        name = inv.args.name
+        document = inv.view(lambda view: admin.describe_user(view, name))
+        if inv.json:
+            inv.out.json(document)
+            return
+        fields = [
+            ("name", document["name"]),
+            ("admin", "yes" if document["admin"] else "no"),
+            ("groups", ",".join(document["groups"]) or "-"),
+            ("password", "set" if document["password"] else "not set"),
+            ("created", document["created"]),
+            ("keys", str(len(document["keys"]))),
+        ]
+        for label, value in fields:
+            inv.out.line(f"{label + ':':<10}{value}")
+        if document["keys"]:
+            inv.out.line()
+            render_key_table(inv.out, document["keys"])
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+class Groups(Command):
+    name = "group"
+    summary = (
+        "groups (administrators): group add NAME | del NAME | list"
+        " | add-member GROUP USER... | rm-member GROUP USER..."
+    )
+    arguments = (
+        arg(
+            "action",
+            choices=("add", "del", "list", "add-member", "rm-member"),
+            help="what to do",
+        ),
+        arg("name", nargs="?", metavar="GROUP", complete=Complete.GROUP, help="the group"),
+        arg(
+            "users",
+            nargs="*",
+            metavar="USER",
+            complete=Complete.USER,
+            help="for add-member and rm-member: the users",
+        ),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        membership = inv.args.action in ("add-member", "rm-member")
+        if membership and not inv.args.users:
+            raise UsageError(f"group {inv.args.action} needs a GROUP and at least one USER")
+        if not membership and inv.args.users:
+            raise UsageError(f"group {inv.args.action} takes no USER")
+        _dispatch(
+            inv,
+            {
+                "add": self.add,
+                "del": self.delete,
+                "list": self.list_all,
+                "add-member": self.add_members,
+                "rm-member": self.remove_members,
+            },
+        )
+
+    def add(self, inv: Invocation) -> None:
+        self._change(inv, admin.add_group, "created")
+
+    def delete(self, inv: Invocation) -> None:
+        self._change(inv, admin.delete_group, "removed")
+
+    def _change(self, inv: Invocation, change: Callable[[StoreView, str], None], done: str) -> None:
+        _check_action_arguments(inv, needs_name=True)
+        name = str(inv.args.name)
+        inv.view(lambda view: change(view, name), write=True)
+        _emit(inv, {"group": name, done: True}, f"group {name} {done}")
+
+    def list_all(self, inv: Invocation) -> None:
+        _check_action_arguments(inv, needs_name=False)
+        _listing(
+            inv,
+            inv.view(admin.list_groups),
+            ("GROUP", "MEMBERS"),
+            lambda d: [d["name"], ",".join(d["members"])],
+        )
+
+    def add_members(self, inv: Invocation) -> None:
+        self._members(inv, admin.add_member, "added to")
+
+    def remove_members(self, inv: Invocation) -> None:
+        self._members(inv, admin.remove_member, "removed from")
+
+    def _members(
+        self, inv: Invocation, change: Callable[[StoreView, str, str], None], done: str
+    ) -> None:
+        """Change every named membership in one transaction: all of them or none."""
+        group, users = str(inv.args.name), [str(user) for user in inv.args.users]
+
+        def apply(view: StoreView) -> list[str]:
+            for user in users:
+                change(view, group, user)
+            return sorted(view.root.principals.get_group(group).members)
+
+        members = inv.view(apply, write=True)
+        _emit(inv, {"name": group, "members": members}, f"{', '.join(users)} {done} {group}")
+
+
+class ChangeOwner(Command):
+    name = "chown"
+    summary = "give objects to another user (administrators)"
+    arguments = (
+        recursive_arg("also everything below the named containers"),
+        arg("owner", metavar="USER", complete=Complete.USER, help="the new owner"),
+        paths_arg("objects to give away (wildcards allowed)"),
+    )
+
+    def run(self, inv: Invocation) -> int | None:
+        owner, cwd, recursive = str(inv.args.owner), inv.session.cwd, inv.args.recursive
+
+        def one(path: str) -> None:
+            def change(view: StoreView) -> tuple[str, int]:
+                view.require_admin(path)  # before resolving: a refusal reveals nothing
+                obj = view.resolve(path, cwd)
+                return obj.path, view.change_owner(obj, path, owner, recursive)
+
+            absolute, changed = inv.view(change, write=True)
+            if inv.json:
+                inv.out.json({"path": absolute, "owner": owner, "changed": changed})
+
+        return inv.each(inv.args.paths, one)
+
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``--since``: an ISO timestamp (UTC unless it names a zone) or an age (``2h``, ``1d12h``)."""
+    text = text.strip()
+    if text and _DURATION.sub("", text) == "":
+        seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(text))
+        return (time.time() if now is None else now) - seconds
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r}: give an ISO timestamp (2024-05-01T12:00Z) or an age (30m, 2h, 3d)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+class Audit(Command):
+    name = "audit"
+    summary = "the audit trail: logins, failed logins, user, group, key and ACL changes"
+    arguments = (
+        arg("--user", complete=Complete.USER, help="only events by or about this user"),
+        arg("--since", metavar="T", help="only events since T: ISO time, or an age like 2h, 3d"),
+        arg(
+            "-n",
+            dest="count",
+            type=_positive,
+            metavar="N",
+            help=f"the newest N events (default {DEFAULT_AUDIT_EVENTS})",
+        ),
+    )
+
+    def run(self, inv: Invocation) -> None:
+        args = inv.args
+        since = parse_since(args.since) if args.since is not None else None
+        user = str(args.user) if args.user is not None else None
+        found = inv.view(lambda view: admin.audit_events(view, user=user, since=since))
+        count = args.count or DEFAULT_AUDIT_EVENTS
+        _listing(
+            inv,
+            [event.to_json() for event in found[-count:]],
+            ("TIME (UTC)", "ACTOR", "ACTION", "TARGET", "DETAIL"),
+            # The CDMI timestamp to the second: 2024-05-01T12:00:03.123456Z
+            lambda d: [
+                d["time"][:19].replace("T", " "),
+                d["actor"],
+                d["action"],
+                d["target"],
+                d["detail"],
+            ],
+        )
+        if args.count is None and len(found) > count:
+            inv.out.flush()
+            inv.warn(f"showing the newest {count} of {len(found)} events; use -n N for more")
+
+
+COMMANDS = (Users, Groups, ChangeOwner, Audit)
