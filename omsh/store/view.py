@@ -296,7 +296,7 @@ class StoreView:
         """
         self.require(container, Perm.READ, subject)
         for name, child in container.items(after=after):
-            if True:
+            if self.can(child, Perm.READ_METADATA):
                 yield name, child
 
     # -- creation --------------------------------------------------------
@@ -434,7 +434,7 @@ class StoreView:
         updates: Mapping[str, MetadataValue],
         deletions: tuple[str, ...] = (),
     ) -> None:
-        self.require(obj, Perm.WRITE, subject)
+        self.require(obj, Perm.WRITE_METADATA, subject)
         self._apply_metadata(obj, dict(updates), deletions)
         obj.touch()
         self._reindex(obj)
