@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"SSH port, 0 for any free one (default: {DEFAULT_SSH_PORT})",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _add_throttle_options(serve)
 
     user = commands.add_parser("user", help="manage users while the server is stopped")
     user_commands = user.add_subparsers(dest="user_command", required=True)
@@ -90,6 +91,47 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="verify every blob against its stored hash")
     _add_storage_options(check)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return value
+
+
+def _add_throttle_options(serve: argparse.ArgumentParser) -> None:
+    from omsh.authn import ADDRESS_DELAY_CAP, BASE_DELAY, FREE_FAILURES, USER_DELAY_CAP
+
+    throttle = serve.add_argument_group(
+        "failed-login throttling",
+        f"after {FREE_FAILURES} failures the delay before the next answer doubles with each one",
+    )
+    throttle.add_argument(
+        "--auth-delay",
+        type=_seconds,
+        default=BASE_DELAY,
+        metavar="SECONDS",
+        help=f"the first delay (default: {BASE_DELAY})",
+    )
+    throttle.add_argument(
+        "--auth-delay-max",
+        type=_seconds,
+        default=ADDRESS_DELAY_CAP,
+        metavar="SECONDS",
+        help=f"the longest delay for one client address (default: {ADDRESS_DELAY_CAP:g})",
+    )
+    throttle.add_argument(
+        "--auth-delay-user-max",
+        type=_seconds,
+        default=USER_DELAY_CAP,
+        metavar="SECONDS",
+        help="the longest delay for one user name, kept short so an attacked account "
+        f"stays usable from elsewhere (default: {USER_DELAY_CAP:g})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +227,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from omsh.authn import Authenticator
+    from omsh.authn import Authenticator, ThrottlePolicy
     from omsh.commands.registry import default_registry
     from omsh.ssh.hostkey import fingerprint, load_or_create_host_key
     from omsh.ssh.server import start_ssh_server
@@ -203,6 +245,9 @@ async def _serve(args: argparse.Namespace) -> int:
         generated = store.bootstrap(
             admin_password=os.environ.get("OMSH_ADMIN_PASSWORD"), admin_keys=admin_keys
         )
+        swept = store.sweep_staging()
+        if swept:
+            log.info("removed %d staged uploads left by an earlier stop", swept)
         if generated:
             # Shown once, on the terminal that started the server, never logged.
             print(f"omsh: created user admin with password: {generated}", flush=True)
@@ -210,7 +255,15 @@ async def _serve(args: argparse.Namespace) -> int:
         context = ServerContext(
             store=store,
             registry=default_registry(),
-            authenticator=Authenticator(store, executor),
+            authenticator=Authenticator(
+                store,
+                executor,
+                ThrottlePolicy(
+                    base_delay=args.auth_delay,
+                    address_cap=args.auth_delay_max,
+                    user_cap=args.auth_delay_user_max,
+                ),
+            ),
             executor=executor,
         )
         server = await start_ssh_server(

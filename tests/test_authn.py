@@ -13,6 +13,7 @@ from omsh.authn import (
     USER_DELAY_CAP,
     Authenticator,
     LoginThrottle,
+    ThrottlePolicy,
 )
 
 
@@ -56,12 +57,43 @@ def test_failures_are_forgotten_after_a_quiet_period():
     assert throttle.delay("10.0.0.1", "alice") == 0
 
 
-def test_success_clears_the_records():
+def test_success_forgives_the_account_but_not_the_address():
     throttle = LoginThrottle(FakeClock())
     for _ in range(10):
         throttle.failed("10.0.0.1", "alice")
     throttle.succeeded("10.0.0.1", "alice")
+    assert throttle.delay("10.0.0.9", "alice") == 0
+    # Logging in to an account of one's own does not reset the backoff of
+    # the guesses made from that address at someone else's.
+    assert throttle.delay("10.0.0.1", "bob") == ADDRESS_DELAY_CAP
+
+
+def test_concurrent_attempts_from_one_address_are_answered_one_delay_apart():
+    clock = FakeClock()
+    throttle = LoginThrottle(clock)
+    for n in range(FREE_FAILURES + 2):
+        throttle.failed("10.0.0.66", f"user{n}")
+    one = throttle.delay("10.0.0.66", "x")
+    assert one > 0
+    assert [throttle.reserve("10.0.0.66", "x") for _ in range(3)] == [one, 2 * one, 3 * one]
+    clock.now += 10 * one  # the queue has drained: back to one delay
+    assert throttle.reserve("10.0.0.66", "x") == one
+    # Not queued per user: many addresses hammering alice never push her back.
+    for address in range(20):
+        throttle.failed(f"10.1.0.{address}", "alice")
+    assert {throttle.reserve("10.0.0.7", "alice") for _ in range(5)} == {USER_DELAY_CAP}
+
+
+def test_policy_sets_the_delays():
+    policy = ThrottlePolicy(free_failures=1, base_delay=0.01, address_cap=0.05, user_cap=0.02)
+    throttle = LoginThrottle(FakeClock(), policy)
     assert throttle.delay("10.0.0.1", "alice") == 0
+    throttle.failed("10.0.0.1", "alice")
+    assert throttle.delay("10.0.0.1", "alice") == 0.01
+    for _ in range(10):
+        throttle.failed("10.0.0.1", "alice")
+    assert throttle.delay("10.0.0.1", "bob") == 0.05
+    assert throttle.delay("10.0.0.2", "alice") == 0.02
 
 
 def test_passwords_are_checked_against_argon2id_hashes(store):
@@ -76,3 +108,54 @@ def test_passwords_are_checked_against_argon2id_hashes(store):
     assert not asyncio.run(auth.check_password("nobody", "alice-secret", "127.0.0.1"))
     # A removed password hash never matches anything.
     assert not asyncio.run(auth.check_password("nobody", "", "127.0.0.1"))
+
+
+def audit_trail(store) -> list[tuple[str, str, str, str]]:
+    return store.read(
+        lambda root: [(e.actor, e.action, e.target, e.detail) for e in root.audit.events()]
+    )
+
+
+def test_failed_logins_are_audited_alike_for_known_and_unknown_users(store):
+    auth = Authenticator(store)
+    assert not asyncio.run(auth.check_password("alice", "guess-1", "10.0.0.5"))
+    assert not asyncio.run(
+        auth.check_password("nobody", "guess-2", "10.0.0.5", "keyboard-interactive")
+    )
+    assert audit_trail(store) == [
+        ("ANONYMOUS@", "login-failed", "alice", "address=10.0.0.5 method=password"),
+        ("ANONYMOUS@", "login-failed", "nobody", "address=10.0.0.5 method=keyboard-interactive"),
+    ]
+    assert "guess" not in repr(audit_trail(store))
+
+
+def test_failed_logins_have_their_own_trail(store, monkeypatch):
+    """A flood of failed logins never pushes out what authenticated people did."""
+    from omsh.store import audit
+
+    monkeypatch.setattr(audit, "MAX_ANONYMOUS_EVENTS", 5)
+    monkeypatch.setattr(audit, "TRIM_BATCH", 2)
+    store.run(lambda root: root.audit.record("admin", "user-add", "alice"))
+    auth = Authenticator(store, policy=ThrottlePolicy(free_failures=1000))
+    for attempt in range(20):
+        asyncio.run(auth.check_password("alice", f"guess-{attempt}", "10.0.0.5"))
+    trail = audit_trail(store)
+    assert trail[0] == ("admin", "user-add", "alice", "")
+    assert 5 <= len(trail) - 1 <= 7
+
+
+def test_logins_are_audited_with_their_method(store):
+    auth = Authenticator(store)
+    asyncio.run(auth.login_succeeded("alice", "10.0.0.5", "publickey"))
+    assert audit_trail(store) == [("alice", "login", "alice", "address=10.0.0.5 method=publickey")]
+
+
+def test_an_audit_that_cannot_be_written_does_not_stop_a_login(store, monkeypatch, caplog):
+    auth = Authenticator(store)
+
+    def broken(work, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "run", broken)
+    asyncio.run(auth.login_succeeded("alice", "10.0.0.5", "password"))
+    assert "could not audit login" in caplog.text

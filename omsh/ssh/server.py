@@ -2,9 +2,10 @@
 
 Every connection must authenticate (publickey, password or
 keyboard-interactive, the last for PuTTY); credentials are checked by the
-shared :class:`~omsh.authn.Authenticator`, so throttling covers every
-method.  Unauthenticated connections are capped overall and per address and
-dropped after a login timeout.
+shared :class:`~omsh.authn.Authenticator`, so throttling and the audit of
+failed logins cover every method, and every login is audited with the
+method that succeeded.  Unauthenticated connections are capped overall and
+per address and dropped after a login timeout.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class OmshSSHServer(asyncssh.SSHServer):
         self._address = "?"
         self._username = ""
         self._pending = False
+        #: The method of the latest attempt: the one that succeeded, at the end.
+        self._method = "none"
 
     @property
     def _auth(self):
@@ -96,15 +99,16 @@ class OmshSSHServer(asyncssh.SSHServer):
         self._username = username
         return True  # authentication is always required
 
-    def auth_completed(self) -> None:
+    async def auth_completed(self) -> None:
+        """Forgive the account and audit the login (asyncssh awaits this coroutine)."""
         self._release()
-        self._auth.throttle.succeeded(self._address, self._username)
-        log.info("session opened: user=%r address=%s", self._username, self._address)
+        await self._auth.login_succeeded(self._username, self._address, self._method)
 
     def password_auth_supported(self) -> bool:
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
+        self._method = "password"
         return await self._auth.check_password(username, password, self._address)
 
     def kbdint_auth_supported(self) -> bool:
@@ -114,14 +118,18 @@ class OmshSSHServer(asyncssh.SSHServer):
         return "", "", "", [("Password: ", False)]
 
     async def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
+        self._method = "keyboard-interactive"
         if len(responses) != 1:
             return False
-        return await self._auth.check_password(username, responses[0], self._address)
+        return await self._auth.check_password(
+            username, responses[0], self._address, "keyboard-interactive"
+        )
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        self._method = "publickey"
         fingerprint = key.get_fingerprint("sha256")
         return await self._auth.check_key(username, fingerprint, self._address)
 
