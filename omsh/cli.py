@@ -20,6 +20,7 @@ from omsh.store.database import Store
 log = logging.getLogger("omsh")
 
 DEFAULT_SSH_PORT = 2222
+DEFAULT_CDMI_PORT = 8080
 WORKER_THREADS = 32
 
 
@@ -62,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_SSH_PORT,
         help=f"SSH port, 0 for any free one (default: {DEFAULT_SSH_PORT})",
+    )
+    serve.add_argument(
+        "--cdmi-port",
+        type=int,
+        default=DEFAULT_CDMI_PORT,
+        help=f"CDMI (HTTP) port, 0 for any free one, -1 to disable (default: {DEFAULT_CDMI_PORT})",
+    )
+    serve.add_argument("--tls-cert", metavar="PEM", help="serve CDMI over HTTPS with this cert")
+    serve.add_argument("--tls-key", metavar="PEM", help="the private key for --tls-cert")
+    serve.add_argument(
+        "--cdmi-json-limit",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest CDMI JSON request body; larger values go as plain PUTs (default 16 MiB)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _add_throttle_options(serve)
@@ -272,6 +288,9 @@ async def _serve(args: argparse.Namespace) -> int:
         port = server.sockets[0].getsockname()[1]
         print(f"omsh: host key {fingerprint(host_key)}", flush=True)
         print(f"omsh: SSH listening on {args.host}:{port}", flush=True)
+        cdmi_runner = None
+        if args.cdmi_port >= 0:
+            cdmi_runner = await _start_cdmi(args, context)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -281,10 +300,30 @@ async def _serve(args: argparse.Namespace) -> int:
         log.info("shutting down")
         server.close()
         await server.wait_closed()
+        if cdmi_runner is not None:
+            await cdmi_runner.cleanup()
         return 0
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         store.close()
+
+
+async def _start_cdmi(args: argparse.Namespace, context) -> object:
+    from omsh.cdmi.handlers import CdmiService
+    from omsh.cdmi.server import start_cdmi_server, tls_context
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise OmshError("--tls-cert and --tls-key go together")
+    ssl_context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    service = CdmiService(
+        context.store, context.executor, context.authenticator, json_limit=args.cdmi_json_limit
+    )
+    runner, port = await start_cdmi_server(
+        service, args.host, args.cdmi_port, ssl_context=ssl_context
+    )
+    scheme = "https" if ssl_context else "http"
+    print(f"omsh: CDMI listening on {scheme}://{args.host}:{port}/", flush=True)
+    return runner
 
 
 if __name__ == "__main__":

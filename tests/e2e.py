@@ -21,6 +21,7 @@ from pathlib import Path
 ADMIN_PASSWORD = "admin-e2e-secret"
 OMSH = str(Path(sys.executable).with_name("omsh"))
 _LISTENING = re.compile(r"SSH listening on [\d.]+:(\d+)")
+_CDMI_LISTENING = re.compile(r"CDMI listening on (https?://[\d.]+:(\d+)/)")
 _HOST_KEY = re.compile(r"host key (SHA256:\S+)")
 
 
@@ -55,8 +56,10 @@ def run(argv: list[str], *, stdin: bytes = b"", timeout: float = 60) -> Result:
 class OmshServer:
     """One server process with its data, host keys and a client key pair."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, serve_args: tuple[str, ...] = ()) -> None:
         self.root = root
+        #: More ``omsh serve`` options, e.g. shorter throttling delays.
+        self.serve_args = serve_args
         self.data = root / "var"
         self.keys = root / "keys"
         self.client = root / "client"
@@ -84,6 +87,9 @@ class OmshServer:
         self.password_file.write_text(ADMIN_PASSWORD + "\n")
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.cdmi_port = 0
+        #: Base URL of the CDMI endpoint, ending in "/".
+        self.cdmi_url = ""
         self.host_key = ""
         self.log = root / "server.log"
 
@@ -104,6 +110,9 @@ class OmshServer:
                 "127.0.0.1",
                 "--ssh-port",
                 "0",
+                "--cdmi-port",
+                "0",
+                *self.serve_args,
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -119,6 +128,8 @@ class OmshServer:
                 self.host_key = match.group(1)
             if match := _LISTENING.search(line):
                 self.port = int(match.group(1))
+            if match := _CDMI_LISTENING.search(line):
+                self.cdmi_url, self.cdmi_port = match.group(1), int(match.group(2))
                 return self
         raise RuntimeError("server did not start in time")
 

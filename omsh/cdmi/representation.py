@@ -1,0 +1,191 @@
+"""The JSON bodies of CDMI 1.1.1: containers, data objects, capabilities.
+
+Everything here is built inside a store transaction from live objects and
+returns plain dicts.  Metadata carries the user's typed values as JSON
+numbers, booleans and strings (timestamps as CDMI timestamp strings) next to
+the system metadata the server computes (``cdmi_size``… as strings, as the
+specification shows them) and ``cdmi_acl``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from omsh.store.access import Perm
+from omsh.store.metadata import format_timestamp, to_json
+from omsh.store.model import Container, DataObject, StoreObject
+from omsh.store.view import StoreView
+
+#: What this server really supports, as CDMI capability strings (spec §12).
+#: Names starting with ``omsh_`` are non-standard extensions.
+SYSTEM_CAPABILITIES: dict[str, str] = {
+    "cdmi_domains": "false",
+    "cdmi_export_nfs": "false",
+    "cdmi_queues": "false",
+    "cdmi_notification": "false",
+    "cdmi_query": "false",
+    "cdmi_object_access_by_ID": "true",
+    "cdmi_object_copy_from_local": "true",
+    "cdmi_object_move_from_local": "true",
+    "cdmi_object_move_from_ID": "true",
+    "cdmi_metadata_maxitems": "1024",
+    "cdmi_metadata_maxsize": "65536",
+    "cdmi_acl": "true",
+    "cdmi_size": "true",
+    "cdmi_ctime": "true",
+    "cdmi_atime": "true",
+    "cdmi_mtime": "true",
+    "cdmi_hash": "true",
+    "omsh_query": "true",
+}
+CONTAINER_CAPABILITIES: dict[str, str] = {
+    "cdmi_list_children": "true",
+    "cdmi_list_children_range": "true",
+    "cdmi_read_metadata": "true",
+    "cdmi_modify_metadata": "true",
+    "cdmi_create_dataobject": "true",
+    "cdmi_create_container": "true",
+    "cdmi_delete_container": "true",
+    "cdmi_move_container": "true",
+    "cdmi_copy_container": "true",
+    "cdmi_acl": "true",
+    "cdmi_size": "true",
+    "cdmi_ctime": "true",
+    "cdmi_mtime": "true",
+    "cdmi_atime": "true",
+    "cdmi_owner": "true",
+    "omsh_query": "true",
+}
+DATAOBJECT_CAPABILITIES: dict[str, str] = {
+    "cdmi_read_value": "true",
+    "cdmi_read_value_range": "true",
+    "cdmi_read_metadata": "true",
+    "cdmi_modify_value": "true",
+    "cdmi_modify_value_range": "true",
+    "cdmi_modify_metadata": "true",
+    "cdmi_modify_deserialize_dataobject": "false",
+    "cdmi_serialize_dataobject": "false",
+    "cdmi_delete_dataobject": "true",
+    "cdmi_acl": "true",
+    "cdmi_size": "true",
+    "cdmi_ctime": "true",
+    "cdmi_mtime": "true",
+    "cdmi_atime": "true",
+    "cdmi_owner": "true",
+    "cdmi_hash": "true",
+    "cdmi_value_hash": "SHA256",
+}
+CAPABILITY_IDS = {
+    "/": "0000000000000000000000000000000000000001",
+    "/container": "0000000000000000000000000000000000000002",
+    "/dataobject": "0000000000000000000000000000000000000003",
+}
+
+
+def uri_of(path: str, *, container: bool) -> str:
+    """The percent-encoded URI of a store path (containers end in ``/``)."""
+    encoded = quote(path, safe="/")
+    if container and not encoded.endswith("/"):
+        encoded += "/"
+    return encoded
+
+
+def system_metadata(view: StoreView, obj: StoreObject) -> dict[str, Any]:
+    size = obj.size if isinstance(obj, DataObject) else len(obj)  # type: ignore[arg-type]
+    metadata: dict[str, Any] = {
+        "cdmi_size": str(size),
+        "cdmi_ctime": format_timestamp(obj.ctime),
+        "cdmi_mtime": format_timestamp(obj.mtime),
+        "cdmi_atime": format_timestamp(obj.atime),
+        "cdmi_owner": obj.owner,
+    }
+    if isinstance(obj, DataObject):
+        metadata["cdmi_hash"] = obj.sha256
+    if view.can(obj, Perm.READ_ACL):
+        metadata["cdmi_acl"] = [ace.to_cdmi() for ace in obj.acl]
+    return metadata
+
+
+def metadata_of(view: StoreView, obj: StoreObject, prefixes: list[str]) -> dict[str, Any]:
+    """User and system metadata, or only the items starting with any of *prefixes*."""
+    items = {key: to_json(value) for key, value in obj.metadata.items()}
+    items.update(system_metadata(view, obj))
+    if prefixes:
+        items = {k: v for k, v in items.items() if any(k.startswith(p) for p in prefixes)}
+    return items
+
+
+def _common(view: StoreView, obj: StoreObject, object_type: str, capability: str) -> dict[str, Any]:
+    parent = obj.__parent__
+    body: dict[str, Any] = {
+        "objectType": object_type,
+        "objectID": obj.object_id,
+        "objectName": obj.__name__ + ("/" if isinstance(obj, Container) else "")
+        if parent is not None
+        else "/",
+        "capabilitiesURI": f"/cdmi_capabilities/{capability}/",
+        "completionStatus": "Complete",
+    }
+    if parent is not None:
+        body["parentURI"] = uri_of(parent.path, container=True)
+        body["parentID"] = parent.object_id
+    return body
+
+
+def container_body(
+    view: StoreView,
+    container: Container,
+    *,
+    children_range: tuple[int, int | None] | None,
+    prefixes: list[str],
+) -> dict[str, Any]:
+    body = _common(view, container, "application/cdmi-container", "container")
+    body["metadata"] = metadata_of(view, container, prefixes)
+    names = [
+        name + ("/" if isinstance(child, Container) else "")
+        for name, child in view.children(container, container.path)
+    ]
+    start, end = children_range or (0, None)
+    last = len(names) - 1 if end is None else min(end, len(names) - 1)
+    chosen = names[start : last + 1] if names else []
+    body["childrenrange"] = f"{start}-{start + len(chosen) - 1}" if chosen else ""
+    body["children"] = chosen
+    return body
+
+
+def dataobject_body(view: StoreView, obj: DataObject, prefixes: list[str]) -> dict[str, Any]:
+    body = _common(view, obj, "application/cdmi-object", "dataobject")
+    body["mimetype"] = obj.mimetype
+    body["metadata"] = metadata_of(view, obj, prefixes)
+    return body
+
+
+def capability_body(path: str) -> dict[str, Any]:
+    if path in ("/", ""):
+        return {
+            "objectType": "application/cdmi-capability",
+            "objectID": CAPABILITY_IDS["/"],
+            "objectName": "cdmi_capabilities/",
+            "parentURI": "/",
+            "capabilities": SYSTEM_CAPABILITIES,
+            "childrenrange": "0-1",
+            "children": ["container/", "dataobject/"],
+        }
+    table = {"/container": CONTAINER_CAPABILITIES, "/dataobject": DATAOBJECT_CAPABILITIES}
+    capabilities = table[path]
+    return {
+        "objectType": "application/cdmi-capability",
+        "objectID": CAPABILITY_IDS[path],
+        "objectName": path.strip("/") + "/",
+        "parentURI": "/cdmi_capabilities/",
+        "parentID": CAPABILITY_IDS["/"],
+        "capabilities": capabilities,
+        "childrenrange": "",
+        "children": [],
+    }
+
+
+def select_fields(body: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """Only the named top-level fields (``?objectID;metadata``)."""
+    return {name: body[name] for name in fields if name in body}
