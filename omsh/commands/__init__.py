@@ -9,6 +9,7 @@ FAMILIES = (
     "omsh.commands.navigate",
     "omsh.commands.content",
     "omsh.commands.metadata",
+    "omsh.commands.access",
     "omsh.commands.identity",
     "omsh.commands.admin",
     "omsh.commands.shell",

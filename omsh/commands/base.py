@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, TypeVar
@@ -97,6 +98,9 @@ class Command:
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     arguments: ClassVar[tuple[Arg, ...]] = ()
+    #: Text shown after the argument list by ``-h``/``help``: forms of a
+    #: command with sub-actions, accepted spellings, the JSON shape.
+    details: ClassVar[str] = ""
 
     def __init__(self, location: Location) -> None:
         self.location = location
@@ -107,7 +111,10 @@ class Command:
 
     @classmethod
     def help_text(cls) -> str:
-        return cls.parser().format_help()
+        text = cls.parser().format_help()
+        if cls.details:
+            text += "\n" + textwrap.dedent(cls.details).strip("\n") + "\n"
+        return text
 
     def run(self, invocation: Invocation) -> int | None:
         raise NotImplementedError
