@@ -230,7 +230,9 @@ class Tree(Command):
 
         def walk(view: StoreView) -> dict[str, Any]:
             root = view.resolve(inv.args.path, inv.session.cwd)
-            view.require(root, Perm.READ_METADATA, inv.args.path)
+            # Like ls: the top must be listable; unlistable ones below show empty.
+            needed = Perm.READ_METADATA | (Perm.READ if isinstance(root, Container) else Perm.NONE)
+            view.require(root, needed, inv.args.path)
             return build(view, root, inv.args.path, 0)
 
         tree = inv.view(walk)

@@ -198,12 +198,12 @@ def expand_wildcard(view: StoreView, cwd: str, word: str) -> list[str]:
                 continue
             if not isinstance(container, Container) or not view.can(container, Perm.READ):
                 continue
-            for name in container.names():
+            # Only names the caller may see, as ls shows them.
+            for name, child in view.children(container, real):
                 if name.startswith(".") and not segment.startswith("."):
                     continue
                 if fnmatch.fnmatchcase(name, segment):
-                    child = container.get(name)
-                    if child is None or (not is_last and not isinstance(child, Container)):
+                    if not is_last and not isinstance(child, Container):
                         continue
                     next_candidates.append((_join(shown, name), _join(real, name)))
         candidates = next_candidates

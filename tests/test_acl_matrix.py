@@ -1,0 +1,302 @@
+"""The ACL matrix: every command family, as four people, over one small tree.
+
+People: ``admin`` (member of admins), ``alice`` (staff), ``bob`` (interns),
+``carol`` (staff and interns).  The tree, and who may do what there::
+
+    /                         OWNER@ all (inherit) -- nothing for AUTHENTICATED@
+    /org                      allow g:staff rwdm, allow g:interns r   (inherit)
+    /org/dept/memo            allow bob m
+    /org/dept/team            allow alice a, deny carol wdm           (inherit)
+    /org/dept/team/doc        three levels below the /org grants
+    /org/dept/team/inbox/     allow bob w                             (inherit)
+    /org/dept/team/inbox/letter
+    /org/dept/team/secret/    deny g:interns r                        (inherit)
+    /org/dept/team/secret/plan  allow bob read-metadata
+
+So carol's inherited staff write is overridden by a deny one level up from
+the objects, and the interns' inherited read by a deny on ``secret``.
+
+Each row is a command line and the expected exit status of admin, alice,
+bob and carol, in that order ("0044": admin and alice succeed, bob and carol
+get "permission denied").  A refused command prints nothing on stdout, says
+``permission denied`` on stderr and changes nothing in the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from omsh.commands.registry import default_registry
+from omsh.store import admin as administration
+from omsh.store.database import Store
+from omsh.store.model import DataObject, walk
+from omsh.store.view import StoreView
+from tests.conftest import ShellDriver
+
+USERS = ("admin", "alice", "bob", "carol")
+
+SETUP = [
+    ("setfacl -b /", b""),
+    ("acl grant / OWNER@ all --inherit", b""),
+    ("mkdir -p /org/dept/team/secret /org/dept/team/inbox", b""),
+    ("put /org/dept/team/doc", b"hello\nworld\n"),
+    ("put /org/dept/team/secret/plan", b"the plan\n"),
+    ("put /org/dept/memo", b"memo\n"),
+    ("set-meta /org/dept/team/doc kind=doc", b""),
+    ("acl grant /org g:staff rwdm --inherit", b""),
+    ("acl grant /org g:interns r --inherit", b""),
+    ("acl grant /org/dept/team alice a --inherit", b""),
+    ("acl deny /org/dept/team carol wdm --inherit", b""),
+    ("acl deny /org/dept/team/secret g:interns r --inherit", b""),
+    ("acl grant /org/dept/team/inbox bob w --inherit", b""),
+    ("put /org/dept/team/inbox/letter", b"dear bob\n"),
+    # Single bits that tell the rights apart: metadata without content...
+    ("acl grant /org/dept/memo bob m", b""),
+    ("acl grant /org/dept/team/secret/plan bob read-metadata", b""),
+]
+
+READS = [
+    # navigate
+    ("ls /", "0444"),
+    ("ls /org", "0000"),
+    ("ls -l /org/dept/team", "0000"),
+    ("ls -R /org/dept", "0000"),
+    ("ls /org/dept/team/secret", "0044"),
+    ("ls -d /org/dept/team/secret", "0044"),
+    ("cd /org/dept/team", "0000"),
+    ("cd /org/dept/team/secret", "0044"),
+    ("tree /org", "0000"),
+    ("tree /org/dept/team/secret", "0044"),
+    ("stat /org/dept/team/doc", "0000"),
+    ("stat /org/dept/team/secret/plan", "0004"),  # bob: read-metadata, not read
+    # content
+    ("cat /org/dept/team/doc", "0000"),
+    ("cat /org/dept/team/secret/plan", "0044"),
+    ("cat /nothing/here", "3444"),  # root is not listable: no "not found" leak
+    ("cat /org/dept/team/secret/nothing", "3344"),
+    ("head -n 1 /org/dept/team/doc", "0000"),
+    ("head -c 3 /org/dept/team/secret/plan", "0044"),
+    ("verify /org/dept/team/doc", "0000"),
+    ("verify /org/dept/team/secret/plan", "0044"),
+    ("verify -r /org/dept/team/secret", "0044"),
+    # metadata
+    ("meta /org/dept/team/doc", "0000"),
+    ("meta /org/dept/team/secret/plan", "0004"),
+    ("meta /org/dept/team/secret", "0044"),
+    # access
+    ("acl /org/dept/team/doc", "0000"),
+    ("acl /org/dept/team/secret/plan", "0044"),
+    ("getfacl /org/dept/team/secret", "0044"),
+    ("acl check /org/dept/team/secret/plan", "0000"),
+]
+
+WRITES = [
+    # content: write on the target container, delete on what goes away
+    ("put /org/dept/team/new", "0044"),
+    ("put /org/dept/team/doc", "0044"),
+    ("put /org/dept/team/inbox/new", "0004"),
+    ("put /org/dept/team/secret/new", "0044"),
+    ("mkdir /org/dept/team/newdir", "0044"),
+    ("mkdir /org/dept/newdir", "0040"),
+    ("rm /org/dept/team/doc", "0044"),
+    ("rm -r /org/dept/team/secret", "0044"),
+    ("rm /org/dept/memo", "0040"),
+    ("rm /org/dept/team/inbox/letter", "0044"),  # bob may write there, not delete
+    ("put /org/dept/team/inbox/letter", "0004"),
+    ("put /org/dept/memo", "0040"),
+    ("mv /org/dept/memo /org/dept/memo2", "0040"),
+    ("mv /org/dept/memo /org/dept/team/memo", "0044"),
+    ("mv /org/dept/team/doc /org/dept/team/inbox/doc", "0044"),  # bob: no delete on doc
+    ("cp /org/dept/team/doc /org/dept/copy", "0040"),
+    ("cp /org/dept/team/secret/plan /org/dept/copy", "0044"),
+    ("cp /org/dept/team/doc /org/dept/team/inbox/copy", "0004"),
+    # metadata
+    ("set-meta /org/dept/team/doc k=1", "0044"),
+    ("set-meta /org/dept/memo k=1", "0000"),  # bob: write-metadata, not write
+    ("set-meta /org/dept/team/doc -d kind", "0044"),
+    # access: write-acl
+    ("acl grant /org/dept/team/doc bob w", "0044"),
+    ("acl deny /org/dept/team/doc bob r", "0044"),
+    ("acl revoke /org/dept/team/secret g:interns", "0044"),
+    ("acl grant /org/dept/memo bob w", "0444"),
+    ("acl grant -R /org/dept/team bob m", "0044"),
+    ("setfacl -m u:bob:w /org/dept/team/doc", "0044"),
+    ("setfacl -b /org/dept/team/secret", "0044"),
+]
+
+
+REGISTRY = default_registry()
+
+
+def drivers(store: Store) -> dict[str, ShellDriver]:
+    return {user: ShellDriver(store, REGISTRY, user) for user in USERS}
+
+
+def build(directory: Path) -> Store:
+    """A store with carol, the groups and the tree, built by admin's commands."""
+    store = Store.open(data_dir=str(directory / "var"))
+    store.bootstrap(admin_password="admin-secret")
+
+    def people(root) -> None:
+        view = StoreView.for_user(root, "admin")
+        for name in ("alice", "bob", "carol"):
+            administration.add_user(view, name)
+        for group, members in (("staff", ("alice", "carol")), ("interns", ("bob", "carol"))):
+            administration.add_group(view, group)
+            for member in members:
+                administration.add_member(view, group, member)
+
+    store.run(people)
+    admin = ShellDriver(store, REGISTRY, "admin")
+    for line, stdin in SETUP:
+        admin.ok(line, stdin)
+    return store
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The tree built once, closed: each test copies it rather than rebuilding it."""
+    directory = tmp_path_factory.mktemp("matrix")
+    build(directory).close()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def world(template, tmp_path_factory) -> Iterator[dict[str, ShellDriver]]:
+    """One copy shared by the read-only rows."""
+    store = copy_of(template, tmp_path_factory.mktemp("reads"))
+    yield drivers(store)
+    store.close()
+
+
+@pytest.fixture
+def fresh(template, tmp_path) -> Iterator[dict[str, ShellDriver]]:
+    """A copy of its own for each row that changes something."""
+    store = copy_of(template, tmp_path)
+    yield drivers(store)
+    store.close()
+
+
+def copy_of(template: Path, directory: Path) -> Store:
+    shutil.copytree(template / "var", directory / "var", dirs_exist_ok=True)
+    return Store.open(data_dir=str(directory / "var"))
+
+
+def snapshot(store: Store) -> list[tuple]:
+    """Everything a command could change: paths, owners, ACLs, metadata, content."""
+
+    def take(root) -> list[tuple]:
+        return [
+            (
+                node.path,
+                node.owner,
+                tuple(node.acl),
+                tuple(sorted(node.metadata.items())),
+                node.sha256 if isinstance(node, DataObject) else None,
+            )
+            for _, node in walk(root.tree)
+        ]
+
+    return store.read(take)
+
+
+def cases(rows: list[tuple[str, str]]) -> list:
+    return [
+        pytest.param(line, user, int(statuses[index]), id=f"{user}: {line}")
+        for line, statuses in rows
+        for index, user in enumerate(USERS)
+    ]
+
+
+def check(driver: ShellDriver, line: str, expected: int) -> None:
+    before = snapshot(driver.store) if expected else None
+    status, out, err = driver(line, b"new content\n")
+    assert status == expected, f"{driver.session.user}: {line!r} -> {status}: {err}"
+    if expected == 4:
+        assert out == "", out
+        assert err.strip().endswith("permission denied"), err
+        assert err.count("\n") == 1
+    if expected:
+        assert snapshot(driver.store) == before, "a refused command changed the store"
+
+
+@pytest.mark.parametrize(("line", "user", "expected"), cases(READS))
+def test_reads(world, line, user, expected):
+    driver = world[user]
+    driver.session.cwd = "/"
+    check(driver, line, expected)
+
+
+@pytest.mark.parametrize(("line", "user", "expected"), cases(WRITES))
+def test_writes(fresh, line, user, expected):
+    check(fresh[user], line, expected)
+
+
+# -- what the matrix does not show by exit status alone -------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "letters"),
+    [("admin", "rwdam"), ("alice", "rwdam"), ("bob", "r----"), ("carol", "r----")],
+)
+def test_acl_check_agrees_with_the_matrix(world, user, letters):
+    assert world[user].ok("acl check /org/dept/team/doc").splitlines()[0].split()[1] == letters
+
+
+def test_listings_show_only_what_the_caller_may_see(world):
+    assert world["alice"].ok("ls /org/dept/team").split() == ["doc", "inbox/", "secret/"]
+    assert world["bob"].ok("ls /org/dept/team").split() == ["doc", "inbox/"]
+    assert "secret" not in world["carol"].ok("ls -R /org")
+    assert "plan" not in world["bob"].ok("tree /org")
+    assert "plan" in world["alice"].ok("tree /org")
+
+
+def test_wildcards_do_not_reveal_hidden_names(world):
+    status, out, err = world["bob"]("ls /org/dept/team/s*")
+    assert status == 3 and "secret" not in out + err
+    assert world["alice"].ok("ls -d /org/dept/team/s*").split() == ["/org/dept/team/secret/"]
+
+
+def test_hidden_and_missing_names_are_refused_alike(world):
+    bob = world["bob"]
+    existing = bob("cat /org/dept/team/secret/plan")
+    missing = bob("cat /org/dept/team/secret/nothing")
+    assert existing[:2] == missing[:2] == (4, "")
+    assert existing[2].replace("plan", "X") == missing[2].replace("nothing", "X")
+
+
+def test_recursive_refusal_does_not_name_a_hidden_object(fresh):
+    admin, bob = fresh["admin"], fresh["bob"]
+    admin.ok("acl grant /org/dept/team/inbox bob all --inherit")
+    admin.ok("mkdir /org/dept/team/inbox/private")
+    admin.ok("put /org/dept/team/inbox/private/x", b"x")
+    admin.ok("acl deny /org/dept/team/inbox/private bob rda --inherit")
+    for line in ("rm -r /org/dept/team/inbox", "acl grant -R /org/dept/team/inbox alice r"):
+        status, _, err = bob(line)
+        assert status == 4 and "private" not in err, err
+        assert err.endswith("/org/dept/team/inbox: permission denied\n")
+
+
+def test_a_revoked_grant_takes_effect_on_the_next_command_of_a_session(fresh):
+    admin, bob = fresh["admin"], fresh["bob"]
+    bob.ok("cd /org/dept/team/inbox")
+    bob.ok("put first", b"1")
+    admin.ok("acl revoke /org/dept/team/inbox bob")
+    assert bob("put second", b"2")[0] == 4
+    admin.ok("acl grant /org/dept/team/inbox bob w")
+    bob.ok("put second", b"2")
+
+
+def test_changing_a_group_changes_access_at_once(fresh):
+    admin, carol = fresh["admin"], fresh["carol"]
+    assert carol("ls /org/dept/team/secret")[0] == 4
+
+    def leave(root) -> None:
+        administration.remove_member(StoreView.for_user(root, "admin"), "interns", "carol")
+
+    admin.store.run(leave)
+    carol.ok("ls /org/dept/team/secret")
