@@ -380,6 +380,7 @@ class StoreView:
         """
         absolute = normalize_path(path, cwd)
         existing = self.lookup(absolute)
+        slot: tuple[Container, str] | None = None
         if existing is not None:
             if isinstance(existing, Container):
                 raise IsAContainer(path)
@@ -389,17 +390,21 @@ class StoreView:
             if mimetype:
                 obj.mimetype = mimetype
         else:
-            parent, name = self._free_slot(absolute, "/", Perm.WRITE)
+            slot = self._free_slot(absolute, "/", Perm.WRITE)
+            name = slot[1]
             obj = DataObject(name, self.principal.name, self._new_id(), mimetype or "")
             obj.mimetype = mimetype or guess_mimetype(name)
-            self._register(parent, name, obj)
         upload.attach_to(obj.blob)
         obj.size = upload.size
         obj.sha256 = upload.sha256
         obj.touch()
         if metadata:
             self._apply_metadata(obj, dict(metadata), ())
-        self._reindex(obj)
+        # A new object is registered (and indexed) once it is complete.
+        if slot is None:
+            self._reindex(obj)
+        else:
+            self._register(*slot, obj)
         return obj
 
     def check_can_store(self, path: str, cwd: str = "/") -> None:
@@ -557,6 +562,21 @@ class StoreView:
         self.require(parent, Perm.APPEND if isinstance(source, Container) else Perm.WRITE, target)
         return parent, name, existing
 
+    def _clear_destination(
+        self, source: StoreObject, target: str, cwd: str, verb: str
+    ) -> tuple[Container, str]:
+        """Checked destination of a move or copy, with any object it replaces gone."""
+        parent, name, existing = self._destination(source, target, cwd)
+        node: StoreObject | None = parent
+        while node is not None:
+            if node is source:
+                raise OmshError(f"cannot {verb} a container into itself", subject=target)
+            node = node.__parent__
+        if existing is not None:
+            parent.detach(name)
+            self._unregister_subtree(existing)
+        return parent, name
+
     def move(self, source_path: str, target: str, cwd: str = "/") -> StoreObject:
         """``mv``: the object keeps its ID; a data object at the target is replaced."""
         source = self.resolve(source_path, cwd)
@@ -564,15 +584,7 @@ class StoreView:
         if old_parent is None:
             raise PermissionDenied(source_path, "cannot move the root container")
         self.require(source, Perm.DELETE, source_path)
-        parent, name, existing = self._destination(source, target, cwd)
-        node: StoreObject | None = parent
-        while node is not None:
-            if node is source:
-                raise OmshError("cannot move a container into itself", subject=target)
-            node = node.__parent__
-        if existing is not None:
-            parent.detach(name)
-            self._unregister_subtree(existing)
+        parent, name = self._clear_destination(source, target, cwd, "move")
         old_parent.detach(source.__name__)
         old_parent.touch()
         parent.attach(source, name)
@@ -589,15 +601,7 @@ class StoreView:
         if isinstance(source, Container) and not recursive:
             raise IsAContainer(source_path, "is a container (use -r)")
         self._require_subtree(source, Perm.READ | Perm.READ_METADATA, source_path)
-        parent, name, existing = self._destination(source, target, cwd)
-        node: StoreObject | None = parent
-        while node is not None:
-            if node is source:
-                raise OmshError("cannot copy a container into itself", subject=target)
-            node = node.__parent__
-        if existing is not None:
-            parent.detach(name)
-            self._unregister_subtree(existing)
+        parent, name = self._clear_destination(source, target, cwd, "copy")
         duplicate = self._duplicate(source, name)
         parent.touch()
         parent.attach(duplicate, name)
