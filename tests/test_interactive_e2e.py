@@ -21,7 +21,8 @@ PROMPT = "admin@omsh:/$"
 
 
 def last_line(screen: str) -> str:
-    return screen.rstrip("\n").splitlines()[-1]
+    lines = screen.rstrip("\n").splitlines()
+    return lines[-1] if lines else ""
 
 
 def run(term: Terminal, command: str, prompt: str = PROMPT) -> str:
@@ -123,6 +124,30 @@ def test_ctrl_c_abandons_the_line(term):
     assert run(term, "pwd") == "/"
 
 
+def test_ctrl_c_interrupts_a_running_command(server, term):
+    line = b"a line of text that scrolls by\n"
+    done = server.ssh("put /e2e/big.txt", stdin=line * 1_500_000)  # 46 MiB: seconds of output
+    assert done.status == 0, done.err
+    term.type("cat /e2e/big.txt")
+    term.press("Enter")
+    term.wait_for(line.decode())
+    term.press("C-c")
+    term.wait_for(f"omsh: cat: interrupted\n{PROMPT}")
+    term.wait_for(lambda s: "exit 1: failed" in last_line(s))
+
+
+def test_output_without_a_final_newline_keeps_its_line(server, term):
+    done = server.ssh("put /e2e/no-newline.txt", stdin=b"no newline at the end")
+    assert done.status == 0, done.err
+    term.type("cat /e2e/no-newline.txt")
+    term.press("Enter")
+    term.wait_for(f"no newline at the end%\n{PROMPT}")
+    term.type("ls /e2")
+    term.press("BSpace")  # a redraw must not overwrite the output
+    screen = term.wait_for(f"no newline at the end%\n{PROMPT} ls /e")
+    assert screen.count(PROMPT) == 2
+
+
 def test_secret_prompt_cancels_and_stays_out_of_history(term):
     term.type("passwd")
     term.press("Enter")
@@ -195,7 +220,9 @@ def test_putty_plink_interactive(server, tree, tmp_path):
         # PuTTY's anti-spoofing pause after keyboard-interactive authentication.
         terminal.wait_for("Press Return to begin session")
         terminal.press("Enter")
-        terminal.wait_for(PROMPT)
+        # The toolbar is drawn once the terminal's cursor report came back
+        # through plink: from then on what is typed reaches the server.
+        terminal.wait_for(lambda s: PROMPT in s and " admin  / " in last_line(s))
         terminal.type("cd /e2e/b")
         terminal.press("Tab")
         terminal.wait_for(f"{PROMPT} cd /e2e/box/")

@@ -52,6 +52,8 @@ from omsh.ssh.toolbar import Toolbar
 
 CTRL_C = "\x03"
 WELCOME = "type 'help' to list commands, Tab to complete, Ctrl-D to exit"
+#: Shown after output that did not end with a newline: a reverse-video '%'.
+MISSING_NEWLINE_MARK = "\x1b[7m%\x1b[27m"
 
 
 class _ChannelText:
@@ -193,9 +195,24 @@ class InteractiveShell:
         )
         print_formatted_text(line, output=self._output, style=SHELL_STYLE)
 
+    def _start_on_a_fresh_line(self) -> None:
+        """Put the cursor at the start of an empty line, as zsh does (PROMPT_SP).
+
+        Output that did not end with a newline (``cat`` of such an object)
+        leaves the cursor mid-line, and prompt_toolkit, which assumes column
+        0, would draw over it.  A mark and width-1 spaces wrap onto a new
+        line only if the cursor was not in column 0; a carriage return and
+        erase-line then leave a clean line either way, and the mark shows
+        where the output stopped.
+        """
+        columns = self._terminal_size().columns
+        self._output.write_raw(f"{MISSING_NEWLINE_MARK}{' ' * (columns - 1)}\r\x1b[K")
+        self._output.flush()
+
     async def _command_loop(self, prompt: PromptSession[str], shell: Shell) -> int:
         status = 0
         while not self.session.finished:
+            self._start_on_a_fresh_line()
             try:
                 line = await prompt.prompt_async(prompt_message(self.session))
             except KeyboardInterrupt:
