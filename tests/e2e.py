@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,22 @@ class OmshServer:
 
     def restart(self) -> OmshServer:
         self.stop()
+        return self.start()
+
+    def add_users(self, users: Mapping[str, Sequence[str]]) -> OmshServer:
+        """Create users (name -> groups) that log in with the client key, then restart.
+
+        Uses ``omsh user add`` as an operator would: the store is opened by
+        one process at a time, so the server is stopped meanwhile.
+        """
+        self.stop()
+        for name, groups in users.items():
+            argv = [OMSH, "user", "add", name, "--key", f"{self.client_key}.pub"]
+            for group in groups:
+                argv += ["--group", group]
+            added = run([*argv, "--data", str(self.data)])
+            if added.status != 0:
+                raise RuntimeError(f"omsh user add {name} failed: {added.err}")
         return self.start()
 
     # -- OpenSSH ---------------------------------------------------------

@@ -1,25 +1,7 @@
-"""The ACL matrix: every command family, as four people, over one small tree.
+"""The ACL matrix in process: every command family, as four people (see tests/acl_world.py).
 
-People: ``admin`` (member of admins), ``alice`` (staff), ``bob`` (interns),
-``carol`` (staff and interns).  The tree, and who may do what there::
-
-    /                         OWNER@ all (inherit) -- nothing for AUTHENTICATED@
-    /org                      allow g:staff rwdm, allow g:interns r   (inherit)
-    /org/dept/memo            allow bob m
-    /org/dept/team            allow alice a, deny carol wdm           (inherit)
-    /org/dept/team/doc        three levels below the /org grants
-    /org/dept/team/inbox/     allow bob w                             (inherit)
-    /org/dept/team/inbox/letter
-    /org/dept/team/secret/    deny g:interns r                        (inherit)
-    /org/dept/team/secret/plan  allow bob read-metadata
-
-So carol's inherited staff write is overridden by a deny one level up from
-the objects, and the interns' inherited read by a deny on ``secret``.
-
-Each row is a command line and the expected exit status of admin, alice,
-bob and carol, in that order ("0044": admin and alice succeed, bob and carol
-get "permission denied").  A refused command prints nothing on stdout, says
-``permission denied`` on stderr and changes nothing in the store.
+Read-only rows share one copy of the tree; each row that changes something
+gets a copy of its own, copied from a store built once.
 """
 
 from __future__ import annotations
@@ -35,99 +17,8 @@ from omsh.store import admin as administration
 from omsh.store.database import Store
 from omsh.store.model import DataObject, walk
 from omsh.store.view import StoreView
+from tests.acl_world import GROUPS, READS, ROOT_SETUP, SETUP, USERS, WRITES, cases
 from tests.conftest import ShellDriver
-
-USERS = ("admin", "alice", "bob", "carol")
-
-SETUP = [
-    ("setfacl -b /", b""),
-    ("acl grant / OWNER@ all --inherit", b""),
-    ("mkdir -p /org/dept/team/secret /org/dept/team/inbox", b""),
-    ("put /org/dept/team/doc", b"hello\nworld\n"),
-    ("put /org/dept/team/secret/plan", b"the plan\n"),
-    ("put /org/dept/memo", b"memo\n"),
-    ("set-meta /org/dept/team/doc kind=doc", b""),
-    ("acl grant /org g:staff rwdm --inherit", b""),
-    ("acl grant /org g:interns r --inherit", b""),
-    ("acl grant /org/dept/team alice a --inherit", b""),
-    ("acl deny /org/dept/team carol wdm --inherit", b""),
-    ("acl deny /org/dept/team/secret g:interns r --inherit", b""),
-    ("acl grant /org/dept/team/inbox bob w --inherit", b""),
-    ("put /org/dept/team/inbox/letter", b"dear bob\n"),
-    # Single bits that tell the rights apart: metadata without content...
-    ("acl grant /org/dept/memo bob m", b""),
-    ("acl grant /org/dept/team/secret/plan bob read-metadata", b""),
-]
-
-READS = [
-    # navigate
-    ("ls /", "0444"),
-    ("ls /org", "0000"),
-    ("ls -l /org/dept/team", "0000"),
-    ("ls -R /org/dept", "0000"),
-    ("ls /org/dept/team/secret", "0044"),
-    ("ls -d /org/dept/team/secret", "0044"),
-    ("cd /org/dept/team", "0000"),
-    ("cd /org/dept/team/secret", "0044"),
-    ("tree /org", "0000"),
-    ("tree /org/dept/team/secret", "0044"),
-    ("stat /org/dept/team/doc", "0000"),
-    ("stat /org/dept/team/secret/plan", "0004"),  # bob: read-metadata, not read
-    # content
-    ("cat /org/dept/team/doc", "0000"),
-    ("cat /org/dept/team/secret/plan", "0044"),
-    ("cat /nothing/here", "3444"),  # root is not listable: no "not found" leak
-    ("cat /org/dept/team/secret/nothing", "3344"),
-    ("head -n 1 /org/dept/team/doc", "0000"),
-    ("head -c 3 /org/dept/team/secret/plan", "0044"),
-    ("verify /org/dept/team/doc", "0000"),
-    ("verify /org/dept/team/secret/plan", "0044"),
-    ("verify -r /org/dept/team/secret", "0044"),
-    # metadata
-    ("meta /org/dept/team/doc", "0000"),
-    ("meta /org/dept/team/secret/plan", "0004"),
-    ("meta /org/dept/team/secret", "0044"),
-    # access
-    ("acl /org/dept/team/doc", "0000"),
-    ("acl /org/dept/team/secret/plan", "0044"),
-    ("getfacl /org/dept/team/secret", "0044"),
-    ("acl check /org/dept/team/secret/plan", "0000"),
-]
-
-WRITES = [
-    # content: write on the target container, delete on what goes away
-    ("put /org/dept/team/new", "0044"),
-    ("put /org/dept/team/doc", "0044"),
-    ("put /org/dept/team/inbox/new", "0004"),
-    ("put /org/dept/team/secret/new", "0044"),
-    ("mkdir /org/dept/team/newdir", "0044"),
-    ("mkdir /org/dept/newdir", "0040"),
-    ("rm /org/dept/team/doc", "0044"),
-    ("rm -r /org/dept/team/secret", "0044"),
-    ("rm /org/dept/memo", "0040"),
-    ("rm /org/dept/team/inbox/letter", "0044"),  # bob may write there, not delete
-    ("put /org/dept/team/inbox/letter", "0004"),
-    ("put /org/dept/memo", "0040"),
-    ("mv /org/dept/memo /org/dept/memo2", "0040"),
-    ("mv /org/dept/memo /org/dept/team/memo", "0044"),
-    ("mv /org/dept/team/doc /org/dept/team/inbox/doc", "0044"),  # bob: no delete on doc
-    ("cp /org/dept/team/doc /org/dept/copy", "0040"),
-    ("cp /org/dept/team/secret/plan /org/dept/copy", "0044"),
-    ("cp /org/dept/team/doc /org/dept/team/inbox/copy", "0004"),
-    # metadata
-    ("set-meta /org/dept/team/doc k=1", "0044"),
-    ("set-meta /org/dept/memo k=1", "0000"),  # bob: write-metadata, not write
-    ("set-meta /org/dept/team/doc -d kind", "0044"),
-    # access: write-acl
-    ("acl grant /org/dept/team/doc bob w", "0044"),
-    ("acl deny /org/dept/team/doc bob r", "0044"),
-    ("acl revoke /org/dept/team/secret g:interns", "0044"),
-    ("acl grant /org/dept/memo bob w", "0444"),
-    ("acl grant -R /org/dept/team bob m", "0044"),
-    ("setfacl -m u:bob:w /org/dept/team/doc", "0044"),
-    ("setfacl -b /org/dept/team/secret", "0044"),
-]
-
 
 REGISTRY = default_registry()
 
@@ -145,13 +36,15 @@ def build(directory: Path) -> Store:
         view = StoreView.for_user(root, "admin")
         for name in ("alice", "bob", "carol"):
             administration.add_user(view, name)
-        for group, members in (("staff", ("alice", "carol")), ("interns", ("bob", "carol"))):
+        for group, members in GROUPS.items():
             administration.add_group(view, group)
             for member in members:
                 administration.add_member(view, group, member)
 
     store.run(people)
     admin = ShellDriver(store, REGISTRY, "admin")
+    for line in ROOT_SETUP:
+        admin.ok(line)
     for line, stdin in SETUP:
         admin.ok(line, stdin)
     return store
@@ -204,12 +97,8 @@ def snapshot(store: Store) -> list[tuple]:
     return store.read(take)
 
 
-def cases(rows: list[tuple[str, str]]) -> list:
-    return [
-        pytest.param(line, user, int(statuses[index]), id=f"{user}: {line}")
-        for line, statuses in rows
-        for index, user in enumerate(USERS)
-    ]
+def params(rows: list[tuple[str, str]]) -> list:
+    return [pytest.param(*case, id=f"{case[1]}: {case[0]}") for case in cases(rows)]
 
 
 def check(driver: ShellDriver, line: str, expected: int) -> None:
@@ -224,14 +113,14 @@ def check(driver: ShellDriver, line: str, expected: int) -> None:
         assert snapshot(driver.store) == before, "a refused command changed the store"
 
 
-@pytest.mark.parametrize(("line", "user", "expected"), cases(READS))
+@pytest.mark.parametrize(("line", "user", "expected"), params(READS))
 def test_reads(world, line, user, expected):
     driver = world[user]
     driver.session.cwd = "/"
     check(driver, line, expected)
 
 
-@pytest.mark.parametrize(("line", "user", "expected"), cases(WRITES))
+@pytest.mark.parametrize(("line", "user", "expected"), params(WRITES))
 def test_writes(fresh, line, user, expected):
     check(fresh[user], line, expected)
 
