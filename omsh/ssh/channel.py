@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future
 
 import asyncssh
 
@@ -44,7 +44,15 @@ class Interrupt:
 
 
 class ChannelSink:
-    """A callable that writes bytes to an SSH stream from a worker thread."""
+    """A callable that writes bytes to an SSH stream from a worker thread.
+
+    Writes are pipelined one deep: a call hands its bytes to the event loop
+    and then waits only for the *previous* write to have drained, so the
+    loop always has the next chunk queued while the worker prepares the one
+    after (``cat`` reads the blob while the loop encrypts).  Memory stays
+    bounded to two chunks beyond asyncssh's own buffer, and a client that
+    reads slowly still holds the worker back.
+    """
 
     def __init__(
         self,
@@ -55,10 +63,17 @@ class ChannelSink:
         self._loop = loop
         self._stream = stream
         self._interrupt = interrupt
+        self._pending: Future[None] | None = None
 
     async def _send(self, data: bytes) -> None:
         self._stream.write(data)
         await self._stream.drain()
+
+    def _wait(self, future: Future[None]) -> None:
+        try:
+            future.result()
+        except (BrokenPipeError, ConnectionError, asyncssh.Error, CancelledError):
+            raise ClientGone() from None
 
     def __call__(self, data: bytes) -> None:
         if self._interrupt is not None:
@@ -66,14 +81,24 @@ class ChannelSink:
         if self._stream.channel.is_closing():
             raise ClientGone()
         future = asyncio.run_coroutine_threadsafe(self._send(data), self._loop)
-        try:
-            future.result()
-        except (BrokenPipeError, ConnectionError, asyncssh.Error, CancelledError):
-            raise ClientGone() from None
+        previous, self._pending = self._pending, future
+        if previous is not None:
+            self._wait(previous)
 
 
 class ChannelSource:
-    """Blocking reads of a session's stdin from a worker thread."""
+    """Blocking reads of a session's stdin from a worker thread.
+
+    Data is fetched from the channel in blocks of its whole receive window
+    and handed out from a local buffer.  Besides crossing to the event loop
+    once per block rather than once per small read, this bounds memory:
+    asyncssh (2.24) grants the client a full window again whenever it
+    delivers a packet after a pause, whatever the application has actually
+    consumed, so a reader that takes less than a window per read lets a fast
+    client push data into the server's buffers without limit (a 1 GiB
+    ``put`` held ~1 GiB).  Taking a window per read consumes as much as
+    each grant allows, which keeps the buffered total to about three windows.
+    """
 
     def __init__(
         self,
@@ -84,6 +109,9 @@ class ChannelSource:
         self._loop = loop
         self._stream = stream
         self._interrupt = interrupt
+        self._block = max(stream.channel.get_recv_window(), 1)
+        self._buffer = b""
+        self._offset = 0
 
     async def _read(self, size: int) -> bytes:
         try:
@@ -98,30 +126,44 @@ class ChannelSource:
                 raise TransferAborted()
         return data
 
-    def _call(self, size: int) -> bytes:
+    def _fill(self) -> bool:
+        """Fetch the next block into the buffer; False at end of input."""
         if self._interrupt is not None:
             self._interrupt.check()
-        future = asyncio.run_coroutine_threadsafe(self._read(size), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._read(self._block), self._loop)
         try:
-            return future.result()
+            self._buffer = future.result()
         except CancelledError:
             raise TransferAborted() from None
+        self._offset = 0
+        return bool(self._buffer)
+
+    def _take(self, size: int) -> bytes:
+        """Up to *size* bytes (all with a negative size) from the buffer."""
+        if self._offset >= len(self._buffer) and not self._fill():
+            return b""
+        end = len(self._buffer) if size < 0 else self._offset + size
+        data = self._buffer[self._offset : end]
+        self._offset += len(data)
+        return data
 
     def read(self, size: int = -1) -> bytes:
         if size < 0:
             chunks = []
-            while chunk := self._call(1 << 20):
+            while chunk := self._take(-1):
                 chunks.append(chunk)
             return b"".join(chunks)
-        return self._call(size)
+        return self._take(size) if size else b""
 
     def readline(self) -> bytes:
         line = bytearray()
         while not line.endswith(b"\n"):
-            chunk = self._call(1)
-            if not chunk:
+            if self._offset >= len(self._buffer) and not self._fill():
                 break
-            line += chunk
+            end = self._buffer.find(b"\n", self._offset)
+            end = len(self._buffer) if end < 0 else end + 1
+            line += self._buffer[self._offset : end]
+            self._offset = end
         return bytes(line)
 
 
