@@ -106,6 +106,8 @@ class OmshServer(ServerProcess):
             "--keys": self.keys,
             "--host": HOST,
             "--ssh-port": 0,
+            # The real server, CDMI endpoint included, on a free port.
+            "--cdmi-port": 0,
             "--log-level": "WARNING",
         }
         argv = [str(Path(sys.executable).with_name("omsh")), "serve"]

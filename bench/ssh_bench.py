@@ -29,7 +29,6 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.harness import (
     MIB,
@@ -238,8 +237,6 @@ class SSHBench:
         if not sample:
             yield
             return
-        if self.memory.idle is None:
-            self.memory.idle = settled_rss(self.omsh.pid)
         with RssSampler(self.omsh.pid) as sampler:
             yield
         self.memory.peaks.append(sampler.peak)
@@ -279,15 +276,21 @@ class SSHBench:
         runs: int,
         convert: Callable[[float], float],
         warm_up: Callable[[list[str]], None],
-        **timing: Any,
+        *,
+        stdin: Path | None = None,
+        sample_rss: bool = False,
     ) -> None:
         """Warm each side up (checking its work), then time *runs* of both.
 
-        *convert* turns seconds into the case's unit; *timing* goes to :meth:`timed`.
+        *convert* turns seconds into the case's unit.  With *sample_rss*,
+        omsh's idle RSS is read first (once, before any transfer has grown
+        its heap) and its peak RSS is recorded during each timed run.
         """
+        if sample_rss and self.memory.idle is None:
+            self.memory.idle = settled_rss(self.omsh.pid)
         for argv in (sides.omsh, sides.reference):
             warm_up(argv)
-        omsh, reference = self.timed(runs, sides, **timing)
+        omsh, reference = self.timed(runs, sides, stdin=stdin, sample_rss=sample_rss)
         result.omsh = [convert(seconds) for seconds in omsh]
         result.reference = [convert(seconds) for seconds in reference]
 
