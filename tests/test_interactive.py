@@ -215,6 +215,18 @@ def test_principals(store, commands):
     assert applied(store, commands, "grant --group ad") == ["grant --group admins"]
 
 
+def test_other_users_see_only_their_own_principal_names(store, commands):
+    def join_staff(root) -> None:
+        root.principals.add_group("staff")
+        root.principals.add_member("staff", "bob")
+
+    store.run(join_staff)
+    assert applied(store, commands, "grant allow x ", user="bob") == ["grant allow x bob"]
+    assert applied(store, commands, "grant allow x a", user="bob") == []
+    assert applied(store, commands, "grant --group ", user="bob") == ["grant --group staff"]
+    assert applied(store, commands, "grant --group ", user="alice") == []
+
+
 def test_option_values_in_both_forms(tree, commands):
     assert applied(tree, commands, "grant --in /da") == ["grant --in /data/"]
     assert applied(tree, commands, "grant --in=/data/p") == ["grant --in=/data/plans/"]

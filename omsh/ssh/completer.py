@@ -11,8 +11,9 @@ offers comes from the declarations commands already make (DESIGN §3):
   argument it fills: ``choices`` if declared, store paths for ``PATH`` and
   ``CONTAINER``, principal names for ``USER`` and ``GROUP``.
 
-Paths and principals come from the store, and only what the user may see
-(:meth:`~omsh.store.view.StoreView.children`).  The store is synchronous
+Paths and principals come from the store, and only what the user may see:
+children by :meth:`~omsh.store.view.StoreView.children`, every principal
+name only for administrators.  The store is synchronous
 ZODB: wrap the completer in prompt_toolkit's ``ThreadedCompleter`` so a slow
 lookup never blocks the event loop, and ask it on Tab rather than while
 typing.
@@ -241,9 +242,18 @@ class ShellCompleter(Completer):
             )
 
     def _principals(self, context: LineContext, *, groups: bool) -> Iterator[Completion]:
+        """User or group names; all of them only for administrators.
+
+        Listing users and groups is an administrator's right (``user list``),
+        so anyone else is offered only their own name and groups.
+        """
         prefix = str(context.current)
 
         def collect(view: StoreView) -> list[str]:
+            principal = view.principal
+            if not principal.is_admin:
+                own = principal.groups if groups else {principal.name}
+                return sorted(name for name in own if name.startswith(prefix))
             directory = view.root.principals.groups if groups else view.root.principals.users
             names: list[str] = []
             for name in directory.keys(min=prefix):
