@@ -329,3 +329,57 @@ def test_revoking_only_selected_entries():
         acl[0],
         allow("alice", "r", INHERIT),
     )
+
+
+def test_cached_verdicts_still_depend_on_owner_and_group():
+    chain, obj = tree()
+    chain[0].acl = ()
+    chain[1].acl = (allow("OWNER@", "w", INHERIT), allow("GROUP@", "d", INHERIT))
+    mine = DataObject("mine", "alice", "a" * 40, "text/plain")
+    chain[3].attach(mine, "mine")
+    theirs = DataObject("theirs", "bob", "b" * 40, "text/plain")
+    theirs.group = "staff"
+    chain[3].attach(theirs, "theirs")
+    cache = InheritanceCache()
+    delete = parse_perms("d")
+    assert decide(ALICE, mine, WRITE, cache)
+    assert not decide(ALICE, obj, WRITE, cache)  # owned by root
+    assert not decide(ALICE, theirs, WRITE, cache)
+    assert decide(BOB, theirs, WRITE, cache)
+    assert decide(ALICE, theirs, delete, cache)  # alice is in staff
+    assert not decide(ALICE, mine, delete, cache)  # mine has no group
+    assert not decide(BOB, theirs, delete, cache)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from([AceType.ALLOW, AceType.DENY]),
+            st.sampled_from(["alice", "staff", "OWNER@", "GROUP@", "EVERYONE@"]),
+            st.sampled_from([INHERIT, AceFlag.OBJECT_INHERIT, INHERIT | AceFlag.NO_PROPAGATE]),
+            st.sampled_from([Perm.READ, Perm.WRITE, Perm.READ | Perm.WRITE]),
+        ),
+        max_size=8,
+    ),
+    st.lists(st.tuples(st.sampled_from(["alice", "bob"]), st.booleans()), min_size=1, max_size=4),
+)
+def test_one_cache_for_many_objects_decides_as_no_cache(entries, objects):
+    chain, _obj = tree(3)
+    for container in chain:
+        container.acl = ()
+    for level, acetype, identifier, flags, mask in entries:
+        if identifier == "staff":
+            flags |= AceFlag.IDENTIFIER_GROUP
+        chain[level].acl = (*chain[level].acl, ACE(acetype, identifier, flags, mask))
+    siblings = []
+    for index, (owner, in_staff) in enumerate(objects):
+        sibling = DataObject(f"o{index}", owner, f"{index:040d}", "text/plain")
+        sibling.group = "staff" if in_staff else "other"
+        chain[3].attach(sibling, sibling.__name__)
+        siblings.append(sibling)
+    cache = InheritanceCache()
+    for who in (ALICE, BOB, CAROL):
+        for sibling in siblings:
+            for perms in (Perm.READ, Perm.WRITE, Perm.READ | Perm.WRITE):
+                assert decide(who, sibling, perms, cache) == decide(who, sibling, perms)

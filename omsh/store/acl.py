@@ -324,18 +324,43 @@ def _applies_to(ace: ACE, is_container: bool, direct_child: bool) -> bool:
 
 
 class InheritanceCache:
-    """Inherited ACE chains per container, for one transaction.
+    """Inherited ACE chains, and the verdicts they give, for one transaction.
 
-    ``ls -l`` of 10,000 children asks the same ancestors 10,000 times; the
-    chain above a container is computed once.  Any ACL change made through
-    the same view must call :meth:`clear`.
+    ``ls -l`` of 10,000 children asks the same ancestors 10,000 times: the
+    chain above a container is computed once, and so is the verdict it gives
+    a principal for a set of bits.  Within one container that verdict depends
+    on the object only through whether the principal owns it (``OWNER@``) or
+    is in its group (``GROUP@``), and those two answers are part of the key.
+    Any ACL change made through the same view must call :meth:`clear`.
     """
 
     def __init__(self) -> None:
         self._deep: dict[tuple[object, bool], tuple[ACE, ...]] = {}
+        self._verdicts: dict[tuple[object, ...], bool] = {}
 
     def clear(self) -> None:
         self._deep.clear()
+        self._verdicts.clear()
+
+    def inherited_verdict(
+        self, principal: Principal, obj: StoreObject, parent: StoreObject, remaining: int
+    ) -> bool:
+        """Whether what *obj* inherits from *parent* grants all *remaining* bits."""
+        is_container = isinstance(obj, Container)
+        group = getattr(obj, "group", None)
+        key = (
+            _cache_key(parent, is_container),
+            principal,
+            remaining,
+            obj.owner == principal.name,
+            group is not None and group in principal.groups,
+        )
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            chain = self.from_parent(parent, is_container)
+            verdict = _undecided(chain, principal, obj, remaining) == 0
+            self._verdicts[key] = verdict
+        return verdict
 
     def from_parent(self, parent: StoreObject, is_container: bool) -> tuple[ACE, ...]:
         """ACEs a child of *parent* inherits: parent's first, then above."""
@@ -388,30 +413,36 @@ def effective_aces(
     return entries
 
 
+def _undecided(
+    aces: Iterable[ACE], principal: Principal, obj: StoreObject, remaining: int
+) -> int | None:
+    """The bits of *remaining* that *aces*, in order, leave undecided; None if one is denied."""
+    for ace in aces:
+        bits = remaining & int(ace.acemask)
+        if not bits or not identifier_matches(ace, principal, obj):
+            continue
+        if ace.acetype is AceType.DENY:
+            return None
+        remaining &= ~bits
+        if not remaining:
+            return 0
+    return remaining
+
+
 def decide(
     principal: Principal, obj: StoreObject, perms: Perm, cache: InheritanceCache | None = None
 ) -> bool:
     """The ACL decision for everyone but administrators (see module docstring)."""
-    remaining = int(perms)
+    own = (ace for ace in obj.acl if not ace.aceflags & AceFlag.INHERIT_ONLY)
+    remaining = _undecided(own, principal, obj, int(perms))
+    if remaining is None:
+        return False
     if not remaining:
         return True
-    own = (ace for ace in obj.acl if not ace.aceflags & AceFlag.INHERIT_ONLY)
     parent = obj.__parent__
-    inherited: Iterable[ACE] = ()
-    if parent is not None:
-        is_container = isinstance(obj, Container)
-        inherited = (cache or InheritanceCache()).from_parent(parent, is_container)
-    for source in (own, inherited):
-        for ace in source:
-            bits = remaining & int(ace.acemask)
-            if not bits or not identifier_matches(ace, principal, obj):
-                continue
-            if ace.acetype is AceType.DENY:
-                return False
-            remaining &= ~bits
-            if not remaining:
-                return True
-    return False
+    if parent is None:
+        return False
+    return (cache or InheritanceCache()).inherited_verdict(principal, obj, parent, remaining)
 
 
 def parse_identifier_spec(spec: str) -> tuple[str, bool | None]:
