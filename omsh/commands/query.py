@@ -90,19 +90,24 @@ class _Search(Command):
         if limit is not None and limit < 0:
             raise UsageError("--limit must be 0 or more")
 
-        def run(view: StoreView) -> tuple[QueryResult, list[dict[str, Any]]]:
+        def run(view: StoreView) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            # A result reads the catalog: everything is taken from it in here.
             result = view.query(node, within, inv.session.cwd)
+            footer = {
+                "count": len(result),
+                "transaction": result.transaction,
+                "complete_as_of": result.as_of,
+            }
             if count_only:
-                return result, []
+                return footer, []
             docids = result.ordered(order_by, descending)
             if limit is not None:
                 docids = docids[:limit]
-            return result, [_row(result, docid, select) for docid in docids]
+            return footer, [_row(result, docid, select) for docid in docids]
 
-        result, rows = inv.view(run)
-        total = len(result)
+        footer, rows = inv.view(run)
+        total = footer["count"]
         shown = total if limit is None else min(total, limit)
-        footer = {"count": total, "transaction": result.transaction, "complete_as_of": result.as_of}
         if inv.json:
             inv.out.json(footer if count_only else {"results": rows, **footer})
             return
@@ -115,8 +120,8 @@ class _Search(Command):
         more = f", {shown} shown" if shown != total else ""
         noun = "object" if total == 1 else "objects"
         inv.err.line(
-            f"({total} {noun}{more}; complete as of transaction {result.transaction},"
-            f" {result.as_of})"
+            f"({total} {noun}{more}; complete as of transaction {footer['transaction']},"
+            f" {footer['complete_as_of']})"
         )
 
 

@@ -20,15 +20,17 @@ no SQL NULL propagation); ``x != v`` needs ``x`` to exist with ``v``'s type.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from BTrees.IIBTree import IITreeSet, difference, intersection, multiunion
+from BTrees.IIBTree import IISet, difference, intersection, multiunion
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -41,13 +43,17 @@ from omsh.store.index import (
     SYSTEM_FIELDS,
     USER_FIELD_PREFIX,
     Catalog,
+    DocSet,
     SortKey,
     sort_key,
 )
 from omsh.store.metadata import format_timestamp
 
+#: How a missing path sorts (first) when a damaged catalog lacks one.
+_NO_KEY: SortKey = (RANK_STRING, "")
 MAX_QUERY_LENGTH = 8192
 MAX_DEPTH = 100
+PARSE_CACHE_SIZE = 256
 #: Short names people type for system fields.
 ALIASES = {"size": "cdmi_size", "ctime": "cdmi_ctime", "mtime": "cdmi_mtime", "hash": "cdmi_hash"}
 
@@ -77,7 +83,14 @@ def display_field(field: str) -> str:
 
 
 class Node:
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    """A query expression: answered from the catalog, or decided for one object."""
+
+    def evaluate(self, catalog: Catalog) -> DocSet:
+        """The matching document ids.
+
+        The set may be one the index itself holds (an equality returns the
+        stored set rather than a copy), so callers must not modify it.
+        """
         raise NotImplementedError
 
     def matches(self, values: dict[str, SortKey]) -> bool:
@@ -94,13 +107,13 @@ class Compare(Node):
     op: str
     key: SortKey
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         index = _field_index(catalog, self.field)
         if index is None:
-            return IITreeSet()
+            return IISet()
         rank, value = self.key
         if self.op == "=":
-            return IITreeSet(index.equal(self.key))
+            return index.equal(self.key)
         if self.op in ("!=", "<>"):
             return difference(index.of_rank(rank), index.equal(self.key))
         low, high = (value, None) if self.op in (">", ">=") else (None, value)
@@ -146,10 +159,10 @@ class Like(Node):
         match = re.match(r"[^%_]*", self.pattern)
         return match.group(0) if match else ""
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         index = _field_index(catalog, self.field)
         if index is None:
-            return IITreeSet()
+            return IISet()
         regex = self.regex()
         prefix = self.literal_prefix()
         if prefix and ord(prefix[-1]) < 0x10FFFF:
@@ -187,10 +200,10 @@ class Member(Node):
     keys: tuple[SortKey, ...]
     negated: bool = False
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         index = _field_index(catalog, self.field)
         if index is None:
-            return IITreeSet()
+            return IISet()
         found = multiunion([index.equal(key) for key in self.keys])
         if not self.negated:
             return found
@@ -213,10 +226,10 @@ class Between(Node):
     high: SortKey
     negated: bool = False
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         index = _field_index(catalog, self.field)
         if index is None or self.low[0] != self.high[0]:
-            return IITreeSet()
+            return IISet()
         found = index.range(self.low[0], self.low[1], self.high[1])
         if self.negated:
             return difference(index.of_rank(self.low[0]), found)
@@ -234,9 +247,9 @@ class IsNull(Node):
     field: str
     negated: bool = False
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         index = _field_index(catalog, self.field)
-        present = index.docids() if index is not None else IITreeSet()
+        present = index.docids() if index is not None else IISet()
         return present if self.negated else difference(catalog.all_docids(), present)
 
     def matches(self, values: dict[str, SortKey]) -> bool:
@@ -247,14 +260,14 @@ class IsNull(Node):
 class And(Node):
     items: tuple[Node, ...]
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
-        result: IITreeSet | None = None
+    def evaluate(self, catalog: Catalog) -> DocSet:
+        result: DocSet | None = None
         for item in self.items:
             found = item.evaluate(catalog)
             result = found if result is None else intersection(result, found)
             if not result:
                 break
-        return IITreeSet(result or ())
+        return result if result is not None else IISet()
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         return all(item.matches(values) for item in self.items)
@@ -264,7 +277,7 @@ class And(Node):
 class Or(Node):
     items: tuple[Node, ...]
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         return multiunion([item.evaluate(catalog) for item in self.items])
 
     def matches(self, values: dict[str, SortKey]) -> bool:
@@ -275,7 +288,7 @@ class Or(Node):
 class Not(Node):
     item: Node
 
-    def evaluate(self, catalog: Catalog) -> IITreeSet:
+    def evaluate(self, catalog: Catalog) -> DocSet:
         return difference(catalog.all_docids(), self.item.evaluate(catalog))
 
     def matches(self, values: dict[str, SortKey]) -> bool:
@@ -401,7 +414,18 @@ def _nesting_depth(query: str) -> int:
 
 
 def parse_query(query: str) -> Node:
-    """Parse *query*; a :class:`QuerySyntaxError` (exit 2) says what and where."""
+    """Parse *query*; a :class:`QuerySyntaxError` (exit 2) says what and where.
+
+    Trees are immutable, so the last :data:`PARSE_CACHE_SIZE` distinct
+    queries are kept parsed: scripts repeat theirs, and parsing costs more
+    than answering a selective query (SQLite keeps prepared statements for
+    the same reason).  Errors are not cached.
+    """
+    return _parse(query)
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _parse(query: str) -> Node:
     if not query.strip():
         raise QuerySyntaxError("empty query")
     if len(query) > MAX_QUERY_LENGTH:
@@ -416,17 +440,20 @@ def parse_query(query: str) -> Node:
     return _ToNodes().transform(tree)
 
 
-def evaluate(node: Node, catalog: Catalog, within: str | None = None) -> IITreeSet:
-    """Document ids matching *node*, optionally only strictly below the path *within*."""
+def evaluate(node: Node, catalog: Catalog, within: str | None = None) -> DocSet:
+    """Document ids matching *node*, optionally only strictly below the path *within*.
+
+    Not to be modified: it may be a set the index holds.
+    """
     found = node.evaluate(catalog)
     if within is not None and within != "/":
         path_index = catalog.field("path")
         if path_index is None:
-            return IITreeSet()
+            return IISet()
         # Every path below /a/b starts with "/a/b/"; "0" is the character after "/".
         below = path_index.range(RANK_STRING, within + "/", within + "0", include_high=False)
         found = intersection(found, below)
-    return IITreeSet(found)
+    return found
 
 
 __all__ = [
@@ -457,33 +484,54 @@ class QueryResult:
 
     Rows are read from the catalog's reverse indexes, so listing a result
     loads no object: paths come from the ``path`` index, selected fields
-    from theirs.
+    from theirs.  The paths are fetched for all documents at once, the
+    first time they are needed (to sort by path, or to list).
     """
 
-    docids: list[int]
+    docids: Collection[int]
     catalog: Catalog
     transaction: str
     as_of: str
+    _keys: dict[str, dict[int, SortKey | None]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.docids)
 
+    def keys(self, field: str) -> dict[int, SortKey | None]:
+        """Every document's key in *field* (None where it has none), fetched once."""
+        keys = self._keys.get(field)
+        if keys is None:
+            index = self.catalog.field(field)
+            keys = index.keys_of(self.docids) if index is not None else dict.fromkeys(self.docids)
+            self._keys[field] = keys
+        return keys
+
     def value(self, docid: int, field: str) -> SortKey | None:
+        keys = self._keys.get(field)
+        if keys is not None:
+            return keys.get(docid)
         index = self.catalog.field(field)
         return index.key_of(docid) if index is not None else None
 
     def path(self, docid: int) -> str:
-        key = self.value(docid, "path")
+        key = self.keys("path").get(docid)
         return key[1] if key is not None else ""
 
     def ordered(self, field: str | None = None, descending: bool = False) -> list[int]:
         """Document ids by *field* (missing values last), or by path."""
+        paths = self.keys("path")
+        if None in paths.values():
+            # Every indexed object has a path; a damaged catalog sorts first, not fails.
+            paths = {docid: key or _NO_KEY for docid, key in paths.items()}
         if field is None:
-            return sorted(self.docids, key=self.path)
-        keyed = [(self.value(docid, field), docid) for docid in self.docids]
+            return sorted(self.docids, key=paths.__getitem__)
+        keys = self.keys(field)
         present = sorted(
-            ((key, self.path(docid), docid) for key, docid in keyed if key is not None),
+            ((key, paths[docid], docid) for docid, key in keys.items() if key is not None),
             reverse=descending,
         )
-        absent = sorted(docid for key, docid in keyed if key is None)
-        return [docid for _, _, docid in present] + sorted(absent, key=self.path)
+        absent = [docid for docid, key in keys.items() if key is None]
+        absent.sort(key=paths.__getitem__)
+        return [docid for _, _, docid in present] + absent

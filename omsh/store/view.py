@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from ZODB.TimeStamp import TimeStamp
@@ -223,7 +223,7 @@ class StoreView:
             self.require(container, Perm.READ, within)
             scope = container.path
         catalog = self.root.catalog
-        docids = list(evaluate(node, catalog, scope))
+        docids: Collection[int] = evaluate(node, catalog, scope)
         if not self.principal.is_admin:
             docids = [d for d in docids if self.can(catalog.object(d), Perm.READ_METADATA)]
         # The MVCC snapshot this connection reads; ZODB has no public name for it.

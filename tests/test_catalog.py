@@ -1,0 +1,158 @@
+"""The catalog's upkeep: how keys are held, document ids, checking and rebuilding."""
+
+from __future__ import annotations
+
+import pytest
+from BTrees.IIBTree import IITreeSet
+
+from omsh.store import index as index_module
+from omsh.store.access import Principal
+from omsh.store.content import ContentUpload
+from omsh.store.index import (
+    RANK_NUMBER,
+    RANK_STRING,
+    FieldIndex,
+    catalog_problems,
+    rebuild_catalog,
+)
+from omsh.store.model import walk
+from omsh.store.query import QueryResult, parse_query
+from omsh.store.view import StoreView
+
+ADMIN = Principal("admin", frozenset({"admins"}))
+
+
+def _put(view: StoreView, path: str, **metadata: object) -> None:
+    with ContentUpload(view.root._p_jar.db().storage.temporaryDirectory()) as upload:
+        upload.write(path.encode())
+        view.store_data(path, upload, metadata=metadata)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def filled(store):
+    """/d with ten objects (n = 0, 1, 2, 0, 1, … ) and one without n."""
+
+    def fill(root) -> None:
+        view = StoreView(root, ADMIN)
+        view.make_container("/d")
+        for number in range(10):
+            _put(view, f"/d/o{number}", n=number % 3, label=f"x{number}")
+        _put(view, "/d/plain")
+
+    store.run(fill)
+    return store
+
+
+def test_a_key_of_one_document_is_a_bare_id_until_shared() -> None:
+    index = FieldIndex()
+    key = (RANK_NUMBER, 5)
+    index.insert(7, key)
+    assert index._forward[key] == 7
+    assert list(index.equal(key)) == [7]
+    index.insert(3, key)
+    assert isinstance(index._forward[key], IITreeSet)
+    assert list(index.equal(key)) == [3, 7]
+    index.remove(7)
+    assert index._forward[key] == 3
+    index.insert(3, (RANK_STRING, "5"))
+    assert key not in index._forward
+    assert list(index.of_rank(RANK_STRING)) == [3]
+    assert list(index.of_rank(RANK_NUMBER)) == []
+    assert len(index) == 1
+    assert index.problems() == []
+
+
+def test_field_problems_name_every_kind_of_disagreement() -> None:
+    index = FieldIndex()
+    for docid in (1, 2, 3):
+        index.insert(docid, (RANK_NUMBER, docid))
+    index._forward[(RANK_NUMBER, 1)] = 2
+    index._count.change(1)
+    index._by_rank[RANK_NUMBER].remove(3)
+    problems = index.problems()
+    assert "document 2 is listed under a value it does not have" in problems
+    assert "the documents with number values are wrong" in problems
+    assert "counts 4 documents, holds 3" in problems
+    del index._forward[(RANK_NUMBER, 3)]
+    assert "3 documents have values but 2 are listed" in index.problems()
+
+
+def test_new_objects_take_consecutive_document_ids(store) -> None:
+    def fill(root) -> list[int]:
+        view = StoreView(root, ADMIN)
+        view.make_container("/d")
+        for number in range(5):
+            _put(view, f"/d/o{number}")
+        return [node._docid for _, node in walk(view.resolve("/d"))]
+
+    docids = store.run(fill)
+    assert docids == list(range(docids[0], docids[0] + 6))
+
+
+def test_a_sound_catalog_has_no_problems_and_damage_is_found(filled) -> None:
+    def damage(root) -> list[str]:
+        assert catalog_problems(root.catalog, root.tree) == []
+        view = StoreView(root, ADMIN)
+        root.catalog.unindex(view.resolve("/d/o1"))
+        view.resolve("/d/o2").replace_metadata({"n": 99, "label": "x2"})
+        root.catalog.fields["m:label"].remove(view.resolve("/d/o3")._docid)
+        view.resolve("/d").detach("o4")  # still indexed, no longer in the tree
+        return catalog_problems(root.catalog, root.tree)
+
+    problems = filled.run(damage, write=False)
+    assert "not indexed: /d/o1" in problems
+    assert "stale m:n: /d/o2" in problems
+    assert "stale m:label: /d/o3" in problems
+    assert "stale cdmi_size: /d" in problems  # one child fewer
+    assert any(line.startswith("indexed but not in the tree: docid") for line in problems)
+    assert len(problems) == 5
+
+
+def test_rebuild_repairs_and_rewrites_no_object(filled, monkeypatch) -> None:
+    monkeypatch.setattr(index_module, "_SAVEPOINT_EVERY", 3)  # several savepoints
+    progress: list[tuple[int, int]] = []
+
+    def repair(root) -> tuple[int, list[str], list[str]]:
+        view = StoreView(root, ADMIN)
+        before = {path: node._docid for path, node in walk(root.tree) if path}
+        root.catalog.unindex(view.resolve("/d/o1"))
+        view.resolve("/d/o2").replace_metadata({"n": 99})
+        root._p_jar.transaction_manager.savepoint()  # what is changed so far is saved
+        done = rebuild_catalog(root, lambda *pair: progress.append(pair))
+        rewritten = [path for path, node in walk(root.tree) if path and node._p_changed]
+        after = {path: node._docid for path, node in walk(root.tree) if path}
+        assert after == before
+        return done, rewritten, catalog_problems(root.catalog, root.tree)
+
+    done, rewritten, problems = filled.run(repair, write=False)
+    assert done == 12  # /d and its eleven objects
+    assert rewritten == []
+    assert problems == []
+    assert progress[-1] == (12, 12)
+
+
+def test_query_results_sort_by_path_or_field_with_missing_values_last(filled) -> None:
+    def ask(root) -> tuple[list[str], list[str], list[str], int]:
+        result = StoreView(root, ADMIN).query(parse_query("name LIKE 'o%' OR name = 'plain'"))
+        by_path = [result.path(d) for d in result.ordered()]
+        by_n = [result.path(d) for d in result.ordered("m:n", descending=True)]
+        unknown = [result.path(d) for d in result.ordered("m:nothing")]
+        return by_path, by_n, unknown, len(result)
+
+    by_path, by_n, unknown, count = filled.read(ask)
+    assert by_path == [*(f"/d/o{n}" for n in range(10)), "/d/plain"]
+    assert by_n[:3] == ["/d/o8", "/d/o5", "/d/o2"]  # n = 2; ties by path, also reversed
+    assert by_n[-1] == "/d/plain"
+    assert unknown == by_path
+    assert count == 11
+
+
+def test_a_result_missing_a_path_still_sorts(filled) -> None:
+    def ask(root) -> list[str]:
+        result = StoreView(root, ADMIN).query(parse_query("n = 0"))
+        first = min(result.docids)
+        root.catalog.fields["path"].remove(first)
+        fresh = QueryResult(result.docids, root.catalog, result.transaction, result.as_of)
+        return [fresh.path(d) for d in fresh.ordered()]
+
+    assert filled.read(ask) == ["", "/d/o3", "/d/o6", "/d/o9"]
