@@ -41,6 +41,7 @@ class Terminal:
             str(height),
             shlex.join(argv),
         )
+        self._socket_path = Path(self._tmux("display-message", "-p", "#{socket_path}").strip())
 
     def _tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -95,6 +96,8 @@ class Terminal:
         self._tmux("resize-window", "-x", str(width), "-y", str(height))
 
     def close(self) -> None:
+        """End the program and the tmux server; tmux leaves its socket file behind."""
         subprocess.run(
             [need("tmux"), "-L", self.socket, "kill-server"], capture_output=True, timeout=10
         )
+        self._socket_path.unlink(missing_ok=True)
