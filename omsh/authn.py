@@ -15,6 +15,11 @@ not multiply its rate.  A successful login forgives the account, not the
 address: otherwise anyone with an account of their own could wipe their
 address's record between guesses at someone else's password.
 
+At most :data:`MAX_VERIFICATIONS` argon2 checks run at once: each takes tens
+of MiB and a worker thread for a noticeable time, so a flood of password
+attempts queues here instead of exhausting memory and the workers that run
+everyone's commands.  Key logins need no argon2 and never wait for it.
+
 Unknown users cost the same argon2 verification as known ones, every failure
 gets the same answer, and each one is written to the audit trail the same way
 (its own trail, see :mod:`omsh.store.audit`), so nothing tells an attacker
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -42,6 +48,7 @@ ADDRESS_DELAY_CAP = 30.0
 USER_DELAY_CAP = 2.0
 FORGET_AFTER = 15 * 60.0
 MAX_TRACKED = 100_000
+MAX_VERIFICATIONS = min(8, max(2, os.cpu_count() or 2))
 #: Who the audit trail names as the actor of a failed login.
 UNAUTHENTICATED = "ANONYMOUS@"
 
@@ -146,6 +153,7 @@ class Authenticator:
         self.store = store
         self.executor = executor
         self.throttle = LoginThrottle(policy=policy)
+        self._verifications = asyncio.Semaphore(MAX_VERIFICATIONS)
 
     def _password_hash(self, user: str) -> str | None:
         def find(root: StoreRoot) -> str | None:
@@ -167,7 +175,8 @@ class Authenticator:
         """
         await asyncio.sleep(self.throttle.reserve(address, user))
         loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(self.executor, self._check_password, user, password)
+        async with self._verifications:
+            ok = await loop.run_in_executor(self.executor, self._check_password, user, password)
         if ok:
             self.throttle.succeeded(address, user)
         else:

@@ -159,3 +159,53 @@ def test_an_audit_that_cannot_be_written_does_not_stop_a_login(store, monkeypatc
     monkeypatch.setattr(store, "run", broken)
     asyncio.run(auth.login_succeeded("alice", "10.0.0.5", "password"))
     assert "could not audit login" in caplog.text
+
+
+def test_unknown_users_cost_an_argon2_verification_too(store, monkeypatch):
+    from omsh.store import principals
+
+    checked: list[str] = []
+    real = principals._hasher
+
+    class Counting:
+        def verify(self, password_hash: str, password: str) -> bool:
+            checked.append(password_hash)
+            return real.verify(password_hash, password)
+
+    monkeypatch.setattr(principals, "_hasher", Counting())
+    auth = Authenticator(store)
+    for user in ("alice", "nobody"):
+        assert not asyncio.run(auth.check_password(user, "wrong", "10.0.0.5"))
+    assert len(checked) == 2
+    assert all(h.startswith("$argon2id$") for h in checked)
+    assert checked[1] == principals._DUMMY_HASH
+
+
+def test_password_checks_run_a_bounded_number_at_once(store, monkeypatch):
+    """A flood of attempts queues for argon2 instead of taking every worker."""
+    import threading
+    import time
+
+    from omsh import authn
+
+    monkeypatch.setattr(authn, "MAX_VERIFICATIONS", 2)
+    auth = Authenticator(store, policy=ThrottlePolicy(free_failures=1000))
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def slow_check(user: str, password: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+        return False
+
+    monkeypatch.setattr(auth, "_check_password", slow_check)
+
+    async def flood() -> None:
+        await asyncio.gather(*(auth.check_password("alice", "x", "10.0.0.5") for _ in range(8)))
+
+    asyncio.run(flood())
+    assert peak == 2
