@@ -1,7 +1,9 @@
-"""The ``omsh`` console script: ``serve``, ``user add``, ``check``.
+"""The ``omsh`` console script: ``serve``, ``user add``, ``check``, ``reindex``.
 
-``user add`` and ``check`` open the store directly and so work while the
-server is stopped (a FileStorage can be opened by one process at a time).
+``user add``, ``check`` and ``reindex`` open the store directly and so work
+while the server is stopped (a FileStorage can be opened by one process at a
+time).  ``check`` and ``reindex`` share their code with the shell's ``check``
+(:mod:`omsh.commands.maintenance`).
 """
 
 from __future__ import annotations
@@ -104,8 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_storage_options(add)
 
-    check = commands.add_parser("check", help="verify every blob against its stored hash")
+    check = commands.add_parser(
+        "check", help="verify every blob against its stored hash and the catalog against the tree"
+    )
+    check.add_argument(
+        "--repair", action="store_true", help="rebuild the catalog if it disagrees with the tree"
+    )
     _add_storage_options(check)
+
+    reindex = commands.add_parser("reindex", help="rebuild the metadata catalog from the tree")
+    _add_storage_options(reindex)
     return parser
 
 
@@ -157,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "user":
             return user_add(args)
+        if args.command == "reindex":
+            return reindex(args)
         return check(args)
     except OmshError as exc:
         print(f"omsh: {exc}", file=sys.stderr)
@@ -166,8 +178,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def user_add(args: argparse.Namespace) -> int:
-    from omsh.store.access import ADMIN_GROUP
+    """Create a user offline, audited as the operating-system user who ran it."""
+    import getpass
+
+    from omsh.store import admin
+    from omsh.store.access import ADMIN_GROUP, Principal
     from omsh.store.principals import parse_authorized_key
+    from omsh.store.view import StoreView
 
     password = None
     if args.password_stdin:
@@ -188,16 +205,14 @@ def user_add(args: argparse.Namespace) -> int:
     try:
         store.bootstrap(admin_password=os.environ.get("OMSH_ADMIN_PASSWORD"))
 
+        operator = Principal(f"omsh-cli:{getpass.getuser()}", frozenset({ADMIN_GROUP}))
+
         def add(root) -> None:
-            user = root.principals.add_user(args.name)
-            if password:
-                user.set_password(password)
-            for key in keys:
-                user.add_key(key)
+            view = StoreView(root, operator)
             for group in groups:
                 if group not in root.principals.groups:
-                    root.principals.add_group(group)
-                root.principals.add_member(group, args.name)
+                    admin.add_group(view, group)
+            admin.add_user(view, args.name, password=password, keys=keys, groups=groups)
 
         store.run(add)
     finally:
@@ -207,29 +222,31 @@ def user_add(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    """Re-hash every stored object, as ``verify -r /`` does for an administrator."""
-    from omsh.commands.content import rehash, stored_hashes
-    from omsh.store.access import ADMIN_GROUP, Principal
-    from omsh.store.view import StoreView
+    """Re-hash every stored object and check the catalog (repair it with ``--repair``)."""
+    from omsh.commands.maintenance import check_store, offline_runner
 
-    checker = Principal("omsh-check", frozenset({ADMIN_GROUP}))
     store = _open_store(args)
     try:
-        stored = store.read(lambda root: stored_hashes(StoreView(root, checker), "/", "/", True))
-        problems = 0
-        for item in stored:
-            size, digest = rehash(item)
-            if digest is None:
-                print(f"MISSING {item.path}: content file is missing or unreadable")
-            elif (size, digest) != (item.size, item.sha256):
-                print(f"FAILED {item.path}: sha256 {digest} != stored {item.sha256}")
-            else:
-                continue
-            problems += 1
+        report = check_store(offline_runner(store), repair=args.repair, on_finding=print)
     finally:
         store.close()
-    print(f"checked {len(stored)} objects, {problems} problems")
-    return 1 if problems else 0
+    print(report.summary())
+    return report.exit_status
+
+
+def reindex(args: argparse.Namespace) -> int:
+    """Rebuild the catalog in one transaction, with a progress line on stderr."""
+    from omsh.commands.maintenance import ProgressLine, offline_runner, reindex_store
+
+    store = _open_store(args)
+    progress = ProgressLine(sys.stderr, "indexed")
+    try:
+        indexed = reindex_store(offline_runner(store), progress)
+    finally:
+        progress.close()
+        store.close()
+    print(f"catalog rebuilt: {indexed} objects indexed")
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:

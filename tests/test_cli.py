@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import io
 import os
 
@@ -76,14 +77,22 @@ def test_user_add_with_password_from_stdin_and_key(tmp_path, monkeypatch, capsys
                 user.password_hash,
                 [k.comment for k in user.keys],
                 root.principals.groups_of("carol"),
+                [(e.actor, e.action, e.target, e.detail) for e in root.audit.events()],
             )
 
-        password_hash, comments, groups = store.read(facts)
+        password_hash, comments, groups, audited = store.read(facts)
     finally:
         store.close()
     assert verify_password(password_hash, "carol-password")
     assert comments == ["carol@laptop"]
     assert groups == {"staff"}
+    # Audited as the operating-system user who ran it; no password in it.
+    operator = f"omsh-cli:{getpass.getuser()}"
+    assert [event[:3] for event in audited] == [
+        (operator, "group-add", "staff"),
+        (operator, "user-add", "carol"),
+    ]
+    assert "carol-password" not in repr(audited)
 
 
 def test_user_add_refuses_duplicates_and_bad_names(tmp_path, capsys):
