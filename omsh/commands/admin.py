@@ -80,6 +80,18 @@ def _listing(
 class Users(Command):
     name = "user"
     summary = "accounts (administrators): user add NAME | del NAME | list | show [NAME]"
+    details = """
+        forms:
+          user add NAME [--admin] [--group G]... [--key 'LINE']...
+                        [--password-stdin | --password-prompt]
+          user del NAME      its open sessions are refused from their next command
+          user list
+          user show [NAME]   your own account without NAME
+
+        A password is never an argument: --password-stdin reads the first line
+        of standard input (ssh host 'user add bob --password-stdin' < file),
+        --password-prompt asks twice without echo in the interactive shell.
+        """
     arguments = (
         arg("action", choices=("add", "del", "list", "show"), help="what to do"),
         arg("name", nargs="?", metavar="NAME", complete=Complete.USER, help="the user"),
@@ -208,6 +220,10 @@ class Groups(Command):
         "groups (administrators): group add NAME | del NAME | list"
         " | add-member GROUP USER... | rm-member GROUP USER..."
     )
+    details = """
+        Changing several memberships at once is all or nothing.  The admins
+        group cannot be removed, nor its last member.
+        """
     arguments = (
         arg(
             "action",
@@ -342,6 +358,13 @@ def _positive(text: str) -> int:
 class Audit(Command):
     name = "audit"
     summary = "the audit trail: logins, failed logins, user, group, key and ACL changes"
+    details = """
+        Oldest first.  Actions: login, login-failed (actor ANONYMOUS@), passwd,
+        passwd-failed, key-add, key-rm, user-add, user-del, group-add, group-del,
+        group-add-member, group-rm-member, chown, and the ACL edits.  No event
+        holds a password.  --json prints one line per event:
+          {"time": ..., "actor": ..., "action": ..., "target": ..., "detail": ...}
+        """
     arguments = (
         arg("--user", complete=Complete.USER, help="only events by or about this user"),
         arg("--since", metavar="T", help="only events since T: ISO time, or an age like 2h, 3d"),
