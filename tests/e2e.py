@@ -21,6 +21,17 @@ from pathlib import Path
 
 ADMIN_PASSWORD = "admin-e2e-secret"
 OMSH = str(Path(sys.executable).with_name("omsh"))
+#: ``python -c`` program: lower argon2's cost (new hashes and the unknown-user
+#: dummy alike, so unknown users still cost what known ones do), then serve.
+_CHEAP_HASHING = """
+import sys
+from argon2 import PasswordHasher
+from omsh.store import principals
+principals._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+principals._DUMMY_HASH = principals._hasher.hash("omsh: no such user")
+from omsh.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 _LISTENING = re.compile(r"SSH listening on [\d.]+:(\d+)")
 _CDMI_LISTENING = re.compile(r"CDMI listening on (https?://[\d.]+:(\d+)/)")
 _HOST_KEY = re.compile(r"host key (SHA256:\S+)")
@@ -57,10 +68,16 @@ def run(argv: list[str], *, stdin: bytes = b"", timeout: float = 60) -> Result:
 class OmshServer:
     """One server process with its data, host keys and a client key pair."""
 
-    def __init__(self, root: Path, serve_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, root: Path, serve_args: tuple[str, ...] = (), *, cheap_hashing: bool = False
+    ) -> None:
         self.root = root
         #: More ``omsh serve`` options, e.g. shorter throttling delays.
         self.serve_args = serve_args
+        #: argon2 at its lowest cost in the server, for tests that check many
+        #: passwords but are not about hashing (brute force): at the default
+        #: cost every check takes a core for ~0.5 s.
+        self.cheap_hashing = cheap_hashing
         self.data = root / "var"
         self.keys = root / "keys"
         self.client = root / "client"
@@ -99,9 +116,10 @@ class OmshServer:
     def start(self, timeout: float = 30.0) -> OmshServer:
         env = {**os.environ, "OMSH_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        command = [sys.executable, "-c", _CHEAP_HASHING] if self.cheap_hashing else [OMSH]
         self.process = subprocess.Popen(
             [
-                OMSH,
+                *command,
                 "serve",
                 "--data",
                 str(self.data),
