@@ -14,4 +14,5 @@ FAMILIES = (
     "omsh.commands.admin",
     "omsh.commands.shell",
     "omsh.commands.query",
+    "omsh.commands.maintenance",
 )

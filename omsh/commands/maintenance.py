@@ -1,0 +1,246 @@
+"""Checking and repairing a whole store: the ``check`` command, ``omsh check`` and ``omsh reindex``.
+
+One implementation serves the shell and the offline console script:
+:func:`check_store` and :func:`reindex_store` take a *runner* that runs work on a
+:class:`StoreView` in a transaction of its own.  In the shell that is the
+session's :meth:`Invocation.view` (so only members of ``admins`` get past
+:meth:`StoreView.require_admin`); offline it is :func:`offline_runner`, an
+administrator's view of a store opened while the server is stopped.
+
+``check`` finds two kinds of problems:
+
+* content: every data object's committed blob is re-hashed and compared
+  with its recorded size and sha256 (as ``verify -r /`` does), and a missing
+  blob file is reported rather than crashing;
+* catalog: :func:`~omsh.store.index.catalog_problems` compares the metadata
+  indexes with the tree.  With ``--repair`` the catalog is rebuilt from the
+  tree in the same transaction that found the problems, so nothing can
+  slip in between.  Content cannot be repaired: a damaged blob stays a
+  problem (exit status 1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
+
+from omsh.commands.arguments import arg
+from omsh.commands.base import Command, Invocation
+from omsh.commands.content import rehash, stored_hashes
+from omsh.commands.formatting import printable
+from omsh.store.access import ADMIN_GROUP, Principal
+from omsh.store.index import catalog_problems, rebuild_catalog
+from omsh.store.view import StoreView
+
+if TYPE_CHECKING:
+    from omsh.store.database import Store
+
+T = TypeVar("T")
+
+#: The principal offline maintenance runs as: a member of ``admins``.
+OFFLINE_CHECKER = "omsh-check"
+
+
+class ViewRunner(Protocol):
+    """Runs *work* on a view in a transaction; commits only with *write*."""
+
+    def __call__(self, work: Callable[[StoreView], T], *, write: bool = False) -> T: ...
+
+
+def offline_runner(store: Store, principal: str = OFFLINE_CHECKER) -> ViewRunner:
+    """A runner for the console script: an administrator's view of *store*."""
+    checker = Principal(principal, frozenset({ADMIN_GROUP}))
+
+    def run(work: Callable[[StoreView], T], *, write: bool = False) -> T:
+        return store.run(lambda root: work(StoreView(root, checker)), write=write)
+
+    return run
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``FAILED``/``MISSING`` content, or an ``INDEX`` disagreement."""
+
+    kind: str
+    message: str
+    repaired: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.message}" + (" (repaired)" if self.repaired else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "repaired": self.repaired}
+
+
+@dataclass
+class CheckReport:
+    """What a check looked at and what it found."""
+
+    #: Data objects whose content was re-hashed.
+    objects: int = 0
+    #: Objects indexed again by a repair (0 when nothing was rebuilt).
+    reindexed: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def unrepaired(self) -> int:
+        return sum(not finding.repaired for finding in self.findings)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when the store is sound (or was made so), else 1."""
+        return 1 if self.unrepaired else 0
+
+    def summary(self) -> str:
+        problems = self.unrepaired
+        text = f"checked {self.objects} objects, {problems} problem{'' if problems == 1 else 's'}"
+        if self.reindexed:
+            repaired = len(self.findings) - problems
+            text += f", {repaired} repaired (catalog rebuilt: {self.reindexed} objects indexed)"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "objects": self.objects,
+            "problems": [finding.as_json() for finding in self.findings],
+            "unrepaired": self.unrepaired,
+            "reindexed": self.reindexed,
+        }
+
+
+def _check_catalog(view: StoreView, repair: bool) -> tuple[list[str], int]:
+    """The catalog's problems and, with *repair*, how many objects a rebuild indexed."""
+    view.require_admin()
+    root = view.root
+    problems = catalog_problems(root.catalog, root.tree)
+    rebuilt = rebuild_catalog(root) if problems and repair else 0
+    return problems, rebuilt
+
+
+def check_store(
+    run: ViewRunner,
+    *,
+    repair: bool = False,
+    on_finding: Callable[[Finding], None] | None = None,
+) -> CheckReport:
+    """Check the catalog (repairing it with *repair*), then every object's content.
+
+    *on_finding* sees each problem as soon as it is known, so a long check
+    reports as it goes.
+    """
+    report = CheckReport()
+
+    def found(finding: Finding) -> None:
+        report.findings.append(finding)
+        if on_finding is not None:
+            on_finding(finding)
+
+    problems, report.reindexed = run(lambda view: _check_catalog(view, repair), write=repair)
+    for problem in problems:
+        found(Finding("INDEX", problem, repaired=report.reindexed > 0))
+
+    stored = run(lambda view: stored_hashes(view, "/", "/", True))
+    report.objects = len(stored)
+    for item in stored:
+        size, digest = rehash(item)
+        if digest is None:
+            found(Finding("MISSING", f"{item.path}: content file is missing or unreadable"))
+        elif (size, digest) != (item.size, item.sha256):
+            found(Finding("FAILED", f"{item.path}: sha256 {digest} != stored {item.sha256}"))
+    return report
+
+
+def reindex_store(run: ViewRunner, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the catalog from the tree in one transaction; returns the objects indexed."""
+
+    def rebuild(view: StoreView) -> int:
+        view.require_admin()
+        return rebuild_catalog(view.root, progress)
+
+    return run(rebuild, write=True)
+
+
+class ProgressLine:
+    """``done/total (percent) rate`` on *stream*: redrawn in place on a terminal.
+
+    On a terminal the line is rewritten (``\\r``) at most every
+    *tty_interval* seconds; into a pipe or a log, a full line is written
+    every *log_interval* seconds, so a log is not flooded.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        label: str,
+        *,
+        tty_interval: float = 0.2,
+        log_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty()
+        self.interval = tty_interval if self.tty else log_interval
+        self.clock = clock
+        self.started = clock()
+        self.last_shown: float | None = None
+        self.drawn = False
+
+    def text(self, done: int, total: int) -> str:
+        total = max(total, done)
+        percent = 100 * done / total if total else 100.0
+        elapsed = self.clock() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        return f"{self.label}: {done:,}/{total:,} ({percent:.0f}%) {rate:,.0f}/s"
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        finished = done >= total
+        if not finished and self.last_shown is not None and now - self.last_shown < self.interval:
+            return
+        self.last_shown = now
+        if self.tty:
+            self.stream.write("\r" + self.text(done, total) + "\x1b[K")
+            self.drawn = True
+        else:
+            self.stream.write(self.text(done, total) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the redrawn line, so what follows starts on a fresh one."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+class Check(Command):
+    name = "check"
+    summary = "verify every object's content and the metadata catalog (administrators)"
+    arguments = (arg("--repair", action="store_true", help="rebuild the catalog if it disagrees"),)
+    details = """
+        Re-hashes the content of every data object and compares it with the
+        recorded sha256, and compares the metadata catalog (what query and
+        find read) with the tree.  --repair rebuilds the catalog in the same
+        transaction; damaged content cannot be repaired.  Exit status 1 if a
+        problem remains.  The same check as 'omsh check' with the server stopped.
+    """
+
+    def run(self, inv: Invocation) -> int | None:
+        def show(finding: Finding) -> None:
+            if not inv.json:
+                kind = inv.out.style(finding.kind, "ok" if finding.repaired else "error")
+                repaired = " (repaired)" if finding.repaired else ""
+                inv.out.line(f"{kind} {printable(finding.message)}{repaired}")
+
+        report = check_store(inv.view, repair=inv.args.repair, on_finding=show)
+        if inv.json:
+            inv.out.json(report.as_json())
+        else:
+            inv.out.line(report.summary())
+        return report.exit_status or None
+
+
+COMMANDS = (Check,)
