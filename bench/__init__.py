@@ -16,5 +16,8 @@ Modules:
 * :mod:`bench.omsh_server`: an omsh server whose store is populated offline;
 * :mod:`bench.ssh_reference`: an unprivileged ``sshd`` with its own keys and config;
 * :mod:`bench.ssh_bench`: the cases (exec, cat, put, RSS, big ``ls``);
+* :mod:`bench.query_bench`: ``python -m bench query``, metadata queries over
+  1,000,000 objects against SQLite with an index per field, index build rate
+  and index size;
 * :mod:`bench.__main__`: the command line.
 """

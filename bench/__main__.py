@@ -1,4 +1,7 @@
-"""``python -m bench``: omsh against OpenSSH's sshd, printed as a table.
+"""``python -m bench [ssh]``: omsh against OpenSSH's sshd, printed as a table.
+
+``python -m bench query`` runs the metadata query cases instead (omsh's
+catalog against SQLite; see :mod:`bench.query_bench`).
 
 Defaults: 20 runs of the small cases (exec, big ``ls``), 5 runs of the
 1 GiB transfers (``cat``, ``put``) plus one untimed warm-up each, cipher
@@ -11,25 +14,30 @@ case could not be measured.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import platform
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from bench.harness import MIB, BenchError, CaseResult, format_table, write_json
+from bench import harness
+from bench.harness import (
+    DEFAULT_OUT,
+    MIB,
+    BenchError,
+    CaseResult,
+    format_table,
+    output_of,
+    say,
+    workspace,
+    write_json,
+)
 from bench.ssh_bench import CASE_KEYS, Settings, SSHBench
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "bench" / "out"
 QUICK = {"runs": 3, "big_runs": 1, "size": 64 * MIB}
 _SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
 
@@ -98,40 +106,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def _output_of(argv: list[str]) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except OSError:
-        return None
-    return (done.stdout + done.stderr).strip() or None
-
-
 def environment() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    dirty = _output_of(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    """What the numbers were measured on, with the SSH implementations' versions."""
     return {
-        "openssh": _output_of(["ssh", "-V"]),
-        "python": sys.version.split()[0],
+        "openssh": output_of(["ssh", "-V"]),
         "asyncssh": asyncssh.__version__,
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "git_head": _output_of(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
-        "git_tracked_changes": bool(dirty),
+        **harness.environment(),
     }
-
-
-def workspace(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
-    """A temp folder for keys, stores and files: removed at the end unless ``--keep``."""
-    if args.keep:
-        kept = tempfile.mkdtemp(prefix="omsh-bench-", dir=args.workdir)
-        say(f"keeping {kept}")
-        return contextlib.nullcontext(kept)
-    return tempfile.TemporaryDirectory(prefix="omsh-bench-", dir=args.workdir)
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def report(settings: Settings, bench: SSHBench, results: list[CaseResult]) -> str:
@@ -155,11 +136,19 @@ def report(settings: Settings, bench: SSHBench, results: list[CaseResult]) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m bench [ssh] …`` or ``python -m bench query …`` (see :mod:`bench.query_bench`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["query"]:
+        from bench.query_bench import main as query_main
+
+        return query_main(argv[1:])
+    if argv[:1] == ["ssh"]:
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
     started = time.time()
     context = environment()
-    with workspace(args) as temp:
+    with workspace(args.keep, args.workdir) as temp:
         bench = SSHBench(Path(temp), settings, say)
         try:
             bench.setup()

@@ -12,9 +12,12 @@ import contextlib
 import json
 import operator
 import os
+import platform
 import re
 import statistics
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 MIB = 1024 * 1024
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "bench" / "out"
 
 #: How a measured value is compared with its target.
 _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
@@ -35,6 +40,45 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 
 class BenchError(Exception):
     """A case could not be measured (a command failed, a server did not start)."""
+
+
+# -- the run's surroundings ----------------------------------------------------
+
+
+def say(message: str) -> None:
+    """A progress line on stderr, with the time of day."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def output_of(argv: list[str]) -> str | None:
+    """What a short command printed (stdout and stderr), or None if it could not run."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return None
+    return (done.stdout + done.stderr).strip() or None
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    dirty = output_of(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg(),
+        "git_head": output_of(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
+        "git_tracked_changes": bool(dirty),
+    }
+
+
+def workspace(keep: bool, parent: Path | None) -> contextlib.AbstractContextManager[str]:
+    """A temp folder for keys, stores and files: removed at the end unless *keep*."""
+    if keep:
+        kept = tempfile.mkdtemp(prefix="omsh-bench-", dir=parent)
+        say(f"keeping {kept}")
+        return contextlib.nullcontext(kept)
+    return tempfile.TemporaryDirectory(prefix="omsh-bench-", dir=parent)
 
 
 # -- running and timing ------------------------------------------------------
