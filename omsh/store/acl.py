@@ -293,7 +293,8 @@ def default_root_acl() -> tuple[ACE, ...]:
 # -- evaluation --------------------------------------------------------------
 
 
-def identifier_matches(ace: ACE, principal: Principal, obj: StoreObject) -> bool:
+def identifier_matches(ace: ACE, principal: Principal, obj: StoreObject | None) -> bool:
+    """Whether *ace* names *principal*; ``OWNER@`` and ``GROUP@`` never match without *obj*."""
     identifier = ace.identifier
     if identifier == EVERYONE:
         return True
@@ -304,7 +305,7 @@ def identifier_matches(ace: ACE, principal: Principal, obj: StoreObject) -> bool
     if identifier == AUTHENTICATED:
         return True
     if identifier == OWNER:
-        return obj.owner == principal.name
+        return obj is not None and obj.owner == principal.name
     if identifier == GROUP:
         group = getattr(obj, "group", None)
         return group is not None and group in principal.groups
@@ -328,15 +329,13 @@ class InheritanceCache:
 
     ``ls -l`` of 10,000 children asks the same ancestors 10,000 times: the
     chain above a container is computed once, and so is the verdict it gives
-    a principal for a set of bits.  Within one container that verdict depends
-    on the object only through whether the principal owns it (``OWNER@``) or
-    is in its group (``GROUP@``), and those two answers are part of the key.
-    Any ACL change made through the same view must call :meth:`clear`.
+    a principal for a set of bits (a :class:`_Verdict`).  Any ACL change made
+    through the same view must call :meth:`clear`.
     """
 
     def __init__(self) -> None:
         self._deep: dict[tuple[object, bool], tuple[ACE, ...]] = {}
-        self._verdicts: dict[tuple[object, ...], bool] = {}
+        self._verdicts: dict[tuple[object, ...], _Verdict] = {}
 
     def clear(self) -> None:
         self._deep.clear()
@@ -347,20 +346,14 @@ class InheritanceCache:
     ) -> bool:
         """Whether what *obj* inherits from *parent* grants all *remaining* bits."""
         is_container = isinstance(obj, Container)
-        group = getattr(obj, "group", None)
-        key = (
-            _cache_key(parent, is_container),
-            principal,
-            remaining,
-            obj.owner == principal.name,
-            group is not None and group in principal.groups,
-        )
+        key = (_cache_key(parent, is_container), principal, remaining)
         verdict = self._verdicts.get(key)
         if verdict is None:
             chain = self.from_parent(parent, is_container)
-            verdict = _undecided(chain, principal, obj, remaining) == 0
-            self._verdicts[key] = verdict
-        return verdict
+            verdict = self._verdicts[key] = _Verdict(chain, principal, remaining)
+        if verdict.fixed is not None:
+            return verdict.fixed
+        return verdict.for_object(obj)
 
     def from_parent(self, parent: StoreObject, is_container: bool) -> tuple[ACE, ...]:
         """ACEs a child of *parent* inherits: parent's first, then above."""
@@ -413,13 +406,26 @@ def effective_aces(
     return entries
 
 
+#: What :func:`_undecided` returns without an object once the answer depends on it.
+_DEPENDS_ON_OBJECT = -1
+
+
 def _undecided(
-    aces: Iterable[ACE], principal: Principal, obj: StoreObject, remaining: int
+    aces: Iterable[ACE], principal: Principal, obj: StoreObject | None, remaining: int
 ) -> int | None:
-    """The bits of *remaining* that *aces*, in order, leave undecided; None if one is denied."""
+    """The bits of *remaining* that *aces*, in order, leave undecided; None if one is denied.
+
+    With *obj* None, stops with :data:`_DEPENDS_ON_OBJECT` at the first
+    entry that would decide a bit and whose match depends on the object
+    (``OWNER@``, ``GROUP@``).
+    """
     for ace in aces:
         bits = remaining & int(ace.acemask)
-        if not bits or not identifier_matches(ace, principal, obj):
+        if not bits:
+            continue
+        if obj is None and ace.identifier in _OBJECT_RELATIVE:
+            return _DEPENDS_ON_OBJECT
+        if not identifier_matches(ace, principal, obj):
             continue
         if ace.acetype is AceType.DENY:
             return None
@@ -429,14 +435,51 @@ def _undecided(
     return remaining
 
 
+_OBJECT_RELATIVE = frozenset({OWNER, GROUP})
+
+
+class _Verdict:
+    """What one inherited chain says to one principal about some bits.
+
+    The same for every object below the container, unless an ``OWNER@`` or
+    ``GROUP@`` entry is reached before the bits are decided: then it depends
+    on whether the principal owns the object and is in its group, and is
+    kept per answer to those two questions.
+    """
+
+    __slots__ = ("by_relation", "chain", "fixed", "principal", "remaining")
+
+    def __init__(self, chain: tuple[ACE, ...], principal: Principal, remaining: int) -> None:
+        self.chain = chain
+        self.principal = principal
+        self.remaining = remaining
+        outcome = _undecided(chain, principal, None, remaining)
+        self.fixed: bool | None = None if outcome == _DEPENDS_ON_OBJECT else outcome == 0
+        self.by_relation: dict[tuple[bool, bool], bool] = {}
+
+    def for_object(self, obj: StoreObject) -> bool:
+        group = getattr(obj, "group", None)
+        relation = (
+            obj.owner == self.principal.name,
+            group is not None and group in self.principal.groups,
+        )
+        verdict = self.by_relation.get(relation)
+        if verdict is None:
+            verdict = _undecided(self.chain, self.principal, obj, self.remaining) == 0
+            self.by_relation[relation] = verdict
+        return verdict
+
+
 def decide(
     principal: Principal, obj: StoreObject, perms: Perm, cache: InheritanceCache | None = None
 ) -> bool:
     """The ACL decision for everyone but administrators (see module docstring)."""
-    own = (ace for ace in obj.acl if not ace.aceflags & AceFlag.INHERIT_ONLY)
-    remaining = _undecided(own, principal, obj, int(perms))
-    if remaining is None:
-        return False
+    remaining: int | None = int(perms)
+    if obj.acl:
+        own = (ace for ace in obj.acl if not ace.aceflags & AceFlag.INHERIT_ONLY)
+        remaining = _undecided(own, principal, obj, int(perms))
+        if remaining is None:
+            return False
     if not remaining:
         return True
     parent = obj.__parent__
