@@ -40,16 +40,17 @@ CAPABILITIES_PREFIX = "/cdmi_capabilities/"
 
 
 class HTTPProblem(Exception):
-    """An error answer: status and one-line message."""
+    """An error answer: status, one-line message and any headers it needs."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
-def fail(status: int, message: str) -> NoReturn:
-    raise HTTPProblem(status, message)
+def fail(status: int, message: str, headers: dict[str, str] | None = None) -> NoReturn:
+    raise HTTPProblem(status, message, headers)
 
 
 def status_for(error: OmshError) -> int:
@@ -74,16 +75,21 @@ def base_type(content_type: str | None) -> str:
 
 
 def negotiate_version(request: web.Request) -> str | None:
-    """The version to answer with, None for non-CDMI requests; 400 if none fits."""
+    """The version to answer with, None for non-CDMI requests; 400 if none fits.
+
+    The client lists the versions it speaks (comma-separated, any order);
+    the answer is the highest one this server speaks too (spec §5.3).
+    """
     offered = request.headers.get(VERSION_HEADER)
     if offered is None:
         return None
-    for version in (part.strip() for part in offered.split(",")):
-        if version in SUPPORTED_VERSIONS:
+    spoken = {part.strip() for part in offered.split(",")}
+    for version in SUPPORTED_VERSIONS:  # highest first
+        if version in spoken:
             return version
     fail(
         400,
-        f"unsupported {VERSION_HEADER} {offered!r}; this server speaks "
+        f"unsupported {VERSION_HEADER} {offered[:40]!r}; this server speaks "
         + ", ".join(SUPPORTED_VERSIONS),
     )
 
@@ -137,25 +143,34 @@ def parse_target(raw_path: str) -> Target:
 
 @dataclass
 class Selectors:
-    """``?field;field:value`` selectors (spec §8.4.2, §9.4.2)."""
+    """The ``?field;field:argument`` part of a CDMI URI (spec §8.4, §9.4, §8.6).
+
+    ``children:A-B``, ``value:A-B`` and ``metadata:NAME`` select their field
+    too, so *fields* lists every field a read returns (none: all of them).
+    *metadata* holds the arguments of ``metadata:``: prefixes for a read,
+    item names for an update.
+    """
 
     fields: list[str] = field(default_factory=list)
-    children_range: tuple[int, int | None] | None = None
+    children_range: tuple[int, int] | None = None
     value_range: tuple[int, int] | None = None
-    metadata_prefixes: list[str] = field(default_factory=list)
+    metadata: list[str] = field(default_factory=list)
+    #: The ``?query=EXPR`` extension, kept whole.
     query: str | None = None
 
-    @property
-    def empty(self) -> bool:
-        return not (
-            self.fields or self.children_range or self.value_range or self.metadata_prefixes
-        )
+    def select(self, name: str) -> None:
+        if name not in self.fields:
+            self.fields.append(name)
+
+
+_FIELD = re.compile(r"[A-Za-z_]+")
+_RANGE = re.compile(r"(\d{1,18})-(\d{1,18})")
 
 
 def _range(text: str, what: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)-(\d+)", text)
+    match = _RANGE.fullmatch(text)
     if not match:
-        fail(400, f"{what} range must be A-B")
+        fail(400, f"{what} range must be A-B (inclusive, from 0)")
     start, end = int(match.group(1)), int(match.group(2))
     if end < start:
         fail(400, f"{what} range end is before its start")
@@ -163,70 +178,94 @@ def _range(text: str, what: str) -> tuple[int, int]:
 
 
 def parse_selectors(query_string: str) -> Selectors:
-    """Parse a raw CDMI query string; the ``query=`` extension is kept whole."""
+    """Parse a raw CDMI query string; each part is percent-decoded on its own."""
     selectors = Selectors()
-    if not query_string:
+    if query_string.startswith("query="):
+        selectors.query = _decoded(query_string[len("query=") :], "query")
         return selectors
-    decoded = unquote(query_string)
-    if decoded.startswith("query="):
-        selectors.query = decoded[len("query=") :]
-        return selectors
-    for part in decoded.split(";"):
-        if not part:
+    for raw in query_string.split(";"):
+        if not raw:
             continue
-        name, _, argument = part.partition(":")
-        if name == "children" and argument:
+        name, colon, argument = _decoded(raw, "selector").partition(":")
+        if not _FIELD.fullmatch(name):
+            fail(400, f"invalid field selector {raw[:60]!r}")
+        if not colon:
+            selectors.select(name)
+        elif name == "children":
             selectors.children_range = _range(argument, "children")
-        elif name == "value" and argument:
+        elif name == "value":
             selectors.value_range = _range(argument, "value")
         elif name == "metadata" and argument:
-            selectors.metadata_prefixes.append(argument)
-        elif argument:
-            fail(400, f"selector {name!r} takes no argument")
-        elif not re.fullmatch(r"[A-Za-z_]+", name):
-            fail(400, f"invalid field selector {part!r}")
+            selectors.metadata.append(argument)
         else:
-            selectors.fields.append(name)
+            fail(400, f"selector {name!r} takes no argument")
+        if colon:
+            selectors.select(name)
     return selectors
 
 
-def json_response(
-    body: dict[str, Any],
-    *,
-    status: int = 200,
-    content_type: str,
-    version: str | None,
+def _decoded(text: str, what: str) -> str:
+    try:
+        return unquote(text, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        fail(400, f"{what} is not valid UTF-8")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete JSON answer, serialised where it was built (in the worker)."""
+
+    body: bytes
+    content_type: str
+    status: int = 200
+
+    @classmethod
+    def of(cls, document: dict[str, Any], content_type: str, status: int = 200) -> Answer:
+        return cls(json.dumps(document, ensure_ascii=False).encode("utf-8"), content_type, status)
+
+    def response(self, version: str | None) -> web.Response:
+        return web.Response(
+            status=self.status,
+            body=self.body,
+            content_type=self.content_type,
+            charset="utf-8",
+            headers={VERSION_HEADER: version} if version else None,
+        )
+
+
+def error_response(
+    status: int, message: str, version: str | None, *, headers: dict[str, str] | None = None
 ) -> web.Response:
-    headers = {VERSION_HEADER: version} if version else {}
-    return web.Response(
-        status=status,
-        body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-        content_type=content_type,
-        charset="utf-8",
-        headers=headers,
-    )
-
-
-def error_response(status: int, message: str, version: str | None) -> web.Response:
     """A one-line error: JSON for CDMI requests, plain text otherwise."""
-    headers = {VERSION_HEADER: version} if version else {}
+    sent = dict(headers or {})
+    if version:
+        sent[VERSION_HEADER] = version
     if status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="omsh", charset="UTF-8"'
+        sent["WWW-Authenticate"] = 'Basic realm="omsh", charset="UTF-8"'
     if version:
         return web.Response(
             status=status,
             body=json.dumps({"error": message}).encode(),
             content_type="application/json",
-            headers=headers,
+            headers=sent,
         )
-    return web.Response(status=status, text=message + "\n", headers=headers)
+    return web.Response(status=status, text=message + "\n", headers=sent)
+
+
+def _no_constants(name: str) -> NoReturn:
+    fail(400, f"malformed JSON body: {name} is not JSON")
 
 
 def parse_json_body(data: bytes) -> dict[str, Any]:
+    """A request's JSON object; anything else (or nothing parseable) is a 400."""
     try:
-        document = json.loads(data.decode("utf-8")) if data.strip() else {}
+        document = (
+            json.loads(data.decode("utf-8"), parse_constant=_no_constants) if data.strip() else {}
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(400, f"malformed JSON body: {exc}")
+    except RecursionError:
+        fail(400, "malformed JSON body: nested too deeply")
     if not isinstance(document, dict):
         fail(400, "the JSON body must be an object")
     return document

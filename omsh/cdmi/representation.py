@@ -20,6 +20,8 @@ from omsh.store.view import StoreView
 #: What this server really supports, as CDMI capability strings (spec §12).
 #: Names starting with ``omsh_`` are non-standard extensions.
 SYSTEM_CAPABILITIES: dict[str, str] = {
+    "cdmi_dataobjects": "true",
+    "cdmi_security_access_control": "true",
     "cdmi_domains": "false",
     "cdmi_export_nfs": "false",
     "cdmi_queues": "false",
@@ -49,6 +51,8 @@ CONTAINER_CAPABILITIES: dict[str, str] = {
     "cdmi_delete_container": "true",
     "cdmi_move_container": "true",
     "cdmi_copy_container": "true",
+    "cdmi_move_dataobject": "true",
+    "cdmi_copy_dataobject": "true",
     "cdmi_acl": "true",
     "cdmi_size": "true",
     "cdmi_ctime": "true",
@@ -137,18 +141,27 @@ def container_body(
     view: StoreView,
     container: Container,
     *,
-    children_range: tuple[int, int | None] | None,
-    prefixes: list[str],
+    children_range: tuple[int, int] | None = None,
+    prefixes: list[str] | None = None,
+    with_children: bool = True,
 ) -> dict[str, Any]:
+    """A container as CDMI shows it; children the caller may see, by name.
+
+    ``childrenrange`` is ``"A-B"`` (inclusive) for the children listed, or
+    ``""`` when there are none.  Without *with_children* (a caller who may
+    not list it) both fields are left out rather than shown empty.
+    """
     body = _common(view, container, "application/cdmi-container", "container")
-    body["metadata"] = metadata_of(view, container, prefixes)
-    names = [
-        name + ("/" if isinstance(child, Container) else "")
-        for name, child in view.children(container, container.path)
-    ]
+    body["metadata"] = metadata_of(view, container, prefixes or [])
+    if not with_children:
+        return body
     start, end = children_range or (0, None)
-    last = len(names) - 1 if end is None else min(end, len(names) - 1)
-    chosen = names[start : last + 1] if names else []
+    chosen = []
+    for index, (name, child) in enumerate(view.children(container, container.path)):
+        if end is not None and index > end:
+            break
+        if index >= start:
+            chosen.append(name + ("/" if isinstance(child, Container) else ""))
     body["childrenrange"] = f"{start}-{start + len(chosen) - 1}" if chosen else ""
     body["children"] = chosen
     return body
@@ -161,7 +174,8 @@ def dataobject_body(view: StoreView, obj: DataObject, prefixes: list[str]) -> di
     return body
 
 
-def capability_body(path: str) -> dict[str, Any]:
+def capability_body(path: str) -> dict[str, Any] | None:
+    """The capability object at *path* below ``/cdmi_capabilities``; None if none."""
     if path in ("/", ""):
         return {
             "objectType": "application/cdmi-capability",
@@ -173,7 +187,9 @@ def capability_body(path: str) -> dict[str, Any]:
             "children": ["container/", "dataobject/"],
         }
     table = {"/container": CONTAINER_CAPABILITIES, "/dataobject": DATAOBJECT_CAPABILITIES}
-    capabilities = table[path]
+    capabilities = table.get(path)
+    if capabilities is None:
+        return None
     return {
         "objectType": "application/cdmi-capability",
         "objectID": CAPABILITY_IDS[path],
@@ -186,6 +202,22 @@ def capability_body(path: str) -> dict[str, Any]:
     }
 
 
+#: Fields that come with a selected one: the range (and encoding) of what
+#: was returned, without which a client cannot use a partial answer.
+COMPANIONS: dict[str, tuple[str, ...]] = {
+    "value": ("valuerange", "valuetransferencoding"),
+    "children": ("childrenrange",),
+}
+
+
 def select_fields(body: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    """Only the named top-level fields (``?objectID;metadata``)."""
-    return {name: body[name] for name in fields if name in body}
+    """Only the named top-level fields (``?objectID;metadata``); all without names.
+
+    Names of fields the object does not have are left out (spec §8.4.2).
+    """
+    if not fields:
+        return body
+    wanted = dict.fromkeys(
+        companion for name in fields for companion in (name, *COMPANIONS.get(name, ()))
+    )
+    return {name: body[name] for name in wanted if name in body}

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from omsh.cdmi.handlers import CdmiService
 
 #: aiohttp's own limits answer oversized request lines and headers with 400.
 MAX_LINE = 8190
 MAX_FIELD = 8190
+
+
+class _OneLineClientErrors(logging.Filter):
+    """aiohttp logs a client's malformed request (a header line too long, too
+    many headers) as an ERROR with a traceback; anyone could fill the log so.
+    One INFO line says the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError | ConnectionError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            text = " ".join(str(error).split())[:200]
+            record.msg, record.args = "bad request from a client: %s", (text,)
+            record.exc_info = record.exc_text = None
+        return True
 
 
 def make_app(service: CdmiService) -> web.Application:
@@ -30,6 +47,9 @@ async def start_cdmi_server(
     service: CdmiService, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
 ) -> tuple[web.AppRunner, int]:
     """Start listening; returns the runner (to clean up) and the bound port."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _OneLineClientErrors) for f in server_log.filters):
+        server_log.addFilter(_OneLineClientErrors())
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=1024)

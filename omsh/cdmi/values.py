@@ -1,0 +1,163 @@
+"""Data object values on the wire: transfer encodings, small values, byte ranges.
+
+A CDMI JSON read carries the value as a JSON string, ``utf-8`` when the
+bytes are text and ``base64`` otherwise (spec §8.4.6).  The encoding a
+client chose when it wrote the value is remembered together with the hash
+of the bytes it applies to, so a value written as base64 reads back as
+base64 — and a value replaced later by SSH, SFTP or a plain PUT (a new hash)
+is judged afresh.
+
+Values up to :data:`INLINE_LIMIT` bytes are read whole inside the request's
+transaction and answered from memory (one worker hop per request); larger
+ones stream from the committed blob file, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from omsh.commands.content import read_span
+from omsh.store.content import CHUNK_SIZE
+from omsh.store.model import DataObject
+
+#: Values this small are read into memory within the transaction.
+INLINE_LIMIT = 256 * 1024
+
+
+def remember_encoding(obj: DataObject, encoding: str) -> None:
+    """Note how a client sent the whole of *obj*'s current value."""
+    obj.value_encoding = (encoding, obj.sha256)
+
+
+def declared_encoding(obj: DataObject) -> str | None:
+    """The encoding a client wrote *obj*'s current bytes with, if still current."""
+    remembered = getattr(obj, "value_encoding", None)
+    if isinstance(remembered, tuple) and remembered[1] == obj.sha256:
+        return str(remembered[0])
+    return None
+
+
+def read_range(path: str, start: int, end: int) -> bytes:
+    """Bytes *start*..*end* (inclusive) of a file."""
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        return stream.read(end - start + 1)
+
+
+def inline_encoding(data: bytes, declared: str | None) -> str:
+    """``utf-8`` for text (unless the client chose base64), else ``base64``."""
+    if declared == "base64":
+        return "base64"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64"
+    return "utf-8"
+
+
+def streamed_encoding(declared: str | None, whole: bool) -> str:
+    """For a value too big to check: ``utf-8`` only when known to be text.
+
+    A part of a text value may cut a character in two, so only the whole
+    value of one written as ``utf-8`` goes out as ``utf-8``.
+    """
+    return "utf-8" if declared == "utf-8" and whole else "base64"
+
+
+def encode(data: bytes, encoding: str) -> str:
+    return data.decode("utf-8") if encoding == "utf-8" else base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class StreamedValue:
+    """A value to stream into a CDMI JSON body: which bytes, how encoded."""
+
+    path: str
+    start: int
+    end: int
+    encoding: str
+
+
+def json_with_value(body: dict[str, Any], value: str) -> bytes:
+    return json.dumps({**body, "value": value}, ensure_ascii=False).encode("utf-8")
+
+
+def file_chunks(path: str, start: int, end: int) -> Iterator[bytes]:
+    """Bytes *start*..*end* of a file, :data:`CHUNK_SIZE` at a time (blocking)."""
+    return read_span(open(path, "rb"), start, end - start + 1, CHUNK_SIZE)
+
+
+async def stream_json_value(
+    response: web.StreamResponse,
+    body: dict[str, Any],
+    value: StreamedValue,
+    in_thread: Callable[[Callable[[], bytes | None]], Any],
+) -> None:
+    """Write *body* with its ``value`` field encoded chunk by chunk.
+
+    Blocking reads run through *in_thread*; base64 is encoded in multiples
+    of three bytes so the pieces concatenate into one valid string.
+    """
+    head = json.dumps(body, ensure_ascii=False)[:-1]
+    await response.write((head + (", " if body else "") + '"value": "').encode("utf-8"))
+    chunks = file_chunks(value.path, value.start, value.end)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    carry = b""
+    try:
+        while (chunk := await in_thread(lambda: next(chunks, None))) is not None:
+            if value.encoding == "utf-8":
+                text = decoder.decode(chunk)
+                await response.write(json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8"))
+            else:
+                data = carry + chunk
+                usable = len(data) - len(data) % 3
+                carry = data[usable:]
+                await response.write(base64.b64encode(data[:usable]))
+    finally:
+        # Close the file now, also when the client went away; a read still
+        # running in a worker (only if this task was cancelled) leaves it to
+        # the garbage collector.
+        with contextlib.suppress(ValueError):
+            chunks.close()
+    if value.encoding == "utf-8":
+        decoder.decode(b"", final=True)  # a value cut short mid-character is an error
+    elif carry:
+        await response.write(base64.b64encode(carry))
+    await response.write(b'"}')
+
+
+def plain_response(request: web.Request, data: bytes, headers: dict[str, str]) -> web.Response:
+    """A small value from memory, honouring ``Range`` as ``FileResponse`` does.
+
+    One range (``A-B``, ``A-``, ``-N``) gives 206 with ``Content-Range``; a
+    range that starts past the end or cannot be parsed gives 416.
+    """
+    size = len(data)
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    try:
+        wanted = request.http_range
+    except ValueError:
+        return _unsatisfiable(size, headers)
+    start, stop = wanted.start, wanted.stop
+    if start is None and stop is None:
+        return web.Response(body=data, headers=headers)
+    if start is None or (start < 0 and stop is None):  # the last N bytes
+        start = max(0, size + (start or 0))
+        stop = size
+    stop = size if stop is None else min(stop, size)
+    if start >= size or stop <= start:
+        return _unsatisfiable(size, headers)
+    headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return web.Response(status=206, body=data[start:stop], headers=headers)
+
+
+def _unsatisfiable(size: int, headers: dict[str, str]) -> web.Response:
+    return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
