@@ -624,6 +624,9 @@ def test_capabilities_tree(cdmi: CdmiClient, box: str):
         assert _all_strings(read["capabilities"])
         ids.add(read["objectID"])
     assert len(ids) == 3
+    for object_id in ids:  # well-formed, and reachable by ID like every object
+        assert parse_object_id(object_id) == object_id
+        assert cdmi.read(f"/cdmi_objectid/{object_id}/")["objectID"] == object_id
     container = cdmi.read("/cdmi_capabilities/container/")["capabilities"]
     for name in ("cdmi_list_children", "cdmi_create_container", "cdmi_move_dataobject"):
         assert container[name] == "true", name

@@ -42,7 +42,7 @@ from omsh.cdmi.protocol import (
     parse_target,
     status_for,
 )
-from omsh.cdmi.representation import capability_body
+from omsh.cdmi.representation import CAPABILITY_PATHS, capability_body
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.acl import InvalidACL
 from omsh.store.model import Container
@@ -106,7 +106,7 @@ class CdmiService:
 
     async def dispatch(self, call: Call) -> web.StreamResponse:
         method = call.request.method
-        if call.target.kind == "capabilities":
+        if call.target.kind == "capabilities" or call.target.object_id.upper() in CAPABILITY_PATHS:
             if method not in ("GET", "HEAD"):
                 fail(405, "capabilities are read-only", READ_ONLY)
             return self.capabilities(call)
@@ -119,8 +119,9 @@ class CdmiService:
         fail(405, f"method {method} is not supported", ALLOWED)
 
     def capabilities(self, call: Call) -> web.StreamResponse:
-        path = call.target.path.rstrip("/") or "/"
-        body = capability_body(path)
+        """The capability objects: by path below /cdmi_capabilities/, or by ID."""
+        path = CAPABILITY_PATHS.get(call.target.object_id.upper(), call.target.path)
+        body = capability_body(path.rstrip("/") or "/")
         if body is None:
             fail(404, "no such capability")
         return Answer.of(body, CDMI_CAPABILITY).response(call.version)

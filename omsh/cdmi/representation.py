@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from omsh.store.access import Perm
+from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER, OBJECT_ID_BYTES, crc16
 from omsh.store.metadata import format_timestamp, to_json
 from omsh.store.model import Container, DataObject, StoreObject
 from omsh.store.view import StoreView
@@ -80,11 +81,30 @@ DATAOBJECT_CAPABILITIES: dict[str, str] = {
     "cdmi_hash": "true",
     "cdmi_value_hash": "SHA256",
 }
+
+
+def fixed_object_id(serial: int) -> str:
+    """A well-formed object ID (spec §5.11) that is the same in every store.
+
+    Capability objects are not stored, but CDMI gives every object an ID;
+    these use the documentation enterprise number and opaque bytes that a
+    random ID (:func:`~omsh.store.ids.new_object_id`) is vanishingly
+    unlikely to hit.
+    """
+    raw = bytearray(OBJECT_ID_BYTES)
+    raw[1:4] = DEFAULT_ENTERPRISE_NUMBER.to_bytes(3, "big")
+    raw[5] = OBJECT_ID_BYTES
+    raw[8:] = b"omsh-cap" + serial.to_bytes(OBJECT_ID_BYTES - 16, "big")
+    raw[6:8] = crc16(bytes(raw)).to_bytes(2, "big")
+    return raw.hex().upper()
+
+
 CAPABILITY_IDS = {
-    "/": "0000000000000000000000000000000000000001",
-    "/container": "0000000000000000000000000000000000000002",
-    "/dataobject": "0000000000000000000000000000000000000003",
+    path: fixed_object_id(serial)
+    for serial, path in enumerate(("/", "/container", "/dataobject"), start=1)
 }
+#: The capability objects by ID, for ``/cdmi_objectid/ID/``.
+CAPABILITY_PATHS = {object_id: path for path, object_id in CAPABILITY_IDS.items()}
 
 
 def uri_of(path: str, *, container: bool) -> str:
