@@ -25,6 +25,7 @@ from typing import Any, TypeAlias
 from BTrees.IIBTree import IISet, IITreeSet, multiunion
 from BTrees.IOBTree import IOBTree
 from BTrees.Length import Length
+from BTrees.OIBTree import OIBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
@@ -128,11 +129,40 @@ def _field_list(values: dict[str, SortKey]) -> tuple[str, ...]:
     return shared
 
 
+def _stored(key: SortKey) -> Any:
+    """How the reverse index keeps *key*: strings and numbers bare, the rest as the key.
+
+    Booleans and timestamps keep their rank, as Python would read them back
+    as numbers; everything else is told apart by its type.  Bare values make
+    the reverse index smaller and let result paths be read without unpacking.
+    """
+    if key[0] in (RANK_STRING, RANK_NUMBER):
+        return key[1]
+    return key
+
+
+def _key(stored: Any) -> SortKey:
+    """The typed key of a value kept by :func:`_stored`."""
+    if type(stored) is tuple:
+        return stored
+    return (RANK_STRING, stored) if type(stored) is str else (RANK_NUMBER, stored)
+
+
 class FieldIndex(Persistent):
-    """One field: typed key -> document ids, and back."""
+    """One field: typed key -> document ids, and back.
+
+    Forward, a key held by one document maps to that document's id in
+    ``_unique`` (an ``OIBTree``: no record per key, and the number of
+    documents in a key range is counted in C), a key held by several to an
+    ``IITreeSet`` in ``_shared``; a key moves between the two as documents
+    come and go.  Reverse, ``_reverse`` maps each document to its value
+    (see :func:`_stored`), and ``_by_rank`` holds the documents of each
+    type, for ``!=`` and the negated operators.
+    """
 
     def __init__(self) -> None:
-        self._forward = OOBTree()
+        self._unique = OIBTree()
+        self._shared = OOBTree()
         self._reverse = IOBTree()
         self._by_rank = IOBTree()
         self._count = Length()
@@ -141,19 +171,23 @@ class FieldIndex(Persistent):
         return self._count()
 
     def insert(self, docid: int, key: SortKey) -> None:
+        stored = _stored(key)
         old = self._reverse.get(docid)
-        if old == key:
-            return
         if old is not None:
+            if _key(old) == key:
+                return
             self.remove(docid)
-        held = self._forward.get(key)
-        if held is None:
-            self._forward[key] = docid
-        elif isinstance(held, int):
-            self._forward[key] = IITreeSet((held, docid))
+        shared = self._shared.get(key)
+        if shared is not None:
+            shared.insert(docid)
         else:
-            held.insert(docid)
-        self._reverse[docid] = key
+            single = self._unique.get(key)
+            if single is None:
+                self._unique[key] = docid
+            else:
+                del self._unique[key]
+                self._shared[key] = IITreeSet((single, docid))
+        self._reverse[docid] = stored
         rank_docs = self._by_rank.get(key[0])
         if rank_docs is None:
             rank_docs = self._by_rank[key[0]] = IITreeSet()
@@ -161,32 +195,41 @@ class FieldIndex(Persistent):
         self._count.change(1)
 
     def remove(self, docid: int) -> None:
-        key = self._reverse.pop(docid, None)
-        if key is None:
+        stored = self._reverse.pop(docid, None)
+        if stored is None:
             return
-        held = self._forward.get(key)
-        if isinstance(held, int):
-            if held == docid:
-                del self._forward[key]
-        elif held is not None and docid in held:
-            held.remove(docid)
-            if not held:
-                del self._forward[key]
-            elif held.minKey() == held.maxKey():
-                self._forward[key] = held.minKey()
+        key = _key(stored)
+        if self._unique.get(key) == docid:
+            del self._unique[key]
+        else:
+            shared = self._shared.get(key)
+            if shared is not None and docid in shared:
+                shared.remove(docid)
+                if shared.minKey() == shared.maxKey():
+                    del self._shared[key]
+                    self._unique[key] = shared.minKey()
         rank_docs = self._by_rank.get(key[0])
         if rank_docs is not None and docid in rank_docs:
             rank_docs.remove(docid)
         self._count.change(-1)
 
     def key_of(self, docid: int) -> SortKey | None:
-        return self._reverse.get(docid)
+        stored = self._reverse.get(docid)
+        return None if stored is None else _key(stored)
 
     def keys_of(self, docids: Collection[int]) -> dict[int, SortKey | None]:
-        """The key of each of *docids* (None where it has none), in one C-level pass.
+        """The key of each of *docids* (None where it has none)."""
+        return {
+            docid: None if stored is None else _key(stored)
+            for docid, stored in self.stored_values(docids).items()
+        }
 
-        Listing thousands of results is dominated by these lookups; a
-        Python call per document would cost several times as much.
+    def stored_values(self, docids: Collection[int]) -> dict[int, Any]:
+        """What the reverse index keeps for each of *docids* (None where nothing), in C.
+
+        For a field of strings, such as ``path``, that is the value itself.
+        Listing thousands of results is dominated by these lookups; a Python
+        call per document would cost several times as much.
         """
         return dict(zip(docids, map(self._reverse.get, docids), strict=True))
 
@@ -198,14 +241,25 @@ class FieldIndex(Persistent):
         """
         problems = []
         listed = 0
-        for key, held in self._forward.items():
-            for docid in (held,) if isinstance(held, int) else held:
-                listed += 1
-                if self._reverse.get(docid) != key:
-                    problems.append(f"document {docid} is listed under a value it does not have")
+
+        def expect(docid: int, key: SortKey) -> None:
+            nonlocal listed
+            listed += 1
+            if self.key_of(docid) != key:
+                problems.append(f"document {docid} is listed under a value it does not have")
+
+        for key, docid in self._unique.items():
+            expect(docid, key)
+            if key in self._shared:
+                problems.append("a value is listed as held by one document and by several")
+        for key, docids in self._shared.items():
+            if len(docids) < 2:
+                problems.append("a value is listed as shared but is not")
+            for docid in docids:
+                expect(docid, key)
         by_rank: dict[int, list[int]] = {}
-        for docid, key in self._reverse.items():
-            by_rank.setdefault(key[0], []).append(docid)
+        for docid, stored in self._reverse.items():
+            by_rank.setdefault(_key(stored)[0], []).append(docid)
         indexed = sum(len(docids) for docids in by_rank.values())
         if listed != indexed:
             problems.append(f"{indexed} documents have values but {listed} are listed")
@@ -220,16 +274,23 @@ class FieldIndex(Persistent):
 
     def equal(self, key: SortKey) -> DocSet:
         """The documents whose key is *key* (not to be modified)."""
-        held = self._forward.get(key)
-        if held is None:
-            return IISet()
-        if isinstance(held, int):
-            return IISet((held,))
-        return held
+        single = self._unique.get(key)
+        if single is not None:
+            return IISet((single,))
+        return self._shared.get(key) or IISet()
+
+    def count_equal(self, key: SortKey) -> int:
+        if key in self._unique:
+            return 1
+        shared = self._shared.get(key)
+        return 0 if shared is None else len(shared)
 
     def of_rank(self, rank: int) -> DocSet:
         """The documents whose value has *rank*'s type (not to be modified)."""
-        return self._by_rank.get(rank, IISet())
+        return self._by_rank.get(rank) or IISet()
+
+    def count_of_rank(self, rank: int) -> int:
+        return len(self.of_rank(rank))
 
     def docids(self) -> DocSet:
         return multiunion(list(self._by_rank.values()))
@@ -244,25 +305,51 @@ class FieldIndex(Persistent):
         include_high: bool = True,
     ) -> DocSet:
         """Documents whose key of *rank* lies between *low* and *high* (None: open)."""
-        minimum: tuple[Any, ...] = (rank,) if low is None else (rank, low)
-        maximum: tuple[Any, ...] = (rank + 1,) if high is None else (rank, high)
-        sets = self._forward.values(
-            min=minimum,
-            max=maximum,
-            excludemin=low is not None and not include_low,
-            excludemax=high is None or not include_high,
-        )
-        return multiunion(list(sets))
+        bounds = _bounds(rank, low, high, include_low, include_high)
+        return multiunion([*self._unique.values(**bounds), *self._shared.values(**bounds)])
+
+    def count_range(
+        self,
+        rank: int,
+        low: Any = None,
+        high: Any = None,
+        *,
+        include_low: bool = True,
+        include_high: bool = True,
+    ) -> int:
+        """How many documents :meth:`range` would return, without making the set.
+
+        The single-document keys are counted by the length of a B-tree key
+        range (bucket by bucket, in C); only shared keys are visited.
+        """
+        bounds = _bounds(rank, low, high, include_low, include_high)
+        return len(self._unique.values(**bounds)) + sum(map(len, self._shared.values(**bounds)))
 
     def keys_between(self, rank: int, low: Any, high: Any) -> Iterator[tuple[Any, DocIds]]:
         """(value, docids) pairs with ``low <= value < high`` in one rank."""
-        for key, docids in self._forward.items(min=(rank, low), max=(rank, high), excludemax=True):
-            yield key[1], docids
+        bounds = {"min": (rank, low), "max": (rank, high), "excludemax": True}
+        for tree in (self._unique, self._shared):
+            for key, docids in tree.items(**bounds):
+                yield key[1], docids
 
     def keys_of_rank(self, rank: int) -> Iterator[tuple[Any, DocIds]]:
-        """(value, docids) pairs of one rank in order, for pattern matching."""
-        for key, docids in self._forward.items(min=(rank,), max=(rank + 1,), excludemax=True):
-            yield key[1], docids
+        """(value, docids) pairs of one rank, for pattern matching."""
+        bounds = {"min": (rank,), "max": (rank + 1,), "excludemax": True}
+        for tree in (self._unique, self._shared):
+            for key, docids in tree.items(**bounds):
+                yield key[1], docids
+
+
+def _bounds(
+    rank: int, low: Any, high: Any, include_low: bool, include_high: bool
+) -> dict[str, Any]:
+    """B-tree range arguments for keys of *rank* between *low* and *high* (None: open)."""
+    return {
+        "min": (rank,) if low is None else (rank, low),
+        "max": (rank + 1,) if high is None else (rank, high),
+        "excludemin": low is not None and not include_low,
+        "excludemax": high is None or not include_high,
+    }
 
 
 class Catalog(Persistent):

@@ -179,7 +179,7 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
 
 #: Bumped when StoreRoot gains state; :meth:`StoreRoot.upgrade` brings older
 #: stores up to date at start-up.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StoreRoot(Persistent):
@@ -198,7 +198,7 @@ class StoreRoot(Persistent):
         """Add what newer code expects; True if anything changed."""
         from omsh.store.acl import default_root_acl
         from omsh.store.audit import AuditLog
-        from omsh.store.index import Catalog
+        from omsh.store.index import Catalog, rebuild_catalog
 
         if self.schema_version >= SCHEMA_VERSION:
             return False
@@ -209,5 +209,9 @@ class StoreRoot(Persistent):
         if self.schema_version < 3:
             self.catalog = Catalog()
             self.catalog.index_all(node for _, node in walk(self.tree))
+        elif self.schema_version < 4:
+            # Version 3 catalogs kept every key's documents in one tree; the
+            # layout of FieldIndex changed, so the catalog is built anew.
+            rebuild_catalog(self)
         self.schema_version = SCHEMA_VERSION
         return True

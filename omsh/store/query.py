@@ -23,10 +23,10 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -44,13 +44,12 @@ from omsh.store.index import (
     USER_FIELD_PREFIX,
     Catalog,
     DocSet,
+    FieldIndex,
     SortKey,
     sort_key,
 )
 from omsh.store.metadata import format_timestamp
 
-#: How a missing path sorts (first) when a damaged catalog lacks one.
-_NO_KEY: SortKey = (RANK_STRING, "")
 MAX_QUERY_LENGTH = 8192
 MAX_DEPTH = 100
 PARSE_CACHE_SIZE = 256
@@ -93,11 +92,19 @@ class Node:
         """
         raise NotImplementedError
 
+    def count(self, catalog: Catalog) -> int | None:
+        """How many documents match, if the indexes tell without making the set.
+
+        None when they cannot (``AND``, ``OR``, patterns that need matching):
+        the caller then counts :meth:`evaluate`'s set.
+        """
+        return None
+
     def matches(self, values: dict[str, SortKey]) -> bool:
         raise NotImplementedError
 
 
-def _field_index(catalog: Catalog, field: str):
+def _field_index(catalog: Catalog, field: str) -> FieldIndex | None:
     return catalog.field(field)
 
 
@@ -111,15 +118,34 @@ class Compare(Node):
         index = _field_index(catalog, self.field)
         if index is None:
             return IISet()
-        rank, value = self.key
+        rank = self.key[0]
         if self.op == "=":
             return index.equal(self.key)
         if self.op in ("!=", "<>"):
             return difference(index.of_rank(rank), index.equal(self.key))
-        low, high = (value, None) if self.op in (">", ">=") else (None, value)
-        return index.range(
-            rank, low, high, include_low=self.op == ">=", include_high=self.op == "<="
-        )
+        return index.range(rank, **self._bounds())
+
+    def count(self, catalog: Catalog) -> int | None:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return 0
+        rank = self.key[0]
+        if self.op == "=":
+            return index.count_equal(self.key)
+        if self.op in ("!=", "<>"):
+            return index.count_of_rank(rank) - index.count_equal(self.key)
+        return index.count_range(rank, **self._bounds())
+
+    def _bounds(self) -> dict[str, Any]:
+        """The key range of an ordering comparison, as :meth:`FieldIndex.range` takes it."""
+        value = self.key[1]
+        below = self.op in ("<", "<=")
+        return {
+            "low": None if below else value,
+            "high": value if below else None,
+            "include_low": self.op == ">=",
+            "include_high": self.op == "<=",
+        }
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         actual = values.get(self.field)
@@ -159,10 +185,31 @@ class Like(Node):
         match = re.match(r"[^%_]*", self.pattern)
         return match.group(0) if match else ""
 
-    def evaluate(self, catalog: Catalog) -> DocSet:
-        index = _field_index(catalog, self.field)
-        if index is None:
-            return IISet()
+    #: The wildcard for "any run of characters".
+    any_run = "%"
+
+    def _prefix_range(self) -> tuple[str, str | None] | None:
+        """``(low, high)`` when exactly the strings in ``[low, high)`` match.
+
+        That is a literal followed only by any-run wildcards (``'abc%'``),
+        so no value needs matching; ``high`` is None for a pattern with no
+        wildcard at all (an equality).  None when values must be matched.
+        """
+        prefix = self.literal_prefix()
+        rest = self.pattern[len(prefix) :]
+        if not rest:
+            return prefix, None
+        if prefix and rest.strip(self.any_run) == "" and ord(prefix[-1]) < 0x10FFFF:
+            return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return None
+
+    def _positive(self, index: FieldIndex) -> DocSet:
+        span = self._prefix_range()
+        if span is not None:
+            low, high = span
+            if high is None:
+                return index.equal((RANK_STRING, low))
+            return index.range(RANK_STRING, low, high, include_high=False)
         regex = self.regex()
         prefix = self.literal_prefix()
         if prefix and ord(prefix[-1]) < 0x10FFFF:
@@ -170,10 +217,30 @@ class Like(Node):
             candidates = index.keys_between(RANK_STRING, prefix, upper)
         else:
             candidates = index.keys_of_rank(RANK_STRING)
-        found = multiunion([docids for value, docids in candidates if regex.fullmatch(value)])
+        return multiunion([docids for value, docids in candidates if regex.fullmatch(value)])
+
+    def evaluate(self, catalog: Catalog) -> DocSet:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return IISet()
+        found = self._positive(index)
         if self.negated:
             return difference(index.of_rank(RANK_STRING), found)
         return found
+
+    def count(self, catalog: Catalog) -> int | None:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return 0
+        span = self._prefix_range()
+        if span is None:
+            return None
+        low, high = span
+        if high is None:
+            found = index.count_equal((RANK_STRING, low))
+        else:
+            found = index.count_range(RANK_STRING, low, high, include_high=False)
+        return index.count_of_rank(RANK_STRING) - found if self.negated else found
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         actual = values.get(self.field)
@@ -185,6 +252,8 @@ class Like(Node):
 @dataclass(frozen=True)
 class Glob(Like):
     """Shell wildcards (``*``, ``?``, ``[...]``) instead of ``%`` and ``_``: ``find --name``."""
+
+    any_run = "*"
 
     def regex(self) -> re.Pattern[str]:
         return re.compile(fnmatch.translate(self.pattern), re.DOTALL)
@@ -209,6 +278,15 @@ class Member(Node):
             return found
         ranks = multiunion([index.of_rank(rank) for rank in {key[0] for key in self.keys}])
         return difference(ranks, found)
+
+    def count(self, catalog: Catalog) -> int | None:
+        index = _field_index(catalog, self.field)
+        if index is None:
+            return 0
+        found = sum(index.count_equal(key) for key in self.keys)
+        if not self.negated:
+            return found
+        return sum(index.count_of_rank(rank) for rank in {key[0] for key in self.keys}) - found
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         actual = values.get(self.field)
@@ -235,6 +313,13 @@ class Between(Node):
             return difference(index.of_rank(self.low[0]), found)
         return found
 
+    def count(self, catalog: Catalog) -> int | None:
+        index = _field_index(catalog, self.field)
+        if index is None or self.low[0] != self.high[0]:
+            return 0
+        found = index.count_range(self.low[0], self.low[1], self.high[1])
+        return index.count_of_rank(self.low[0]) - found if self.negated else found
+
     def matches(self, values: dict[str, SortKey]) -> bool:
         actual = values.get(self.field)
         if actual is None or self.low[0] != self.high[0] or actual[0] != self.low[0]:
@@ -251,6 +336,11 @@ class IsNull(Node):
         index = _field_index(catalog, self.field)
         present = index.docids() if index is not None else IISet()
         return present if self.negated else difference(catalog.all_docids(), present)
+
+    def count(self, catalog: Catalog) -> int | None:
+        index = _field_index(catalog, self.field)
+        present = len(index) if index is not None else 0
+        return present if self.negated else len(catalog) - present
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         return (self.field in values) == self.negated
@@ -290,6 +380,10 @@ class Not(Node):
 
     def evaluate(self, catalog: Catalog) -> DocSet:
         return difference(catalog.all_docids(), self.item.evaluate(catalog))
+
+    def count(self, catalog: Catalog) -> int | None:
+        inner = self.item.count(catalog)
+        return None if inner is None else len(catalog) - inner
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         return not self.item.matches(values)
@@ -480,23 +574,40 @@ def key_to_json(key: SortKey) -> Any:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Matching document ids the caller may see, and the snapshot they are complete as of.
+    """The documents matching a query that the caller may see, and the snapshot they are of.
 
     Rows are read from the catalog's reverse indexes, so listing a result
     loads no object: paths come from the ``path`` index, selected fields
-    from theirs.  The paths are fetched for all documents at once, the
-    first time they are needed (to sort by path, or to list).
+    from theirs, each fetched for all documents at once when first needed.
+    The documents themselves are found on first use, so a count that the
+    indexes can give (:meth:`Node.count`, for a caller who sees everything)
+    makes no set at all.  Use a result inside the transaction that made it.
     """
 
-    docids: Collection[int]
+    node: Node
     catalog: Catalog
+    #: Only documents strictly below this path (None: everywhere).
+    within: str | None
     transaction: str
     as_of: str
+    #: Whether the caller may see a document; None when it sees every one.
+    visible: Callable[[int], bool] | None = None
     _keys: dict[str, dict[int, SortKey | None]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
 
+    @cached_property
+    def docids(self) -> Collection[int]:
+        found = evaluate(self.node, self.catalog, self.within)
+        if self.visible is None:
+            return found
+        return [docid for docid in found if self.visible(docid)]
+
     def __len__(self) -> int:
+        if "docids" not in self.__dict__ and self.visible is None and self.within in (None, "/"):
+            counted = self.node.count(self.catalog)
+            if counted is not None:
+                return counted
         return len(self.docids)
 
     def keys(self, field: str) -> dict[int, SortKey | None]:
@@ -515,16 +626,24 @@ class QueryResult:
         index = self.catalog.field(field)
         return index.key_of(docid) if index is not None else None
 
+    @cached_property
+    def _paths(self) -> dict[int, str]:
+        """Every document's path, read in one pass (paths are stored as bare strings)."""
+        index = self.catalog.field("path")
+        if index is None:
+            return dict.fromkeys(self.docids, "")
+        paths = index.stored_values(self.docids)
+        if None in paths.values():
+            # Every indexed object has a path; a damaged catalog sorts first, not fails.
+            paths = {docid: path or "" for docid, path in paths.items()}
+        return paths
+
     def path(self, docid: int) -> str:
-        key = self.keys("path").get(docid)
-        return key[1] if key is not None else ""
+        return self._paths.get(docid) or ""
 
     def ordered(self, field: str | None = None, descending: bool = False) -> list[int]:
         """Document ids by *field* (missing values last), or by path."""
-        paths = self.keys("path")
-        if None in paths.values():
-            # Every indexed object has a path; a damaged catalog sorts first, not fails.
-            paths = {docid: key or _NO_KEY for docid, key in paths.items()}
+        paths = self._paths
         if field is None:
             return sorted(self.docids, key=paths.__getitem__)
         keys = self.keys(field)

@@ -12,12 +12,13 @@ Error subjects are the paths as the caller wrote them, so a message reads
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from ZODB.TimeStamp import TimeStamp
@@ -41,6 +42,7 @@ from omsh.store.acl import (
 )
 from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
+from omsh.store.index import Catalog
 from omsh.store.metadata import (
     MAX_ITEMS,
     InvalidMetadata,
@@ -53,7 +55,7 @@ from omsh.store.metadata import (
 from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
 from omsh.store.names import join_path, normalize_path, parent_and_name, split_path
 from omsh.store.principals import User
-from omsh.store.query import Node, QueryResult, evaluate
+from omsh.store.query import Node, QueryResult
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
 
@@ -223,12 +225,15 @@ class StoreView:
             self.require(container, Perm.READ, within)
             scope = container.path
         catalog = self.root.catalog
-        docids: Collection[int] = evaluate(node, catalog, scope)
-        if not self.principal.is_admin:
-            docids = [d for d in docids if self.can(catalog.object(d), Perm.READ_METADATA)]
+        visible = None if self.principal.is_admin else functools.partial(self._sees, catalog)
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
         tid = self.root._p_jar._storage.lastTransaction()
-        return QueryResult(docids, catalog, tid.hex(), format_timestamp(TimeStamp(tid).timeTime()))
+        as_of = format_timestamp(TimeStamp(tid).timeTime())
+        return QueryResult(node, catalog, scope, tid.hex(), as_of, visible)
+
+    def _sees(self, catalog: Catalog, docid: int) -> bool:
+        """Whether a query result may show the document *docid* to the caller."""
+        return self.can(catalog.object(docid), Perm.READ_METADATA)
 
     # -- lookup ----------------------------------------------------------
 
