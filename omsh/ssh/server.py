@@ -10,8 +10,10 @@ per address and dropped after a login timeout.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import socket
 from collections import Counter
 
 import asyncssh
@@ -34,6 +36,34 @@ ENCRYPTION_ALGS = [
 ]
 SERVER_VERSION = "omsh"
 WINDOW = 4 * 1024 * 1024
+
+
+def acknowledge_promptly(conn: asyncssh.SSHServerConnection) -> None:
+    """ACK every read at once instead of after Linux's 40 ms delayed-ACK timer.
+
+    OpenSSH's ``ssh`` leaves Nagle on for sessions without a PTY, so when it
+    sends two small packets back to back (NEWKEYS then SERVICE_REQUEST, say)
+    the second waits for the first one's ACK, which the kernel delays when we
+    have nothing to answer yet: one or two 40 ms stalls in every handshake,
+    most of an ``ssh host CMD`` round trip (median 70 ms before, 25 ms after,
+    in bench/).  ``TCP_QUICKACK`` is not sticky, so it is set again after
+    each read, once asyncssh has handled the data (an answer it wrote carries
+    the ACK anyway).  Linux only; elsewhere, or on a non-TCP socket, nothing
+    changes.
+    """
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    sock = conn.get_extra_info("socket")
+    if quickack is None or sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    handle = conn.data_received
+
+    def data_received(*args: object, **kwargs: object) -> None:
+        handle(*args, **kwargs)
+        with contextlib.suppress(OSError):  # the connection may have closed meanwhile
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
+    # The transport calls its protocol's data_received: shadow it on this instance.
+    conn.data_received = data_received  # type: ignore[method-assign]
 
 
 class ConnectionLimits:
@@ -79,6 +109,7 @@ class OmshSSHServer(asyncssh.SSHServer):
         return self._context.authenticator
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        acknowledge_promptly(conn)
         peer = conn.get_extra_info("peername") or ("?", 0)
         self._address = str(peer[0])
         if not self._limits.admit(self._address):
