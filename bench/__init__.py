@@ -19,5 +19,7 @@ Modules:
 * :mod:`bench.query_bench`: ``python -m bench query``, metadata queries over
   1,000,000 objects against SQLite with an index per field, index build rate
   and index size;
+* :mod:`bench.acl_bench`: ``python -m bench acl``, ``ls -l`` of 10,000 children
+  as a user whose access is inherited 10 levels up through 50 ACEs vs as admin;
 * :mod:`bench.__main__`: the command line.
 """

@@ -1,7 +1,9 @@
 """``python -m bench [ssh]``: omsh against OpenSSH's sshd, printed as a table.
 
 ``python -m bench query`` runs the metadata query cases instead (omsh's
-catalog against SQLite; see :mod:`bench.query_bench`).
+catalog against SQLite; see :mod:`bench.query_bench`), and ``python -m bench
+acl`` the cost of ACL checks (``ls -l`` as a user with inherited access vs as
+admin; see :mod:`bench.acl_bench`).
 
 Defaults: 20 runs of the small cases (exec, big ``ls``), 5 runs of the
 1 GiB transfers (``cat``, ``put``) plus one untimed warm-up each, cipher
@@ -14,6 +16,7 @@ case could not be measured.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
@@ -66,9 +69,16 @@ def positive(text: str) -> int:
     return value
 
 
+#: The other case groups: ``python -m bench NAME …`` runs ``main`` of the module.
+GROUPS = {"query": "bench.query_bench", "acl": "bench.acl_bench"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="omsh vs OpenSSH sshd, as ratios of medians"
+        prog="python -m bench",
+        description="omsh vs OpenSSH sshd, as ratios of medians",
+        epilog="other case groups: "
+        + ", ".join(f"python -m bench {name} --help" for name in GROUPS),
     )
     parser.add_argument("--runs", type=positive, help="timed runs of the small cases (default 20)")
     parser.add_argument(
@@ -136,12 +146,11 @@ def report(settings: Settings, bench: SSHBench, results: list[CaseResult]) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench [ssh] …`` or ``python -m bench query …`` (see :mod:`bench.query_bench`)."""
+    """``python -m bench [ssh] …``, or ``python -m bench GROUP …`` for a group in :data:`GROUPS`."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["query"]:
-        from bench.query_bench import main as query_main
-
-        return query_main(argv[1:])
+    if argv[:1] and argv[0] in GROUPS:
+        group: Any = importlib.import_module(GROUPS[argv[0]])
+        return int(group.main(argv[1:]))
     if argv[:1] == ["ssh"]:
         argv = argv[1:]
     args = build_parser().parse_args(argv)

@@ -1,0 +1,296 @@
+"""The ACL case: ``ls -l`` of a big container as admin vs as a user with inherited access.
+
+Issue 3's benchmark: ``check_access`` on objects 10 levels deep with 50 ACEs
+on the path.  One omsh server, its store filled offline::
+
+    /acl/l01/l02/…/l10           DEPTH nested containers, ACES / DEPTH ACEs each
+    /acl/l01/…/l10/fNNNNN        CHILDREN empty objects without ACEs of their own
+
+Every ACE on the path covers the bits ``ls -l`` asks for (list on the
+container, read-metadata on each child), so each one is looked at; all but
+one name other users and groups (allows and denies).  The reader's only
+grant is the last ACE of ``l01``: DEPTH levels above every child, reached
+after the other 49.  Administrators are let through before any ACE is read,
+so admin is the baseline.
+
+Two figures, both ``reader / admin`` as ratios of medians, runs interleaved:
+
+``acl ls -l``   ``ssh reader@omsh 'ls -l PATH'`` vs the same as admin: fresh
+                OpenSSH connection each, output to /dev/null (what a user waits for);
+``acl listing`` the listing transaction alone, in process, before the server
+                starts: :meth:`StoreView.children` plus the entries ``ls -l``
+                describes (no SSH, no rendering: the ACL cost undiluted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import (
+    DEFAULT_OUT,
+    BenchError,
+    CaseResult,
+    Target,
+    count_output,
+    environment,
+    format_table,
+    interleave,
+    run_checked,
+    say,
+    workspace,
+    write_json,
+)
+from bench.omsh_server import OmshServer
+from bench.ssh_client import SSHClient, public_key_file
+from omsh.store.acl import ACE, INHERIT, READ_WORD, AceFlag, AceType
+from omsh.store.database import ADMIN_USER, Store
+from omsh.store.model import StoreRoot
+from omsh.store.principals import parse_authorized_key
+from omsh.store.system import describe
+from omsh.store.view import StoreView
+
+READER = "reader"
+TARGET = Target("<=", 1.3)
+QUICK = {"runs": 5, "children": 2_000}
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs: int = 20
+    children: int = 10_000
+    depth: int = 10
+    aces: int = 50
+
+    @property
+    def path(self) -> str:
+        return "/acl/" + "/".join(f"l{level:02d}" for level in range(1, self.depth + 1))
+
+
+def _milliseconds(seconds: float) -> float:
+    return seconds * 1000
+
+
+def path_acls(settings: Settings) -> list[tuple[str, tuple[ACE, ...]]]:
+    """The ACL of each container on the path: others' entries, the reader's last on top.
+
+    The others are users ``u00``… and groups ``g00``… the reader is not in;
+    every third entry is a deny.
+    """
+    per_level = settings.aces // settings.depth
+    levels = []
+    for level in range(1, settings.depth + 1):
+        entries = []
+        for slot in range(per_level):
+            number = (level - 1) * per_level + slot
+            if level == 1 and slot == per_level - 1:
+                entries.append(ACE(AceType.ALLOW, READER, INHERIT, READ_WORD))
+                continue
+            group = number % 2 == 0
+            flags = INHERIT | (AceFlag.IDENTIFIER_GROUP if group else AceFlag.NONE)
+            acetype = AceType.DENY if number % 3 == 0 else AceType.ALLOW
+            entries.append(ACE(acetype, f"{'g' if group else 'u'}{number:02d}", flags, READ_WORD))
+        prefix = settings.path.split("/")[: level + 2]
+        levels.append(("/".join(prefix), tuple(entries)))
+    return levels
+
+
+class AclBench:
+    """One omsh server; the reader and admin list the same big container."""
+
+    def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
+        if settings.aces % settings.depth:
+            raise BenchError("the ACE count must be a multiple of the depth")
+        self.settings = settings
+        self.say = say
+        self.client = SSHClient(workdir / "client")
+        self.omsh = OmshServer(workdir / "omsh", public_key_file(self.client.key))
+        self.argv: dict[str, list[str]] = {}
+        self.in_process: dict[str, list[float]] = {}
+
+    def setup(self) -> None:
+        settings = self.settings
+        names = [f"f{index:05d}" for index in range(settings.children)]
+        self.say(f"filling the omsh store offline ({settings.children} children)")
+        self.omsh.populate(containers=(settings.path,), objects={}, children=(settings.path, names))
+        store = Store.open(data_dir=str(self.omsh.data))
+        try:
+            store.run(self._grant)
+            self.say("timing the listing transaction in process")
+            self.in_process = self._time_in_process(store)
+        finally:
+            store.close()
+        self.say("starting omsh")
+        admin = self.omsh.start()
+        self.client.trust(admin)
+        reader = dataclasses.replace(admin, label=READER, user=READER)
+        command = f"ls -l {settings.path}"
+        self.argv = {
+            ADMIN_USER: self.client.argv(admin, command),
+            READER: self.client.argv(reader, command),
+        }
+
+    def _grant(self, root: StoreRoot) -> None:
+        """The reader (with the client key), the others, and the ACLs on the path."""
+        principals = root.principals
+        reader = principals.add_user(READER)
+        reader.add_key(parse_authorized_key(self.omsh.authorized_keys.read_text()))
+        for _, entries in path_acls(self.settings):
+            for ace in entries:
+                if ace.identifier == READER:
+                    continue
+                (principals.add_group if ace.is_group else principals.add_user)(ace.identifier)
+        view = StoreView.for_user(root, ADMIN_USER)
+        for path, entries in path_acls(self.settings):
+            view.replace_acl(view.resolve(path), path, entries, action="bench-acl")
+
+    def _time_in_process(self, store: Store) -> dict[str, list[float]]:
+        path = self.settings.path
+
+        def listing(user: str) -> Callable[[], float]:
+            def work(root: StoreRoot) -> int:
+                view = StoreView.for_user(root, user)
+                entries = [describe(child) for _, child in view.children(view.resolve(path), path)]
+                return len(entries)
+
+            def timed() -> float:
+                started = time.perf_counter()
+                listed = store.read(work)
+                elapsed = time.perf_counter() - started
+                if listed != self.settings.children:
+                    raise BenchError(f"{user} listed {listed} children in process")
+                return elapsed
+
+            return timed
+
+        listing(ADMIN_USER)(), listing(READER)()  # warm the object cache
+        reader, admin = interleave(self.settings.runs, listing(READER), listing(ADMIN_USER))
+        return {READER: reader, ADMIN_USER: admin}
+
+    def teardown(self) -> None:
+        self.omsh.stop()
+
+    def run(self) -> list[CaseResult]:
+        settings = self.settings
+        shape = (
+            f"{settings.children} children {settings.depth} levels deep,"
+            f" {settings.aces} ACEs on the path, the reader's grant {settings.depth} levels up"
+        )
+        over_ssh = CaseResult(
+            "acl ls -l",
+            f"`ls -l` over ssh, reader / admin; {shape}",
+            "ms",
+            TARGET,
+        )
+        listing = CaseResult(
+            "acl listing",
+            f"the ls -l transaction in process (no SSH, no rendering), reader / admin; {shape}",
+            "ms",
+            TARGET,
+        )
+        listing.omsh = [_milliseconds(s) for s in self.in_process[READER]]
+        listing.reference = [_milliseconds(s) for s in self.in_process[ADMIN_USER]]
+        try:
+            for user, argv in self.argv.items():
+                lines = count_output(argv).lines
+                if lines != settings.children:
+                    raise BenchError(
+                        f"ls -l as {user} printed {lines} lines, not {settings.children}"
+                    )
+            reader, admin = interleave(
+                settings.runs,
+                lambda: run_checked(self.argv[READER]),
+                lambda: run_checked(self.argv[ADMIN_USER]),
+            )
+            over_ssh.omsh = [_milliseconds(s) for s in reader]
+            over_ssh.reference = [_milliseconds(s) for s in admin]
+        except BenchError as exc:
+            over_ssh.error = str(exc)
+        return [over_ssh, listing]
+
+
+def report(settings: Settings, results: list[CaseResult]) -> str:
+    lines = [
+        f"ACL cost: reader (access inherited {settings.depth} levels up through"
+        f" {settings.aces} ACEs) vs admin, medians of {settings.runs} interleaved runs;"
+        " 'omsh' is the reader, 'reference' is admin",
+        "",
+        format_table(results),
+        "",
+    ]
+    for result in results:
+        lines.append(f"{result.name}: {result.description}")
+        if result.error:
+            lines.append(f"  error: {result.error}")
+    return "\n".join(lines)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench acl",
+        description="ls -l of a big container as a user with inherited access vs as admin",
+    )
+    parser.add_argument("--runs", type=_positive, help="timed runs of each side (default 20)")
+    parser.add_argument("--children", type=_positive, help="children of the container (10,000)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 children, 5 runs")
+    parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (store, logs)")
+    parser.add_argument("--out", type=Path, help="JSON results folder (default: bench/out)")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    defaults = Settings()
+    chosen: dict[str, int] = {}
+    for name in ("runs", "children"):
+        value = getattr(args, name)
+        if value is None:
+            value = QUICK[name] if args.quick else getattr(defaults, name)
+        chosen[name] = value
+    return Settings(**chosen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    started = time.time()
+    context = environment()
+    with workspace(args.keep, args.workdir) as temp:
+        bench = AclBench(Path(temp), settings, say)
+        try:
+            bench.setup()
+            results = bench.run()
+        except BenchError as exc:
+            say(f"set-up failed: {exc}")
+            return 1
+        finally:
+            bench.teardown()
+    print(report(settings, results))
+    document = {
+        "benchmark": "acl",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        "settings": {**dataclasses.asdict(settings), "path": settings.path},
+        "environment": {**context, "loadavg_at_end": os.getloadavg()},
+        "results": [result.as_dict() for result in results],
+    }
+    path = write_json(args.out or DEFAULT_OUT, "acl", document)
+    print(f"\nresults written to {path}")
+    return 1 if any(result.status == "ERROR" for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
