@@ -78,6 +78,10 @@ READS = [
     ("verify /org/dept/team/doc", "0000"),
     ("verify /org/dept/team/secret/plan", "0044"),
     ("verify -r /org/dept/team/secret", "0044"),
+    # query: a scope the caller may not list is refused
+    ("find /org/dept/team/secret", "0044"),
+    ("query \"name = 'plan'\" --in /org/dept/team/secret", "0044"),
+    ("find /org --name doc", "0000"),
     # metadata
     ("meta /org/dept/team/doc", "0000"),
     ("meta /org/dept/team/secret/plan", "0004"),

@@ -144,6 +144,24 @@ def test_listings_show_only_what_the_caller_may_see(world):
     assert "plan" in world["alice"].ok("tree /org")
 
 
+@pytest.mark.parametrize(
+    ("user", "hidden"),
+    [("alice", set()), ("bob", {"secret", "secret/plan"}), ("carol", {"secret", "secret/plan"})],
+)
+def test_queries_return_only_what_listings_show(world, user, hidden):
+    """bob may read plan's metadata, but plan is in a container he may not list."""
+    team = "/org/dept/team"
+    everything = {
+        f"{team}/{name}" for name in ("doc", "inbox", "inbox/letter", "secret", "secret/plan")
+    }
+    expected = everything - {f"{team}/{name}" for name in hidden}
+    assert set(world[user].ok(f"find {team}").split()) == expected
+    found = world[user].ok(f"query \"path LIKE '{team}/%'\" --in /org")
+    assert set(found.split()) == expected
+    count = world[user].ok(f"query \"path LIKE '{team}/%'\" --in /org --count")
+    assert int(count) == len(expected)
+
+
 def test_wildcards_do_not_reveal_hidden_names(world):
     status, out, err = world["bob"]("ls /org/dept/team/s*")
     assert status == 3 and "secret" not in out + err

@@ -216,24 +216,31 @@ class StoreView:
         Answered from the catalog, which every change in this class keeps
         current in its own transaction, so the result is complete as of the
         snapshot this transaction reads — reported with it.  An object the
-        caller may not read the metadata of is neither returned nor counted
-        (administrators see everything, so no object is loaded for them).
+        caller could not find by listing from the scope down (see
+        :meth:`_sees`) is neither returned nor counted (administrators see
+        everything, so no object is loaded for them).
         """
         scope = None
+        top: Container = self.root.tree
         if within is not None:
-            container = self.resolve_as(Container, within, cwd)
-            self.require(container, Perm.READ, within)
-            scope = container.path
+            top = self.resolve_as(Container, within, cwd)
+            self.require(top, Perm.READ, within)
+            scope = top.path
         catalog = self.root.catalog
-        visible = None if self.principal.is_admin else functools.partial(self._sees, catalog)
+        visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
         tid = self.root._p_jar._storage.lastTransaction()
         as_of = format_timestamp(TimeStamp(tid).timeTime())
         return QueryResult(node, catalog, scope, tid.hex(), as_of, visible)
 
-    def _sees(self, catalog: Catalog, docid: int) -> bool:
-        """Whether a query result may show the document *docid* to the caller."""
-        return self.can(catalog.object(docid), Perm.READ_METADATA)
+    def _sees(self, catalog: Catalog, top: Container, docid: int) -> bool:
+        """Whether a query result may show the document *docid* to the caller.
+
+        As ``find`` or ``ls -R`` from the query's scope would: its metadata
+        readable and every container from *top* down to it listable, so a
+        result never names what lies in a container the caller may not list.
+        """
+        return self.visible_below(top, catalog.object(docid))
 
     # -- lookup ----------------------------------------------------------
 
