@@ -125,11 +125,20 @@ def environment() -> dict[str, Any]:
     }
 
 
-def report(settings: Settings, bench: SSHBench, results: list[CaseResult]) -> str:
+def _load(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.1f}" for value in averages)
+
+
+def report(
+    settings: Settings, bench: SSHBench, results: list[CaseResult], context: dict[str, Any]
+) -> str:
     lines = [
         f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
         f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
         " runs interleaved, fresh connection each",
+        f"  machine: {context['cpus']} CPUs, load average (1/5/15 min)"
+        f" {_load(context['loadavg_at_start'])} at start, {_load(context['loadavg_at_end'])}"
+        " at end; other load slows the CPU-heavier side more",
     ]
     for label, algorithms in bench.negotiated.items():
         lines.append(
@@ -167,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             bench.teardown()
-    print(report(settings, bench, results))
+    context["loadavg_at_end"] = os.getloadavg()
+    print(report(settings, bench, results, context))
     document = {
         "benchmark": "ssh",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "duration_s": round(time.time() - started, 1),
         "settings": {**vars(settings), "cases": list(settings.cases)},
-        "environment": {**context, "loadavg_at_end": os.getloadavg()},
+        "environment": context,
         "negotiated": bench.negotiated,
         "results": [result.as_dict() for result in results],
     }
