@@ -43,9 +43,10 @@ from bench.harness import (
     format_table,
     interleave,
     run_checked,
+    run_group,
+    save_results,
     say,
     workspace,
-    write_json,
 )
 from bench.omsh_server import OmshServer
 from bench.ssh_client import SSHClient, public_key_file
@@ -269,27 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     context = environment()
     with workspace(args.keep, args.workdir) as temp:
-        bench = AclBench(Path(temp), settings, say)
-        try:
-            bench.setup()
-            results = bench.run()
-        except BenchError as exc:
-            say(f"set-up failed: {exc}")
-            return 1
-        finally:
-            bench.teardown()
+        results = run_group(AclBench(Path(temp), settings, say))
+    if results is None:
+        return 1
     print(report(settings, results))
     document = {
-        "benchmark": "acl",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "duration_s": round(time.time() - started, 1),
         "settings": {**dataclasses.asdict(settings), "path": settings.path},
         "environment": {**context, "loadavg_at_end": os.getloadavg()},
-        "results": [result.as_dict() for result in results],
     }
-    path = write_json(args.out or DEFAULT_OUT, "acl", document)
-    print(f"\nresults written to {path}")
-    return 1 if any(result.status == "ERROR" for result in results) else 0
+    return save_results(args.out or DEFAULT_OUT, "acl", started, document, results)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
@@ -415,3 +415,49 @@ def write_json(directory: Path, stem: str, document: dict[str, Any]) -> Path:
     path = directory / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+class CaseGroup(Protocol):
+    """A group of cases with its own servers: what :func:`run_group` drives."""
+
+    def setup(self) -> None: ...
+
+    def run(self) -> list[CaseResult]: ...
+
+    def teardown(self) -> None: ...
+
+
+def run_group(group: CaseGroup) -> list[CaseResult] | None:
+    """Set *group* up, run its cases, tear it down; None if it could not be set up."""
+    try:
+        group.setup()
+        return group.run()
+    except BenchError as exc:
+        say(f"set-up failed: {exc}")
+        return None
+    finally:
+        group.teardown()
+
+
+def save_results(
+    directory: Path,
+    name: str,
+    started: float,
+    document: dict[str, Any],
+    results: Sequence[CaseResult],
+) -> int:
+    """Write a run's JSON (*document* with the results), say where; the exit status.
+
+    The status is 1 if a case could not be measured, else 0 whatever the
+    verdicts: benchmarks report, they do not assert.
+    """
+    full = {
+        "benchmark": name,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        **document,
+        "results": [result.as_dict() for result in results],
+    }
+    path = write_json(directory, name, full)
+    print(f"\nresults written to {path}")
+    return 1 if any(result.status == "ERROR" for result in results) else 0
