@@ -38,10 +38,12 @@ from bench.harness import (
     BenchError,
     CaseResult,
     Target,
+    add_run_options,
     count_output,
     environment,
     format_table,
     interleave,
+    positive,
     run_checked,
     run_group,
     save_results,
@@ -232,24 +234,15 @@ def report(settings: Settings, results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench acl",
         description="ls -l of a big container as a user with inherited access vs as admin",
     )
-    parser.add_argument("--runs", type=_positive, help="timed runs of each side (default 20)")
-    parser.add_argument("--children", type=_positive, help="children of the container (10,000)")
+    parser.add_argument("--runs", type=positive, help="timed runs of each side (default 20)")
+    parser.add_argument("--children", type=positive, help="children of the container (10,000)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 children, 5 runs")
-    parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder (store, logs)")
-    parser.add_argument("--out", type=Path, help="JSON results folder (default: bench/out)")
+    add_run_options(parser)
     return parser
 
 

@@ -8,6 +8,7 @@ a JSON document.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import operator
@@ -415,6 +416,21 @@ def write_json(directory: Path, stem: str, document: dict[str, Any]) -> Path:
     path = directory / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def positive(text: str) -> int:
+    """argparse ``type=`` for counts that must be at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--workdir``, ``--keep`` and ``--out``: where a case group works and reports."""
+    parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (stores, logs)")
+    parser.add_argument("--out", type=Path, help="JSON results folder (default: bench/out)")
 
 
 class CaseGroup(Protocol):
