@@ -485,8 +485,9 @@ class Acl(Command):
       acl check PATH [--user U]          effective permissions, like OMS permcheck
 
     grant and deny take the same bits out of the principal's opposite entry with
-    the same flags, so the last command wins.  To show an object named like an
-    action, write its path: acl ./grant.
+    the same flags, so the last command wins.  Editing needs write-acl, showing
+    read-acl; check needs nothing for yourself.  To show an object named like
+    an action, write its path: acl ./grant.
 
     --json:
       acl PATH     {"path", "objectid", "owner",
