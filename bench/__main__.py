@@ -30,13 +30,13 @@ from bench import harness
 from bench.harness import (
     DEFAULT_OUT,
     MIB,
-    BenchError,
     CaseResult,
     format_table,
     output_of,
+    run_group,
+    save_results,
     say,
     workspace,
-    write_json,
 )
 from bench.ssh_bench import CASE_KEYS, Settings, SSHBench
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX
@@ -168,28 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     context = environment()
     with workspace(args.keep, args.workdir) as temp:
         bench = SSHBench(Path(temp), settings, say)
-        try:
-            bench.setup()
-            results = bench.run()
-        except BenchError as exc:
-            say(f"set-up failed: {exc}")
-            return 1
-        finally:
-            bench.teardown()
+        results = run_group(bench)
+    if results is None:
+        return 1
     context["loadavg_at_end"] = os.getloadavg()
     print(report(settings, bench, results, context))
     document = {
-        "benchmark": "ssh",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "duration_s": round(time.time() - started, 1),
         "settings": {**vars(settings), "cases": list(settings.cases)},
         "environment": context,
         "negotiated": bench.negotiated,
-        "results": [result.as_dict() for result in results],
     }
-    path = write_json(args.out, "ssh", document)
-    print(f"\nresults written to {path}")
-    return 1 if any(result.status == "ERROR" for result in results) else 0
+    return save_results(args.out, "ssh", started, document, results)
 
 
 if __name__ == "__main__":
