@@ -702,3 +702,13 @@ def test_large_values_stream(cdmi: CdmiClient, box: str):
     part = cdmi.read(f"{box}big.txt?value:1-300000")  # may cut a character: base64
     assert part["valuetransferencoding"] == "base64"
     assert base64.b64decode(part["value"]) == text.encode()[1:300_001]
+
+
+def test_a_container_with_many_children(cdmi: CdmiClient, box: str):
+    """More children than are listed on the event loop (64): listed by a worker."""
+    names = [f"n{index:03d}" for index in range(70)]
+    for name in names:
+        assert cdmi.put_plain(f"{box}{name}", b"", "text/plain").status == 201
+    listed = cdmi.read(box)
+    assert (listed["children"], listed["childrenrange"]) == (names, "0-69")
+    assert cdmi.read(f"{box}?children:65-80") == {"children": names[65:], "childrenrange": "65-69"}

@@ -2,8 +2,9 @@
 
 Every request may carry credentials, and argon2id is (deliberately) slow,
 so a successful verification is remembered for a short while: keyed by an
-HMAC of user and password under a random per-process key, together with the
-password hash it was checked against.  No clear-text secret is kept.
+keyed hash (BLAKE2b) of the ``Authorization`` header (user and password, as sent) under a
+random per-process key, together with the user and the password hash it was
+checked against.  No clear-text secret is kept.
 
 A remembered login costs no store access of its own: the request's
 :class:`Caller` carries the user name and that hash, and
@@ -25,7 +26,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -44,7 +44,7 @@ class StaleCredentials(Exception):
     """The remembered password hash is no longer the user's: verify again."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Caller:
     """Who sent a request: a verified user (with the hash verified) or anonymous."""
 
@@ -87,13 +87,11 @@ class BasicAuth:
         self._key = secrets.token_bytes(32)
         self._verified: OrderedDict[bytes, tuple[str, str | None, float]] = OrderedDict()
 
-    def _fingerprint(self, user: str, password: str) -> bytes:
-        message = (
-            user.encode("utf-8", "surrogateescape")
-            + b"\0"
-            + password.encode("utf-8", "surrogateescape")
-        )
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+    def _fingerprint(self, header: str) -> bytes:
+        """A keyed hash (BLAKE2b MAC) of the credentials as sent: the cache key."""
+        return hashlib.blake2b(
+            header.encode("utf-8", "surrogateescape"), key=self._key, digest_size=32
+        ).digest()
 
     def _stored_hash(self, user: str) -> tuple[bool, str | None]:
         def find(root: StoreRoot) -> tuple[bool, str | None]:
@@ -106,17 +104,21 @@ class BasicAuth:
         self._verified.pop(caller.fingerprint, None)
 
     async def caller(self, header: str | None, address: str) -> Caller:
-        """Anonymous without credentials, the user for good ones; 401 otherwise."""
+        """Anonymous without credentials, the user for good ones; 401 otherwise.
+
+        Remembered credentials are recognised by the header alone (one keyed
+        hash, no decoding); others are decoded and verified.
+        """
         if header is None:
             return ANONYMOUS
-        user, password = _credentials(header)
-        fingerprint = self._fingerprint(user, password)
+        fingerprint = self._fingerprint(header)
         cached = self._verified.get(fingerprint)
         if cached is not None:
-            cached_user, stored_hash, expires = cached
-            if time.monotonic() < expires and cached_user == user:
+            user, stored_hash, expires = cached
+            if time.monotonic() < expires:
                 return Caller(user, stored_hash, fingerprint)
             del self._verified[fingerprint]
+        user, password = _credentials(header)
         return await self._verify(user, password, fingerprint, address)
 
     async def _verify(self, user: str, password: str, fingerprint: bytes, address: str) -> Caller:

@@ -167,7 +167,7 @@ def _value(document: dict[str, Any]) -> tuple[bytes | None, str]:
         fail(400, "value is not valid Unicode (a lone surrogate?)")
 
 
-async def read_json(request: web.Request, limit: int) -> dict[str, Any]:
+async def read_json(request: web.BaseRequest, limit: int) -> dict[str, Any]:
     """The request's JSON object, refused with 413 once it passes *limit* bytes.
 
     Checked against Content-Length first, then while reading (a chunked body

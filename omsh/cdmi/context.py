@@ -1,12 +1,38 @@
 """What every CDMI handler works with: the parsed request and the store plumbing.
 
-Store work runs in the server's worker threads, one :meth:`Store.run`
-transaction per :meth:`Backend.view` call, through a :class:`StoreView` for
-the caller — the same checks, catalog upkeep and audit as the shell.  It is
-never done on the event loop: a cache miss reads the storage (a disk, or a
-ZEO or PostgreSQL server across the network), and ZODB connections are only
-safe in one thread at a time.  See :mod:`omsh.cdmi.handlers` for how few
-such hops a request makes.
+Store work normally runs in the server's worker threads, one
+:meth:`Store.run` transaction per :meth:`Backend.view` call, through a
+:class:`StoreView` for the caller — the same checks, catalog upkeep and
+audit as the shell.
+
+Small reads on the event loop
+-----------------------------
+A worker hop is the largest cost of a small GET: the thread hand-off and
+the GIL passing back and forth cost more than the read itself, and opening a
+pooled ZODB connection per request (its cache collection, a new transaction
+manager) costs as much again.  So :class:`LoopReader` keeps *one* ZODB
+connection, with its own transaction manager, for reads done on the event
+loop thread, and :meth:`Backend.read_on_loop` runs a read there when it is
+known to be cheap.  Why this is safe:
+
+* ZODB connections may not be shared between threads at the same time; this
+  one is only ever used on the loop thread, and a read runs to completion
+  without awaiting, so two reads never interleave on it.
+* Each read starts a new transaction on the connection, so it sees every
+  commit made before it, like a pooled connection would (MVCC: reads never
+  block or conflict with writers); and it cannot write (see
+  :class:`LoopReader`).
+* Blocking I/O on the loop would stall every SSH session too.  Loop reads
+  are only enabled for storages in local files or memory (FileStorage,
+  MappingStorage): a cache miss there is a read of a local, usually
+  page-cached file.  A network storage (ZEO, RelStorage) keeps every read
+  in the workers.  Blob files are read on the loop only for values of at
+  most :data:`~omsh.cdmi.values.CACHED_LIMIT` bytes, and those are usually
+  in :class:`~omsh.cdmi.values.SmallValues` already.
+* The work is bounded: a read that turns out not to be cheap — a larger
+  value, a container with many children, a query — raises
+  :class:`NotCheap` before doing it and is run again in a worker.
+  Argon2 never runs on the loop (unknown credentials go to a worker first).
 """
 
 from __future__ import annotations
@@ -17,23 +43,29 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
+import transaction
 from aiohttp import web
+from ZODB.blob import BlobStorage
+from ZODB.FileStorage import FileStorage
+from ZODB.MappingStorage import MappingStorage
+from zope.proxy import getProxiedObject
 
 from omsh.cdmi.auth import BasicAuth, Caller, StaleCredentials
 from omsh.cdmi.protocol import OBJECTID_PREFIX, VERSION_HEADER, Selectors, Target
+from omsh.cdmi.values import SmallValues
 from omsh.store.content import ContentUpload
-from omsh.store.database import Store
-from omsh.store.model import StoreObject
+from omsh.store.database import ROOT_KEY, Store
+from omsh.store.model import StoreObject, StoreRoot
 from omsh.store.view import StoreView
 
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One request as the handlers see it."""
 
-    request: web.Request
+    request: web.BaseRequest
     target: Target
     caller: Caller
     #: The negotiated CDMI version; None for a plain (non-CDMI) request.
@@ -52,6 +84,50 @@ class Call:
         return web.Response(status=status, headers=self.headers())
 
 
+class NotCheap(Exception):
+    """A read started on the event loop would take too long there: use a worker."""
+
+
+def is_local(storage: object) -> bool:
+    """Whether *storage* keeps its records in local files or memory."""
+    if isinstance(storage, BlobStorage):
+        storage = getProxiedObject(storage)
+    return isinstance(storage, FileStorage | MappingStorage)
+
+
+class LoopReader:
+    """One ZODB connection for read transactions on the event loop thread only.
+
+    A read starts with the connection's ``newTransaction`` (its
+    ``ISynchronizer`` hook, what ``TransactionManager.begin`` calls): the
+    invalidations of every commit so far are applied, so the read sees the
+    latest state.  No transaction is begun on its explicit transaction
+    manager, so any attempt to change an object read here fails with
+    ``NoTransaction`` instead of changing anything — reads only.  The object
+    cache is trimmed every :data:`GC_EVERY` reads, as a transaction's end
+    would do.
+    """
+
+    GC_EVERY = 100
+
+    def __init__(self, store: Store) -> None:
+        self.manager = transaction.TransactionManager(explicit=True)
+        self.connection = store.db.open(transaction_manager=self.manager)
+        self.reads = 0
+
+    def read(self, work: Callable[[StoreRoot], T]) -> T:
+        self.connection.newTransaction(None)
+        try:
+            return work(self.connection.root()[ROOT_KEY])
+        finally:
+            self.reads += 1
+            if self.reads % self.GC_EVERY == 0:
+                self.connection.cacheGC()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 class Backend:
     """The store, the worker threads and the credentials the handlers share."""
 
@@ -60,6 +136,42 @@ class Backend:
         self.executor = executor
         self.auth = auth
         self.json_limit = json_limit
+        self.values = SmallValues()
+        self._loop_reader: LoopReader | None = None
+        #: Whether cheap reads may run on the event loop (see the module docstring).
+        self.loop_reads = is_local(store.db.storage)
+
+    def close(self) -> None:
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+            self._loop_reader = None
+
+    async def read_on_loop(self, call: Call, work: Callable[[StoreView, bool], T]) -> T:
+        """``work(view, on_loop)`` in a read transaction on the loop thread.
+
+        If it raises :class:`NotCheap` there (or loop reads are off for this
+        storage) it runs in a worker instead, told so by ``on_loop=False``.
+        """
+        if self.loop_reads:
+            if self._loop_reader is None:
+                self._loop_reader = LoopReader(self.store)
+            reader = self._loop_reader
+
+            def run(root: StoreRoot) -> T:
+                return work(StoreView(root, call.caller.principal(root)), True)
+
+            try:
+                try:
+                    return reader.read(run)
+                except StaleCredentials:
+                    self.auth.forget(call.caller)
+                    call.caller = await self.auth.caller(
+                        call.request.headers.get("Authorization"), call.request.remote or "?"
+                    )
+                    return reader.read(run)
+            except NotCheap:
+                pass
+        return await self.view(call, lambda view: work(view, False))
 
     async def in_thread(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
@@ -107,7 +219,7 @@ class Backend:
             return await self.in_thread(run)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Located:
     """The object a request names, its path, and how errors name it."""
 
@@ -121,7 +233,9 @@ def locate(view: StoreView, target: Target) -> Located:
     if target.kind == "objectid":
         obj = view.by_object_id(target.object_id)
         return Located(obj, obj.path, OBJECTID_PREFIX + target.object_id)
-    obj = view.resolve(target.path)
+    obj = view.lookup(target.path)  # already absolute and normalised
+    if obj is None:
+        raise view.missing(target.path, target.path)
     return Located(obj, target.path, target.path)
 
 

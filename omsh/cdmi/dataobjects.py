@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +30,7 @@ from omsh.cdmi.staging import Patch, stage
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
 from omsh.cdmi.values import (
     INLINE_LIMIT,
+    SmallValues,
     StreamedValue,
     declared_encoding,
     encode,
@@ -41,7 +41,9 @@ from omsh.cdmi.values import (
     remember_encoding,
     stream_json_value,
     streamed_encoding,
+    whole_value,
 )
+from omsh.errors import IsAContainer
 from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE, ContentUpload
 from omsh.store.model import Container, DataObject
@@ -52,7 +54,7 @@ _CONTENT_RANGE = re.compile(r"bytes (\d{1,18})-(\d{1,18})/(\d{1,18}|\*)")
 # -- reading -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PlainValue:
     """A plain GET's answer: the bytes (small values) or the blob file."""
 
@@ -60,7 +62,7 @@ class PlainValue:
     data: bytes | None = None
     path: str | None = None
 
-    def response(self, request: web.Request) -> web.StreamResponse:
+    def response(self, request: web.BaseRequest) -> web.StreamResponse:
         if self.data is not None:
             return plain_response(request, self.data, self.headers)
         assert self.path is not None
@@ -75,19 +77,24 @@ class StreamedObject:
     value: StreamedValue
 
 
-def read_plain(view: StoreView, found: Located) -> PlainValue:
-    """A plain GET needs read on the object, like ``cat``."""
-    obj, path = view.open_content(found.obj, found.subject)
-    headers = {
-        "Content-Type": obj.mimetype,
-        "Last-Modified": formatdate(obj.mtime, usegmt=True),
-    }
+def read_plain(view: StoreView, found: Located, values: SmallValues) -> PlainValue:
+    """A plain GET needs read on the object, like ``cat``.
+
+    Its strong ETag is the value's SHA-256, which the store already knows.
+    """
+    obj = found.obj
+    if not isinstance(obj, DataObject):
+        raise IsAContainer(found.subject)
+    headers = {"Content-Type": obj.mimetype, "ETag": f'"{obj.sha256}"'}
     if obj.size <= INLINE_LIMIT:
-        return PlainValue(headers, data=read_range(path, 0, obj.size - 1) if obj.size else b"")
-    return PlainValue(headers, path=path)
+        return PlainValue(headers, data=whole_value(view, obj, found.subject, values))
+    _, path = view.open_content(obj, found.subject)
+    return PlainValue({"Content-Type": obj.mimetype}, path=path)
 
 
-def read_cdmi(view: StoreView, call: Call, found: Located) -> Answer | StreamedObject:
+def read_cdmi(
+    view: StoreView, call: Call, found: Located, values: SmallValues
+) -> Answer | StreamedObject:
     """A CDMI GET: read-metadata for the fields, read too if the value is wanted."""
     obj = found.obj
     assert isinstance(obj, DataObject)
@@ -96,20 +103,22 @@ def read_cdmi(view: StoreView, call: Call, found: Located) -> Answer | StreamedO
     body = dataobject_body(view, obj, selectors.metadata)
     if selectors.fields and "value" not in selectors.fields:
         return Answer.of(select_fields(body, selectors.fields), CDMI_OBJECT)
-    _, path = view.open_content(obj, found.subject)
     start, end = _value_range(obj.size, selectors.value_range)
     body["valuerange"] = f"{start}-{end}" if obj.size else ""
     declared = declared_encoding(obj)
-    if end - start + 1 <= INLINE_LIMIT:
-        data = read_range(path, start, end) if obj.size else b""
-        body["valuetransferencoding"] = encoding = inline_encoding(data, declared)
-        selected = select_fields(body, selectors.fields)
-        return Answer(json_with_value(selected, encode(data, encoding)), CDMI_OBJECT)
-    whole = (start, end) == (0, obj.size - 1)
-    body["valuetransferencoding"] = encoding = streamed_encoding(declared, whole)
-    return StreamedObject(
-        select_fields(body, selectors.fields), StreamedValue(path, start, end, encoding)
-    )
+    if obj.size <= INLINE_LIMIT:
+        data = whole_value(view, obj, found.subject, values)[start : end + 1]
+    else:
+        _, path = view.open_content(obj, found.subject)
+        if end - start + 1 > INLINE_LIMIT:
+            whole = (start, end) == (0, obj.size - 1)
+            body["valuetransferencoding"] = encoding = streamed_encoding(declared, whole)
+            selected = select_fields(body, selectors.fields)
+            return StreamedObject(selected, StreamedValue(path, start, end, encoding))
+        data = read_range(path, start, end)
+    body["valuetransferencoding"] = encoding = inline_encoding(data, declared)
+    selected = select_fields(body, selectors.fields)
+    return Answer(json_with_value(selected, encode(data, encoding)), CDMI_OBJECT)
 
 
 def _value_range(size: int, wanted: tuple[int, int] | None) -> tuple[int, int]:

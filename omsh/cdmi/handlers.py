@@ -25,7 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from omsh.authn import Authenticator
 from omsh.cdmi import containers, dataobjects
 from omsh.cdmi.auth import BasicAuth
-from omsh.cdmi.context import Backend, Call, locate
+from omsh.cdmi.context import Backend, Call, NotCheap, locate
 from omsh.cdmi.protocol import (
     CDMI_CAPABILITY,
     CDMI_CONTAINER,
@@ -43,6 +43,7 @@ from omsh.cdmi.protocol import (
     status_for,
 )
 from omsh.cdmi.representation import CAPABILITY_PATHS, capability_body
+from omsh.cdmi.values import CACHED_LIMIT
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.acl import InvalidACL
 from omsh.store.model import Container
@@ -51,6 +52,8 @@ from omsh.store.view import StoreView
 log = logging.getLogger(__name__)
 
 DEFAULT_JSON_LIMIT = 16 * 1024 * 1024
+#: Containers with more children than this are listed in a worker, not on the loop.
+LOOP_CHILDREN = 64
 ALLOWED = {"Allow": "GET, HEAD, PUT, DELETE"}
 READ_ONLY = {"Allow": "GET, HEAD"}
 
@@ -69,7 +72,11 @@ class CdmiService:
         self.auth = BasicAuth(authenticator)
         self.backend = Backend(store, executor, self.auth, json_limit)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    def close(self) -> None:
+        """Release the event loop's ZODB connection (at server shutdown)."""
+        self.backend.close()
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Errors become status codes (one line each), never tracebacks."""
         version: str | None = None
         call: Call | None = None
@@ -127,21 +134,31 @@ class CdmiService:
         return Answer.of(body, CDMI_CAPABILITY).response(call.version)
 
     async def get(self, call: Call) -> web.StreamResponse:
-        """One transaction decides the whole answer (see the module docstring)."""
+        """One read transaction decides the whole answer (see the module docstring).
+
+        It starts on the event loop and moves to a worker if it is not
+        cheap there (:meth:`Backend.read_on_loop`).
+        """
+        values = self.backend.values
 
         def read(
-            view: StoreView,
+            view: StoreView, on_loop: bool
         ) -> Answer | dataobjects.PlainValue | dataobjects.StreamedObject:
             found = locate(view, call.target)
-            if isinstance(found.obj, Container):
+            obj = found.obj
+            if isinstance(obj, Container):
+                if on_loop and (call.selectors.query is not None or len(obj) > LOOP_CHILDREN):
+                    raise NotCheap
                 return containers.read(view, call, found)
             if call.selectors.query is not None:
                 fail(400, "?query= searches below a container")
+            if on_loop and getattr(obj, "size", 0) > CACHED_LIMIT:
+                raise NotCheap
             if not call.cdmi:
-                return dataobjects.read_plain(view, found)
-            return dataobjects.read_cdmi(view, call, found)
+                return dataobjects.read_plain(view, found, values)
+            return dataobjects.read_cdmi(view, call, found, values)
 
-        answer = await self.backend.view(call, read)
+        answer = await self.backend.read_on_loop(call, read)
         if isinstance(answer, Answer):
             return answer.response(call.version)
         if isinstance(answer, dataobjects.PlainValue):

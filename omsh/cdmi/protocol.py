@@ -74,7 +74,7 @@ def base_type(content_type: str | None) -> str:
     return media.removesuffix("+json")
 
 
-def negotiate_version(request: web.Request) -> str | None:
+def negotiate_version(request: web.BaseRequest) -> str | None:
     """The version to answer with, None for non-CDMI requests; 400 if none fits.
 
     The client lists the versions it speaks (comma-separated, any order);
@@ -94,7 +94,7 @@ def negotiate_version(request: web.Request) -> str | None:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Target:
     """What a request URI names."""
 
@@ -141,7 +141,7 @@ def parse_target(raw_path: str) -> Target:
     return Target("path", path=path, trailing_slash=trailing or path == "/")
 
 
-@dataclass
+@dataclass(slots=True)
 class Selectors:
     """The ``?field;field:argument`` part of a CDMI URI (spec §8.4, §9.4, §8.6).
 
@@ -211,7 +211,7 @@ def _decoded(text: str, what: str) -> str:
         fail(400, f"{what} is not valid UTF-8")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Answer:
     """A complete JSON answer, serialised where it was built (in the worker)."""
 

@@ -30,10 +30,27 @@ class _OneLineClientErrors(logging.Filter):
         return True
 
 
-def make_app(service: CdmiService) -> web.Application:
-    app = web.Application(handler_args={"max_line_size": MAX_LINE, "max_field_size": MAX_FIELD})
-    app.router.add_route("*", "/{tail:.*}", service.handle)
-    return app
+def make_server(service: CdmiService) -> web.Server:
+    """aiohttp's low-level server: every request goes to :meth:`CdmiService.handle`.
+
+    No router or application middleware: the service parses each URI itself
+    (it must see the raw path), so routing would only cost time.
+    """
+    return web.Server(
+        service.handle, max_line_size=MAX_LINE, max_field_size=MAX_FIELD, access_log=None
+    )
+
+
+class CdmiListener:
+    """The running endpoint: stop it with :meth:`cleanup`."""
+
+    def __init__(self, runner: web.ServerRunner, service: CdmiService) -> None:
+        self.runner = runner
+        self.service = service
+
+    async def cleanup(self) -> None:
+        await self.runner.cleanup()
+        self.service.close()
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
@@ -45,15 +62,15 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 async def start_cdmi_server(
     service: CdmiService, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
-) -> tuple[web.AppRunner, int]:
-    """Start listening; returns the runner (to clean up) and the bound port."""
+) -> tuple[CdmiListener, int]:
+    """Start listening; returns the listener (to clean up) and the bound port."""
     server_log = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, _OneLineClientErrors) for f in server_log.filters):
         server_log.addFilter(_OneLineClientErrors())
-    runner = web.AppRunner(make_app(service), access_log=None)
+    runner = web.ServerRunner(make_server(service))
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=1024)
     await site.start()
     server = site._server  # the port actually bound when port 0 was asked for
     bound = server.sockets[0].getsockname()[1] if server is not None else port
-    return runner, bound
+    return CdmiListener(runner, service), bound

@@ -18,6 +18,8 @@ import base64
 import codecs
 import contextlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +27,63 @@ from typing import Any
 from aiohttp import web
 
 from omsh.commands.content import read_span
+from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE
 from omsh.store.model import DataObject
+from omsh.store.view import StoreView
 
 #: Values this small are read into memory within the transaction.
 INLINE_LIMIT = 256 * 1024
+#: Values this small are kept in :class:`SmallValues` once read.
+CACHED_LIMIT = 64 * 1024
+CACHE_BYTES = 32 * 1024 * 1024
+
+
+class SmallValues:
+    """Recently read small values, by SHA-256: a GET of a hot object reads no file.
+
+    Keyed by the content hash the store computed when the bytes came in, so
+    an entry can never be stale: a changed value has another hash.  The
+    caller has already passed the ACL check for the object that names the
+    hash.  Thread-safe (the loop and the workers both read through it);
+    bounded by total size, least recently used first out.
+    """
+
+    def __init__(self, capacity: int = CACHE_BYTES) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> bytes | None:
+        with self._lock:
+            data = self._entries.get(digest)
+            if data is not None:
+                self._entries.move_to_end(digest)
+            return data
+
+    def put(self, digest: str, data: bytes) -> None:
+        if len(data) > CACHED_LIMIT or not digest:
+            return
+        with self._lock:
+            if digest in self._entries:
+                return
+            self._entries[digest] = data
+            self._size += len(data)
+            while self._size > self.capacity:
+                _, dropped = self._entries.popitem(last=False)
+                self._size -= len(dropped)
+
+
+def whole_value(view: StoreView, obj: DataObject, subject: str, cache: SmallValues) -> bytes:
+    """The value of a small object (read permission checked), from *cache* if there."""
+    view.require(obj, Perm.READ, subject)
+    data = cache.get(obj.sha256)
+    if data is None:
+        _, path = view.open_content(obj, subject)
+        data = read_range(path, 0, obj.size - 1) if obj.size else b""
+        cache.put(obj.sha256, data)
+    return data
 
 
 def remember_encoding(obj: DataObject, encoding: str) -> None:
@@ -134,7 +188,7 @@ async def stream_json_value(
     await response.write(b'"}')
 
 
-def plain_response(request: web.Request, data: bytes, headers: dict[str, str]) -> web.Response:
+def plain_response(request: web.BaseRequest, data: bytes, headers: dict[str, str]) -> web.Response:
     """A small value from memory, honouring ``Range`` as ``FileResponse`` does.
 
     One range (``A-B``, ``A-``, ``-N``) gives 206 with ``Content-Range``; a
