@@ -306,7 +306,10 @@ class FieldIndex(Persistent):
     ) -> DocSet:
         """Documents whose key of *rank* lies between *low* and *high* (None: open)."""
         bounds = _bounds(rank, low, high, include_low, include_high)
-        return multiunion([*self._unique.values(**bounds), *self._shared.values(**bounds)])
+        # Bare ids into an IITreeSet: multiunion takes them too, but 5x slower.
+        found = IITreeSet(self._unique.values(**bounds))
+        shared = list(self._shared.values(**bounds))
+        return multiunion([found, *shared]) if shared else found
 
     def count_range(
         self,
@@ -338,6 +341,19 @@ class FieldIndex(Persistent):
         for tree in (self._unique, self._shared):
             for key, docids in tree.items(**bounds):
                 yield key[1], docids
+
+
+def union_of(held: Iterable[DocIds]) -> DocSet:
+    """The documents of forward-index entries: bare ids and sets of them, united.
+
+    What ``multiunion`` does, but bare ids go through an ``IITreeSet``
+    first: ``multiunion`` accepts them, yet at ~450 ns each against ~100.
+    """
+    singles: list[int] = []
+    sets: list[IITreeSet] = []
+    for docids in held:
+        (singles if isinstance(docids, int) else sets).append(docids)
+    return multiunion([IITreeSet(singles), *sets]) if sets else IITreeSet(singles)
 
 
 def _bounds(

@@ -20,13 +20,12 @@ no SQL NULL propagation); ``x != v`` needs ``x`` to exist with ``v``'s type.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -47,6 +46,7 @@ from omsh.store.index import (
     FieldIndex,
     SortKey,
     sort_key,
+    union_of,
 )
 from omsh.store.metadata import format_timestamp
 
@@ -217,7 +217,7 @@ class Like(Node):
             candidates = index.keys_between(RANK_STRING, prefix, upper)
         else:
             candidates = index.keys_of_rank(RANK_STRING)
-        return multiunion([docids for value, docids in candidates if regex.fullmatch(value)])
+        return union_of(docids for value, docids in candidates if regex.fullmatch(value))
 
     def evaluate(self, catalog: Catalog) -> DocSet:
         index = _field_index(catalog, self.field)
@@ -572,7 +572,6 @@ def key_to_json(key: SortKey) -> Any:
     return value
 
 
-@dataclass(frozen=True)
 class QueryResult:
     """The documents matching a query that the caller may see, and the snapshot they are of.
 
@@ -582,29 +581,43 @@ class QueryResult:
     The documents themselves are found on first use, so a count that the
     indexes can give (:meth:`Node.count`, for a caller who sees everything)
     makes no set at all.  Use a result inside the transaction that made it.
+
+    A plain class rather than a dataclass with cached properties: a query
+    that selects ten objects takes microseconds, and that machinery (a lock
+    per property) would be a noticeable share.
     """
 
-    node: Node
-    catalog: Catalog
-    #: Only documents strictly below this path (None: everywhere).
-    within: str | None
-    transaction: str
-    as_of: str
-    #: Whether the caller may see a document; None when it sees every one.
-    visible: Callable[[int], bool] | None = None
-    _keys: dict[str, dict[int, SortKey | None]] = dataclasses.field(
-        default_factory=dict, repr=False, compare=False
-    )
+    def __init__(
+        self,
+        node: Node,
+        catalog: Catalog,
+        within: str | None,
+        transaction: str,
+        as_of: str,
+        visible: Callable[[int], bool] | None = None,
+    ) -> None:
+        self.node = node
+        self.catalog = catalog
+        #: Only documents strictly below this path (None: everywhere).
+        self.within = within
+        self.transaction = transaction
+        self.as_of = as_of
+        #: Whether the caller may see a document; None when it sees every one.
+        self.visible = visible
+        self._docids: Collection[int] | None = None
+        self._paths: dict[int, str] | None = None
+        self._keys: dict[str, dict[int, SortKey | None]] = {}
 
-    @cached_property
+    @property
     def docids(self) -> Collection[int]:
-        found = evaluate(self.node, self.catalog, self.within)
-        if self.visible is None:
-            return found
-        return [docid for docid in found if self.visible(docid)]
+        if self._docids is None:
+            found = evaluate(self.node, self.catalog, self.within)
+            visible = self.visible
+            self._docids = found if visible is None else [d for d in found if visible(d)]
+        return self._docids
 
     def __len__(self) -> int:
-        if "docids" not in self.__dict__ and self.visible is None and self.within in (None, "/"):
+        if self._docids is None and self.visible is None and self.within in (None, "/"):
             counted = self.node.count(self.catalog)
             if counted is not None:
                 return counted
@@ -626,26 +639,28 @@ class QueryResult:
         index = self.catalog.field(field)
         return index.key_of(docid) if index is not None else None
 
-    @cached_property
-    def _paths(self) -> dict[int, str]:
+    def paths(self) -> dict[int, str]:
         """Every document's path, read in one pass (paths are stored as bare strings)."""
-        index = self.catalog.field("path")
-        if index is None:
-            return dict.fromkeys(self.docids, "")
-        paths = index.stored_values(self.docids)
-        if None in paths.values():
-            # Every indexed object has a path; a damaged catalog sorts first, not fails.
-            paths = {docid: path or "" for docid, path in paths.items()}
-        return paths
+        if self._paths is None:
+            index = self.catalog.field("path")
+            if index is None:
+                self._paths = dict.fromkeys(self.docids, "")
+            else:
+                paths = index.stored_values(self.docids)
+                if None in paths.values():
+                    # Every indexed object has a path; a damaged catalog sorts first.
+                    paths = {docid: path or "" for docid, path in paths.items()}
+                self._paths = paths
+        return self._paths
 
     def path(self, docid: int) -> str:
-        return self._paths.get(docid) or ""
+        return self.paths().get(docid) or ""
 
     def ordered(self, field: str | None = None, descending: bool = False) -> list[int]:
         """Document ids by *field* (missing values last), or by path."""
-        paths = self._paths
+        paths = self.paths()
         if field is None:
-            return sorted(self.docids, key=paths.__getitem__)
+            return sorted(paths, key=paths.__getitem__)
         keys = self.keys(field)
         present = sorted(
             ((key, paths[docid], docid) for docid, key in keys.items() if key is not None),

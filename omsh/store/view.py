@@ -229,9 +229,8 @@ class StoreView:
         catalog = self.root.catalog
         visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
-        tid = self.root._p_jar._storage.lastTransaction()
-        as_of = format_timestamp(TimeStamp(tid).timeTime())
-        return QueryResult(node, catalog, scope, tid.hex(), as_of, visible)
+        transaction, as_of = _snapshot_names(self.root._p_jar._storage.lastTransaction())
+        return QueryResult(node, catalog, scope, transaction, as_of, visible)
 
     def _sees(self, catalog: Catalog, top: Container, docid: int) -> bool:
         """Whether a query result may show the document *docid* to the caller.
@@ -655,6 +654,16 @@ class StoreView:
             _share_blob(source, clone, self.root._p_jar.db().storage.temporaryDirectory())
         clone.replace_metadata(source.metadata)
         return clone
+
+
+@functools.lru_cache(maxsize=64)
+def _snapshot_names(tid: bytes) -> tuple[str, str]:
+    """A transaction id as query results name it: in hex, and its time in CDMI form.
+
+    Cached: formatting the time costs more than answering a selective
+    query, and queries between two writes all read the same snapshot.
+    """
+    return tid.hex(), format_timestamp(TimeStamp(tid).timeTime())
 
 
 def _content_path(obj: DataObject) -> str:
