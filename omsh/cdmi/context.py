@@ -38,7 +38,7 @@ known to be cheap.  Why this is safe:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,6 +51,7 @@ from ZODB.MappingStorage import MappingStorage
 from zope.proxy import getProxiedObject
 
 from omsh.cdmi.auth import BasicAuth, Caller, StaleCredentials
+from omsh.cdmi.commits import GroupCommit
 from omsh.cdmi.protocol import OBJECTID_PREFIX, VERSION_HEADER, Selectors, Target
 from omsh.cdmi.values import SmallValues
 from omsh.store.content import ContentUpload
@@ -137,6 +138,7 @@ class Backend:
         self.auth = auth
         self.json_limit = json_limit
         self.values = SmallValues()
+        self.group = GroupCommit(store, self.in_thread)
         self._loop_reader: LoopReader | None = None
         #: Whether cheap reads may run on the event loop (see the module docstring).
         self.loop_reads = is_local(store.db.storage)
@@ -176,47 +178,59 @@ class Backend:
     async def in_thread(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
-    def transaction(self, call: Call, work: Callable[[StoreView], T], write: bool) -> T:
-        """Run *work* in one transaction as the caller (in a worker thread)."""
-        return self.store.run(
-            lambda root: work(StoreView(root, call.caller.principal(root))), write=write
-        )
-
     async def view(self, call: Call, work: Callable[[StoreView], T], *, write: bool = False) -> T:
-        """*work* in one transaction, in a worker thread."""
-        return await self._as_caller(call, lambda: self.transaction(call, work, write))
+        """*work* in one transaction: a read in a worker, a write group-committed."""
+        if write:
+            return await self._as_caller(call, lambda: self.group.run(self._as_view(call, work)))
+        return await self._as_caller(
+            call, lambda: self.in_thread(lambda: self.store.read(self._as_view(call, work)))
+        )
 
     async def store_bytes(
         self, call: Call, data: bytes, work: Callable[[StoreView, ContentUpload], T]
     ) -> T:
-        """Stage *data* and run *work* with it in one write transaction: one hop.
+        """Stage *data* in a worker, then commit *work* with it (group-committed).
 
         For values already in memory; the staged file is gone afterwards
         (stored in a blob, or deleted).
         """
 
-        def run() -> T:
-            with ContentUpload(self.store.temporary_directory()) as upload:
+        def staged() -> ContentUpload:
+            upload = ContentUpload(self.store.temporary_directory())
+            try:
                 upload.write(data)
                 upload.finish()
-                return self.transaction(call, lambda view: work(view, upload), True)
+            except BaseException:
+                upload.discard()
+                raise
+            return upload
 
-        return await self._as_caller(call, run)
+        with self.group.coming():
+            upload = await self.in_thread(staged)
+        try:
+            return await self.view(call, lambda view: work(view, upload), write=True)
+        finally:
+            upload.discard()
 
-    async def _as_caller(self, call: Call, run: Callable[[], T]) -> T:
-        """*run* in a worker; remembered credentials found stale are verified again.
+    @staticmethod
+    def _as_view(call: Call, work: Callable[[StoreView], T]) -> Callable[[StoreRoot], T]:
+        """*work* given the root, through a view for the caller (read in the same snapshot)."""
+        return lambda root: work(StoreView(root, call.caller.principal(root)))
+
+    async def _as_caller(self, call: Call, run: Callable[[], Awaitable[T]]) -> T:
+        """Await *run*; remembered credentials found stale are verified again.
 
         The work then runs a second time: like a conflict retry, it must be
         safe to repeat.
         """
         try:
-            return await self.in_thread(run)
+            return await run()
         except StaleCredentials:
             self.auth.forget(call.caller)
             call.caller = await self.auth.caller(
                 call.request.headers.get("Authorization"), call.request.remote or "?"
             )
-            return await self.in_thread(run)
+            return await run()
 
 
 @dataclass(slots=True)
