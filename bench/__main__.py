@@ -3,7 +3,9 @@
 ``python -m bench query`` runs the metadata query cases instead (omsh's
 catalog against SQLite; see :mod:`bench.query_bench`), and ``python -m bench
 acl`` the cost of ACL checks (``ls -l`` as a user with inherited access vs as
-admin; see :mod:`bench.acl_bench`).
+admin; see :mod:`bench.acl_bench`), and ``python -m bench cdmi`` the CDMI
+endpoint against a bare aiohttp app (see :mod:`bench.cdmi_bench`; needs
+Debian's ``wrk``).
 
 Defaults: 20 runs of the small cases (exec, big ``ls``), 5 runs of the
 1 GiB transfers (``cat``, ``put``) plus one untimed warm-up each, cipher
@@ -70,7 +72,7 @@ def positive(text: str) -> int:
 
 
 #: The other case groups: ``python -m bench NAME …`` runs ``main`` of the module.
-GROUPS = {"query": "bench.query_bench", "acl": "bench.acl_bench"}
+GROUPS = {"query": "bench.query_bench", "acl": "bench.acl_bench", "cdmi": "bench.cdmi_bench"}
 
 
 def build_parser() -> argparse.ArgumentParser:

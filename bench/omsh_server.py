@@ -28,6 +28,7 @@ HOST_KEY_NAME = "ssh_host_ed25519_key"
 #: Children created per transaction when filling a big container.
 BATCH = 2000
 _LISTENING = re.compile(r"SSH listening on [\d.]+:(\d+)")
+_CDMI_LISTENING = re.compile(r"CDMI listening on (http://[\d.]+:\d+/)")
 
 
 class OmshServer(ServerProcess):
@@ -43,6 +44,10 @@ class OmshServer(ServerProcess):
         self.keys.mkdir(parents=True, exist_ok=True)
         self.authorized_keys = self.keys / "authorized_keys"
         self.authorized_keys.write_text(client_public_key.read_text(encoding="ascii"))
+        #: admin's password (for HTTP Basic on the CDMI endpoint).
+        self.admin_password = secrets.token_urlsafe(16)
+        #: The CDMI endpoint's base URL, once started with ``cdmi=True``.
+        self.cdmi_url = ""
 
     # -- filling the store offline -------------------------------------------
 
@@ -68,7 +73,7 @@ class OmshServer(ServerProcess):
         store = Store.open(data_dir=str(self.data))
         try:
             store.bootstrap(
-                admin_password=secrets.token_urlsafe(16),
+                admin_password=self.admin_password,
                 admin_keys=self.authorized_keys.read_text(encoding="ascii").splitlines(),
             )
             for path in containers:
@@ -100,15 +105,16 @@ class OmshServer(ServerProcess):
 
     # -- the server process ----------------------------------------------------
 
-    def start(self, timeout: float = 60.0) -> Endpoint:
+    def start(self, timeout: float = 60.0, *, cdmi: bool = False) -> Endpoint:
+        """Start the server; with *cdmi* also its CDMI endpoint (on a free port)."""
         options = {
             "--data": self.data,
             "--keys": self.keys,
             "--host": HOST,
             "--ssh-port": 0,
-            # SSH only: the CDMI endpoint is not what is measured here (and a
-            # fixed default port could clash with another server).
-            "--cdmi-port": -1,
+            # Unless asked for, no CDMI: it is not what the SSH cases measure
+            # (and a fixed default port could clash with another server).
+            "--cdmi-port": 0 if cdmi else -1,
             "--log-level": "WARNING",
         }
         argv = [str(Path(sys.executable).with_name("omsh")), "serve"]
@@ -116,6 +122,11 @@ class OmshServer(ServerProcess):
             argv += [option, str(value)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         console = self.workdir / "omsh.out"
-        match = self.launch(argv, _LISTENING, console=console, env=env, timeout=timeout)
+        ready = _CDMI_LISTENING if cdmi else _LISTENING
+        match = self.launch(argv, ready, console=console, env=env, timeout=timeout)
+        if cdmi:
+            self.cdmi_url = match.group(1)
+            match = _LISTENING.search(console.read_text(encoding="utf-8", errors="replace"))
+            assert match is not None, "the SSH line comes before the CDMI one"
         host_key = public_key(self.keys / HOST_KEY_NAME)
         return Endpoint(self.label, HOST, int(match.group(1)), ADMIN_USER, host_key)

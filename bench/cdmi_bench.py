@@ -1,0 +1,654 @@
+"""The CDMI cases: omsh's CDMI endpoint against a bare aiohttp app, same clients.
+
+``python -m bench cdmi`` starts, in the same run, an ``omsh serve`` with its
+CDMI endpoint (store filled offline) and the bare app of
+:mod:`bench.cdmi_reference`, both on loopback, and measures both with the
+same load generator, runs interleaved:
+
+``get 4k``       plain GET of a 4 KiB object, 32 connections (``wrk``):
+                 requests/s vs the bare handler returning 4 KiB from memory;
+``get 4k cdmi``  the same object read as CDMI JSON (``X-CDMI-Specification-Version``,
+                 value in the body) vs the same bare handler;
+``put 4k``       plain PUTs of 4 KiB to new names, 16 connections: objects
+                 committed per second (counted in the container afterwards);
+                 the bare app writing files is shown for scale;
+``put 1g``       one plain PUT of SIZE bytes (``curl -T``) vs the bare app
+                 writing the body to a file;
+``get 1g``       one plain GET of SIZE bytes vs the bare app's ``FileResponse``;
+``rss``          omsh's peak RSS over its idle RSS during the SIZE transfers.
+
+omsh authenticates every request (HTTP Basic as admin; the verified
+credentials are remembered, as for any client) and checks the ACL; the bare
+app does neither, hashes nothing and never ``fsync``s.
+
+Load generators: Debian's ``wrk`` (``apt-get install wrk``) for the 4 KiB
+cases, falling back to a pool of aiohttp clients in this process if it is
+missing (noted in the report; a Python client is slower, which narrows the
+gaps); ``curl`` for the big transfers, or an aiohttp client without it.
+Benchmarks report, they never assert: a missed target prints ``MISS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.harness import (
+    DEFAULT_OUT,
+    MIB,
+    BenchError,
+    CaseResult,
+    RssSampler,
+    ServerProcess,
+    Target,
+    add_run_options,
+    environment,
+    format_table,
+    interleave,
+    positive,
+    run_checked,
+    run_group,
+    save_results,
+    say,
+    settled_rss,
+    workspace,
+)
+from bench.omsh_server import OmshServer
+from bench.ssh_client import generate_key, public_key_file
+from omsh.store.database import ADMIN_USER
+
+GIB = 1024 * MIB
+SMALL = 4096
+GET_CONNECTIONS = 32
+PUT_CONNECTIONS = 16
+TOP = "/bench"
+_REFERENCE_READY = re.compile(r"reference listening on (http://[\d.]+:\d+/)")
+_WRK_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b")
+_WRK_FAILURES = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_WRK_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+#: wrk script: PUT a 4 KiB body to a fresh name on every request.  The first
+#: argument (after ``--``) makes names unique per run, math.random per thread.
+PUT_SCRIPT = """
+local counter = 0
+local prefix = ""
+local headers = {}
+local body = string.rep("x", %d)
+function init(args)
+  prefix = args[1] .. "-" .. tostring(math.random(1, 1000000000)) .. "-"
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Content-Type"] = "application/octet-stream"
+end
+function request()
+  counter = counter + 1
+  return wrk.format("PUT", wrk.path .. prefix .. counter, headers, body)
+end
+"""
+
+
+# -- settings and cases ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run and how long."""
+
+    runs: int = 5
+    seconds: float = 5.0
+    big_runs: int = 3
+    size: int = GIB
+    cases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    name: str
+    description: str
+    unit: str
+    target: Target
+    judged: str = "ratio"
+
+    def result(self, settings: Settings) -> CaseResult:
+        description = self.description.format(size_mib=f"{settings.size / MIB:g}")
+        return CaseResult(self.name, description, self.unit, self.target, self.judged)
+
+
+CASES = (
+    Case(
+        "get",
+        "get 4k",
+        f"plain GET of a 4 KiB object, {GET_CONNECTIONS} connections, vs a bare handler"
+        " returning 4 KiB from memory",
+        "req/s",
+        Target(">=", 0.5),
+    ),
+    Case(
+        "json",
+        "get 4k cdmi",
+        f"CDMI JSON GET of the same object (metadata and value in JSON),"
+        f" {GET_CONNECTIONS} connections, vs the same bare handler",
+        "req/s",
+        Target(">=", 0.5),
+    ),
+    Case(
+        "put",
+        "put 4k",
+        f"plain PUTs of 4 KiB to new names, {PUT_CONNECTIONS} connections: objects committed"
+        " per second (reference: the bare app writing files, no fsync, for scale)",
+        "obj/s",
+        Target(">=", 1000),
+        judged="median",
+    ),
+    Case(
+        "put_big",
+        "put 1g",
+        "one plain PUT of {size_mib} MiB vs the bare app writing it to a file",
+        "MiB/s",
+        Target(">=", 0.7),
+    ),
+    Case(
+        "get_big",
+        "get 1g",
+        "one plain GET of {size_mib} MiB vs the bare app's FileResponse",
+        "MiB/s",
+        Target(">=", 0.7),
+    ),
+    Case(
+        "rss",
+        "server RSS over idle",
+        "omsh's peak RSS during the {size_mib} MiB PUTs and GETs, minus its idle RSS",
+        "MiB",
+        Target("<", 150),
+        judged="max",
+    ),
+)
+CASE_KEYS = tuple(case.key for case in CASES)
+QUICK = {"runs": 2, "seconds": 2.0, "big_runs": 1, "size": 64 * MIB}
+
+
+# -- load generators -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """What a load run did: answers received, how long, how many were not 2xx."""
+
+    requests: int
+    seconds: float
+    failures: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def _wrk_load(output: str) -> Load:
+    requests = _WRK_REQUESTS.search(output)
+    if requests is None:
+        raise BenchError(f"could not read wrk's output:\n{output[-500:]}")
+    failures = _WRK_FAILURES.search(output)
+    sockets = _WRK_SOCKET.search(output)
+    failed = int(failures.group(1)) if failures else 0
+    failed += sum(int(count) for count in sockets.groups()) if sockets else 0
+    seconds = float(requests.group(2)) * _UNIT_SECONDS[requests.group(3)]
+    return Load(int(requests.group(1)), seconds, failed)
+
+
+class Wrk:
+    """Debian's ``wrk``: one thread (the server gets the other CPUs), keep-alive."""
+
+    label = "wrk"
+
+    def __init__(self, script_dir: Path) -> None:
+        self.put_script = script_dir / "put.lua"
+        self.put_script.write_text(PUT_SCRIPT % SMALL, encoding="ascii")
+
+    def run(
+        self, url: str, connections: int, seconds: float, headers: dict[str, str], *, put: str = ""
+    ) -> Load:
+        """GET *url*, or PUT 4 KiB bodies to ``url + put + "-…"`` names if *put*."""
+        argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s"]
+        for name, value in headers.items():
+            argv += ["-H", f"{name}: {value}"]
+        if put:
+            argv += ["-s", str(self.put_script), url, "--", put]
+        else:
+            argv.append(url)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        if done.returncode != 0:
+            raise BenchError(f"wrk failed: {done.stderr.strip()[-300:]}")
+        return _wrk_load(done.stdout)
+
+
+class ClientPool:
+    """Without wrk: *connections* aiohttp clients in a loop in this process."""
+
+    label = "aiohttp client pool (wrk is not installed)"
+
+    def run(
+        self, url: str, connections: int, seconds: float, headers: dict[str, str], *, put: str = ""
+    ) -> Load:
+        return asyncio.run(self._run(url, connections, seconds, headers, put))
+
+    async def _run(
+        self, url: str, connections: int, seconds: float, headers: dict[str, str], put: str
+    ) -> Load:
+        counts = {"done": 0, "failed": 0}
+        body = b"x" * SMALL
+        stop = time.perf_counter() + seconds
+        connector = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+            async def client(number: int) -> None:
+                serial = 0
+                while time.perf_counter() < stop:
+                    serial += 1
+                    if put:
+                        target = f"{url}{put}-{number}-{serial}"
+                        request = session.put(target, data=body)
+                    else:
+                        request = session.get(url)
+                    async with request as response:
+                        await response.read()
+                        counts["done"] += 1
+                        counts["failed"] += response.status >= 300
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client(number) for number in range(connections)))
+            elapsed = time.perf_counter() - started
+        return Load(counts["done"], elapsed, counts["failed"])
+
+
+def transfer_argv(url: str, headers: dict[str, str], upload: Path | None) -> list[str] | None:
+    """A ``curl`` command line for one big GET (or PUT of *upload*); None without curl."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    argv = [curl, "-sS", "--fail", "-o", os.devnull, "-H", "Expect:"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    if upload is not None:
+        argv += ["-T", str(upload), "-H", "Content-Type: application/octet-stream"]
+    return [*argv, url]
+
+
+async def _transfer(url: str, headers: dict[str, str], upload: Path | None) -> None:
+    async with aiohttp.ClientSession(headers=headers) as session:
+        if upload is not None:
+            with upload.open("rb") as body:
+                async with session.put(url, data=body) as response:
+                    response.raise_for_status()
+            return
+        async with session.get(url) as response:
+            response.raise_for_status()
+            async for _ in response.content.iter_chunked(MIB):
+                pass
+
+
+def timed_transfer(url: str, headers: dict[str, str], upload: Path | None = None) -> float:
+    """Seconds for one big transfer: curl if installed, else an aiohttp client."""
+    argv = transfer_argv(url, headers, upload)
+    if argv is not None:
+        return run_checked(argv)
+    started = time.perf_counter()
+    try:
+        asyncio.run(_transfer(url, headers, upload))
+    except aiohttp.ClientError as exc:
+        raise BenchError(f"transfer of {url} failed: {exc}") from None
+    return time.perf_counter() - started
+
+
+# -- the servers ----------------------------------------------------------------------
+
+
+class Reference(ServerProcess):
+    """The bare aiohttp app of :mod:`bench.cdmi_reference`."""
+
+    label = "bare aiohttp"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir / "reference.log")
+        self.workdir = workdir
+        self.uploads = workdir / "uploads"
+        self.url = ""
+
+    def start(self, small: Path, big: Path) -> str:
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.cdmi_reference",
+            "--small",
+            str(small),
+            "--big",
+            str(big),
+            "--uploads",
+            str(self.uploads),
+        ]
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # bench is no package
+        }
+        console = self.workdir / "reference.out"
+        self.url = self.launch(argv, _REFERENCE_READY, console=console, env=env).group(1)
+        return self.url
+
+
+@dataclass
+class _Memory:
+    idle: int | None = None
+    peaks: list[int] = field(default_factory=list)
+
+
+class CdmiBench:
+    """Both servers, the cases, the tear-down."""
+
+    def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
+        self.workdir = workdir
+        self.settings = settings
+        self.say = say
+        client_key = generate_key(workdir / "client_ed25519", "bench@cdmi")
+        self.omsh = OmshServer(workdir / "omsh", public_key_file(client_key))
+        self.reference = Reference(workdir / "reference")
+        self.small = workdir / "small.bin"
+        self.big = workdir / "big.bin"
+        self.load: Wrk | ClientPool = Wrk(workdir) if shutil.which("wrk") else ClientPool()
+        self.memory = _Memory()
+        self.auth: dict[str, str] = {}
+        self.notes: list[str] = []
+
+    # -- set-up ---------------------------------------------------------------------
+
+    def _write_sources(self) -> None:
+        self.small.write_bytes(os.urandom(SMALL))
+        remaining = self.settings.size
+        with self.big.open("wb") as stream:
+            while remaining > 0:
+                chunk = os.urandom(min(4 * MIB, remaining))
+                stream.write(chunk)
+                remaining -= len(chunk)
+
+    def setup(self) -> None:
+        self.say(f"writing the sources (4 KiB, {self.settings.size / MIB:g} MiB)")
+        self._write_sources()
+        self.say("filling the omsh store offline")
+        self.omsh.populate(
+            containers=(TOP, f"{TOP}/puts"),
+            objects={f"{TOP}/small": self.small, f"{TOP}/big": self.big},
+        )
+        self.say("starting omsh (CDMI) and the bare aiohttp app")
+        self.omsh.start(cdmi=True)
+        self.reference.start(self.small, self.big)
+        credentials = f"{ADMIN_USER}:{self.omsh.admin_password}".encode()
+        self.auth = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+        for url, expected in ((self._omsh(f"{TOP}/small"), SMALL), (self._bare("small"), SMALL)):
+            got = len(self._fetch(url))
+            if got != expected:
+                raise BenchError(f"GET {url} gave {got} bytes, not {expected}")
+        if isinstance(self.load, ClientPool):
+            self.notes.append(f"load generator: {self.load.label}")
+
+    def teardown(self) -> None:
+        self.omsh.stop()
+        self.reference.stop()
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _omsh(self, path: str) -> str:
+        return self.omsh.cdmi_url.rstrip("/") + path
+
+    def _bare(self, path: str) -> str:
+        return self.reference.url + path
+
+    def _fetch(self, url: str, headers: dict[str, str] | None = None) -> bytes:
+        async def get() -> bytes:
+            async with (
+                aiohttp.ClientSession(headers={**self.auth, **(headers or {})}) as session,
+                session.get(url) as response,
+            ):
+                response.raise_for_status()
+                return await response.read()
+
+        return asyncio.run(get())
+
+    def _children(self) -> int:
+        """How many objects ``/bench/puts/`` holds (its ``cdmi_size``)."""
+        body = self._fetch(
+            self._omsh(f"{TOP}/puts/?metadata:cdmi_size"),
+            {"X-CDMI-Specification-Version": "1.1.1"},
+        )
+        return int(json.loads(body)["metadata"]["cdmi_size"])
+
+    @contextmanager
+    def _sampled(self) -> Iterator[None]:
+        """Record omsh's peak RSS over the block."""
+        if self.memory.idle is None:
+            self.memory.idle = settled_rss(self.omsh.pid)
+        with RssSampler(self.omsh.pid) as sampler:
+            yield
+        self.memory.peaks.append(sampler.peak)
+
+    def _rate(self, url: str, connections: int, headers: dict[str, str]) -> Callable[[], float]:
+        def run() -> float:
+            load = self.load.run(url, connections, self.settings.seconds, headers)
+            if load.failures:
+                raise BenchError(f"{load.failures} failed requests to {url}")
+            return load.rate
+
+        return run
+
+    # -- the cases ---------------------------------------------------------------------
+
+    def case_get(self, result: CaseResult, cdmi: bool = False) -> None:
+        headers = {**self.auth, **({"X-CDMI-Specification-Version": "1.1.1"} if cdmi else {})}
+        omsh = self._rate(self._omsh(f"{TOP}/small"), GET_CONNECTIONS, headers)
+        bare = self._rate(self._bare("small"), GET_CONNECTIONS, self.auth)
+        omsh(), bare()  # warm-up
+        result.omsh, result.reference = interleave(self.settings.runs, omsh, bare)
+
+    def case_json(self, result: CaseResult) -> None:
+        self.case_get(result, cdmi=True)
+
+    def case_put(self, result: CaseResult) -> None:
+        serial = iter(range(1_000_000))
+
+        def omsh() -> float:
+            before = self._children()
+            load = self.load.run(
+                self._omsh(f"{TOP}/puts/o"),
+                PUT_CONNECTIONS,
+                self.settings.seconds,
+                self.auth,
+                put=f"r{next(serial)}",
+            )
+            committed = self._children() - before
+            # Every 201 is a committed object; a few more may have been in
+            # flight when the load stopped.
+            if load.failures or committed < load.requests:
+                raise BenchError(
+                    f"{load.requests} PUTs answered, {load.failures} failed,"
+                    f" {committed} objects committed"
+                )
+            return load.rate
+
+        def bare() -> float:
+            load = self.load.run(
+                self._bare("upload/o"),
+                PUT_CONNECTIONS,
+                self.settings.seconds,
+                {},
+                put=f"r{next(serial)}",
+            )
+            if load.failures:
+                raise BenchError(f"{load.failures} failed PUTs to the bare app")
+            return load.rate
+
+        result.omsh, result.reference = interleave(self.settings.runs, omsh, bare)
+
+    def _throughput(self, seconds: float) -> float:
+        return self.settings.size / MIB / seconds
+
+    def case_put_big(self, result: CaseResult) -> None:
+        def omsh() -> float:
+            with self._sampled():
+                return timed_transfer(self._omsh(f"{TOP}/upload"), self.auth, self.big)
+
+        def bare() -> float:
+            return timed_transfer(self._bare("upload/big"), {}, self.big)
+
+        omsh(), bare()  # warm-up (and the idle RSS is read before it)
+        stored = self._fetch(
+            self._omsh(f"{TOP}/upload?metadata:cdmi_size"),
+            {"X-CDMI-Specification-Version": "1.1.1"},
+        )
+        size = int(json.loads(stored)["metadata"]["cdmi_size"])
+        if size != self.settings.size:
+            raise BenchError(f"omsh stored {size} bytes, not {self.settings.size}")
+        omsh_s, bare_s = interleave(self.settings.big_runs, omsh, bare)
+        result.omsh = [self._throughput(s) for s in omsh_s]
+        result.reference = [self._throughput(s) for s in bare_s]
+
+    def case_get_big(self, result: CaseResult) -> None:
+        def omsh() -> float:
+            with self._sampled():
+                return timed_transfer(self._omsh(f"{TOP}/big"), self.auth)
+
+        def bare() -> float:
+            return timed_transfer(self._bare("big"), {})
+
+        omsh(), bare()
+        omsh_s, bare_s = interleave(self.settings.big_runs, omsh, bare)
+        result.omsh = [self._throughput(s) for s in omsh_s]
+        result.reference = [self._throughput(s) for s in bare_s]
+
+    def case_rss(self, result: CaseResult) -> None:
+        idle, peaks = self.memory.idle, self.memory.peaks
+        if idle is None or not peaks:
+            raise BenchError("needs the put 1g or get 1g case to sample memory")
+        result.omsh = [(peak - idle) / MIB for peak in peaks]
+        result.notes.append(
+            f"idle RSS {idle / MIB:.1f} MiB, highest peak {max(peaks) / MIB:.1f} MiB"
+        )
+
+    def run(self) -> list[CaseResult]:
+        """Every selected case in :data:`CASES` order; a failing case is reported, not fatal."""
+        results = []
+        for case in CASES:
+            if case.key not in self.settings.cases:
+                continue
+            self.say(f"case {case.name}")
+            result = case.result(self.settings)
+            try:
+                getattr(self, f"case_{case.key}")(result)
+            except BenchError as exc:
+                result.error = str(exc)
+                self.say(f"case {case.name} failed: {exc}")
+            results.append(result)
+        return results
+
+
+# -- command line ----------------------------------------------------------------------
+
+
+def report(settings: Settings, bench: CdmiBench, results: list[CaseResult], context: dict) -> str:
+    lines = [
+        f"omsh CDMI vs a bare aiohttp app: medians of {settings.runs} runs of"
+        f" {settings.seconds:g} s (4 KiB cases, load by {bench.load.label}) and"
+        f" {settings.big_runs} transfers of {settings.size / MIB:g} MiB, runs interleaved;"
+        f" {context['cpus']} CPUs, load average {context['loadavg_at_start'][0]:.1f}"
+        f" at start, {context['loadavg_at_end'][0]:.1f} at end",
+        "",
+        format_table(results),
+        "",
+    ]
+    for result in results:
+        lines.append(f"{result.name}: {result.description}")
+        lines += [f"  note: {note}" for note in result.notes]
+        if result.error:
+            lines.append(f"  error: {result.error}")
+    lines += [f"note: {note}" for note in bench.notes]
+    return "\n".join(lines)
+
+
+def _cases(text: str) -> tuple[str, ...]:
+    cases = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(cases) - set(CASE_KEYS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {CASE_KEYS}")
+    return cases
+
+
+def _size(text: str) -> int:
+    from bench.__main__ import parse_size
+
+    return parse_size(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench cdmi",
+        description="omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)",
+    )
+    parser.add_argument("--runs", type=positive, help="timed runs of the 4 KiB cases (5)")
+    parser.add_argument("--seconds", type=float, help="length of each 4 KiB run (5)")
+    parser.add_argument("--big-runs", type=positive, help="timed big transfers each way (3)")
+    parser.add_argument("--size", type=_size, help="big transfer size, e.g. 1G, 256M (1G)")
+    parser.add_argument(
+        "--cases", type=_cases, default=CASE_KEYS, help=f"subset of {','.join(CASE_KEYS)}"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 x 2 s, 1 x 64 MiB")
+    add_run_options(parser)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    defaults = Settings()
+    chosen: dict[str, Any] = {}
+    for name in ("runs", "seconds", "big_runs", "size"):
+        value = getattr(args, name)
+        if value is None:
+            value = QUICK[name] if args.quick else getattr(defaults, name)
+        chosen[name] = value
+    return Settings(**chosen, cases=args.cases)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    started = time.time()
+    context = environment()
+    with workspace(args.keep, args.workdir) as temp:
+        bench = CdmiBench(Path(temp), settings, say)
+        results = run_group(bench)
+    if results is None:
+        return 1
+    context["loadavg_at_end"] = os.getloadavg()
+    print(report(settings, bench, results, context))
+    document = {
+        "settings": {**dataclasses.asdict(settings), "cases": list(settings.cases)},
+        "environment": {**context, "load_generator": bench.load.label},
+    }
+    return save_results(args.out or DEFAULT_OUT, "cdmi", started, document, results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
