@@ -45,10 +45,33 @@ class ContentUpload:
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
+        self.store_bytes(chunk)
+        self.count_bytes(chunk)
+
+    # The two halves of write(), for callers that run them in two threads at
+    # once (hashing and copying into the page cache each release the GIL and
+    # take about as long): each half must see the chunks in the same order.
+
+    def store_bytes(self, chunk: bytes) -> None:
+        """Write *chunk* to the staged file (not hashed or counted: see write)."""
         assert self._file is not None, "upload already finished"
         self._file.write(chunk)
+
+    def count_bytes(self, chunk: bytes) -> None:
+        """Hash and count *chunk* (not written: see write)."""
         self._hash.update(chunk)
         self.size += len(chunk)
+
+    def start_writeback(self) -> None:
+        """Ask the kernel to start writing what was written so far to disk.
+
+        Only a hint (``posix_fadvise`` ``DONTNEED``: write back, then drop the
+        pages from the cache): the ``fsync`` of :meth:`finish` then has little
+        left to wait for.  Large uploads call it as they go.
+        """
+        if self._file is not None and hasattr(os, "posix_fadvise"):
+            self._file.flush()
+            os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
     def finish(self) -> None:
         """Flush to disk; after this the content can be attached."""
