@@ -217,6 +217,12 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+async def received(request: web.BaseRequest) -> AsyncIterator[bytes]:
+    """The body as aiohttp received it, piece by piece (no re-chunking copies)."""
+    async for data, _ in request.content.iter_chunks():
+        yield data
+
+
 async def put_json(backend: Backend, call: Call) -> web.StreamResponse:
     """A CDMI JSON PUT: create or update, copy or move, patch with ``?value:A-B``."""
     fields = object_fields(await read_json(call.request, backend.json_limit))
@@ -290,13 +296,13 @@ async def put_plain(backend: Backend, call: Call) -> web.StreamResponse:
         expected = patch[1] - patch[0] + 1
         if length is not None and length != expected:
             fail(400, "Content-Range does not match the body's length")
-        body = request.content.iter_chunked(CHUNK_SIZE)
+        body = received(request)
         created = await _patched(backend, call, body, patch[0], expected, apply)
     elif length is not None and length <= INLINE_LIMIT:
         created = await backend.store_bytes(call, await request.read(), apply)
     else:
         await backend.view(call, lambda view: _plan(view, call, patching=False))
-        body = request.content.iter_chunked(CHUNK_SIZE)
+        body = received(request)
         upload = await stage(backend, body, expected=length)
         try:
             created = await backend.view(call, lambda view: apply(view, upload), write=True)

@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from omsh.cdmi.context import Backend
 from omsh.cdmi.protocol import fail
 from omsh.store.content import CHUNK_SIZE, ContentUpload
 
 BATCH_BYTES = 1024 * 1024
+WRITEBACK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,22 +57,48 @@ def _copy_rest(old: BinaryIO, upload: ContentUpload, offset: int) -> None:
 
 
 class _Writer:
-    """Batches written by worker threads behind the event loop, one at a time."""
+    """Batches written by worker threads behind the event loop, one at a time.
+
+    A batch is written to the file and hashed at the same time, in two
+    workers (:meth:`ContentUpload.store_bytes` and ``count_bytes`` each
+    release the GIL and take about as long), and every
+    :data:`WRITEBACK_BYTES` the kernel is asked to start writing to disk,
+    so that the final ``fsync`` has little left to do.
+    """
 
     def __init__(self, backend: Backend, upload: ContentUpload) -> None:
         self.backend = backend
         self.upload = upload
-        self.pending: asyncio.Future[None] | None = None
+        self.pending: asyncio.Future[Any] | None = None
         self.written = 0
+        self._unflushed = 0
 
-    async def submit(self, work: Callable[[], None]) -> None:
-        """Start *work* once the previous batch is written."""
+    async def submit(self, *works: Callable[[], None]) -> None:
+        """Start *works* (at once) once the previous batch is written."""
         await self.drain()
-        self.pending = asyncio.ensure_future(self.backend.in_thread(work))
+        self.pending = asyncio.gather(*(self.backend.in_thread(work) for work in works))
 
-    async def write(self, batch: bytes) -> None:
-        self.written += len(batch)
-        await self.submit(lambda: self.upload.write(batch))
+    async def write(self, batch: list[bytes]) -> None:
+        """Write and hash the chunks of *batch* (as received: no copy on the loop)."""
+        size = sum(len(chunk) for chunk in batch)
+        self.written += size
+        self._unflushed += size
+        writeback = self._unflushed >= WRITEBACK_BYTES
+        if writeback:
+            self._unflushed = 0
+        upload = self.upload
+
+        def store() -> None:
+            for chunk in batch:
+                upload.store_bytes(chunk)
+            if writeback:
+                upload.start_writeback()
+
+        def count() -> None:
+            for chunk in batch:
+                upload.count_bytes(chunk)
+
+        await self.submit(store, count)
 
     async def drain(self) -> None:
         # Shielded: a cancelled request must not look done while a worker
@@ -81,7 +108,7 @@ class _Writer:
             self.pending = None
 
     def after_last(self, cleanup: Callable[[], None]) -> None:
-        """Run *cleanup* now, or once the worker still busy is done."""
+        """Run *cleanup* now, or once the workers still busy are done."""
         pending, self.pending = self.pending, None
         if pending is None or pending.done():
             cleanup()
@@ -111,14 +138,16 @@ async def stage(
             base = patch.base
             old = await backend.in_thread(lambda: open(base, "rb")) if base else None  # noqa: SIM115
             await writer.submit(lambda: _copy_prefix(old, upload, patch.start))
-        batch = bytearray()
+        batch: list[bytes] = []
+        gathered = 0
         async for chunk in body:
-            batch += chunk
-            if len(batch) >= BATCH_BYTES:
-                await writer.write(bytes(batch))
-                batch.clear()
+            batch.append(chunk)
+            gathered += len(chunk)
+            if gathered >= BATCH_BYTES:
+                await writer.write(batch)
+                batch, gathered = [], 0
         if batch:
-            await writer.write(bytes(batch))
+            await writer.write(batch)
         if expected is not None and writer.written != expected:
             fail(400, f"the body has {writer.written} bytes, not the {expected} announced")
         if old is not None:
