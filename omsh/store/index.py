@@ -1,23 +1,29 @@
 """Metadata indexes, kept in the same transaction as the tree they describe.
 
 Every system field (DESIGN §4) and every user metadata key has a
-:class:`FieldIndex`: a forward ``OOBTree`` from a typed sort key to the set
-of document ids holding it, and a reverse ``IOBTree`` from document id to
-key.  Values are keyed as ``(rank, value)`` so that each type sorts and
-compares only with itself — ints and floats share the number rank, strings,
-booleans and timestamps each have their own — which is how a comparison
-across types never matches.
+:class:`FieldIndex`: forward from a typed sort key to the documents holding
+it, reverse from a document to its value.  Keys are ``(rank, value)`` so
+that each type sorts and compares only with itself — ints and floats share
+the number rank, strings, booleans and timestamps each have their own —
+which is how a comparison across types never matches.
 
-:class:`Catalog` assigns document ids (random 31-bit integers, so concurrent
-writers don't fight over a counter), maps them back to objects, and is
-updated by :class:`~omsh.store.view.StoreView` wherever it changes the tree;
-a query therefore never misses a stored object nor returns a deleted one.
+Built for millions of objects: a key held by one document costs no record
+of its own (most values of sizes, times, paths and names are unique), the
+number of documents in a key range is counted in C, and result paths are
+read from the reverse index in one pass.
+
+:class:`Catalog` assigns document ids (31-bit integers taken in runs from a
+random start, so a writer's inserts stay together and concurrent writers
+stay apart), maps them back to objects, and is updated by
+:class:`~omsh.store.view.StoreView` wherever it changes the tree; a query
+therefore never misses a stored object nor returns a deleted one.
 """
 
 from __future__ import annotations
 
 import random
 import sys
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -156,15 +162,16 @@ class FieldIndex(Persistent):
     documents in a key range is counted in C), a key held by several to an
     ``IITreeSet`` in ``_shared``; a key moves between the two as documents
     come and go.  Reverse, ``_reverse`` maps each document to its value
-    (see :func:`_stored`), and ``_by_rank`` holds the documents of each
-    type, for ``!=`` and the negated operators.
+    (see :func:`_stored`), and ``_rank_counts`` how many of them have a
+    value of each type: the documents of one type (for ``!=`` and the negated
+    operators) are then, in the usual field of one type, simply all of them.
     """
 
     def __init__(self) -> None:
         self._unique = OIBTree()
         self._shared = OOBTree()
         self._reverse = IOBTree()
-        self._by_rank = IOBTree()
+        self._rank_counts = IOBTree()
         self._count = Length()
 
     def __len__(self) -> int:
@@ -188,10 +195,10 @@ class FieldIndex(Persistent):
                 del self._unique[key]
                 self._shared[key] = IITreeSet((single, docid))
         self._reverse[docid] = stored
-        rank_docs = self._by_rank.get(key[0])
-        if rank_docs is None:
-            rank_docs = self._by_rank[key[0]] = IITreeSet()
-        rank_docs.insert(docid)
+        counter = self._rank_counts.get(key[0])
+        if counter is None:
+            counter = self._rank_counts[key[0]] = Length()
+        counter.change(1)
         self._count.change(1)
 
     def remove(self, docid: int) -> None:
@@ -208,9 +215,9 @@ class FieldIndex(Persistent):
                 if shared.minKey() == shared.maxKey():
                     del self._shared[key]
                     self._unique[key] = shared.minKey()
-        rank_docs = self._by_rank.get(key[0])
-        if rank_docs is not None and docid in rank_docs:
-            rank_docs.remove(docid)
+        counter = self._rank_counts.get(key[0])
+        if counter is not None:
+            counter.change(-1)
         self._count.change(-1)
 
     def key_of(self, docid: int) -> SortKey | None:
@@ -257,15 +264,13 @@ class FieldIndex(Persistent):
                 problems.append("a value is listed as shared but is not")
             for docid in docids:
                 expect(docid, key)
-        by_rank: dict[int, list[int]] = {}
-        for docid, stored in self._reverse.items():
-            by_rank.setdefault(_key(stored)[0], []).append(docid)
-        indexed = sum(len(docids) for docids in by_rank.values())
+        ranks = Counter(_key(stored)[0] for stored in self._reverse.values())
+        indexed = ranks.total()
         if listed != indexed:
             problems.append(f"{indexed} documents have values but {listed} are listed")
-        for rank in sorted(set(by_rank) | set(self._by_rank.keys())):
-            if list(self.of_rank(rank)) != by_rank.get(rank, []):
-                problems.append(f"the documents with {RANK_NAMES.get(rank, rank)} values are wrong")
+        for rank in sorted(set(ranks) | set(self._rank_counts.keys())):
+            if self.count_of_rank(rank) != ranks[rank]:
+                problems.append(f"the count of {RANK_NAMES.get(rank, rank)} values is wrong")
         if self._count() != indexed:
             problems.append(f"counts {self._count()} documents, holds {indexed}")
         return problems
@@ -286,14 +291,25 @@ class FieldIndex(Persistent):
         return 0 if shared is None else len(shared)
 
     def of_rank(self, rank: int) -> DocSet:
-        """The documents whose value has *rank*'s type (not to be modified)."""
-        return self._by_rank.get(rank) or IISet()
+        """The documents whose value has *rank*'s type.
+
+        In a field of one type that is every document in it, read off the
+        reverse index in order; otherwise the rank's whole key range.
+        """
+        held = self.count_of_rank(rank)
+        if not held:
+            return IISet()
+        if held == len(self):
+            return self.docids()
+        return self.range(rank)
 
     def count_of_rank(self, rank: int) -> int:
-        return len(self.of_rank(rank))
+        counter = self._rank_counts.get(rank)
+        return 0 if counter is None else counter()
 
     def docids(self) -> DocSet:
-        return multiunion(list(self._by_rank.values()))
+        """Every document with a value in this field."""
+        return IITreeSet(self._reverse.keys())
 
     def range(
         self,

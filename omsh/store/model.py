@@ -179,7 +179,7 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
 
 #: Bumped when StoreRoot gains state; :meth:`StoreRoot.upgrade` brings older
 #: stores up to date at start-up.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class StoreRoot(Persistent):
@@ -209,9 +209,10 @@ class StoreRoot(Persistent):
         if self.schema_version < 3:
             self.catalog = Catalog()
             self.catalog.index_all(node for _, node in walk(self.tree))
-        elif self.schema_version < 4:
-            # Version 3 catalogs kept every key's documents in one tree; the
-            # layout of FieldIndex changed, so the catalog is built anew.
+        elif self.schema_version < 5:
+            # The layout of FieldIndex changed (versions 3 and 4 kept every
+            # key's documents in one tree, and each type's documents in a
+            # set), so the catalog is built anew.
             rebuild_catalog(self)
         self.schema_version = SCHEMA_VERSION
         return True
