@@ -118,7 +118,7 @@ def read_cdmi(
         data = read_range(path, start, end)
     body["valuetransferencoding"] = encoding = inline_encoding(data, declared)
     selected = select_fields(body, selectors.fields)
-    return Answer(json_with_value(selected, encode(data, encoding)), CDMI_OBJECT)
+    return Answer(json_with_value(selected, encode(data, encoding), encoding), CDMI_OBJECT)
 
 
 def _value_range(size: int, wanted: tuple[int, int] | None) -> tuple[int, int]:

@@ -9,6 +9,7 @@ specification shows them) and ``cdmi_acl``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import quote
 
@@ -115,13 +116,19 @@ def uri_of(path: str, *, container: bool) -> str:
     return encoded
 
 
+@functools.lru_cache(maxsize=8192)
+def _timestamp(seconds: float) -> str:
+    """:func:`format_timestamp`, remembered: an object's times repeat read after read."""
+    return format_timestamp(seconds)
+
+
 def system_metadata(view: StoreView, obj: StoreObject) -> dict[str, Any]:
     size = obj.size if isinstance(obj, DataObject) else len(obj)  # type: ignore[arg-type]
     metadata: dict[str, Any] = {
         "cdmi_size": str(size),
-        "cdmi_ctime": format_timestamp(obj.ctime),
-        "cdmi_mtime": format_timestamp(obj.mtime),
-        "cdmi_atime": format_timestamp(obj.atime),
+        "cdmi_ctime": _timestamp(obj.ctime),
+        "cdmi_mtime": _timestamp(obj.mtime),
+        "cdmi_atime": _timestamp(obj.atime),
         "cdmi_owner": obj.owner,
     }
     if isinstance(obj, DataObject):
