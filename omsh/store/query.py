@@ -163,6 +163,18 @@ class Compare(Node):
         }[self.op]
 
 
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with *prefix*.
+
+    So the strings starting with *prefix* are exactly those in
+    ``[prefix, prefix_end(prefix))``: one key range.  None for an empty
+    prefix, or one ending in the last code point.
+    """
+    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def like_regex(pattern: str) -> re.Pattern[str]:
     """SQL ``LIKE``: ``%`` any run, ``_`` any one character, the rest literal."""
     parts = []
@@ -199,8 +211,9 @@ class Like(Node):
         rest = self.pattern[len(prefix) :]
         if not rest:
             return prefix, None
-        if prefix and rest.strip(self.any_run) == "" and ord(prefix[-1]) < 0x10FFFF:
-            return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        end = prefix_end(prefix)
+        if end is not None and rest.strip(self.any_run) == "":
+            return prefix, end
         return None
 
     def _positive(self, index: FieldIndex) -> DocSet:
@@ -212,9 +225,9 @@ class Like(Node):
             return index.range(RANK_STRING, low, high, include_high=False)
         regex = self.regex()
         prefix = self.literal_prefix()
-        if prefix and ord(prefix[-1]) < 0x10FFFF:
-            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-            candidates = index.keys_between(RANK_STRING, prefix, upper)
+        end = prefix_end(prefix)
+        if end is not None:
+            candidates = index.keys_between(RANK_STRING, prefix, end)
         else:
             candidates = index.keys_of_rank(RANK_STRING)
         return union_of(docids for value, docids in candidates if regex.fullmatch(value))
@@ -544,8 +557,9 @@ def evaluate(node: Node, catalog: Catalog, within: str | None = None) -> DocSet:
         path_index = catalog.field("path")
         if path_index is None:
             return IISet()
-        # Every path below /a/b starts with "/a/b/"; "0" is the character after "/".
-        below = path_index.range(RANK_STRING, within + "/", within + "0", include_high=False)
+        # Every path below /a/b starts with "/a/b/".
+        top = within + "/"
+        below = path_index.range(RANK_STRING, top, prefix_end(top), include_high=False)
         found = intersection(found, below)
     return found
 
