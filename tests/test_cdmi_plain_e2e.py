@@ -340,3 +340,44 @@ def test_a_client_that_disconnects_mid_put_leaves_nothing(
     assert cdmi.get("/p/dropped.bin").status == 404
     assert "dropped.bin" not in children(cdmi, "/p/")
     assert cdmi.get("/p/").status == 200
+
+
+def _exchange(cdmi: CdmiClient, head: str, body: bytes | None) -> tuple[bytes, bytes]:
+    """Send *head*; read what comes back at once; then *body* and the answer."""
+    with cdmi.raw_socket() as connection:
+        connection.settimeout(5)
+        connection.sendall(head.encode())
+        first = connection.recv(4096)
+        rest = b""
+        if body is not None and first.startswith(b"HTTP/1.1 100 "):
+            connection.sendall(body)
+            while b"\r\n\r\n" not in rest:
+                rest += connection.recv(4096)
+        return first, rest
+
+
+def test_expect_100_continue(cdmi: CdmiClient):
+    """The client waits for 100 Continue, which comes only once the headers pass."""
+
+    def head(path: str, password: str, length: int, content_type: str, cdmi: bool = False) -> str:
+        return (
+            f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: {basic('admin', password)}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n"
+            + (f"{VERSION}: 1.1.1\r\n" if cdmi else "")
+            + "Expect: 100-continue\r\n\r\n"
+        )
+
+    first, answer = _exchange(cdmi, head("/p/expected", ADMIN_PASSWORD, 5, "text/plain"), b"hello")
+    assert first.startswith(b"HTTP/1.1 100 Continue"), first
+    assert answer.startswith(b"HTTP/1.1 201"), answer
+    assert cdmi.value("/p/expected") == b"hello"
+    refused = [
+        head("/p/expected", "wrong", 5, "text/plain"),  # credentials
+        head("/p/nowhere/x", ADMIN_PASSWORD, 5, "text/plain"),  # no such container
+        head("/p/big", ADMIN_PASSWORD, JSON_LIMIT + 1, OBJECT, cdmi=True),  # too large
+    ]
+    for request in refused:
+        first, _ = _exchange(cdmi, request, None)
+        assert first.startswith((b"HTTP/1.1 401", b"HTTP/1.1 404", b"HTTP/1.1 413")), first
+    assert cdmi.value("/p/expected") == b"hello"

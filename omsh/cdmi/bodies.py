@@ -16,7 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
-from omsh.cdmi.protocol import VERSION_HEADER, Target, fail, parse_json_body, parse_target
+from omsh.cdmi.protocol import (
+    VERSION_HEADER,
+    Target,
+    accept_body,
+    fail,
+    parse_json_body,
+    parse_target,
+)
 from omsh.store.acl import ACE
 from omsh.store.metadata import (
     MAX_ITEMS,
@@ -176,6 +183,7 @@ async def read_json(request: web.BaseRequest, limit: int) -> dict[str, Any]:
     length = request.content_length
     if length is not None and length > limit:
         _too_big(limit)
+    await accept_body(request)
     data = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         data += chunk

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from omsh.cdmi.bodies import container_fields, read_json
 from omsh.cdmi.context import Backend, Call, Located, target_path
-from omsh.cdmi.protocol import CDMI_CONTAINER, Answer, fail
+from omsh.cdmi.protocol import CDMI_CONTAINER, Answer, accept_body, fail
 from omsh.cdmi.representation import container_body, select_fields, uri_of
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
 from omsh.errors import AlreadyExists
@@ -75,6 +75,7 @@ async def put(backend: Backend, call: Call) -> web.StreamResponse:
     if call.cdmi:
         fields = container_fields(await read_json(call.request, backend.json_limit))
     else:
+        await accept_body(call.request)
         if await call.request.content.read(1):
             fail(400, "a container PUT without the CDMI header must have an empty body")
         fields = container_fields({})

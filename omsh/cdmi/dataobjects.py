@@ -24,7 +24,7 @@ from aiohttp import web
 
 from omsh.cdmi.bodies import ObjectFields, media_type, object_fields, read_json
 from omsh.cdmi.context import Backend, Call, Located, target_path
-from omsh.cdmi.protocol import CDMI_OBJECT, Answer, fail
+from omsh.cdmi.protocol import CDMI_OBJECT, Answer, accept_body, fail
 from omsh.cdmi.representation import dataobject_body, select_fields
 from omsh.cdmi.staging import Patch, stage
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
@@ -219,6 +219,7 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 
 async def received(request: web.BaseRequest) -> AsyncIterator[bytes]:
     """The body as aiohttp received it, piece by piece (no re-chunking copies)."""
+    await accept_body(request)
     async for data, _ in request.content.iter_chunks():
         yield data
 
@@ -299,6 +300,9 @@ async def put_plain(backend: Backend, call: Call) -> web.StreamResponse:
         body = received(request)
         created = await _patched(backend, call, body, patch[0], expected, apply)
     elif length is not None and length <= INLINE_LIMIT:
+        if "Expect" in request.headers:  # the client waits: check before it sends
+            await backend.view(call, lambda view: _plan(view, call, patching=False))
+        await accept_body(request)
         created = await backend.store_bytes(call, await request.read(), apply)
     else:
         await backend.view(call, lambda view: _plan(view, call, patching=False))

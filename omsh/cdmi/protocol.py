@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import unquote
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from omsh.errors import (
     AlreadyExists,
@@ -250,6 +250,27 @@ def error_response(
             headers=sent,
         )
     return web.Response(status=status, text=message + "\n", headers=sent)
+
+
+_CONTINUED = "omsh.cdmi.continued"
+
+
+async def accept_body(request: web.BaseRequest) -> None:
+    """Tell a client waiting with ``Expect: 100-continue`` to send its body.
+
+    Called just before a body is read, so a request refused on its headers
+    (credentials, permissions, a body announced too large) is answered
+    without the client ever sending it.
+    """
+    expect = request.headers.get("Expect")
+    if expect is None or request.get(_CONTINUED):
+        return
+    if expect.strip().lower() != "100-continue":
+        fail(417, f"unsupported Expect: {expect[:40]}")
+    request[_CONTINUED] = True
+    if request.version >= HttpVersion11:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the answer proper has not started
 
 
 def _no_constants(name: str) -> NoReturn:
