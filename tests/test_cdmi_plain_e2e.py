@@ -381,3 +381,16 @@ def test_expect_100_continue(cdmi: CdmiClient):
         first, _ = _exchange(cdmi, request, None)
         assert first.startswith((b"HTTP/1.1 401", b"HTTP/1.1 404", b"HTTP/1.1 413")), first
     assert cdmi.value("/p/expected") == b"hello"
+
+
+def test_a_missing_blob_file_is_a_server_error(cdmi: CdmiClient, server: OmshServer):
+    """Damage to the blob directory is the server's fault (500), said in one line."""
+    data = os.urandom(1000)
+    assert cdmi.put_plain("/p/damaged", data, "application/octet-stream").status == 201
+    blobs = [path for path in (server.data / "blobs").rglob("*.blob") if path.read_bytes() == data]
+    assert len(blobs) == 1
+    blobs[0].unlink()
+    for reply in (cdmi.get("/p/damaged", cdmi=False), cdmi.get("/p/damaged")):
+        assert reply.status == 500, reply
+        assert b"omsh check" in reply.body
+    assert cdmi.read("/p/damaged?metadata:cdmi_size")["metadata"]["cdmi_size"] == "1000"

@@ -15,16 +15,8 @@ from urllib.parse import unquote
 
 from aiohttp import HttpVersion11, web
 
-from omsh.errors import (
-    AlreadyExists,
-    IsAContainer,
-    NotAContainer,
-    NotEmpty,
-    NotFound,
-    OmshError,
-    PermissionDenied,
-    UsageError,
-)
+from omsh.errors import AlreadyExists, NotEmpty, NotFound, OmshError, PermissionDenied
+from omsh.store.content import MissingContent
 
 VERSION_HEADER = "X-CDMI-Specification-Version"
 SUPPORTED_VERSIONS = ("1.1.1", "1.1", "1.0.2")
@@ -61,9 +53,9 @@ def status_for(error: OmshError) -> int:
         return 403
     if isinstance(error, AlreadyExists | NotEmpty):
         return 409
-    if isinstance(error, UsageError | IsAContainer | NotAContainer):
-        return 400
-    return 400
+    if isinstance(error, MissingContent):  # the server's damage, not the client's
+        return 500
+    return 400  # usage, names, metadata, "is a container"...
 
 
 def base_type(content_type: str | None) -> str:
