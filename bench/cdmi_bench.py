@@ -524,7 +524,12 @@ class CdmiBench:
             return load.rate
 
         omsh(), bare()  # warm-up: threads, caches
+        before = self._children()
         result.omsh, result.reference = interleave(self.settings.runs, omsh, bare)
+        result.notes.append(
+            f"the container held {before} objects before the timed runs and"
+            f" {self._children()} after (a commit costs more as the catalog grows)"
+        )
 
     def _throughput(self, seconds: float) -> float:
         return self.settings.size / MIB / seconds
