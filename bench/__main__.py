@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,8 +32,12 @@ from bench.harness import (
     DEFAULT_OUT,
     MIB,
     CaseResult,
+    case_keys,
+    chosen_settings,
     format_table,
     output_of,
+    parse_size,
+    result_lines,
     run_group,
     save_results,
     say,
@@ -44,24 +47,6 @@ from bench.ssh_bench import CASE_KEYS, Settings, SSHBench
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX
 
 QUICK = {"runs": 3, "big_runs": 1, "size": 64 * MIB}
-_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """``1073741824``, ``1G``, ``256MiB``, ``64m`` → bytes (binary units)."""
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1G or 256M")
-    scale = {"": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}[match.group(2).lower()]
-    return int(match.group(1)) * scale
-
-
-def parse_cases(text: str) -> tuple[str, ...]:
-    cases = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = sorted(set(cases) - set(CASE_KEYS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {CASE_KEYS}")
-    return cases
 
 
 def positive(text: str) -> int:
@@ -92,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cases",
-        type=parse_cases,
+        type=case_keys(CASE_KEYS),
         default=CASE_KEYS,
         help=f"comma-separated subset of {','.join(CASE_KEYS)}",
     )
@@ -106,13 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    defaults = Settings()
-    chosen: dict[str, Any] = {}
-    for name in ("runs", "big_runs", "size"):
-        value = getattr(args, name)
-        if value is None:
-            value = QUICK[name] if args.quick else getattr(defaults, name)
-        chosen[name] = value
+    chosen = chosen_settings(args, ("runs", "big_runs", "size"), Settings(), QUICK)
     return Settings(
         **chosen, children=args.children, cases=args.cases, cipher=args.cipher, kex=args.kex
     )
@@ -147,12 +126,7 @@ def report(
             f"  {label:8} negotiated cipher {algorithms['cipher']} (MAC {algorithms['mac']}),"
             f" kex {algorithms['kex']}, host key {algorithms['host_key']}"
         )
-    lines += ["", format_table(results), ""]
-    for result in results:
-        lines.append(f"{result.name}: {result.description}")
-        lines += [f"  note: {note}" for note in result.notes]
-        if result.error:
-            lines.append(f"  error: {result.error}")
+    lines += ["", format_table(results), "", *result_lines(results)]
     return "\n".join(lines)
 
 

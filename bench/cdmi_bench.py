@@ -44,9 +44,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -55,19 +54,23 @@ from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
-    RssSampler,
+    MemoryWatch,
     ServerProcess,
     Target,
     add_run_options,
+    case_keys,
+    chosen_settings,
     environment,
     format_table,
     interleave,
+    parse_size,
     positive,
+    result_lines,
+    run_cases,
     run_checked,
     run_group,
     save_results,
     say,
-    settled_rss,
     workspace,
 )
 from bench.omsh_server import OmshServer
@@ -321,11 +324,12 @@ def timed_transfer(url: str, headers: dict[str, str], upload: Path | None = None
 
 
 def _memory_dir() -> Path | None:
-    """A fresh folder in tmpfs (``/dev/shm``) for the bare app's uploads, if there is one.
+    """A fresh folder in tmpfs (``/dev/shm``) for the bare app's 4 KiB PUTs, if there is one.
 
-    Files written without ``fsync`` stay dirty in the page cache; on the disk
-    omsh uses they would be written back during omsh's next runs and slow
-    its ``fsync``s down.  In memory they disturb nothing.
+    Thousands of small files written without ``fsync`` stay dirty in the
+    page cache; on the disk omsh uses they would be written back during
+    omsh's next runs and slow its ``fsync``s down.  In memory they disturb
+    nothing.  (The big PUT goes to disk: that is what it is compared with.)
     """
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
@@ -341,9 +345,9 @@ class Reference(ServerProcess):
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir / "reference.log")
         self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
+        self.uploads = workdir / "uploads"
         self.memory = _memory_dir()
-        self.uploads = (self.memory or workdir) / "uploads"
+        self.scratch = self.memory or workdir / "scratch"
         self.url = ""
 
     def stop(self) -> None:
@@ -353,6 +357,7 @@ class Reference(ServerProcess):
 
     def start(self, small: Path, big: Path) -> str:
         self.uploads.mkdir(parents=True, exist_ok=True)
+        self.scratch.mkdir(parents=True, exist_ok=True)
         argv = [
             sys.executable,
             "-m",
@@ -363,6 +368,8 @@ class Reference(ServerProcess):
             str(big),
             "--uploads",
             str(self.uploads),
+            "--scratch",
+            str(self.scratch),
         ]
         env = {
             **os.environ,
@@ -372,12 +379,6 @@ class Reference(ServerProcess):
         console = self.workdir / "reference.out"
         self.url = self.launch(argv, _REFERENCE_READY, console=console, env=env).group(1)
         return self.url
-
-
-@dataclass
-class _Memory:
-    idle: int | None = None
-    peaks: list[int] = field(default_factory=list)
 
 
 class CdmiBench:
@@ -393,7 +394,7 @@ class CdmiBench:
         self.small = workdir / "small.bin"
         self.big = workdir / "big.bin"
         self.load: Wrk | ClientPool = Wrk(workdir) if shutil.which("wrk") else ClientPool()
-        self.memory = _Memory()
+        self.memory = MemoryWatch()
         self.auth: dict[str, str] = {}
         self.notes: list[str] = []
 
@@ -461,12 +462,10 @@ class CdmiBench:
 
     @contextmanager
     def _sampled(self) -> Iterator[None]:
-        """Record omsh's peak RSS over the block."""
-        if self.memory.idle is None:
-            self.memory.idle = settled_rss(self.omsh.pid)
-        with RssSampler(self.omsh.pid) as sampler:
+        """Record omsh's peak RSS over the block (its idle RSS first, once)."""
+        self.memory.read_idle(self.omsh.pid)
+        with self.memory.sampled(self.omsh.pid):
             yield
-        self.memory.peaks.append(sampler.peak)
 
     def _rate(self, url: str, connections: int, headers: dict[str, str]) -> Callable[[], float]:
         def run() -> float:
@@ -513,7 +512,7 @@ class CdmiBench:
 
         def bare() -> float:
             load = self.load.run(
-                self._bare("upload/o"),
+                self._bare("scratch/o"),
                 PUT_CONNECTIONS,
                 self.settings.seconds,
                 {},
@@ -568,29 +567,11 @@ class CdmiBench:
         result.reference = [self._throughput(s) for s in bare_s]
 
     def case_rss(self, result: CaseResult) -> None:
-        idle, peaks = self.memory.idle, self.memory.peaks
-        if idle is None or not peaks:
-            raise BenchError("needs the put 1g or get 1g case to sample memory")
-        result.omsh = [(peak - idle) / MIB for peak in peaks]
-        result.notes.append(
-            f"idle RSS {idle / MIB:.1f} MiB, highest peak {max(peaks) / MIB:.1f} MiB"
-        )
+        self.memory.fill(result, "the put 1g or get 1g case")
 
     def run(self) -> list[CaseResult]:
         """Every selected case in :data:`CASES` order; a failing case is reported, not fatal."""
-        results = []
-        for case in CASES:
-            if case.key not in self.settings.cases:
-                continue
-            self.say(f"case {case.name}")
-            result = case.result(self.settings)
-            try:
-                getattr(self, f"case_{case.key}")(result)
-            except BenchError as exc:
-                result.error = str(exc)
-                self.say(f"case {case.name} failed: {exc}")
-            results.append(result)
-        return results
+        return run_cases(self, CASES, self.settings.cases, self.settings)
 
 
 # -- command line ----------------------------------------------------------------------
@@ -606,28 +587,10 @@ def report(settings: Settings, bench: CdmiBench, results: list[CaseResult], cont
         "",
         format_table(results),
         "",
+        *result_lines(results),
     ]
-    for result in results:
-        lines.append(f"{result.name}: {result.description}")
-        lines += [f"  note: {note}" for note in result.notes]
-        if result.error:
-            lines.append(f"  error: {result.error}")
     lines += [f"note: {note}" for note in bench.notes]
     return "\n".join(lines)
-
-
-def _cases(text: str) -> tuple[str, ...]:
-    cases = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = sorted(set(cases) - set(CASE_KEYS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {CASE_KEYS}")
-    return cases
-
-
-def _size(text: str) -> int:
-    from bench.__main__ import parse_size
-
-    return parse_size(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -638,9 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=positive, help="timed runs of the 4 KiB cases (5)")
     parser.add_argument("--seconds", type=float, help="length of each 4 KiB run (5)")
     parser.add_argument("--big-runs", type=positive, help="timed big transfers each way (3)")
-    parser.add_argument("--size", type=_size, help="big transfer size, e.g. 1G, 256M (1G)")
+    parser.add_argument("--size", type=parse_size, help="big transfer size, e.g. 1G, 256M (1G)")
     parser.add_argument(
-        "--cases", type=_cases, default=CASE_KEYS, help=f"subset of {','.join(CASE_KEYS)}"
+        "--cases",
+        type=case_keys(CASE_KEYS),
+        default=CASE_KEYS,
+        help=f"subset of {','.join(CASE_KEYS)}",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 x 2 s, 1 x 64 MiB")
     add_run_options(parser)
@@ -648,14 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    defaults = Settings()
-    chosen: dict[str, Any] = {}
-    for name in ("runs", "seconds", "big_runs", "size"):
-        value = getattr(args, name)
-        if value is None:
-            value = QUICK[name] if args.quick else getattr(defaults, name)
-        chosen[name] = value
-    return Settings(**chosen, cases=args.cases)
+    names = ("runs", "seconds", "big_runs", "size")
+    return Settings(**chosen_settings(args, names, Settings(), QUICK), cases=args.cases)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -294,6 +294,35 @@ def settled_rss(pid: int, pause: float = 0.5) -> int:
     return read_memory(pid)["VmRSS"]
 
 
+@dataclass
+class MemoryWatch:
+    """A server's resident memory: idle (read once), and its peak in each sampled block."""
+
+    idle: int | None = None
+    peaks: list[int] = field(default_factory=list)
+
+    def read_idle(self, pid: int) -> None:
+        """The idle RSS, the first time only (before any transfer grew the heap)."""
+        if self.idle is None:
+            self.idle = settled_rss(pid)
+
+    @contextlib.contextmanager
+    def sampled(self, pid: int) -> Iterator[None]:
+        """Record *pid*'s peak RSS over the block."""
+        with RssSampler(pid) as sampler:
+            yield
+        self.peaks.append(sampler.peak)
+
+    def fill(self, result: CaseResult, needs: str) -> None:
+        """*result* gets each peak over idle, in MiB, and a note of both."""
+        if self.idle is None or not self.peaks:
+            raise BenchError(f"needs {needs} to sample memory")
+        result.omsh = [(peak - self.idle) / MIB for peak in self.peaks]
+        result.notes.append(
+            f"idle RSS {self.idle / MIB:.1f} MiB, highest peak {max(self.peaks) / MIB:.1f} MiB"
+        )
+
+
 # -- results ------------------------------------------------------------------
 
 
@@ -426,6 +455,44 @@ def positive(text: str) -> int:
     return value
 
 
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """argparse ``type=`` for sizes: ``1073741824``, ``1G``, ``256MiB``, ``64m`` (binary units)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1G or 256M")
+    scale = {"": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}[match.group(2).lower()]
+    return int(match.group(1)) * scale
+
+
+def case_keys(keys: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    """argparse ``type=`` for ``--cases a,b``: a subset of *keys*."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        cases = tuple(name.strip() for name in text.split(",") if name.strip())
+        unknown = sorted(set(cases) - set(keys))
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {keys}")
+        return cases
+
+    return parse
+
+
+def chosen_settings(
+    args: argparse.Namespace, names: Sequence[str], defaults: object, quick: dict[str, Any]
+) -> dict[str, Any]:
+    """Each of *names* from the command line, else from *quick* with ``--quick``, else default."""
+    chosen: dict[str, Any] = {}
+    for name in names:
+        value = getattr(args, name)
+        if value is None:
+            value = quick[name] if args.quick else getattr(defaults, name)
+        chosen[name] = value
+    return chosen
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """``--workdir``, ``--keep`` and ``--out``: where a case group works and reports."""
     parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
@@ -441,6 +508,47 @@ class CaseGroup(Protocol):
     def run(self) -> list[CaseResult]: ...
 
     def teardown(self) -> None: ...
+
+
+class CaseSpec(Protocol):
+    """What :func:`run_cases` needs of a case: its key and how to start its result."""
+
+    key: str
+
+    def result(self, settings: Any) -> CaseResult: ...
+
+
+def run_cases(
+    group: object, cases: Sequence[CaseSpec], selected: Sequence[str], settings: Any
+) -> list[CaseResult]:
+    """Run ``group.case_KEY(result)`` for each selected case, in *cases* order.
+
+    A case that raises :class:`BenchError` is reported with its error, not fatal.
+    """
+    results = []
+    for case in cases:
+        if case.key not in selected:
+            continue
+        say(f"case {case.key}")
+        result = case.result(settings)
+        try:
+            getattr(group, f"case_{case.key}")(result)
+        except BenchError as exc:
+            result.error = str(exc)
+            say(f"case {case.key} failed: {exc}")
+        results.append(result)
+    return results
+
+
+def result_lines(results: Sequence[CaseResult]) -> list[str]:
+    """Below a table: each case's description, notes and error."""
+    lines = []
+    for result in results:
+        lines.append(f"{result.name}: {result.description}")
+        lines += [f"  note: {note}" for note in result.notes]
+        if result.error:
+            lines.append(f"  error: {result.error}")
+    return lines
 
 
 def run_group(group: CaseGroup) -> list[CaseResult] | None:

@@ -27,20 +27,20 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    MemoryWatch,
     OutputCount,
-    RssSampler,
     Target,
     count_output,
     interleave,
+    run_cases,
     run_checked,
-    settled_rss,
 )
 from bench.omsh_server import OmshServer
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, public_key_file
@@ -157,14 +157,6 @@ class Sides:
     reference: list[str]
 
 
-@dataclass
-class _Memory:
-    """omsh's resident memory: idle, and the peak of each sampled transfer."""
-
-    idle: int | None = None
-    peaks: list[int] = field(default_factory=list)
-
-
 class SSHBench:
     """Sets both servers up, runs the cases, tears everything down."""
 
@@ -181,7 +173,7 @@ class SSHBench:
         self.omsh_end: Endpoint | None = None
         self.ref_end: Endpoint | None = None
         self.negotiated: dict[str, dict[str, str]] = {}
-        self.memory = _Memory()
+        self.memory = MemoryWatch()
 
     # -- set-up ----------------------------------------------------------------
 
@@ -237,9 +229,8 @@ class SSHBench:
         if not sample:
             yield
             return
-        with RssSampler(self.omsh.pid) as sampler:
+        with self.memory.sampled(self.omsh.pid):
             yield
-        self.memory.peaks.append(sampler.peak)
 
     def timed(
         self, runs: int, sides: Sides, *, stdin: Path | None = None, sample_rss: bool = False
@@ -286,8 +277,8 @@ class SSHBench:
         omsh's idle RSS is read first (once, before any transfer has grown
         its heap) and its peak RSS is recorded during each timed run.
         """
-        if sample_rss and self.memory.idle is None:
-            self.memory.idle = settled_rss(self.omsh.pid)
+        if sample_rss:
+            self.memory.read_idle(self.omsh.pid)
         for argv in (sides.omsh, sides.reference):
             warm_up(argv)
         omsh, reference = self.timed(runs, sides, stdin=stdin, sample_rss=sample_rss)
@@ -332,13 +323,7 @@ class SSHBench:
             raise BenchError(f"uploads stored {stored[0]} (omsh) and {stored[1]} bytes, not {size}")
 
     def case_rss(self, result: CaseResult) -> None:
-        idle, peaks = self.memory.idle, self.memory.peaks
-        if idle is None or not peaks:
-            raise BenchError("needs the cat or put case to sample memory")
-        result.omsh = [(peak - idle) / MIB for peak in peaks]
-        result.notes.append(
-            f"idle RSS {idle / MIB:.1f} MiB, highest peak {max(peaks) / MIB:.1f} MiB"
-        )
+        self.memory.fill(result, "the cat or put case")
 
     def case_ls(self, result: CaseResult) -> None:
         children = self.settings.children
@@ -348,16 +333,4 @@ class SSHBench:
 
     def run(self) -> list[CaseResult]:
         """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
-        results = []
-        for spec in CASES:
-            if spec.key not in self.settings.cases:
-                continue
-            self.say(f"case {spec.key}")
-            result = spec.result(self.settings)
-            try:
-                getattr(self, f"case_{spec.key}")(result)
-            except BenchError as exc:
-                result.error = str(exc)
-                self.say(f"case {spec.key} failed: {exc}")
-            results.append(result)
-        return results
+        return run_cases(self, CASES, self.settings.cases, self.settings)
