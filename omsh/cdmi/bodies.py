@@ -201,11 +201,13 @@ def _too_big(limit: int) -> None:
 
 
 def container_fields(document: dict[str, Any]) -> ContainerFields:
+    """A container body, checked."""
     _checked_fields(document, CONTAINER_FIELDS)
     return ContainerFields(_metadata(document), _source(document))
 
 
 def object_fields(document: dict[str, Any]) -> ObjectFields:
+    """A data object body, checked: a value (decoded) or a copy/move source, not both."""
     _checked_fields(document, OBJECT_FIELDS)
     mimetype = document.get("mimetype")
     if "mimetype" in document and not (isinstance(mimetype, str) and is_mimetype(mimetype)):

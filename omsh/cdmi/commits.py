@@ -48,7 +48,9 @@ class _Write:
 class GroupCommit:
     """Queues writes and commits them in batches, one batch at a time."""
 
-    def __init__(self, store: Store, in_thread: Callable[[Callable[[], Any]], Awaitable[Any]]):
+    def __init__(
+        self, store: Store, in_thread: Callable[[Callable[[], Any]], Awaitable[Any]]
+    ) -> None:
         self.store = store
         self.in_thread = in_thread
         self._queue: list[_Write] = []

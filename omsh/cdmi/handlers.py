@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Executor
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -46,6 +47,7 @@ from omsh.cdmi.representation import CAPABILITY_PATHS, capability_body
 from omsh.cdmi.values import CACHED_LIMIT
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.acl import InvalidACL
+from omsh.store.database import Store
 from omsh.store.model import Container
 from omsh.store.view import StoreView
 
@@ -63,8 +65,8 @@ class CdmiService:
 
     def __init__(
         self,
-        store,
-        executor,
+        store: Store,
+        executor: Executor,
         authenticator: Authenticator,
         *,
         json_limit: int = DEFAULT_JSON_LIMIT,
