@@ -74,10 +74,13 @@ from bench.harness import (
     CaseResult,
     Target,
     add_run_options,
+    case_keys,
+    chosen_settings,
     environment,
     format_table,
     interleave,
     positive,
+    result_lines,
     run_group,
     save_results,
     say,
@@ -522,11 +525,7 @@ def report(settings: Settings, figures: Figures, results: list[CaseResult]) -> s
         format_table(results),
         "",
     ]
-    for result in results:
-        lines.append(f"{result.name}: {result.description}")
-        lines += [f"  note: {note}" for note in result.notes]
-        if result.error:
-            lines.append(f"  error: {result.error}")
+    lines += result_lines(results)
     lines.append("")
     load = figures.load_seconds
     if "omsh" in load:
@@ -564,14 +563,6 @@ def _objects(text: str) -> int:
     return positive(text.replace("_", "").replace(",", ""))
 
 
-def _cases(text: str) -> tuple[str, ...]:
-    cases = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = sorted(set(cases) - set(CASE_KEYS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {CASE_KEYS}")
-    return cases
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench query",
@@ -584,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=SEED, help="data set seed")
     parser.add_argument(
         "--cases",
-        type=_cases,
+        type=case_keys(CASE_KEYS),
         default=CASE_KEYS,
         help=f"comma-separated subset of {','.join(CASE_KEYS)}",
     )
@@ -594,10 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    chosen = {}
-    for name, default in (("objects", DEFAULT_OBJECTS), ("runs", DEFAULT_RUNS)):
-        value = getattr(args, name)
-        chosen[name] = value if value is not None else QUICK[name] if args.quick else default
+    chosen = chosen_settings(args, ("objects", "runs"), Settings(), QUICK)
     return Settings(**chosen, seed=args.seed, cases=args.cases)
 
 
