@@ -91,7 +91,7 @@ class NotCheap(Exception):
 
 def is_local(storage: object) -> bool:
     """Whether *storage* keeps its records in local files or memory."""
-    if isinstance(storage, BlobStorage):
+    if issubclass(type(storage), BlobStorage):  # a proxy: isinstance sees through it
         storage = getProxiedObject(storage)
     return isinstance(storage, FileStorage | MappingStorage)
 
