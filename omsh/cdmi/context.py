@@ -48,7 +48,6 @@ from aiohttp import web
 from ZODB.blob import BlobStorage
 from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
-from zope.proxy import getProxiedObject
 
 from omsh.cdmi.auth import BasicAuth, Caller, StaleCredentials
 from omsh.cdmi.commits import GroupCommit
@@ -91,8 +90,8 @@ class NotCheap(Exception):
 
 def is_local(storage: object) -> bool:
     """Whether *storage* keeps its records in local files or memory."""
-    if issubclass(type(storage), BlobStorage):  # a proxy: isinstance sees through it
-        storage = getProxiedObject(storage)
+    if isinstance(storage, BlobStorage):  # blob support wrapped around another storage
+        storage = vars(storage).get("_BlobStorage__storage", storage)
     return isinstance(storage, FileStorage | MappingStorage)
 
 
