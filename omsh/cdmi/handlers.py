@@ -5,13 +5,15 @@ its URI decoded segment by segment (:func:`~omsh.cdmi.protocol.parse_target`),
 its caller identified (:mod:`omsh.cdmi.auth`), and then handled by
 :mod:`omsh.cdmi.containers` or :mod:`omsh.cdmi.dataobjects`.
 
-How many times a request leaves the event loop matters for small requests:
-a GET (container listing, CDMI JSON or plain value up to
-:data:`~omsh.cdmi.values.INLINE_LIMIT`) is one worker call — credentials
-remembered from an earlier request are checked inside that same
-transaction, and the answer is built and serialised there — and a small PUT
-is one worker call that stages, stores and commits.  The store work stays
-off the event loop (see :mod:`omsh.cdmi.context` for why).
+How often a request leaves the event loop matters for small requests, where
+a thread hand-off costs more than the work.  A GET is one read transaction
+that also checks remembered credentials and builds and serialises the
+answer: on the event loop itself when it is cheap (a value of at most
+:data:`~omsh.cdmi.values.CACHED_LIMIT` bytes, a container of at most
+:data:`LOOP_CHILDREN` children, a local storage; see :mod:`omsh.cdmi.context`
+for why that is safe), else in a worker.  A small PUT is staged in one
+worker call and committed with whatever other writes are queued
+(:mod:`omsh.cdmi.commits`).  Large values stream both ways.
 """
 
 from __future__ import annotations
