@@ -472,3 +472,22 @@ def test_objects_are_the_right_kinds(store: Store) -> None:
         write=False,
     )
     assert kinds == (Container, DataObject, 0)
+
+
+def test_store_data_refuses_a_malformed_media_type(store):
+    from omsh.store.content import ContentUpload
+    from omsh.store.metadata import InvalidMetadata
+    from omsh.store.view import StoreView
+
+    upload = ContentUpload(store.temporary_directory())
+    upload.write(b"x")
+    try:
+        with pytest.raises(InvalidMetadata):
+            store.run(
+                lambda root: StoreView.for_user(root, "admin").store_data(
+                    "/typed", upload, mimetype="not a type"
+                )
+            )
+    finally:
+        upload.discard()
+    assert store.read(lambda root: root.tree.get("typed")) is None

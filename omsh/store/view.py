@@ -389,6 +389,8 @@ class StoreView:
         Replacing keeps the object ID and user metadata (new items merge in),
         as a CDMI update does.
         """
+        if mimetype is not None and not is_mimetype(mimetype):
+            raise InvalidMetadata(f"{mimetype[:60]!r}: not a media type like text/plain")
         absolute = normalize_path(path, cwd)
         existing = self.lookup(absolute)
         slot: tuple[Container, str] | None = None
