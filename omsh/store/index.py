@@ -26,7 +26,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from BTrees.IIBTree import IISet, IITreeSet, multiunion
 from BTrees.IOBTree import IOBTree
@@ -48,6 +48,7 @@ RANK_NAMES = {
     RANK_DATETIME: "datetime",
 }
 
+T = TypeVar("T")
 SortKey = tuple[int, Any]
 #: A set of document ids as the BTrees set operations take and return it.
 DocSet: TypeAlias = "IISet | IITreeSet"
@@ -260,16 +261,16 @@ class FieldIndex(Persistent):
             if self.key_of(docid) != key:
                 problems.append(f"document {docid} is listed under a value it does not have")
 
-        for key, docid in self._unique.items():
+        for key, docid in _trimming(self._unique.items(), self):
             expect(docid, key)
             if key in self._shared:
                 problems.append("a value is listed as held by one document and by several")
-        for key, docids in self._shared.items():
+        for key, docids in _trimming(self._shared.items(), self):
             if len(docids) < 2:
                 problems.append("a value is listed as shared but is not")
             for docid in docids:
                 expect(docid, key)
-        ranks = Counter(_key(stored)[0] for stored in self._reverse.values())
+        ranks = Counter(_key(stored)[0] for stored in _trimming(self._reverse.values(), self))
         indexed = ranks.total()
         if listed != indexed:
             problems.append(f"{indexed} documents have values but {listed} are listed")
@@ -491,16 +492,27 @@ _GC_EVERY = 10_000
 _SAVEPOINT_EVERY = 100_000
 
 
+def _trimming(items: Iterable[T], holder: Persistent) -> Iterator[T]:
+    """*items* as they come, letting ZODB trim *holder*'s connection cache now and then.
+
+    A check or a rebuild reads every record of a big store in one
+    transaction; the object cache would otherwise keep all of them (1,000,000
+    objects: gigabytes).
+    """
+    jar = holder._p_jar
+    for count, item in enumerate(items, 1):
+        yield item
+        if jar is not None and count % _GC_EVERY == 0:
+            jar.cacheGC()
+
+
 def _indexed_objects(tree: StoreObject) -> Iterator[StoreObject]:
     """Every object below the root, letting the cache shrink as the walk goes."""
     from omsh.store.model import walk
 
-    jar = tree._p_jar
-    for count, (_, obj) in enumerate(walk(tree), 1):
+    for _, obj in _trimming(walk(tree), tree):
         if obj.__parent__ is not None:
             yield obj
-        if jar is not None and count % _GC_EVERY == 0:
-            jar.cacheGC()
 
 
 def catalog_problems(catalog: Catalog, tree: StoreObject) -> list[str]:
@@ -526,7 +538,7 @@ def catalog_problems(catalog: Catalog, tree: StoreObject) -> list[str]:
                 problems.append(f"stale {name}: {obj.path}")
         if set(catalog._fields_of.get(docid, ())) != set(expected):
             problems.append(f"stale field list: {obj.path}")
-    for docid in catalog._objects:
+    for docid in _trimming(catalog._objects.keys(), catalog):
         if docid not in seen:
             problems.append(f"indexed but not in the tree: docid {docid}")
     for name, index in catalog.fields.items():
