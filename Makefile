@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv system-packages run test lint bench clean
 
 venv: $(STAMP)
 
@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The Debian packages the tests and benchmarks drive (OpenSSH, plink, tmux,
+# rclone, sshfs, lftp): installed if missing, through sudo if need be.
+system-packages:
+	@bash scripts/system-packages.sh
+
 run: venv
 	$(BIN)/omsh serve --data var --keys keys --host 127.0.0.1 --ssh-port 2222 --cdmi-port 8080
 
-test: venv
+test: system-packages venv
 	$(BIN)/ruff check omsh tests bench
 	$(BIN)/python -m pytest -q tests
 
@@ -26,7 +31,7 @@ lint: venv
 	$(BIN)/ruff check omsh tests bench
 	$(BIN)/ruff format --check omsh tests bench
 
-bench: venv
+bench: system-packages venv
 	$(BIN)/python -m bench
 
 clean:
