@@ -6,6 +6,12 @@ not a copy) while its SHA-256 is computed.  Only when the client's stream
 ended normally is the file attached to a :class:`~ZODB.blob.Blob` inside a
 transaction; an aborted upload just deletes the temporary file, so no partial
 object can ever become visible.
+
+Most uploads arrive in order and are hashed on the way in.  A file-system
+client (sshfs, an editor over SFTP) may also write at any offset, read back
+what it wrote or change the length: :meth:`ContentUpload.write_at` and its
+siblings serve that, and the hash is then computed once, from the staged
+file, when the upload finishes.
 """
 
 from __future__ import annotations
@@ -41,10 +47,14 @@ class ContentUpload:
     def __init__(self, directory: str) -> None:
         fd, self.path = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=directory)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
+        self._hash: hashlib._Hash | None = hashlib.sha256()
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
+        """Append *chunk* (at the end, also after random access)."""
+        if self._hash is None:
+            self.write_at(self.size, chunk)
+            return
         self.store_bytes(chunk)
         self.count_bytes(chunk)
 
@@ -59,8 +69,50 @@ class ContentUpload:
 
     def count_bytes(self, chunk: bytes) -> None:
         """Hash and count *chunk* (not written: see write)."""
-        self._hash.update(chunk)
+        if self._hash is not None:
+            self._hash.update(chunk)
         self.size += len(chunk)
+
+    # Random access: each call leaves the running hash behind; it is then
+    # computed from the staged file by finish().
+
+    def _fileno(self) -> int:
+        assert self._file is not None, "upload already finished"
+        self._file.flush()
+        return self._file.fileno()
+
+    def write_at(self, offset: int, data: bytes) -> None:
+        """Write *data* at *offset*; a gap before it reads as zeros."""
+        fd = self._fileno()
+        self._hash = None
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+        self.size = max(self.size, offset)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to *length* staged bytes from *offset* (fewer at the end)."""
+        return os.pread(self._fileno(), max(0, min(length, self.size - offset)), offset)
+
+    def resize(self, size: int) -> None:
+        """Cut the staged content at *size*, or extend it with zeros."""
+        os.ftruncate(self._fileno(), size)
+        self._hash = None
+        self.size = size
+
+    def copy_range(self, source_fd: int, start: int, end: int) -> None:
+        """Copy bytes *start*..*end* of *source_fd* to the same offsets here."""
+        fd = self._fileno()
+        self._hash = None
+        offset = start
+        while offset < end:
+            chunk = os.pread(source_fd, min(CHUNK_SIZE, end - offset), offset)
+            if not chunk:
+                raise OmshError("stored content is shorter than recorded")
+            os.pwrite(fd, chunk, offset)
+            offset += len(chunk)
+        self.size = max(self.size, end)
 
     def start_writeback(self) -> None:
         """Ask the kernel to start writing what was written so far to disk.
@@ -74,15 +126,21 @@ class ContentUpload:
             os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
     def finish(self) -> None:
-        """Flush to disk; after this the content can be attached."""
+        """Flush to disk (hashing it if written out of order); then it can be attached."""
         if self._file is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+        if self._hash is None:
+            self._hash = hashlib.sha256()
+            with open(self.path, "rb") as stream:
+                while chunk := stream.read(CHUNK_SIZE):
+                    self._hash.update(chunk)
 
     @property
     def sha256(self) -> str:
+        assert self._hash is not None, "written out of order: hashed by finish()"
         return self._hash.hexdigest()
 
     def attach_to(self, blob: Blob) -> None:

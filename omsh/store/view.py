@@ -466,6 +466,28 @@ class StoreView:
         obj.touch()
         self._reindex(obj)
 
+    def set_times(
+        self,
+        obj: StoreObject,
+        subject: str,
+        *,
+        mtime: float | None = None,
+        atime: float | None = None,
+    ) -> None:
+        """Keep a client-set modification (and access) time: ``touch``, ``sftp put -p``.
+
+        Tools that synchronise trees (rclone, lftp ``mirror``, ``scp -p``)
+        compare sizes and modification times; without this every run would
+        copy everything again.  ``cdmi_mtime`` is system metadata, so changing
+        it is a write of the object's metadata.
+        """
+        self.require(obj, Perm.WRITE_METADATA, subject)
+        if mtime is not None:
+            obj.mtime = float(mtime)
+        if atime is not None:
+            obj.atime = float(atime)
+        self._reindex(obj)
+
     # -- reading content -------------------------------------------------
 
     def open_content(self, obj: StoreObject, subject: str) -> tuple[DataObject, str]:
