@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import logging
+import os
 import stat
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,19 +33,20 @@ from asyncssh import (
     SFTPAttrs,
     SFTPError,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from omsh.errors import AlreadyExists, InvalidName, NotFound, OmshError, PermissionDenied
-from omsh.ssh import sftp
+from omsh.ssh import sftp, sftp_files
 from omsh.ssh.session import ServerContext
 from omsh.ssh.sftp import (
-    ReadFile,
     StoreSFTPServer,
-    WriteFile,
     client_gone,
     long_name,
     sftp_error,
     store_path,
 )
+from omsh.ssh.sftp_files import ReadFile, WriteFile
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists, Store
 from omsh.store.model import DataObject
@@ -115,6 +118,10 @@ async def upload(server: StoreSFTPServer, path: str, *chunks: bytes, flags: int 
         await server.write(handle, offset, chunk)
         offset += len(chunk)
     await server.close(handle)
+
+
+def mtime(store: Store, path: str) -> float:
+    return store.read(lambda root: StoreView.for_user(root, "admin").resolve(path).mtime)
 
 
 def staged(store: Store) -> list[Path]:
@@ -213,77 +220,167 @@ def test_asyncssh_channels_still_keep_the_receive_state():
 @pytest.fixture
 def base(tmp_path) -> Iterator[tuple[int, int]]:
     """A descriptor on old content b'0123456789'."""
-    import os
-
     path = tmp_path / "old"
     path.write_bytes(b"0123456789")
     fd = os.open(path, os.O_RDONLY)
     yield fd, 10
 
 
-def written(handle: WriteFile) -> bytes:
-    handle.complete()
-    handle.upload.finish()
-    return Path(handle.upload.path).read_bytes()
-
-
-def write_file(tmp_path, base, *, append: bool = False) -> WriteFile:
+def write_file(
+    tmp_path: Path, executor: Executor, base: tuple[int, int] = (-1, 0), *, append: bool = False
+) -> WriteFile:
     fd, size = base
-    return WriteFile("/x", ContentUpload(str(tmp_path)), fd, size, append=append)
+    upload = ContentUpload(str(tmp_path))
+    return WriteFile("/x", upload, executor, base_fd=fd, base_size=size, append=append)
 
 
-def test_overwriting_in_place_keeps_the_old_tail(tmp_path, base):
-    handle = write_file(tmp_path, base)
-    handle.accept(0, b"ab")
+def written(handle: WriteFile) -> bytes:
+    """Complete *handle* and return its staged bytes, checking the hash it reports."""
+
+    async def complete() -> None:
+        await handle.complete()
+
+    run(complete())
+    handle.upload.finish()
+    data = Path(handle.upload.path).read_bytes()
+    assert handle.upload.size == len(data)
+    assert handle.upload.sha256 == hashlib.sha256(data).hexdigest()
+    return data
+
+
+def writes(handle: WriteFile, *pieces: tuple[int, bytes]) -> None:
+    async def send() -> None:
+        for offset, data in pieces:
+            await handle.write(offset, data)
+
+    run(send())
+
+
+def test_overwriting_in_place_keeps_the_old_tail(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base)
+    writes(handle, (0, b"ab"))
     assert written(handle) == b"ab23456789"
 
 
-def test_resuming_keeps_the_old_head(tmp_path, base):
-    handle = write_file(tmp_path, base)
-    handle.accept(10, b"XY")
+def test_resuming_keeps_the_old_head(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base)
+    writes(handle, (10, b"XY"))
     assert handle.size == 12
     assert written(handle) == b"0123456789XY"
 
 
-def test_appending_ignores_the_offset(tmp_path, base):
-    handle = write_file(tmp_path, base, append=True)
-    handle.accept(0, b"XY")
+def test_appending_ignores_the_offset(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base, append=True)
+    writes(handle, (0, b"XY"))
     assert written(handle) == b"0123456789XY"
 
 
-def test_truncating_cuts_the_old_tail(tmp_path, base):
-    handle = write_file(tmp_path, base)
-    handle.accept(0, b"ab")
-    handle.truncate(4)
+def test_truncating_cuts_the_old_tail(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base)
+    writes(handle, (0, b"ab"))
+    run(handle.resize(4))
+    assert not handle.random  # scp's truncate after writing in place stays in order
     assert written(handle) == b"ab23"
 
 
-@pytest.mark.parametrize(("offset", "truncate"), [(11, None), (1, None), (None, 1), (None, 11)])
-def test_gaps_rewrites_and_growth_are_refused(tmp_path, base, offset, truncate):
-    handle = write_file(tmp_path, base)
-    handle.accept(0, b"ab")
-    with pytest.raises(SFTPError) as caught:
-        if offset is not None:
-            handle.accept(offset, b"z")
-        else:
-            handle.truncate(truncate)
-    assert caught.value.code == FX_OP_UNSUPPORTED
+def test_writes_ahead_of_order_wait_for_the_gap(tmp_path, executor):
+    """rclone (pkg/sftp) sends up to 64 writes at once; they arrive in any order."""
+    handle = write_file(tmp_path, executor)
+    writes(handle, (6, b"ghi"), (3, b"def"), (0, b"abc"))
+    assert not handle.random
+    assert handle.size == 9
+    assert written(handle) == b"abcdefghi"
 
 
-def test_release_is_idempotent_and_removes_the_staging_file(tmp_path, base):
-    handle = write_file(tmp_path, base)
-    handle.accept(0, b"ab")
+def test_a_gap_past_the_end_reads_as_zeros(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base)
+    writes(handle, (12, b"Z"))
+    assert written(handle) == b"0123456789\0\0Z"
+
+
+def test_too_much_ahead_of_order_turns_to_random_access(tmp_path, executor, monkeypatch):
+    monkeypatch.setattr(sftp_files, "REORDER_LIMIT", 4)
+    handle = write_file(tmp_path, executor)
+    writes(handle, (4, b"ef"), (6, b"ghij"), (0, b"abcd"))
+    assert handle.random
+    assert written(handle) == b"abcdefghij"
+
+
+def test_rewriting_reading_and_growing_turn_to_random_access(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base)
+    writes(handle, (0, b"ab"), (1, b"X"))
+    assert handle.random
+    assert run(handle.read(0, 4)) == b"aX23"
+    run(handle.resize(12))
+    assert handle.size == 12
+    assert written(handle) == b"aX23456789\0\0"
+
+
+def test_release_is_idempotent_and_removes_the_staging_file(tmp_path, executor, base):
+    handle = write_file(tmp_path, executor, base)
+    writes(handle, (0, b"ab"))
     handle.release()
     handle.release()
     assert not list(tmp_path.glob("upload-*"))
 
 
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    old=st.binary(max_size=40),
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("write"), st.integers(0, 60), st.binary(min_size=1, max_size=12)),
+            st.tuples(st.just("resize"), st.integers(0, 60), st.just(b"")),
+            st.tuples(st.just("read"), st.integers(0, 60), st.just(b"")),
+        ),
+        max_size=12,
+    ),
+    truncate=st.booleans(),
+)
+def test_any_sequence_of_requests_ends_as_a_file_would(
+    tmp_path, executor, monkeypatch, old, operations, truncate
+):
+    """Whatever order, overlap, reads and resizes: the content a POSIX file would hold."""
+    monkeypatch.setattr(sftp_files, "WRITE_BATCH", 8)
+    monkeypatch.setattr(sftp_files, "REORDER_LIMIT", 20)
+    source = tmp_path / f"old-{len(list(tmp_path.iterdir()))}"
+    source.write_bytes(old)
+    fd = os.open(source, os.O_RDONLY)
+    expected = bytearray(b"" if truncate else old)
+    handle = write_file(tmp_path, executor, (-1, 0) if truncate else (fd, len(old)))
+
+    async def apply() -> None:
+        for kind, offset, data in operations:
+            if kind == "write":
+                await handle.write(offset, data)
+                if offset > len(expected):
+                    expected.extend(bytes(offset - len(expected)))
+                expected[offset : offset + len(data)] = data
+            elif kind == "resize":
+                await handle.resize(offset)
+                del expected[offset:]
+                expected.extend(bytes(offset - len(expected)))
+            else:
+                assert await handle.read(offset, 8) == bytes(expected[offset : offset + 8])
+            assert handle.size == len(expected)
+
+    try:
+        run(apply())
+        assert written(handle) == bytes(expected)
+    finally:
+        handle.release()  # closes the descriptor it was given
+        if truncate:
+            os.close(fd)
+
+
 # -- sessions -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("batch", [sftp.WRITE_BATCH, 1000])
+@pytest.mark.parametrize("batch", [sftp_files.WRITE_BATCH, 1000])
 def test_upload_is_stored_on_close_and_read_back(store, session, monkeypatch, batch):
-    monkeypatch.setattr(sftp, "WRITE_BATCH", batch)  # small: many batches written behind
+    monkeypatch.setattr(sftp_files, "WRITE_BATCH", batch)  # small: many batches written behind
     server, _ = session()
     payload = bytes(range(256)) * 1000
 
@@ -307,20 +404,85 @@ def test_upload_is_stored_on_close_and_read_back(store, session, monkeypatch, ba
     assert not staged(store)
 
 
-def test_nothing_is_visible_before_close(store, session):
+def test_a_file_being_written_is_seen_by_its_session_only(store, session):
+    """sshfs stats a file right after creating it; sshd shows it with its size so far."""
     server, _ = session()
+    other, _ = session()
 
     async def scenario() -> None:
-        handle = await server.open(b"/home/alice/slow.bin", NEW_FILE, SFTPAttrs())
+        handle = await server.open(b"/home/alice/slow.bin", NEW_FILE, SFTPAttrs(mtime=1_000_000))
         await server.write(handle, 0, b"partial")
         assert content(store, "/home/alice/slow.bin") is None
+        for look in (server.stat, server.lstat):
+            attrs = await look(b"/home/alice/slow.bin")
+            assert (attrs.size, attrs.mtime) == (7, 1_000_000)
+            assert stat.S_ISREG(attrs.permissions)
+        listed = {
+            entry.filename: entry.attrs.size async for entry in server.scandir(b"/home/alice")
+        }
+        assert listed[b"slow.bin"] == 7
+        reader = await server.open(b"/home/alice/slow.bin", FXF_READ, SFTPAttrs())
+        assert await server.read(reader, 0, 100) == b"partial"
+        await server.close(reader)
         with pytest.raises(SFTPError) as caught:
-            await server.stat(b"/home/alice/slow.bin")
+            await other.stat(b"/home/alice/slow.bin")
         assert caught.value.code == FX_NO_SUCH_FILE
         await server.close(handle)
 
     run(scenario())
     assert content(store, "/home/alice/slow.bin") == b"partial"
+    assert mtime(store, "/home/alice/slow.bin") == 1_000_000
+
+
+def test_times_set_by_the_client_are_kept(store, session):
+    """``sftp put -p``, ``scp -p``, rclone and lftp set the mtime; sync tools compare it."""
+    server, _ = session()
+
+    async def scenario() -> None:
+        handle = await server.open(b"/home/alice/p.txt", NEW_FILE, SFTPAttrs())
+        await server.write(handle, 0, b"x")
+        await server.fsetstat(handle, SFTPAttrs(atime=1_200_000_000, mtime=1_300_000_000))
+        await server.close(handle)
+        assert (await server.stat(b"/home/alice/p.txt")).mtime == 1_300_000_000
+        await server.setstat(b"/home/alice/p.txt", SFTPAttrs(atime=5, mtime=1_400_000_000))
+        await server.setstat(b"/home/alice/p.txt", SFTPAttrs(permissions=0o600))  # answered
+
+    run(scenario())
+    assert mtime(store, "/home/alice/p.txt") == 1_400_000_000
+
+
+def test_truncating_a_path_stores_a_new_version(store, session):
+    server, _ = session()
+
+    async def scenario() -> None:
+        await upload(server, "/home/alice/t.txt", b"hello world")
+        await server.setstat(b"/home/alice/t.txt", SFTPAttrs(size=5))
+        assert (await server.stat(b"/home/alice/t.txt")).size == 5
+
+    run(scenario())
+    assert content(store, "/home/alice/t.txt") == b"hello"
+    assert not staged(store)
+
+
+def test_a_file_renamed_or_removed_while_open(store, session):
+    """Editors and sshfs rename or unlink a file before closing it."""
+    server, _ = session()
+
+    async def scenario() -> None:
+        renamed = await server.open(b"/home/alice/tmp1", NEW_FILE, SFTPAttrs())
+        await server.write(renamed, 0, b"kept")
+        await server.posix_rename(b"/home/alice/tmp1", b"/home/alice/final")
+        assert (await server.stat(b"/home/alice/final")).size == 4
+        await server.close(renamed)
+        removed = await server.open(b"/home/alice/tmp2", NEW_FILE, SFTPAttrs())
+        await server.write(removed, 0, b"gone")
+        await server.remove(b"/home/alice/tmp2")
+        await server.close(removed)
+
+    run(scenario())
+    assert content(store, "/home/alice/final") == b"kept"
+    assert_nothing_stored(store, "/home/alice/tmp1")
+    assert_nothing_stored(store, "/home/alice/tmp2")
 
 
 def test_client_that_hangs_up_leaves_no_object(store, session):
@@ -350,14 +512,19 @@ def test_exit_discards_uploads_never_closed(store, session):
     assert_nothing_stored(store, "/home/alice/left.bin")
 
 
-def test_failed_write_means_nothing_is_stored(store, session):
+def test_failed_write_means_nothing_is_stored(store, session, monkeypatch):
     server, _ = session()
+
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ContentUpload, "write_at", disk_full)
 
     async def scenario() -> None:
         handle = await server.open(b"/home/alice/holes.bin", NEW_FILE, SFTPAttrs())
         await server.write(handle, 0, b"abc")
-        with pytest.raises(SFTPError):
-            await server.write(handle, 10, b"def")
+        with pytest.raises(OSError):  # asyncssh answers it as "no space"
+            await server.write(handle, 1, b"def")  # a rewrite: random access, which fails
         with pytest.raises(SFTPError):
             await server.write(handle, 3, b"def")  # stays failed
         with pytest.raises(SFTPError) as caught:
@@ -369,7 +536,7 @@ def test_failed_write_means_nothing_is_stored(store, session):
 
 
 def test_a_failed_batch_fails_the_upload(store, session, monkeypatch):
-    monkeypatch.setattr(sftp, "WRITE_BATCH", 1000)
+    monkeypatch.setattr(sftp_files, "WRITE_BATCH", 1000)
 
     def disk_full(self, chunk: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -402,9 +569,11 @@ def test_open_flags(store, session):
         with pytest.raises(SFTPError) as caught:
             await server.open(b"/home/alice/none", FXF_WRITE, SFTPAttrs())
         assert caught.value.code == FX_NO_SUCH_FILE
-        with pytest.raises(SFTPError) as caught:
-            await server.open(b"/home/alice/f", FXF_READ | FXF_WRITE, SFTPAttrs())
-        assert caught.value.code == FX_OP_UNSUPPORTED
+        both = await server.open(b"/home/alice/f", FXF_READ | FXF_WRITE, SFTPAttrs())
+        assert await server.read(both, 0, 3) == b"old"  # mkstemp and sshfs open both ways
+        await server.write(both, 0, b"OLD")
+        assert await server.read(both, 0, 100) == b"OLD content"
+        await server.close(both)
         await upload(server, "/home/alice/f", b"NEW", flags=FXF_WRITE)
         assert content(store, "/home/alice/f") == b"NEW content"
         await upload(server, "/home/alice/f", b"!", flags=FXF_WRITE | FXF_APPEND)
@@ -459,13 +628,12 @@ def test_tree_operations(store, session):
         await server.rename(b"/home/alice/d/a", b"/home/alice/c")
         await server.rmdir(b"/home/alice/d")
         await server.setstat(b"/home/alice/c", SFTPAttrs(permissions=0o600, mtime=0, atime=0))
-        with pytest.raises(SFTPError):
-            await server.setstat(b"/home/alice/c", SFTPAttrs(size=0))
+        await server.setstat(b"/home/alice/c", SFTPAttrs(size=3))  # truncate(1) grows too
         names = [entry.filename async for entry in server.scandir(b"/home/alice")]
         assert names == [b".", b"..", b"c"]
 
     run(scenario())
-    assert content(store, "/home/alice/c") == b"b"
+    assert content(store, "/home/alice/c") == b"b\0\0"
 
 
 def test_posix_rename_replaces_only_empty_containers_with_containers(store, session):

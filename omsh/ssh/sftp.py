@@ -10,14 +10,18 @@ and ``scp -f`` through the same server object (``allow_scp``), and OpenSSH's
   user, so the one access check decides here as in the shell.
 * A download reads the committed blob file through a read-only descriptor,
   one request-sized piece at a time: an object is never held in memory.
-* An upload streams into a :class:`ContentUpload` in the storage's temporary
-  directory and becomes an object only when the client closes the file
-  (:meth:`StoreView.store_data`).  A client that goes away first, or a write
-  that failed, leaves no object, partial or whole.
+* An upload is staged (:mod:`omsh.ssh.sftp_files`) and becomes an object
+  only when the client closes the file (:meth:`StoreView.store_data`).  A
+  client that goes away first, or a write that failed, leaves no object,
+  partial or whole.  Until then this session sees the file as sshd would
+  show one being written: ``stat``, ``readdir`` and ``open`` find it, with
+  its size so far.  Writes may come in any order and the file may be read
+  back or resized, so sshfs, rclone and editors work.
 * Paths are UTF-8; relative ones start at ``/``.  Names follow the store's
-  rules (:mod:`omsh.store.names`).  Mode, owner and time changes are accepted
-  and ignored (the store computes its system metadata itself), so
-  ``scp -p`` works; a size change is refused.
+  rules (:mod:`omsh.store.names`).  Times set by the client are kept
+  (``cdmi_mtime``: ``sftp put -p``, ``scp -p``, rclone and lftp compare
+  them); mode and owner changes are accepted and change nothing, since the
+  permission bits shown say what the caller may do.
 * Store errors become SFTP status codes (:func:`sftp_error`) with the
   one-line message; anything unexpected is logged with its traceback and the
   client only learns that it was an internal error.
@@ -27,14 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import logging
 import os
 import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor
 from itertools import islice
 from typing import Any, ParamSpec, TypeVar
 
@@ -45,7 +47,6 @@ from asyncssh import (
     FXF_APPEND,
     FXF_CREAT,
     FXF_EXCL,
-    FXF_READ,
     FXF_TRUNC,
     FXF_WRITE,
     SFTPAttrs,
@@ -73,11 +74,13 @@ from omsh.errors import (
     PermissionDenied,
 )
 from omsh.ssh.session import ServerContext
+from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
+from omsh.ssh.sftp_wire import tolerate_padded_writes
 from omsh.store.access import Perm
-from omsh.store.content import CHUNK_SIZE, ContentUpload
+from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists
 from omsh.store.model import Container, DataObject, StoreObject
-from omsh.store.names import normalize_path
+from omsh.store.names import normalize_path, parent_and_name
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
@@ -89,8 +92,6 @@ T = TypeVar("T")
 LISTING_PAGE = 512
 #: Files one session may hold open at once (each costs a descriptor).
 MAX_OPEN_HANDLES = 256
-#: Upload bytes gathered on the event loop before a worker writes them.
-WRITE_BATCH = 1024 * 1024
 _SIX_MONTHS = 182 * 24 * 3600
 
 # Most specific first: ConflictPersists is an AlreadyExists about no name.
@@ -208,187 +209,6 @@ def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
     return getattr(channel, "_recv_state", "open") != "open"
 
 
-def _refuse_resize(attrs: SFTPAttrs, size: int | None, subject: str) -> None:
-    """Stored content is replaced whole, never resized in place."""
-    if attrs.size is not None and attrs.size != size:
-        raise SFTPOpUnsupported(f"{subject}: the size of a stored object cannot be changed")
-
-
-class OpenFile:
-    """A handle asyncssh keeps for an open file and passes back to us."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    @property
-    def size(self) -> int:
-        raise NotImplementedError
-
-    def attributes(self) -> SFTPAttrs:
-        raise NotImplementedError
-
-    async def drain(self) -> None:
-        """Wait for writing behind to finish (see :class:`WriteFile`)."""
-
-    def release(self) -> None:
-        """Free what the handle holds (descriptors, temporary files); idempotent.
-
-        Called in a worker, after :meth:`drain`.
-        """
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """Just enough of ``seek`` for asyncssh's ``ranges`` extension: no holes."""
-        if whence == os.SEEK_DATA:
-            if offset >= self.size:
-                raise OSError(errno.ENXIO, "no data past the end")
-            return offset
-        if whence == os.SEEK_HOLE:
-            return max(offset, self.size)
-        raise OSError(errno.EINVAL, "only SEEK_DATA and SEEK_HOLE are supported")
-
-
-class ReadFile(OpenFile):
-    """A committed blob open read-only; attributes as they were at open."""
-
-    def __init__(self, path: str, fd: int, attrs: SFTPAttrs) -> None:
-        super().__init__(path)
-        self.fd = fd
-        self._attrs = attrs
-
-    @property
-    def size(self) -> int:
-        return self._attrs.size or 0
-
-    def attributes(self) -> SFTPAttrs:
-        return self._attrs
-
-    def read(self, offset: int, length: int) -> bytes:
-        return os.pread(self.fd, length, offset)
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-class WriteFile(OpenFile):
-    """An upload on its way to becoming the object at *path*.
-
-    Writes must come in order, as every common client sends them.  Opened
-    without truncation on an existing object (``reput``, or a client that
-    overwrites in place), the old bytes the client does not overwrite are
-    kept: a write that starts past the end of the upload is preceded by the
-    old content up to that point, and completing appends the old tail.
-
-    Writes are accepted on the event loop and written behind: a batch of
-    about :data:`WRITE_BATCH` bytes goes to a worker, to be written and
-    hashed, while the next one gathers.  The session thus keeps reading from
-    the network (asyncssh keeps granting window to a channel whose reader
-    stalls, so a slow reader makes it buffer far more than the window), and
-    disk, hash and network work in parallel.  A failed batch is reported by a
-    later write or by the close, and nothing is stored.
-    """
-
-    def __init__(
-        self, path: str, upload: ContentUpload, base_fd: int, base_size: int, *, append: bool
-    ) -> None:
-        super().__init__(path)
-        self.upload = upload
-        self.base_fd = base_fd
-        self.base_size = base_size
-        self.append = append
-        self.opened = int(time.time())
-        #: Where the client's writes have got to (event loop).
-        self.accepted = 0
-        #: The first write error; the upload can then only be discarded.
-        self.failed: Exception | None = None
-        # Data to write, or an offset up to which the old content is kept.
-        self._batch: list[bytes | int] = []
-        self._batched = 0
-        self._flushing: asyncio.Future[None] | None = None
-
-    @property
-    def size(self) -> int:
-        return max(self.accepted, self.base_size)
-
-    def attributes(self) -> SFTPAttrs:
-        return SFTPAttrs(
-            type=FILEXFER_TYPE_REGULAR,
-            size=self.size,
-            permissions=stat.S_IFREG | 0o644,
-            atime=self.opened,
-            mtime=self.opened,
-        )
-
-    def accept(self, offset: int, data: bytes) -> bool:
-        """Queue *data* for *offset*; True when a batch is due (event loop)."""
-        if self.append:
-            offset = self.size
-        if offset != self.accepted:
-            if offset < self.accepted or offset > self.base_size:
-                raise SFTPOpUnsupported(f"{self.path}: only sequential writes are supported")
-            self._batch.append(offset)
-        self._batch.append(data)
-        self._batched += len(data)
-        self.accepted = offset + len(data)
-        return self._batched >= WRITE_BATCH
-
-    async def flush(self, executor: Executor) -> None:
-        """Hand the queued batch to a worker once the previous one is written."""
-        await self.drain()
-        batch, self._batch, self._batched = self._batch, [], 0
-        if batch:
-            loop = asyncio.get_running_loop()
-            self._flushing = loop.run_in_executor(executor, self._write, batch)
-
-    async def drain(self) -> None:
-        """Wait for the batch being written; its failure is kept and raised."""
-        flushing, self._flushing = self._flushing, None
-        if flushing is None:
-            return
-        try:
-            await flushing
-        except Exception as exc:
-            self.failed = sftp_error(exc)
-            raise self.failed from None
-
-    def truncate(self, size: int) -> None:
-        """End the content at *size*, as OpenSSH ``scp`` does after writing in place.
-
-        Only old bytes not yet overwritten can be cut; growing is refused.
-        """
-        if not self.accepted <= size <= self.size:
-            raise SFTPOpUnsupported(f"{self.path}: cannot change the size to {size} here")
-        self.base_size = size
-
-    def complete(self) -> None:
-        """Write the rest, keeping the old tail not overwritten (worker, after drain)."""
-        batch, self._batch, self._batched = self._batch, [], 0
-        self._write([*batch, self.base_size])
-
-    def _write(self, batch: list[bytes | int]) -> None:
-        for item in batch:
-            if isinstance(item, int):
-                self._keep_base(item)
-            else:
-                self.upload.write(item)
-
-    def _keep_base(self, end: int) -> None:
-        """Copy the old content from where the upload stands up to *end*."""
-        while self.upload.size < end:
-            wanted = min(CHUNK_SIZE, end - self.upload.size)
-            chunk = os.pread(self.base_fd, wanted, self.upload.size)
-            if not chunk:
-                raise OmshError("stored content is shorter than recorded", subject=self.path)
-            self.upload.write(chunk)
-
-    def release(self) -> None:
-        if self.base_fd >= 0:
-            os.close(self.base_fd)
-            self.base_fd = -1
-        self.upload.discard()
-
-
 class StoreSFTPServer(asyncssh.SFTPServer):
     """One SFTP or SCP session of one user over the store."""
 
@@ -397,6 +217,10 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         self._context = context
         self._user: str = chan.get_extra_info("username")
         self._open: set[OpenFile] = set()
+        #: Uploads open in this session by path: ``stat``, ``readdir`` and
+        #: ``open`` see them as sshd shows a file being written (sshfs stats
+        #: a file right after creating it).
+        self._writing: dict[str, WriteFile] = {}
 
     # -- plumbing --------------------------------------------------------
 
@@ -421,6 +245,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     async def _release(self, handle: OpenFile) -> None:
         """Free *handle*; never raises, as asyncssh may be cleaning up."""
         self._open.discard(handle)
+        if isinstance(handle, WriteFile) and self._writing.get(handle.path) is handle:
+            del self._writing[handle.path]
         with contextlib.suppress(Exception):
             await handle.drain()  # a failure was, or no longer needs to be, reported
         try:
@@ -437,6 +263,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def stat(self, path: bytes) -> SFTPAttrs:
         target = store_path(path)
+        if target in self._writing:
+            return self._writing[target].attributes()
 
         def look(view: StoreView) -> SFTPAttrs:
             obj = view.resolve(target)
@@ -453,25 +281,58 @@ class StoreSFTPServer(asyncssh.SFTPServer):
 
     @_reported
     async def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
-        """Accept and ignore mode, owner and times; refuse a size change."""
+        """Keep times, change the size; mode and owner are answered, not kept.
+
+        Permission bits say what the caller may do (see :func:`attributes`),
+        so a ``chmod`` is accepted and changes nothing, as on a file system
+        mounted without permissions.
+        """
         target = store_path(path)
-
-        def look(view: StoreView) -> int | None:
-            obj = view.resolve(target)
-            view.require(obj, Perm.READ_METADATA, target)
-            return obj.size if isinstance(obj, DataObject) else None
-
-        _refuse_resize(attrs, await self._view(look), target)
+        if target in self._writing:
+            await self._set_handle_attrs(self._writing[target], attrs)
+        else:
+            await self._set_path_attrs(target, attrs)
 
     lsetstat = setstat
 
     @_reported
     async def fsetstat(self, file_obj: object, attrs: SFTPAttrs) -> None:
-        """Like :meth:`setstat`, but an upload may be cut short (``scp`` does)."""
+        """Like :meth:`setstat`; on an upload the times are kept when it is stored."""
         handle = _handle(file_obj)
-        if isinstance(handle, WriteFile) and attrs.size is not None:
-            handle.truncate(attrs.size)
-        _refuse_resize(attrs, handle.size, handle.path)
+        if isinstance(handle, WriteFile):
+            await self._set_handle_attrs(handle, attrs)
+        elif attrs.size is not None and attrs.size != handle.size:
+            raise SFTPPermissionDenied(f"{handle.path}: open for reading only")
+        else:
+            await self._set_path_attrs(handle.path, SFTPAttrs(atime=attrs.atime, mtime=attrs.mtime))
+
+    async def _set_path_attrs(self, target: str, attrs: SFTPAttrs) -> None:
+        if attrs.size is not None:
+            await self._resize(target, attrs.size)
+        mtime, atime = _times(attrs)
+        changes = mtime is not None or atime is not None
+
+        def keep_times(view: StoreView) -> None:
+            obj = view.resolve(target)
+            view.require(obj, Perm.READ_METADATA, target)
+            if changes:
+                view.set_times(obj, target, mtime=mtime, atime=atime)
+
+        await self._view(keep_times, write=changes)
+
+    async def _set_handle_attrs(self, handle: WriteFile, attrs: SFTPAttrs) -> None:
+        if attrs.size is not None:
+            await handle.resize(attrs.size)
+        handle.set_times(*_times(attrs))
+
+    async def _resize(self, target: str, size: int) -> None:
+        """``truncate PATH``: the content cut or extended, stored as a new version."""
+        handle = await self._offload(self._open_for_writing, target, FXF_WRITE)
+        try:
+            await handle.resize(size)
+            await self._store(handle)
+        finally:
+            await self._release(handle)
 
     @_reported
     async def statvfs(self, path: bytes) -> os.statvfs_result:
@@ -487,19 +348,32 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     # -- listing ---------------------------------------------------------
 
     async def scandir(self, path: bytes) -> AsyncIterator[SFTPName]:
-        """``.``, ``..`` and the visible children, a page per transaction."""
+        """``.``, ``..`` and the visible children, a page per transaction.
+
+        Files this session is still writing show with their size so far;
+        new ones come after the stored children.
+        """
         try:
             target = store_path(path)
             for entry in await self._view(functools.partial(_listing_head, target)):
                 yield entry
+            pending = {
+                path.rsplit("/", 1)[1]: handle
+                for path, handle in self._writing.items()
+                if parent_and_name(path)[0] == target
+            }
             after: str | None = None
             while True:
                 page = await self._view(functools.partial(_listing_page, target, after))
                 for entry in page:
-                    yield entry
+                    name = entry.filename.decode("utf-8")
+                    handle = pending.pop(name, None)
+                    yield entry if handle is None else _pending_entry(name, handle, self._user)
                 if len(page) < LISTING_PAGE:
-                    return
+                    break
                 after = page[-1].filename.decode("utf-8")
+            for name, handle in sorted(pending.items()):
+                yield _pending_entry(name, handle, self._user)
         except Exception as exc:
             raise sftp_error(exc) from None
 
@@ -507,14 +381,22 @@ class StoreSFTPServer(asyncssh.SFTPServer):
 
     @_reported
     async def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> OpenFile:
-        """A read handle on the committed content, or a write handle on an upload."""
+        """A read handle on the committed content, or a write handle on an upload.
+
+        Opened for reading and writing (sshfs, ``mkstemp``), it is an upload
+        that can also be read back.
+        """
         target = store_path(path)
         if len(self._open) >= MAX_OPEN_HANDLES:
             raise SFTPFailure(f"{target}: too many open files")
-        if pflags & FXF_WRITE and pflags & FXF_READ:
-            raise SFTPOpUnsupported(f"{target}: open for reading or for writing, not both")
         if pflags & FXF_WRITE:
             handle: OpenFile = await self._offload(self._open_for_writing, target, pflags)
+            assert isinstance(handle, WriteFile)
+            times = _times(attrs)
+            handle.set_times(*times)
+            self._writing[target] = handle
+        elif target in self._writing:
+            handle = await self._open_staged(self._writing[target])
         else:
             handle = await self._offload(self._open_for_reading, target)
         self._open.add(handle)
@@ -549,6 +431,12 @@ class StoreSFTPServer(asyncssh.SFTPServer):
                 )
         return ReadFile(target, fd, attrs)
 
+    async def _open_staged(self, writer: WriteFile) -> ReadFile:
+        """Read a file this session is still writing, as sshd would: what is there so far."""
+        await writer.read(0, 0)  # the staged file now holds the whole content
+        fd = await self._offload(os.open, writer.upload.path, os.O_RDONLY)
+        return ReadFile(writer.path, fd, writer.attributes())
+
     def _open_for_writing(self, target: str, pflags: int) -> WriteFile:
         def check(view: StoreView) -> tuple[str | None, int]:
             existing = view.lookup(target)
@@ -564,28 +452,29 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         base, base_size = self._transact(check)
         base_fd = os.open(base, os.O_RDONLY) if base else -1
         upload = ContentUpload(self._context.store.temporary_directory())
-        return WriteFile(target, upload, base_fd, base_size, append=bool(pflags & FXF_APPEND))
+        return WriteFile(
+            target,
+            upload,
+            self._context.executor,
+            base_fd=base_fd,
+            base_size=base_size,
+            append=bool(pflags & FXF_APPEND),
+        )
 
     @_reported
     async def read(self, file_obj: object, offset: int, size: int) -> bytes:
         handle = _handle(file_obj)
-        if not isinstance(handle, ReadFile):
-            raise SFTPFailure(f"{handle.path}: not open for reading")
+        if isinstance(handle, WriteFile):
+            return await handle.read(offset, size)
+        assert isinstance(handle, ReadFile)
         return await self._offload(handle.read, offset, size)
 
     @_reported
     async def write(self, file_obj: object, offset: int, data: bytes) -> int:
         handle = _handle(file_obj)
         if not isinstance(handle, WriteFile):
-            raise SFTPFailure(f"{handle.path}: not open for writing")
-        if handle.failed is not None:
-            raise handle.failed
-        try:
-            if handle.accept(offset, data):
-                await handle.flush(self._context.executor)
-        except Exception as exc:
-            handle.failed = sftp_error(exc)
-            raise handle.failed from None
+            raise SFTPPermissionDenied(f"{handle.path}: not open for writing")
+        await handle.write(offset, data)
         return len(data)
 
     async def close(self, file_obj: object) -> None:
@@ -605,22 +494,29 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def _commit(self, handle: WriteFile) -> None:
         try:
-            with contextlib.suppress(Exception):
-                await handle.drain()  # a failure is kept in handle.failed
+            if handle.abandoned:
+                return
+            if handle.failed is None:
+                with contextlib.suppress(Exception):
+                    await handle.drain()  # a failure is kept in handle.failed
             if handle.failed is not None:
                 log.info("upload of %s failed: %s", handle.path, handle.failed)
                 raise SFTPFailure(f"{handle.path}: a write failed; nothing was stored")
-            await self._offload(self._store_upload, handle)
+            await self._store(handle)
         finally:
             await self._release(handle)
 
-    def _store_upload(self, handle: WriteFile) -> None:
-        handle.complete()
+    async def _store(self, handle: WriteFile) -> None:
+        """Complete *handle*'s content and store it, with the times the client set."""
+        await handle.complete()
 
         def store(view: StoreView) -> None:
-            view.store_data(handle.path, handle.upload)
+            obj = view.store_data(handle.path, handle.upload)
+            times = handle.mtime is not None or handle.atime is not None
+            if times and view.can(obj, Perm.WRITE_METADATA):
+                view.set_times(obj, handle.path, mtime=handle.mtime, atime=handle.atime)
 
-        self._transact(store, write=True)
+        await self._view(store, write=True)
 
     @_reported
     async def fsync(self, file_obj: object) -> None:
@@ -645,8 +541,20 @@ class StoreSFTPServer(asyncssh.SFTPServer):
 
     @_reported
     async def remove(self, path: bytes) -> None:
-        """Remove a data object (never a container)."""
-        await self._remove(store_path(path), DataObject)
+        """Remove a data object (never a container).
+
+        A file this session is still writing and has never stored is only
+        forgotten: closing it then stores nothing, as an unlinked file's
+        writes go nowhere.
+        """
+        target = store_path(path)
+        writer = self._writing.get(target)
+        if writer is not None and await self._view(lambda view: view.lookup(target) is None):
+            await self._view(lambda view: view.check_can_store(target))
+            writer.abandoned = True
+            del self._writing[target]
+            return
+        await self._remove(target, DataObject)
 
     async def _remove(self, target: str, kind: type[StoreObject]) -> None:
         def remove(view: StoreView) -> None:
@@ -666,6 +574,11 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         await self._rename(store_path(oldpath), store_path(newpath), replace=True)
 
     async def _rename(self, source: str, target: str, *, replace: bool) -> None:
+        writer = self._writing.get(source)
+        if writer is not None and await self._view(lambda view: view.lookup(source) is None):
+            await self._retarget(writer, target, replace=replace)
+            return
+
         def move(view: StoreView) -> None:
             moving = view.resolve(source)
             existing = view.lookup(target)
@@ -681,6 +594,19 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             view.move(source, target)
 
         await self._view(move, write=True)
+
+    async def _retarget(self, writer: WriteFile, target: str, *, replace: bool) -> None:
+        """Rename a file still being written: it will be stored under *target*."""
+
+        def check(view: StoreView) -> None:
+            if not replace and view.lookup(target) is not None:
+                raise AlreadyExists(target)
+            view.check_can_store(target)
+
+        await self._view(check)
+        del self._writing[writer.path]
+        writer.path = target
+        self._writing[target] = writer
 
     @_reported
     async def readlink(self, path: bytes) -> bytes:
@@ -713,6 +639,18 @@ def _handle(file_obj: object) -> OpenFile:
     return file_obj
 
 
+def _times(attrs: SFTPAttrs) -> tuple[float | None, float | None]:
+    """The modification and access times a client sets, as (mtime, atime)."""
+    return attrs.mtime, attrs.atime
+
+
+def _pending_entry(name: str, handle: WriteFile, owner: str) -> SFTPName:
+    """A ``readdir`` entry for a file still being written."""
+    filename = name.encode("utf-8")
+    attrs = handle.attributes()
+    return SFTPName(filename, long_name(filename, attrs, owner), attrs)
+
+
 def _listing_head(target: str, view: StoreView) -> list[SFTPName]:
     """``.`` and ``..`` of the container at *target*, checked for listing."""
     container = view.resolve_as(Container, target)
@@ -729,5 +667,10 @@ def _listing_page(target: str, after: str | None, view: StoreView) -> list[SFTPN
 
 
 def sftp_factory(context: ServerContext) -> Callable[[asyncssh.SSHServerChannel], StoreSFTPServer]:
-    """The ``sftp_factory`` for :func:`~omsh.ssh.server.start_ssh_server`."""
+    """The ``sftp_factory`` for :func:`~omsh.ssh.server.start_ssh_server`.
+
+    Also makes asyncssh accept the padded write requests rclone sends
+    (:mod:`omsh.ssh.sftp_wire`).
+    """
+    tolerate_padded_writes()
     return functools.partial(StoreSFTPServer, context=context)

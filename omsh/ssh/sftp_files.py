@@ -1,0 +1,326 @@
+"""The files an SFTP session holds open: committed content, or an upload.
+
+asyncssh keeps whatever :meth:`StoreSFTPServer.open` returns and hands it
+back with each read, write, ``fstat`` and close; these classes are that
+handle.  A :class:`ReadFile` reads a committed blob.  A :class:`WriteFile` is
+an upload staged in a :class:`~omsh.store.content.ContentUpload` that becomes
+an object only when the client closes it, so a client that goes away leaves
+nothing behind, partial or whole.
+
+How clients write, and what a :class:`WriteFile` does about it:
+
+* In order (OpenSSH ``sftp``/``scp``, paramiko, lftp): batches of about
+  :data:`WRITE_BATCH` bytes are written and hashed behind, in a worker, while
+  the next batch gathers on the event loop.
+* Ahead of order (rclone: github.com/pkg/sftp sends up to 64 writes at once,
+  and they arrive in any order): a write past the gap is held in memory until
+  the bytes before it arrive, up to :data:`REORDER_LIMIT`.
+* Anything else (sshfs, editors): writing over earlier bytes, reading back,
+  changing the length, or holding more than the limit.  The upload then turns
+  to random access: the staged file holds the whole content from then on and
+  is hashed once, when the file is closed.
+
+Opened without truncation on an existing object, bytes the client does not
+write keep their old value, as in a file system; a gap past the old end reads
+as zeros.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import os
+import stat
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TypeVar
+
+from asyncssh import FILEXFER_TYPE_REGULAR, SFTPAttrs, SFTPFailure
+
+from omsh.store.content import CHUNK_SIZE, ContentUpload
+
+T = TypeVar("T")
+
+#: Upload bytes gathered on the event loop before a worker writes them.
+WRITE_BATCH = 1024 * 1024
+#: Bytes written ahead of a gap held in memory before going to random access.
+REORDER_LIMIT = 16 * 1024 * 1024
+_ZEROS = bytes(CHUNK_SIZE)
+
+
+class OpenFile:
+    """A handle asyncssh keeps for an open file and passes back to us."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @property
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def attributes(self) -> SFTPAttrs:
+        raise NotImplementedError
+
+    async def drain(self) -> None:
+        """Wait for writing behind to finish (see :class:`WriteFile`)."""
+
+    def release(self) -> None:
+        """Free what the handle holds (descriptors, temporary files); idempotent.
+
+        Called in a worker, after :meth:`drain`.
+        """
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Just enough of ``seek`` for asyncssh's ``ranges`` extension: no holes."""
+        if whence == os.SEEK_DATA:
+            if offset >= self.size:
+                raise OSError(errno.ENXIO, "no data past the end")
+            return offset
+        if whence == os.SEEK_HOLE:
+            return max(offset, self.size)
+        raise OSError(errno.EINVAL, "only SEEK_DATA and SEEK_HOLE are supported")
+
+
+class ReadFile(OpenFile):
+    """Content open read-only through a descriptor; attributes as they were at open."""
+
+    def __init__(self, path: str, fd: int, attrs: SFTPAttrs) -> None:
+        super().__init__(path)
+        self.fd = fd
+        self._attrs = attrs
+
+    @property
+    def size(self) -> int:
+        return self._attrs.size or 0
+
+    def attributes(self) -> SFTPAttrs:
+        return self._attrs
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, length, offset)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class WriteFile(OpenFile):
+    """An upload on its way to becoming the object at *path* (see the module docstring).
+
+    The async methods run on the event loop, one request at a time (asyncssh
+    answers a session's requests in order); file work goes to *executor*.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        upload: ContentUpload,
+        executor: Executor,
+        *,
+        base_fd: int = -1,
+        base_size: int = 0,
+        append: bool = False,
+    ) -> None:
+        super().__init__(path)
+        self.upload = upload
+        self.executor = executor
+        #: The committed content kept where the client does not write.
+        self.base_fd = base_fd
+        self.base_size = base_size
+        self.append = append
+        self.opened = time.time()
+        #: Times the client set (``fsetstat``), kept when the upload is stored.
+        self.mtime: float | None = None
+        self.atime: float | None = None
+        #: Removed by the client while open: closing then stores nothing.
+        self.abandoned = False
+        #: The first write error; the upload can then only be discarded.
+        self.failed: Exception | None = None
+        #: The staged file holds the whole content (random access).
+        self.random = False
+        #: Where the in-order bytes have got to (event loop).
+        self.accepted = 0
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._ahead: dict[int, bytes] = {}
+        self._ahead_bytes = 0
+        self._ahead_end = 0
+        self._flushing: asyncio.Future[None] | None = None
+
+    # -- what clients see ------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        if self.random:
+            return self.upload.size
+        return max(self.accepted, self._ahead_end, self.base_size)
+
+    def attributes(self) -> SFTPAttrs:
+        """What ``stat`` shows while the file is open: the size so far, as sshd does."""
+        mtime = self.opened if self.mtime is None else self.mtime
+        atime = mtime if self.atime is None else self.atime
+        return SFTPAttrs(
+            type=FILEXFER_TYPE_REGULAR,
+            size=self.size,
+            permissions=stat.S_IFREG | 0o644,
+            atime=int(atime),
+            mtime=int(mtime),
+        )
+
+    def set_times(self, mtime: float | None, atime: float | None) -> None:
+        if mtime is not None:
+            self.mtime = mtime
+        if atime is not None:
+            self.atime = atime
+
+    # -- requests --------------------------------------------------------
+
+    async def write(self, offset: int, data: bytes) -> None:
+        if self.failed is not None:
+            raise SFTPFailure(f"{self.path}: an earlier write failed; nothing will be stored")
+        try:
+            if self.append:
+                offset = self.size
+            if not self.random and self._accept(offset, data):
+                if self._batched >= WRITE_BATCH:
+                    await self._flush()
+                return
+            await self._to_random_access()
+            await self._run(self.upload.write_at, offset, data)
+        except Exception as exc:
+            self.failed = exc
+            raise
+
+    async def read(self, offset: int, length: int) -> bytes:
+        """Read back what was written (and the old content not overwritten)."""
+        await self._to_random_access()
+        return await self._run(self.upload.read_at, offset, length)
+
+    async def resize(self, size: int) -> None:
+        """``ftruncate``: cut or extend the content to *size*."""
+        if not self.random and not self._ahead and self.accepted <= size <= self.size:
+            # OpenSSH scp cuts the old tail after writing in place.
+            self.base_size = min(self.base_size, size)
+            return
+        await self._to_random_access()
+        await self._run(self.upload.resize, size)
+
+    async def drain(self) -> None:
+        """Wait for the batch being written; its failure is kept and raised."""
+        flushing, self._flushing = self._flushing, None
+        if flushing is None:
+            return
+        try:
+            await flushing
+        except Exception as exc:
+            self.failed = exc
+            raise
+
+    async def complete(self) -> None:
+        """Put everything in place: held writes, old content kept, the last batch."""
+        await self.drain()
+        if not self.random:
+            batch, ahead = self._take()
+            await self._run(self._settle, batch, ahead)
+
+    def release(self) -> None:
+        if self.base_fd >= 0:
+            os.close(self.base_fd)
+            self.base_fd = -1
+        self.upload.discard()
+
+    # -- in order (event loop) -------------------------------------------
+
+    def _accept(self, offset: int, data: bytes) -> bool:
+        """Queue *data* if it is in order or can wait for the gap; else False."""
+        if offset == self.accepted:
+            self._queue(data)
+            while self._ahead and self.accepted in self._ahead:
+                piece = self._ahead.pop(self.accepted)
+                self._ahead_bytes -= len(piece)
+                self._queue(piece)
+            return True
+        if (
+            offset > self.accepted
+            and offset not in self._ahead
+            and self._ahead_bytes + len(data) <= REORDER_LIMIT
+        ):
+            self._ahead[offset] = data
+            self._ahead_bytes += len(data)
+            self._ahead_end = max(self._ahead_end, offset + len(data))
+            return True
+        return False
+
+    def _queue(self, data: bytes) -> None:
+        self._batch.append(data)
+        self._batched += len(data)
+        self.accepted += len(data)
+
+    def _take(self) -> tuple[list[bytes], dict[int, bytes]]:
+        batch, ahead = self._batch, self._ahead
+        self._batch, self._batched, self._ahead, self._ahead_bytes = [], 0, {}, 0
+        return batch, ahead
+
+    async def _flush(self) -> None:
+        """Hand the queued batch to a worker once the previous one is written."""
+        await self.drain()
+        batch, self._batch, self._batched = self._batch, [], 0
+        loop = asyncio.get_running_loop()
+        self._flushing = loop.run_in_executor(self.executor, self._write_all, batch)
+
+    async def _run(self, func: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(func, *args))
+
+    async def _to_random_access(self) -> None:
+        if self.random:
+            return
+        await self.drain()
+        batch, ahead = self._take()
+        await self._run(self._make_random, batch, ahead)
+        self.random = True
+
+    # -- file work (worker) ----------------------------------------------
+
+    def _write_all(self, batch: list[bytes]) -> None:
+        for chunk in batch:
+            self.upload.write(chunk)
+
+    def _make_random(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
+        """Stage the whole content so far: in-order bytes, the old tail, held writes."""
+        self._write_all(batch)
+        if self.base_size > self.upload.size:
+            self.upload.copy_range(self.base_fd, self.upload.size, self.base_size)
+        for offset, piece in ahead.items():  # in arrival order: the later write wins
+            self.upload.write_at(offset, piece)
+
+    def _settle(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
+        """Finish an in-order upload: held writes after their gaps, then the old tail.
+
+        A gap keeps the old content (or reads as zeros past its end); a held
+        write that overlaps bytes already written (a client racing itself) is
+        written in place, and the upload is then hashed from the file.
+        """
+        self._write_all(batch)
+        for offset, piece in sorted(ahead.items()):
+            if offset >= self.upload.size:
+                self._keep_old(offset)
+                self.upload.write(piece)
+            else:
+                self.upload.write_at(offset, piece)
+        self._keep_old(self.base_size)
+
+    def _keep_old(self, end: int) -> None:
+        """Extend the upload to *end* with the old content, then zeros."""
+        old_end = min(end, self.base_size)
+        while self.upload.size < old_end:
+            wanted = min(CHUNK_SIZE, old_end - self.upload.size)
+            chunk = os.pread(self.base_fd, wanted, self.upload.size)
+            if not chunk:
+                raise SFTPFailure(f"{self.path}: stored content is shorter than recorded")
+            self.upload.write(chunk)
+        while self.upload.size < end:
+            self.upload.write(_ZEROS[: min(CHUNK_SIZE, end - self.upload.size)])
