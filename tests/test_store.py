@@ -42,6 +42,7 @@ from omsh.store.metadata import (
 )
 from omsh.store.model import Container, DataObject, walk
 from omsh.store.names import normalize_path, validate_name
+from omsh.store.query import parse_query
 from omsh.store.view import StoreView
 
 
@@ -491,3 +492,32 @@ def test_store_data_refuses_a_malformed_media_type(store):
     finally:
         upload.discard()
     assert store.read(lambda root: root.tree.get("typed")) is None
+
+
+def test_client_set_times_are_kept_indexed_and_need_write_metadata(store: Store) -> None:
+    put(store, "/t.txt", b"x")
+    as_user(store, "admin", lambda v: v.set_times(v.resolve("/t.txt"), "/t.txt", mtime=1e9))
+
+    def inspect(view: StoreView) -> tuple[float, list[str]]:
+        found = view.query(parse_query("cdmi_mtime < TIMESTAMP '2002-01-01T00:00:00Z'"))
+        return view.resolve("/t.txt").mtime, sorted(found.paths().values())
+
+    mtime, matches = as_user(store, "admin", inspect, write=False)
+    assert mtime == 1e9
+    assert matches == ["/t.txt"]
+    with pytest.raises(PermissionDenied):
+        as_user(store, "alice", lambda v: v.set_times(v.resolve("/t.txt"), "/t.txt", mtime=0))
+
+
+def test_an_upload_written_out_of_order_is_hashed_from_its_file(store: Store) -> None:
+    upload = ContentUpload(store.temporary_directory())
+    upload.write(b"abc")
+    upload.write_at(6, b"ghi")
+    upload.write_at(3, b"def")
+    assert upload.read_at(2, 3) == b"cde"
+    upload.resize(8)
+    upload.write(b"!")
+    upload.finish()
+    assert upload.size == 9
+    assert upload.sha256 == hashlib.sha256(b"abcdefgh!").hexdigest()
+    upload.discard()
