@@ -10,6 +10,9 @@ One deliberate deviation from a stock set-up: ``SetEnv HOME=<empty folder>``.
 machine that can run tools like ``pyenv init`` (about 100 ms here) that have
 nothing to do with OpenSSH and would flatter omsh.  With an empty home the
 reference pays only for sshd, ``bash -c`` and the command itself.
+
+It also serves SFTP (``internal-sftp``), so the client end-to-end tests can
+show what sftp, scp, sshfs, rclone and friends do against the real thing.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class OpenSSHServer(ServerProcess):
             "AllowAgentForwarding no",
             "PrintMotd no",
             "UseDNS no",
+            "Subsystem sftp internal-sftp",
             f"SetEnv HOME={self.home}",
         ]
         self.config.write_text("\n".join(settings) + "\n", encoding="ascii")
