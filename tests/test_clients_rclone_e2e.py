@@ -1,0 +1,262 @@
+"""rclone against a real omsh server, and the same commands against OpenSSH's sshd.
+
+The rclone remote is configured as a user would: ``type = sftp`` with host,
+port, user, key and known_hosts file, nothing else, so rclone probes the
+server itself (hash commands over exec, SETSTAT for modification times,
+large pipelined writes).  sshd shows in each test what that produces against
+the real thing; omsh must produce the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import OmshServer, Result, run
+from tests.reference_sshd import (
+    Target,
+    brief,
+    failed,
+    need_fuse,
+    omsh_and_sshd,
+    tool,
+    unmount,
+)
+
+pytestmark = pytest.mark.e2e
+
+MiB = 1024 * 1024
+#: Sizes around rclone's 32 KiB write chunks and the SFTP packet limits.
+EDGE_SIZES = [
+    0,
+    1,
+    1024,
+    32767,
+    32768,
+    32769,
+    65536,
+    100_000,
+    MiB,
+    MiB + 1,
+    5 * MiB,
+    20 * MiB,
+    50 * MiB,
+]
+#: Folders (and name parts) with spaces and non-ASCII characters.
+FOLDERS = ["", "with space", "é à ü", "日本語/深い", "emoji 🎉"]
+TREE_FILES = 100
+
+
+def make_tree(root: Path, count: int, largest: int) -> dict[str, bytes]:
+    """*count* random files below *root*: the edge sizes first, then 1 KiB-2 MiB.
+
+    Returns relative path -> content, for comparing with what arrived.
+    """
+    chooser = random.Random(8)
+    sizes = [size for size in EDGE_SIZES if size <= largest]
+    sizes += [int(1024 * 2 ** chooser.uniform(0, 11)) for _ in range(count - len(sizes))]
+    tree = {}
+    for index, size in enumerate(sizes):
+        folder = FOLDERS[index % len(FOLDERS)]
+        relative = "/".join(filter(None, [folder, f"file {index} ü {size}.bin"]))
+        tree[relative] = os.urandom(size)
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(tree[relative])
+    return tree
+
+
+def rclone_config(path: Path, targets: tuple[Target, ...]) -> Path:
+    """One sftp remote per target, named after it, with no options beyond the connection."""
+    sections = [
+        f"[{target.name}]\ntype = sftp\nhost = 127.0.0.1\nport = {target.port}\n"
+        f"user = {target.user}\nkey_file = {target.key}\n"
+        f"known_hosts_file = {target.known_hosts()}\n"
+        for target in targets
+    ]
+    path.write_text("\n".join(sections))
+    return path
+
+
+class Rclone:
+    """Runs rclone with a config file for both targets."""
+
+    def __init__(self, workdir: Path, targets: tuple[Target, ...]) -> None:
+        self.binary = tool("rclone", "rclone")
+        self.workdir = workdir
+        self.config = rclone_config(workdir / "rclone.conf", targets)
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.binary, "--config", str(self.config), *args]
+
+    def __call__(self, *args: str, timeout: float = 120) -> Result:
+        return run(self.argv(*args, "-v", "--stats-one-line"), timeout=timeout)
+
+
+def remote(target: Target, path: str) -> str:
+    return f"{target.name}:{path}"
+
+
+def stored_digests(target: Target, base: str, tree: dict[str, bytes]) -> dict[str, str]:
+    """Relative path -> SHA-256 of what *target* stored under *base*."""
+    found = target.sha256([f"{base}/{relative}" for relative in tree])
+    return {relative: found[f"{base}/{relative}"] for relative in tree}
+
+
+def expected_digests(tree: dict[str, bytes]) -> dict[str, str]:
+    return {relative: hashlib.sha256(data).hexdigest() for relative, data in tree.items()}
+
+
+def transfers(result: Result) -> list[str]:
+    """rclone's per-file INFO lines (copied, deleted, modification time updated)."""
+    return re.findall(r"INFO  : (.+: (?:Copied|Deleted|Updated|Moved).*)", result.err)
+
+
+@pytest.fixture(scope="module")
+def targets(
+    server: OmshServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Target, Target]]:
+    """(sshd, omsh): sshd first, so the expectation is shown before omsh is tried."""
+    with omsh_and_sshd(server, tmp_path_factory.mktemp("sshd"), "rclone") as (omsh, sshd):
+        yield sshd, omsh
+
+
+@pytest.fixture(scope="module")
+def rclone(targets: tuple[Target, Target], tmp_path_factory: pytest.TempPathFactory) -> Rclone:
+    return Rclone(tmp_path_factory.mktemp("rclone"), targets)
+
+
+@pytest.fixture(scope="module")
+def big_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    root = tmp_path_factory.mktemp("tree")
+    return root, make_tree(root, TREE_FILES, 50 * MiB)
+
+
+def test_copy_arrives_byte_identical_and_check_compares_hashes(targets, rclone, big_tree):
+    """Every file arrives whole (pkg/sftp pads writes; > 32 KiB broke), and rclone
+    check finds a common hash (md5sum/sha1sum over exec), so it compares content."""
+    local, tree = big_tree
+    for target in targets:
+        base = target.path("copy")
+        copied = rclone("copy", str(local), remote(target, base), timeout=180)
+        assert copied.status == 0, failed(target, "rclone copy", copied)
+        assert stored_digests(target, base, tree) == expected_digests(tree), target.name
+        checked = rclone("check", str(local), remote(target, base), timeout=180)
+        assert checked.status == 0, failed(target, "rclone check", checked)
+        assert "No common hash found" not in checked.err, failed(target, "rclone check", checked)
+        assert f"{len(tree)} matching files" in checked.err, failed(target, "rclone check", checked)
+
+
+def test_second_sync_transfers_nothing(targets, rclone, tmp_path):
+    """rclone keeps the source's modification times (SETSTAT) and compares them next time."""
+    tree = make_tree(tmp_path, 12, 100_000)
+    for target in targets:
+        base = target.path("sync")
+        first = rclone("sync", str(tmp_path), remote(target, base))
+        assert first.status == 0, failed(target, "first rclone sync", first)
+        assert len(transfers(first)) == len(tree), failed(target, "first rclone sync", first)
+        second = rclone("sync", str(tmp_path), remote(target, base))
+        assert second.status == 0, failed(target, "second rclone sync", second)
+        assert transfers(second) == [], failed(target, "second rclone sync", second)
+        assert "There was nothing to transfer" in second.err, failed(
+            target, "second rclone sync", second
+        )
+        for relative, data in tree.items():
+            local_mtime = int((tmp_path / relative).stat().st_mtime)
+            assert target.mtime(f"{base}/{relative}") == local_mtime, (target.name, relative)
+            assert len(data) == target.size(f"{base}/{relative}"), (target.name, relative)
+
+
+# -- rclone mount ------------------------------------------------------------------
+
+#: Written through the mount: new small, new > 32 KiB, new in a new folder.
+MOUNT_WRITES = {
+    "note.txt": b"written through rclone mount\n",
+    "big é.bin": os.urandom(3 * MiB + 123),
+    "new folder/inner.bin": os.urandom(40_000),
+}
+
+
+def wait_for_uploads(log: Path, count: int, timeout: float = 30) -> str:
+    """rclone 1.60 drops queued uploads on unmount: wait until *count* have finished.
+
+    Returns the log; a failed upload ends the wait early (rclone would retry
+    in 10 s, and the log line says why).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if "failed to upload" in text or text.count("upload succeeded") >= count:
+            return text
+        time.sleep(0.1)
+    return log.read_text(errors="replace")
+
+
+def write_through_mount(rclone: Rclone, target: Target, workdir: Path) -> str:
+    """Mount *target*'s ``mount`` folder, write :data:`MOUNT_WRITES` and an
+    overwrite of ``existing.txt``, wait for the uploads, unmount; returns the log."""
+    fusermount = need_fuse()
+    mountpoint = workdir / f"mnt-{target.name}"
+    mountpoint.mkdir()
+    log = workdir / f"mount-{target.name}.log"
+    argv = rclone.argv(
+        "mount",
+        remote(target, target.path("mount")),
+        str(mountpoint),
+        "--vfs-cache-mode",
+        "writes",
+        "--vfs-write-back",  # the default 5 s just makes the test wait longer
+        "1s",
+        "--cache-dir",
+        str(workdir / f"cache-{target.name}"),
+        "-v",
+    )
+    with log.open("wb") as sink:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
+    try:
+        deadline = time.monotonic() + 15
+        while not os.path.ismount(mountpoint):
+            assert process.poll() is None, f"rclone mount exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"rclone mount timed out:\n{log.read_text()}"
+            time.sleep(0.05)
+        for relative, data in MOUNT_WRITES.items():
+            (mountpoint / relative).parent.mkdir(exist_ok=True)
+            (mountpoint / relative).write_bytes(data)
+        with (mountpoint / "existing.txt").open("ab") as stream:
+            stream.write(b"appended through the mount\n")
+        text = wait_for_uploads(log, len(MOUNT_WRITES) + 1)
+        assert run([fusermount, "-u", str(mountpoint)]).status == 0, "fusermount3 -u failed"
+        process.wait(timeout=15)
+        return text
+    finally:
+        unmount(mountpoint)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_mount_with_write_cache_stores_objects(targets, rclone, tmp_path):
+    for target in targets:
+        base = target.path("mount")
+        target.make_dirs(base)
+        existing = tmp_path / f"existing-{target.name}.txt"
+        existing.write_bytes(b"first line\n")
+        put = target.sftp(f'put "{existing}" "{base}/existing.txt"')
+        assert put.status == 0, failed(target, "sftp put", put)
+        log = write_through_mount(rclone, target, tmp_path)
+        assert "failed to upload" not in log, f"{target.name}: rclone mount log:\n{brief(log)}"
+        assert target.names(base) == ["big é.bin", "existing.txt", "new folder", "note.txt"]
+        expected = {
+            **MOUNT_WRITES,
+            "existing.txt": b"first line\nappended through the mount\n",
+        }
+        assert stored_digests(target, base, expected) == expected_digests(expected), (
+            f"{target.name}: rclone mount log:\n{brief(log)}"
+        )

@@ -1,0 +1,124 @@
+"""sshfs against a real omsh server, and the same steps against OpenSSH's sshd.
+
+A mounted folder is used with everyday shell tools: redirection creates a
+file and writes to it while it is open (so the server must show a file that
+is still being written), ``sed -i`` writes a temporary file and renames it
+over the original, ``touch`` and ``truncate`` change attributes of an
+existing file.  Every step must succeed on omsh as it does on sshd, and the
+stored result must be the same.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import OmshServer, run
+from tests.reference_sshd import Target, failed, need_fuse, omsh_and_sshd, tool, unmount
+
+pytestmark = pytest.mark.e2e
+
+OLD_MTIME = 981173106  # 2001-02-03 04:05:06 UTC
+#: Shell steps run in the mounted folder, in order; ``{local}`` is a local file.
+STEPS = [
+    "echo x > new.txt",
+    "cp {local} copy.bin",
+    "printf 'alpha\\nbeta\\n' > text.txt",
+    "sed -i s/alpha/gamma/ text.txt",
+    "mv copy.bin moved.bin",
+    f"touch -d @{OLD_MTIME} moved.bin new.txt",
+    "touch new.txt",
+    "printf 'to be emptied\\n' > trunc.txt",
+    "truncate -s 0 trunc.txt",
+]
+LOCAL_SIZE = 100_000
+
+
+@contextmanager
+def sshfs(target: Target, folder: str, mountpoint: Path) -> Iterator[Path]:
+    """``sshfs`` as a user types it (key, known_hosts, strict checking, no prompts)."""
+    binary = tool("sshfs", "sshfs")
+    need_fuse()
+    mountpoint.mkdir()
+    options = (
+        f"IdentityFile={target.key},UserKnownHostsFile={target.known_hosts()},"
+        "StrictHostKeyChecking=yes,BatchMode=yes"
+    )
+    mounted = run(
+        [
+            binary,
+            "-p",
+            str(target.port),
+            "-o",
+            options,
+            f"{target.user}@127.0.0.1:{folder}",
+            str(mountpoint),
+        ]
+    )
+    assert mounted.status == 0, failed(target, "sshfs", mounted)
+    try:
+        yield mountpoint
+    finally:
+        unmount(mountpoint)
+
+
+def run_steps(mountpoint: Path, local: Path) -> list[str]:
+    """Run :data:`STEPS` in *mountpoint*; returns a line for each step that failed."""
+    failures = []
+    for step in STEPS:
+        command = step.format(local=local)
+        done = run(["sh", "-c", f"cd '{mountpoint}' && {command}"])
+        if done.status != 0:
+            failures.append(f"{step}: exit {done.status}: {done.err.strip()}")
+    return failures
+
+
+def listed_sizes(mountpoint: Path) -> dict[str, int]:
+    """Name -> size as ``ls -l`` shows them in the mounted folder."""
+    listing = run(["ls", "-l", str(mountpoint)])
+    assert listing.status == 0, listing.err
+    sizes = {}
+    for line in listing.out.splitlines():
+        if match := re.match(r"\S+\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+\S+\s+(.+)$", line):
+            sizes[match.group(2)] = int(match.group(1))
+    return sizes
+
+
+@pytest.fixture(scope="module")
+def targets(
+    server: OmshServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Target, Target]]:
+    """(sshd, omsh): sshd first, so the expectation is shown before omsh is tried."""
+    with omsh_and_sshd(server, tmp_path_factory.mktemp("sshd"), "sshfs") as (omsh, sshd):
+        yield sshd, omsh
+
+
+def test_shell_tools_in_a_mounted_folder(targets, tmp_path):
+    local = tmp_path / "local.bin"
+    local.write_bytes(os.urandom(LOCAL_SIZE))
+    expected = {
+        "moved.bin": local.read_bytes(),
+        "new.txt": b"x\n",
+        "text.txt": b"gamma\nbeta\n",
+        "trunc.txt": b"",
+    }
+    for target in targets:
+        folder = target.path("tools")
+        target.make_dirs(folder)
+        started = int(time.time()) - 1  # same clock: the server runs here
+        with sshfs(target, folder, tmp_path / f"mnt-{target.name}") as mountpoint:
+            failures = run_steps(mountpoint, local)
+            assert not failures, f"{target.name}, steps that failed:\n" + "\n".join(failures)
+            sizes = listed_sizes(mountpoint)
+        assert sizes == {name: len(data) for name, data in expected.items()}, target.name
+        assert target.names(folder) == sorted(expected), target.name
+        for name, data in expected.items():
+            assert target.read(f"{folder}/{name}") == data, (target.name, name)
+        assert target.mtime(f"{folder}/moved.bin") == OLD_MTIME, f"{target.name}: touch -d"
+        assert target.mtime(f"{folder}/new.txt") >= started, f"{target.name}: touch"
