@@ -31,8 +31,9 @@ lint: venv
 	$(BIN)/ruff check omsh tests bench
 	$(BIN)/ruff format --check omsh tests bench
 
+# `make bench ARGS='sftp --quick'` runs another case group (see python -m bench --help).
 bench: system-packages venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

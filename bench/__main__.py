@@ -5,7 +5,8 @@ catalog against SQLite; see :mod:`bench.query_bench`), and ``python -m bench
 acl`` the cost of ACL checks (``ls -l`` as a user with inherited access vs as
 admin; see :mod:`bench.acl_bench`), and ``python -m bench cdmi`` the CDMI
 endpoint against a bare aiohttp app (see :mod:`bench.cdmi_bench`; needs
-Debian's ``wrk``).
+Debian's ``wrk``), and ``python -m bench sftp`` SFTP transfers with OpenSSH's
+``sftp`` and ``rclone`` against sshd's sftp-server (see :mod:`bench.sftp_bench`).
 
 Defaults: 20 runs of the small cases (exec, big ``ls``), 5 runs of the
 1 GiB transfers (``cat``, ``put``) plus one untimed warm-up each, cipher
@@ -35,6 +36,8 @@ from bench.harness import (
     case_keys,
     chosen_settings,
     format_table,
+    load_line,
+    negotiated_lines,
     output_of,
     parse_size,
     result_lines,
@@ -57,7 +60,12 @@ def positive(text: str) -> int:
 
 
 #: The other case groups: ``python -m bench NAME …`` runs ``main`` of the module.
-GROUPS = {"query": "bench.query_bench", "acl": "bench.acl_bench", "cdmi": "bench.cdmi_bench"}
+GROUPS = {
+    "query": "bench.query_bench",
+    "acl": "bench.acl_bench",
+    "cdmi": "bench.cdmi_bench",
+    "sftp": "bench.sftp_bench",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,10 +114,6 @@ def environment() -> dict[str, Any]:
     }
 
 
-def _load(averages: tuple[float, float, float]) -> str:
-    return "/".join(f"{value:.1f}" for value in averages)
-
-
 def report(
     settings: Settings, bench: SSHBench, results: list[CaseResult], context: dict[str, Any]
 ) -> str:
@@ -117,16 +121,13 @@ def report(
         f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
         f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
         " runs interleaved, fresh connection each",
-        f"  machine: {context['cpus']} CPUs, load average (1/5/15 min)"
-        f" {_load(context['loadavg_at_start'])} at start, {_load(context['loadavg_at_end'])}"
-        " at end; other load slows the CPU-heavier side more",
+        load_line(context),
+        *negotiated_lines(bench.negotiated),
+        "",
+        format_table(results),
+        "",
+        *result_lines(results),
     ]
-    for label, algorithms in bench.negotiated.items():
-        lines.append(
-            f"  {label:8} negotiated cipher {algorithms['cipher']} (MAC {algorithms['mac']}),"
-            f" kex {algorithms['kex']}, host key {algorithms['host_key']}"
-        )
-    lines += ["", format_table(results), "", *result_lines(results)]
     return "\n".join(lines)
 
 

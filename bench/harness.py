@@ -73,6 +73,28 @@ def environment() -> dict[str, Any]:
     }
 
 
+def load_line(context: dict[str, Any]) -> str:
+    """The CPUs and the load averages at the start and end of a run (from :func:`environment`)."""
+
+    def averages(key: str) -> str:
+        return "/".join(f"{value:.1f}" for value in context[key])
+
+    return (
+        f"  machine: {context['cpus']} CPUs, load average (1/5/15 min)"
+        f" {averages('loadavg_at_start')} at start, {averages('loadavg_at_end')}"
+        " at end; other load slows the CPU-heavier side more"
+    )
+
+
+def negotiated_lines(negotiated: dict[str, dict[str, str]]) -> list[str]:
+    """One line per server: the algorithms a real connection agreed on."""
+    return [
+        f"  {label:8} negotiated cipher {algorithms['cipher']} (MAC {algorithms['mac']}),"
+        f" kex {algorithms['kex']}, host key {algorithms['host_key']}"
+        for label, algorithms in negotiated.items()
+    ]
+
+
 def workspace(keep: bool, parent: Path | None) -> contextlib.AbstractContextManager[str]:
     """A temp folder for keys, stores and files: removed at the end unless *keep*."""
     if keep:
@@ -114,6 +136,19 @@ def run_checked(argv: Sequence[str], *, stdin: Path | None = None, timeout: floa
     if done.returncode != 0:
         raise _failure(argv, done.returncode, done.stderr)
     return elapsed
+
+
+def checked_output(argv: Sequence[str], *, timeout: float = 120) -> str:
+    """What *argv* printed on standard output; a non-zero exit is a :class:`BenchError`."""
+    try:
+        done = subprocess.run(
+            list(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"timed out after {timeout:.0f}s: {' '.join(argv)}") from None
+    if done.returncode != 0:
+        raise _failure(argv, done.returncode, done.stderr)
+    return done.stdout.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)

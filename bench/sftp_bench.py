@@ -1,0 +1,481 @@
+"""The SFTP cases: omsh's SFTP server against OpenSSH's sftp-server, same clients.
+
+One source tree is written once per run into the workdir; omsh gets the big
+file in its store (filled offline), sshd serves it from the workdir, and
+whatever is uploaded to sshd lands in a temp folder under the workdir::
+
+    WORK/source/big               SIZE random bytes: omsh /bench/big, sshd reads it in place
+    WORK/source/files/fNNNN       FILES files of FILE_SIZE random bytes (rclone's source)
+    omsh /bench/upload            ``put`` target   sshd WORK/sshd-data/upload
+    omsh /bench/rclone/NAME/      ``rclone copy``  sshd WORK/sshd-data/rclone/NAME/
+
+The sshd is the bench's private one (:mod:`bench.ssh_reference`) serving
+SFTP through ``/usr/lib/openssh/sftp-server`` as a stock Debian sshd does.
+Every case first runs an untimed warm-up on each side that checks the work
+was done (sizes, file counts), then alternates timed runs between the two
+servers, each run a fresh connection.
+
+Cases (throughputs in MiB/s; ratios are omsh over sshd):
+
+``get``     OpenSSH ``sftp -b`` ``get`` of the big file to /dev/null.
+``put``     OpenSSH ``sftp -b`` ``put`` of the big file.
+``rss``     omsh's peak RSS over its idle RSS during the timed ``get`` and ``put`` runs.
+``rclone``  ``rclone copy`` of the small files into a new folder, default options.
+
+The OpenSSH client pins cipher and key exchange (``--cipher``, ``--kex``)
+for both servers.  rclone 1.60 (Debian 12) has no option to pin them; its Go
+client offers aes128-gcm@openssh.com and curve25519-sha256 first, which
+both servers accept, so both negotiate the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from bench import harness
+from bench.harness import (
+    DEFAULT_OUT,
+    MIB,
+    BenchError,
+    CaseResult,
+    MemoryWatch,
+    Target,
+    add_run_options,
+    case_keys,
+    checked_output,
+    chosen_settings,
+    format_table,
+    interleave,
+    load_line,
+    negotiated_lines,
+    output_of,
+    parse_size,
+    positive,
+    result_lines,
+    run_cases,
+    run_checked,
+    run_group,
+    save_results,
+    say,
+    workspace,
+)
+from bench.omsh_server import OmshServer
+from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, need, public_key_file
+from bench.ssh_reference import OpenSSHServer
+
+GIB = 1024 * MIB
+KIB = 1024
+OMSH_TOP = "/bench"
+SFTP_SERVERS = (
+    "/usr/lib/openssh/sftp-server",
+    "/usr/libexec/openssh/sftp-server",
+    "/usr/libexec/sftp-server",
+)
+_WRITE_CHUNK = 4 * MIB
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run and how often."""
+
+    runs: int = 5
+    size: int = GIB
+    files: int = 1000
+    file_size: int = 64 * KIB
+    cases: tuple[str, ...] = ("get", "put", "rss", "rclone")
+    cipher: str = DEFAULT_CIPHER
+    kex: str = DEFAULT_KEX
+
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """What case descriptions may use."""
+        return {
+            "size_mib": f"{self.size / MIB:g}",
+            "files": f"{self.files:,}",
+            "file_kib": f"{self.file_size / KIB:g}",
+        }
+
+
+@dataclass(frozen=True)
+class SFTPCase:
+    """A case's key, how it is shown and judged; the description is a format string."""
+
+    key: str
+    name: str
+    description: str
+    unit: str
+    target: Target
+    judged: str = "ratio"
+    notes: tuple[str, ...] = ()
+
+    def result(self, settings: Settings) -> CaseResult:
+        description = self.description.format(**settings.placeholders)
+        return CaseResult(
+            self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
+        )
+
+
+CASES = (
+    SFTPCase(
+        "get",
+        "sftp get throughput",
+        "OpenSSH `sftp -b`, `get` of a {size_mib} MiB object/file to /dev/null",
+        "MiB/s",
+        Target(">=", 0.8),
+    ),
+    SFTPCase(
+        "put",
+        "sftp put throughput",
+        "OpenSSH `sftp -b`, `put` of a {size_mib} MiB local file over the same target",
+        "MiB/s",
+        Target(">=", 0.6),
+        notes=("omsh fsyncs an upload before committing it; sftp-server does not",),
+    ),
+    SFTPCase(
+        "rss",
+        "server RSS over idle",
+        "omsh server peak RSS (VmHWM + VmRSS sampling) during the get and put runs, minus idle",
+        "MiB",
+        Target("<", 150),
+        judged="max",
+    ),
+    SFTPCase(
+        "rclone",
+        "rclone copy throughput",
+        "`rclone copy` of {files} files of {file_kib} KiB into a new folder, default options",
+        "MiB/s",
+        Target(">=", 0.5),
+        notes=(
+            "rclone checks uploads with the remote `md5sum` where the server's shell has one"
+            " (sshd), an extra exec per file that omsh does not get",
+        ),
+    ),
+)
+CASE_KEYS = tuple(case.key for case in CASES)
+QUICK = {"runs": 1, "size": 64 * MIB, "files": 100}
+
+
+def sftp_server() -> str:
+    """OpenSSH's sftp-server binary, or sshd's built-in one if it is not where Debian puts it."""
+    for candidate in SFTP_SERVERS:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return "internal-sftp"
+
+
+class SFTPReference(OpenSSHServer):
+    """The bench's private sshd, serving SFTP with OpenSSH's sftp-server."""
+
+    label = "sshd"
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        lines = [
+            line
+            for line in self.config.read_text(encoding="ascii").splitlines()
+            if not line.lower().startswith("subsystem sftp")
+        ]
+        lines.append(f"Subsystem sftp {sftp_server()}")
+        self.config.write_text("\n".join(lines) + "\n", encoding="ascii")
+
+
+def _quoted(path: str) -> str:
+    """*path* as one argument of an sftp batch command."""
+    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_random(path: Path, size: int) -> None:
+    """*size* random bytes at *path*, written in chunks."""
+    with path.open("wb") as out:
+        remaining = size
+        while remaining > 0:
+            chunk = os.urandom(min(_WRITE_CHUNK, remaining))
+            out.write(chunk)
+            remaining -= len(chunk)
+
+
+class SFTPBench:
+    """Sets both servers up, runs the cases, tears everything down."""
+
+    def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
+        self.workdir = workdir
+        self.settings = settings
+        self.say = say
+        self.client = SSHClient(workdir / "client", cipher=settings.cipher, kex=settings.kex)
+        client_key = public_key_file(self.client.key)
+        self.omsh = OmshServer(workdir / "omsh", client_key)
+        self.sshd = SFTPReference(workdir / "sshd", client_key)
+        self.source = workdir / "source" / "big"
+        self.files = workdir / "source" / "files"
+        self.sshd_data = workdir / "sshd-data"
+        self.batches = workdir / "batches"
+        self.rclone_config = workdir / "rclone.conf"
+        self.ends: dict[str, Endpoint] = {}
+        #: Where each side's files are: the big one to download, and the upload folder.
+        self.big: dict[str, str] = {"omsh": f"{OMSH_TOP}/big", "sshd": str(self.source)}
+        self.top: dict[str, str] = {"omsh": OMSH_TOP, "sshd": str(self.sshd_data)}
+        self.negotiated: dict[str, dict[str, str]] = {}
+        self.memory = MemoryWatch()
+        self.sftp = self.rclone = ""
+        self._batch_numbers = count()
+
+    # -- set-up ----------------------------------------------------------------
+
+    def setup(self) -> None:
+        settings = self.settings
+        self.sftp, self.rclone = need("sftp"), need("rclone")
+        self.say(
+            f"writing the source files ({settings.size / MIB:g} MiB,"
+            f" {settings.files} x {settings.file_size / KIB:g} KiB)"
+        )
+        self.files.mkdir(parents=True)
+        write_random(self.source, settings.size)
+        for index in range(settings.files):
+            write_random(self.files / f"f{index:04d}", settings.file_size)
+        (self.sshd_data / "rclone").mkdir(parents=True)
+        self.batches.mkdir()
+        self.say("filling the omsh store offline")
+        self.omsh.populate(
+            containers=(OMSH_TOP, f"{OMSH_TOP}/rclone"), objects={f"{OMSH_TOP}/big": self.source}
+        )
+        self.say("starting omsh and sshd")
+        self.ends = {"omsh": self.omsh.start(), "sshd": self.sshd.start()}
+        for endpoint in self.ends.values():
+            self.client.trust(endpoint)
+            self.negotiated[endpoint.label] = self.client.negotiated(endpoint, "pwd")
+        self._write_rclone_config()
+
+    def _write_rclone_config(self) -> None:
+        """One sftp remote per server, named after its label, with the bench's key."""
+        sections = []
+        for endpoint in self.ends.values():
+            sections.append(
+                f"[{endpoint.label}]\ntype = sftp\nhost = {endpoint.host}\n"
+                f"port = {endpoint.port}\nuser = {endpoint.user}\n"
+                f"key_file = {self.client.key}\nknown_hosts_file = {self.client.known_hosts}\n"
+            )
+        self.rclone_config.write_text("\n".join(sections), encoding="utf-8")
+
+    def teardown(self) -> None:
+        self.omsh.stop()
+        self.sshd.stop()
+
+    # -- the clients -------------------------------------------------------------
+
+    def sftp_argv(self, side: str, *commands: str) -> list[str]:
+        """``sftp -b BATCH`` running *commands* on *side*, with the pinned client options."""
+        batch = self.batches / f"{side}-{next(self._batch_numbers)}.sftp"
+        batch.write_text("".join(f"{command}\n" for command in commands), encoding="utf-8")
+        endpoint = self.ends[side]
+        return [
+            self.sftp,
+            "-b",
+            str(batch),
+            *self.client.options(),
+            "-P",
+            str(endpoint.port),
+            f"{endpoint.user}@{endpoint.host}",
+        ]
+
+    def remote_size(self, side: str, path: str) -> int:
+        """The size of *path* on *side* as SFTP reports it (``ls -ln``)."""
+        listing = checked_output(self.sftp_argv(side, f"ls -ln {_quoted(path)}"))
+        for line in reversed(listing.splitlines()):
+            fields = line.split()
+            if len(fields) >= 9 and fields[4].isdigit():
+                return int(fields[4])
+        raise BenchError(f"no size for {path} on {side} in {listing!r}")
+
+    def rclone_argv(self, *arguments: str) -> list[str]:
+        return [self.rclone, "--config", str(self.rclone_config), *arguments]
+
+    # -- measuring -----------------------------------------------------------------
+
+    def compare(
+        self,
+        result: CaseResult,
+        run: Callable[[str], float],
+        amount: int,
+        *,
+        sample_rss: bool = False,
+    ) -> None:
+        """Interleave ``run(side)`` on both sides; samples are *amount* bytes per second, in MiB.
+
+        With *sample_rss* omsh's idle RSS is read first (once) and its peak
+        is recorded during each of its timed runs.
+        """
+        if sample_rss:
+            self.memory.read_idle(self.omsh.pid)
+
+        def omsh() -> float:
+            if not sample_rss:
+                return run("omsh")
+            with self.memory.sampled(self.omsh.pid):
+                return run("omsh")
+
+        ours, theirs = interleave(self.settings.runs, omsh, lambda: run("sshd"))
+        result.omsh = [amount / MIB / seconds for seconds in ours]
+        result.reference = [amount / MIB / seconds for seconds in theirs]
+
+    # -- the cases -------------------------------------------------------------------
+
+    def case_get(self, result: CaseResult) -> None:
+        size = self.settings.size
+        copy = self.workdir / "downloaded"
+        for side in self.ends:
+            run_checked(self.sftp_argv(side, f"get {_quoted(self.big[side])} {_quoted(str(copy))}"))
+            got = copy.stat().st_size
+            copy.unlink()
+            if got != size:
+                raise BenchError(f"downloaded {got} bytes from {side}, not {size}")
+        argv = {
+            side: self.sftp_argv(side, f"get {_quoted(self.big[side])} /dev/null")
+            for side in self.ends
+        }
+        self.compare(result, lambda side: run_checked(argv[side]), size, sample_rss=True)
+
+    def case_put(self, result: CaseResult) -> None:
+        size = self.settings.size
+        argv = {
+            side: self.sftp_argv(
+                side, f"put {_quoted(str(self.source))} {_quoted(f'{top}/upload')}"
+            )
+            for side, top in self.top.items()
+        }
+        for side in self.ends:
+            run_checked(argv[side])
+            stored = self.remote_size(side, f"{self.top[side]}/upload")
+            if stored != size:
+                raise BenchError(f"{side} stored {stored} bytes, not {size}")
+        self.compare(result, lambda side: run_checked(argv[side]), size, sample_rss=True)
+
+    def case_rss(self, result: CaseResult) -> None:
+        self.memory.fill(result, "the get or put case")
+
+    def case_rclone(self, result: CaseResult) -> None:
+        settings = self.settings
+        runs = count()
+
+        def copy(side: str, name: str) -> float:
+            return run_checked(
+                self.rclone_argv("copy", str(self.files), f"{side}:{self.top[side]}/rclone/{name}")
+            )
+
+        for side in self.ends:
+            copy(side, "warm-up")
+            listing = checked_output(
+                self.rclone_argv("size", "--json", f"{side}:{self.top[side]}/rclone/warm-up")
+            )
+            stored = json.loads(listing)
+            if (stored["count"], stored["bytes"]) != (
+                settings.files,
+                settings.files * settings.file_size,
+            ):
+                raise BenchError(f"rclone stored {stored} on {side}")
+        self.compare(
+            result,
+            lambda side: copy(side, f"run-{next(runs)}"),
+            settings.files * settings.file_size,
+        )
+
+    def run(self) -> list[CaseResult]:
+        """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
+        return run_cases(self, CASES, self.settings.cases, self.settings)
+
+
+# -- command line ------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench sftp",
+        description="omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)",
+    )
+    parser.add_argument("--runs", type=positive, help="timed runs of each case (default 5)")
+    parser.add_argument("--size", type=parse_size, help="get/put size, e.g. 64M (default 1G)")
+    parser.add_argument("--files", type=positive, help="files rclone copies (default 1000)")
+    parser.add_argument(
+        "--file-size", type=parse_size, default=64 * KIB, help="size of each (default 64K)"
+    )
+    parser.add_argument(
+        "--cases",
+        type=case_keys(CASE_KEYS),
+        default=CASE_KEYS,
+        help=f"comma-separated subset of {','.join(CASE_KEYS)}",
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 run, 64 MiB, 100 files")
+    parser.add_argument("--cipher", default=DEFAULT_CIPHER, help="cipher the sftp client pins")
+    parser.add_argument("--kex", default=DEFAULT_KEX, help="key exchange the sftp client pins")
+    add_run_options(parser)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    chosen = chosen_settings(args, ("runs", "size", "files"), Settings(), QUICK)
+    return Settings(
+        **chosen, file_size=args.file_size, cases=args.cases, cipher=args.cipher, kex=args.kex
+    )
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers were measured on, with the clients' and servers' versions."""
+    rclone = output_of(["rclone", "version"])
+    return {
+        "openssh": output_of(["ssh", "-V"]),
+        "rclone": rclone.splitlines()[0] if rclone else None,
+        "asyncssh": asyncssh.__version__,
+        **harness.environment(),
+    }
+
+
+def report(
+    settings: Settings, bench: SFTPBench, results: list[CaseResult], context: dict[str, Any]
+) -> str:
+    names = settings.placeholders
+    lines = [
+        f"omsh vs OpenSSH sftp-server: medians of {settings.runs} runs, interleaved, fresh"
+        f" connection each; {names['size_mib']} MiB (get, put),"
+        f" {names['files']} x {names['file_kib']} KiB (rclone)",
+        load_line(context),
+        *negotiated_lines(bench.negotiated),
+        "",
+        format_table(results),
+        "",
+        *result_lines(results),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    started = time.time()
+    context = environment()
+    with workspace(args.keep, args.workdir) as temp:
+        bench = SFTPBench(Path(temp), settings, say)
+        results = run_group(bench)
+    if results is None:
+        return 1
+    context["loadavg_at_end"] = os.getloadavg()
+    print(report(settings, bench, results, context))
+    document = {
+        "settings": {**asdict(settings), "cases": list(settings.cases)},
+        "environment": context,
+        "negotiated": bench.negotiated,
+    }
+    return save_results(args.out or DEFAULT_OUT, "sftp", started, document, results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
