@@ -142,6 +142,11 @@ class Target(ABC):
             str(self.key),
         ]
 
+    def ssh(self, command: str, timeout: float = 60) -> Result:
+        """``ssh user@127.0.0.1 COMMAND`` (omsh's shell or sshd's bash)."""
+        argv = [tool("ssh", "openssh-client"), "-p", str(self.port), *self.ssh_options()]
+        return run([*argv, f"{self.user}@127.0.0.1", command], timeout=timeout)
+
     def sftp(self, batch: str, timeout: float = 120) -> Result:
         """OpenSSH ``sftp -b -``; blank lines dropped, indentation stripped."""
         lines = [line.strip() for line in batch.splitlines() if line.strip()]
