@@ -100,7 +100,8 @@ class Rclone:
         return run(self.argv(*args, "-v", "--stats-one-line"), timeout=timeout)
 
 
-def remote(target: Target, path: str) -> str:
+def rclone_path(target: Target, path: str) -> str:
+    """``REMOTE:PATH`` for rclone; remotes are named after their targets."""
     return f"{target.name}:{path}"
 
 
@@ -111,6 +112,7 @@ def stored_digests(target: Target, base: str, tree: dict[str, bytes]) -> dict[st
 
 
 def expected_digests(tree: dict[str, bytes]) -> dict[str, str]:
+    """Relative path -> SHA-256 of the local content, to compare with :func:`stored_digests`."""
     return {relative: hashlib.sha256(data).hexdigest() for relative, data in tree.items()}
 
 
@@ -145,10 +147,10 @@ def test_copy_arrives_byte_identical_and_check_compares_hashes(targets, rclone, 
     local, tree = big_tree
     for target in targets:
         base = target.path("copy")
-        copied = rclone("copy", str(local), remote(target, base), timeout=180)
+        copied = rclone("copy", str(local), rclone_path(target, base), timeout=180)
         assert copied.status == 0, failed(target, "rclone copy", copied)
         assert stored_digests(target, base, tree) == expected_digests(tree), target.name
-        checked = rclone("check", str(local), remote(target, base), timeout=180)
+        checked = rclone("check", str(local), rclone_path(target, base), timeout=180)
         assert checked.status == 0, failed(target, "rclone check", checked)
         assert "No common hash found" not in checked.err, failed(target, "rclone check", checked)
         assert f"{len(tree)} matching files" in checked.err, failed(target, "rclone check", checked)
@@ -159,10 +161,10 @@ def test_second_sync_transfers_nothing(targets, rclone, tmp_path):
     tree = make_tree(tmp_path, 12, 100_000)
     for target in targets:
         base = target.path("sync")
-        first = rclone("sync", str(tmp_path), remote(target, base))
+        first = rclone("sync", str(tmp_path), rclone_path(target, base))
         assert first.status == 0, failed(target, "first rclone sync", first)
         assert len(transfers(first)) == len(tree), failed(target, "first rclone sync", first)
-        second = rclone("sync", str(tmp_path), remote(target, base))
+        second = rclone("sync", str(tmp_path), rclone_path(target, base))
         assert second.status == 0, failed(target, "second rclone sync", second)
         assert transfers(second) == [], failed(target, "second rclone sync", second)
         assert "There was nothing to transfer" in second.err, failed(
@@ -208,7 +210,7 @@ def write_through_mount(rclone: Rclone, target: Target, workdir: Path) -> str:
     log = workdir / f"mount-{target.name}.log"
     argv = rclone.argv(
         "mount",
-        remote(target, target.path("mount")),
+        rclone_path(target, target.path("mount")),
         str(mountpoint),
         "--vfs-cache-mode",
         "writes",

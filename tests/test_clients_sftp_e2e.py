@@ -50,6 +50,7 @@ def old_file(path: Path, size: int = 50_000) -> Path:
 
 
 def write_tree(root: Path) -> Path:
+    """:data:`TREE` below *root*, ``a.txt`` dated 2001 (mirror must keep the date)."""
     for relative, data in TREE.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(data)
@@ -58,6 +59,7 @@ def write_tree(root: Path) -> Path:
 
 
 def local_tree(root: Path) -> dict[str, bytes]:
+    """Relative path -> content of every file below *root*, to compare with :data:`TREE`."""
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
@@ -161,6 +163,7 @@ def psftp_login(target: Target, workdir: Path) -> list[str]:
 
 
 def host_key_fingerprint(target: Target) -> str:
+    """``SHA256:...`` for psftp's ``-hostkey``: PuTTY does not read known_hosts."""
     listed = run(["ssh-keygen", "-lf", str(target.known_hosts())])
     assert listed.status == 0, listed.err
     return listed.out.split()[1]
