@@ -11,6 +11,10 @@ key and known_hosts file a client is configured with, a folder to work in,
 OpenSSH ``sftp``/``scp`` runners, and a look at what actually got stored
 (omsh over ``ssh``, sshd straight from the disk).  One test can then run the
 same client against both and compare.
+
+Also here, for every client test module: :func:`tool` (skip naming the Debian
+package when a client is missing), :func:`failed` (assertion messages with the
+client's own words) and FUSE mount helpers.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from bench.ssh_client import public_key_file
 from bench.ssh_reference import OpenSSHServer
 from tests.e2e import OmshServer, Result, run
 
+#: A ``sha256sum`` output line, text (two spaces) or binary (`` *``) mode.
+_SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)$")
 _TIMESTAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")
 
 
@@ -198,8 +204,8 @@ class OmshTarget(Target):
             return super().sha256(paths)
         digests = dict.fromkeys(paths, f"unreadable: {result.err.strip()}")
         for line in result.out.splitlines():
-            digest, _, path = line.partition("  ")
-            digests[path] = digest
+            if match := _SUM_LINE.match(line):
+                digests[match.group(2)] = match.group(1)
         return digests
 
     def size(self, path: str) -> int:
