@@ -1,12 +1,12 @@
-"""Group commit of CDMI writes: one transaction for many, each write still its own."""
+"""Group commit of concurrent writes: one transaction for many, each write still its own."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from omsh.cdmi.commits import GroupCommit
 from omsh.errors import PermissionDenied
+from omsh.store.commits import GroupCommit
 from omsh.store.database import Store
 from omsh.store.model import StoreRoot
 from omsh.store.view import StoreView

@@ -50,9 +50,9 @@ from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
 
 from omsh.cdmi.auth import BasicAuth, Caller, StaleCredentials
-from omsh.cdmi.commits import GroupCommit
 from omsh.cdmi.protocol import OBJECTID_PREFIX, VERSION_HEADER, Selectors, Target
 from omsh.cdmi.values import SmallValues
+from omsh.store.commits import GroupCommit
 from omsh.store.content import ContentUpload
 from omsh.store.database import ROOT_KEY, Store
 from omsh.store.model import StoreObject, StoreRoot

@@ -13,7 +13,7 @@ answer: on the event loop itself when it is cheap (a value of at most
 :data:`LOOP_CHILDREN` children, a local storage; see :mod:`omsh.cdmi.context`
 for why that is safe), else in a worker.  A small PUT is staged in one
 worker call and committed with whatever other writes are queued
-(:mod:`omsh.cdmi.commits`).  Large values stream both ways.
+(:mod:`omsh.store.commits`).  Large values stream both ways.
 """
 
 from __future__ import annotations

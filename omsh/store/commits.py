@@ -2,9 +2,10 @@
 
 A commit costs an ``fsync`` of the storage and, with every writer adding to
 the same container, concurrent transactions conflict with each other (the
-container's mtime, its children, the catalog) and are retried.  So CDMI
-writes queue up here and one task at a time commits everything queued in
-one transaction, in a worker thread; while it runs, the next batch gathers.
+container's mtime, its children, the catalog) and are retried.  So the
+writes of CDMI requests and SFTP sessions queue up here and one task at a
+time commits everything queued in one transaction, in a worker thread; while
+it runs, the next batch gathers.
 Sixteen clients writing small objects then cost about one ``fsync`` per
 batch instead of one each, and never conflict with each other.
 
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from omsh.store.database import Store
 from omsh.store.model import StoreRoot
+
+log = logging.getLogger(__name__)
 
 #: Writes committed together at most.
 MAX_BATCH = 64
@@ -111,8 +115,8 @@ class GroupCommit:
             try:
                 results = self.store.run(lambda root: [write.work(root) for write in batch])
                 return [(True, result) for result in results]
-            except Exception:
-                pass
+            except Exception as exc:
+                log.debug("a batch of %d writes failed (%s); each runs alone", len(batch), exc)
         outcomes: list[tuple[bool, Any]] = []
         for write in batch:
             try:
