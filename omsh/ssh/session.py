@@ -25,6 +25,7 @@ from omsh.commands.output import InputStream, Output
 from omsh.commands.runtime import EXIT_FAILURE, Shell
 from omsh.errors import OmshError
 from omsh.ssh.channel import ChannelSink, ChannelSource, EmptySource, Interrupt
+from omsh.store.commits import GroupCommit
 from omsh.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ class ServerContext:
     executor: Executor
     #: Per-user shell histories kept for the life of the server process.
     histories: dict[str, list[str]] = field(default_factory=dict)
+    _group: GroupCommit | None = None
+
+    @property
+    def group(self) -> GroupCommit:
+        """The group committer SFTP sessions share (created on first use, on the loop)."""
+        if self._group is None:
+            loop = asyncio.get_running_loop()
+            executor = self.executor
+            self._group = GroupCommit(self.store, lambda func: loop.run_in_executor(executor, func))
+        return self._group
 
 
 def make_shell(

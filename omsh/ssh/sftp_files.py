@@ -28,6 +28,7 @@ as zeros.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import errno
 import functools
 import os
@@ -145,7 +146,9 @@ class WriteFile(OpenFile):
         self.accepted = 0
         self._batch: list[bytes] = []
         self._batched = 0
+        #: Writes past a gap by offset, and their offsets in order.
         self._ahead: dict[int, bytes] = {}
+        self._ahead_offsets: list[int] = []
         self._ahead_bytes = 0
         self._ahead_end = 0
         self._flushing: asyncio.Future[None] | None = None
@@ -235,24 +238,36 @@ class WriteFile(OpenFile):
     # -- in order (event loop) -------------------------------------------
 
     def _accept(self, offset: int, data: bytes) -> bool:
-        """Queue *data* if it is in order or can wait for the gap; else False."""
+        """Queue *data* if it is in order or can wait for its gap; else False.
+
+        Held writes never overlap each other or the bytes in order, so the
+        order they are put in place cannot matter; a write that would
+        overlap sends the upload to random access, where writes land in the
+        order they came.
+        """
+        end = offset + len(data)
+        held = self._ahead_offsets
         if offset == self.accepted:
+            if held and held[0] < end:
+                return False
             self._queue(data)
-            while self._ahead and self.accepted in self._ahead:
-                piece = self._ahead.pop(self.accepted)
+            while held and held[0] == self.accepted:
+                piece = self._ahead.pop(held.pop(0))
                 self._ahead_bytes -= len(piece)
                 self._queue(piece)
             return True
-        if (
-            offset > self.accepted
-            and offset not in self._ahead
-            and self._ahead_bytes + len(data) <= REORDER_LIMIT
-        ):
-            self._ahead[offset] = data
-            self._ahead_bytes += len(data)
-            self._ahead_end = max(self._ahead_end, offset + len(data))
-            return True
-        return False
+        if offset < self.accepted or self._ahead_bytes + len(data) > REORDER_LIMIT:
+            return False
+        at = bisect.bisect_left(held, offset)
+        if at < len(held) and held[at] < end:
+            return False
+        if at > 0 and held[at - 1] + len(self._ahead[held[at - 1]]) > offset:
+            return False
+        held.insert(at, offset)
+        self._ahead[offset] = data
+        self._ahead_bytes += len(data)
+        self._ahead_end = max(self._ahead_end, end)
+        return True
 
     def _queue(self, data: bytes) -> None:
         self._batch.append(data)
@@ -262,6 +277,7 @@ class WriteFile(OpenFile):
     def _take(self) -> tuple[list[bytes], dict[int, bytes]]:
         batch, ahead = self._batch, self._ahead
         self._batch, self._batched, self._ahead, self._ahead_bytes = [], 0, {}, 0
+        self._ahead_offsets = []
         return batch, ahead
 
     async def _flush(self) -> None:
@@ -294,23 +310,20 @@ class WriteFile(OpenFile):
         self._write_all(batch)
         if self.base_size > self.upload.size:
             self.upload.copy_range(self.base_fd, self.upload.size, self.base_size)
-        for offset, piece in ahead.items():  # in arrival order: the later write wins
+        for offset, piece in ahead.items():  # in arrival order, though none overlap
             self.upload.write_at(offset, piece)
 
     def _settle(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
         """Finish an in-order upload: held writes after their gaps, then the old tail.
 
-        A gap keeps the old content (or reads as zeros past its end); a held
-        write that overlaps bytes already written (a client racing itself) is
-        written in place, and the upload is then hashed from the file.
+        A gap keeps the old content, or reads as zeros past its end.  Held
+        writes do not overlap (see :meth:`_accept`), so this stays in order
+        and the hash is still computed as the bytes go by.
         """
         self._write_all(batch)
         for offset, piece in sorted(ahead.items()):
-            if offset >= self.upload.size:
-                self._keep_old(offset)
-                self.upload.write(piece)
-            else:
-                self.upload.write_at(offset, piece)
+            self._keep_old(offset)
+            self.upload.write(piece)
         self._keep_old(self.base_size)
 
     def _keep_old(self, end: int) -> None:
