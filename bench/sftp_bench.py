@@ -93,7 +93,7 @@ class Settings:
     size: int = GIB
     files: int = 1000
     file_size: int = 64 * KIB
-    cases: tuple[str, ...] = ("get", "put", "rss", "rclone")
+    cases: tuple[str, ...] = ("get", "put", "rss", "rclone")  # CASE_KEYS
     cipher: str = DEFAULT_CIPHER
     kex: str = DEFAULT_KEX
 
@@ -365,6 +365,7 @@ class SFTPBench:
 
     def case_rclone(self, result: CaseResult) -> None:
         settings = self.settings
+        amount = settings.files * settings.file_size
         runs = count()
 
         def copy(side: str, name: str) -> float:
@@ -378,16 +379,9 @@ class SFTPBench:
                 self.rclone_argv("size", "--json", f"{side}:{self.top[side]}/rclone/warm-up")
             )
             stored = json.loads(listing)
-            if (stored["count"], stored["bytes"]) != (
-                settings.files,
-                settings.files * settings.file_size,
-            ):
+            if (stored["count"], stored["bytes"]) != (settings.files, amount):
                 raise BenchError(f"rclone stored {stored} on {side}")
-        self.compare(
-            result,
-            lambda side: copy(side, f"run-{next(runs)}"),
-            settings.files * settings.file_size,
-        )
+        self.compare(result, lambda side: copy(side, f"run-{next(runs)}"), amount)
 
     def run(self) -> list[CaseResult]:
         """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
