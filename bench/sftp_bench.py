@@ -86,28 +86,6 @@ _WRITE_CHUNK = 4 * MIB
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What to run and how often."""
-
-    runs: int = 5
-    size: int = GIB
-    files: int = 1000
-    file_size: int = 64 * KIB
-    cases: tuple[str, ...] = ("get", "put", "rss", "rclone")  # CASE_KEYS
-    cipher: str = DEFAULT_CIPHER
-    kex: str = DEFAULT_KEX
-
-    @property
-    def placeholders(self) -> dict[str, str]:
-        """What case descriptions may use."""
-        return {
-            "size_mib": f"{self.size / MIB:g}",
-            "files": f"{self.files:,}",
-            "file_kib": f"{self.file_size / KIB:g}",
-        }
-
-
-@dataclass(frozen=True)
 class SFTPCase:
     """A case's key, how it is shown and judged; the description is a format string."""
 
@@ -163,6 +141,30 @@ CASES = (
     ),
 )
 CASE_KEYS = tuple(case.key for case in CASES)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run and how often."""
+
+    runs: int = 5
+    size: int = GIB
+    files: int = 1000
+    file_size: int = 64 * KIB
+    cases: tuple[str, ...] = CASE_KEYS
+    cipher: str = DEFAULT_CIPHER
+    kex: str = DEFAULT_KEX
+
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """What case descriptions may use."""
+        return {
+            "size_mib": f"{self.size / MIB:g}",
+            "files": f"{self.files:,}",
+            "file_kib": f"{self.file_size / KIB:g}",
+        }
+
+
 QUICK = {"runs": 1, "size": 64 * MIB, "files": 100}
 
 
