@@ -31,6 +31,7 @@ both servers accept, so both negotiate the same.
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import sys
@@ -134,10 +135,6 @@ CASES = (
         "`rclone copy` of {files} files of {file_kib} KiB into a new folder, default options",
         "MiB/s",
         Target(">=", 0.5),
-        notes=(
-            "rclone checks uploads with the remote `md5sum` where the server's shell has one"
-            " (sshd), an extra exec per file that omsh does not get",
-        ),
     ),
 )
 CASE_KEYS = tuple(case.key for case in CASES)
@@ -383,7 +380,22 @@ class SFTPBench:
             stored = json.loads(listing)
             if (stored["count"], stored["bytes"]) != (settings.files, amount):
                 raise BenchError(f"rclone stored {stored} on {side}")
+        result.notes.append(self._hash_check_note())
         self.compare(result, lambda side: copy(side, f"run-{next(runs)}"), amount)
+
+    def _hash_check_note(self) -> str:
+        """Which servers rclone checks each upload on with a remote ``md5sum`` (an extra exec).
+
+        rclone probes a remote once and writes what it found into its config:
+        ``md5sum_command = none`` when the server's exec does not answer it.
+        """
+        config = configparser.ConfigParser()
+        config.read(self.rclone_config, encoding="utf-8")
+        found = ", ".join(
+            f"{side} {config.get(side, 'md5sum_command', fallback='not probed')}"
+            for side in self.ends
+        )
+        return f"rclone's md5sum_command, run over exec after each upload to check it: {found}"
 
     def run(self) -> list[CaseResult]:
         """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
