@@ -104,6 +104,16 @@ def workspace(keep: bool, parent: Path | None) -> contextlib.AbstractContextMana
     return tempfile.TemporaryDirectory(prefix="omsh-bench-", dir=parent)
 
 
+def write_random(path: Path, size: int, chunk: int = 4 * MIB) -> None:
+    """*size* random bytes at *path* (incompressible, so no transport can shortcut them)."""
+    with path.open("wb") as out:
+        remaining = size
+        while remaining > 0:
+            piece = os.urandom(min(chunk, remaining))
+            out.write(piece)
+            remaining -= len(piece)
+
+
 # -- running and timing ------------------------------------------------------
 
 

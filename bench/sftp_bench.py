@@ -70,6 +70,7 @@ from bench.harness import (
     save_results,
     say,
     workspace,
+    write_random,
 )
 from bench.omsh_server import OmshServer
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, need, public_key_file
@@ -83,7 +84,6 @@ SFTP_SERVERS = (
     "/usr/libexec/openssh/sftp-server",
     "/usr/libexec/sftp-server",
 )
-_WRITE_CHUNK = 4 * MIB
 
 
 @dataclass(frozen=True)
@@ -192,16 +192,6 @@ class SFTPReference(OpenSSHServer):
 def _quoted(path: str) -> str:
     """*path* as one argument of an sftp batch command."""
     return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def write_random(path: Path, size: int) -> None:
-    """*size* random bytes at *path*, written in chunks."""
-    with path.open("wb") as out:
-        remaining = size
-        while remaining > 0:
-            chunk = os.urandom(min(_WRITE_CHUNK, remaining))
-            out.write(chunk)
-            remaining -= len(chunk)
 
 
 class SFTPBench:

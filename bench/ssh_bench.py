@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from bench.harness import (
     interleave,
     run_cases,
     run_checked,
+    write_random,
 )
 from bench.omsh_server import OmshServer
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, public_key_file
@@ -113,7 +113,6 @@ CASES = (
     ),
 )
 CASE_KEYS = tuple(spec.key for spec in CASES)
-_WRITE_CHUNK = 4 * MIB
 
 
 @dataclass(frozen=True)
@@ -182,12 +181,7 @@ class SSHBench:
 
     def _write_reference_tree(self) -> None:
         (self.ref_top / "many").mkdir(parents=True, exist_ok=True)
-        remaining = self.settings.size
-        with self.source.open("wb") as big:
-            while remaining > 0:
-                chunk = os.urandom(min(_WRITE_CHUNK, remaining))
-                big.write(chunk)
-                remaining -= len(chunk)
+        write_random(self.source, self.settings.size)
         for name in self._names():
             (self.ref_top / "many" / name).touch()
 
