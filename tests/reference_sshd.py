@@ -54,7 +54,8 @@ def brief(text: str, keep: int = 12) -> str:
 
 def failed(target: Target, what: str, result: Result) -> str:
     """Assertion message: which server, which client command, and what it said."""
-    return f"{target.name}: {what} exited {result.status}:\n{brief(result.err + result.out)}"
+    output = brief(result.err + result.out)
+    return f"{target.name}: {what} (exit status {result.status}):\n{output}"
 
 
 def tool(name: str, package: str) -> str:

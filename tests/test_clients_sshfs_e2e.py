@@ -2,7 +2,7 @@
 
 A mounted folder is used with everyday shell tools: redirection creates a
 file and writes to it while it is open (so the server must show a file that
-is still being written), ``sed -i`` writes a temporary file and renames it
+is still being written), ``>>`` appends, ``sed -i`` writes a temporary file and renames it
 over the original, ``touch`` and ``truncate`` change attributes of an
 existing file.  Every step must succeed on omsh as it does on sshd, and the
 stored result must be the same.
@@ -28,6 +28,7 @@ OLD_MTIME = 981173106  # 2001-02-03 04:05:06 UTC
 #: Shell steps run in the mounted folder, in order; ``{local}`` is a local file.
 STEPS = [
     "echo x > new.txt",
+    "echo y >> new.txt",
     "cp {local} copy.bin",
     "printf 'alpha\\nbeta\\n' > text.txt",
     "sed -i s/alpha/gamma/ text.txt",
@@ -36,6 +37,8 @@ STEPS = [
     "touch new.txt",
     "printf 'to be emptied\\n' > trunc.txt",
     "truncate -s 0 trunc.txt",
+    "echo gone > gone.txt",
+    "rm gone.txt",
 ]
 LOCAL_SIZE = 100_000
 
@@ -105,7 +108,7 @@ def test_shell_tools_in_a_mounted_folder(targets, tmp_path):
     local.write_bytes(os.urandom(LOCAL_SIZE))
     expected = {
         "moved.bin": local.read_bytes(),
-        "new.txt": b"x\n",
+        "new.txt": b"x\ny\n",
         "text.txt": b"gamma\nbeta\n",
         "trunc.txt": b"",
     }
