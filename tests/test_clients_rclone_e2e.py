@@ -96,7 +96,7 @@ class Rclone:
     def argv(self, *args: str) -> list[str]:
         return [self.binary, "--config", str(self.config), *args]
 
-    def __call__(self, *args: str, timeout: float = 120) -> Result:
+    def __call__(self, *args: str, timeout: float = 180) -> Result:
         return run(self.argv(*args, "-v", "--stats-one-line"), timeout=timeout)
 
 
@@ -141,16 +141,32 @@ def big_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return root, make_tree(root, TREE_FILES, 50 * MiB)
 
 
-def test_copy_arrives_byte_identical_and_check_compares_hashes(targets, rclone, big_tree):
-    """Every file arrives whole (pkg/sftp pads writes; > 32 KiB broke), and rclone
-    check finds a common hash (md5sum/sha1sum over exec), so it compares content."""
+@pytest.fixture(scope="module")
+def copied(targets, rclone, big_tree) -> dict[str, Result]:
+    """``rclone copy`` of the big tree to each target's ``copy`` folder, once."""
+    local, _ = big_tree
+    return {
+        target.name: rclone("copy", str(local), rclone_path(target, target.path("copy")))
+        for target in targets
+    }
+
+
+def test_copy_arrives_byte_identical(targets, big_tree, copied):
+    """Every file arrives whole: pkg/sftp pads its writes, which broke files > 32 KiB."""
+    _, tree = big_tree
+    for target in targets:
+        assert copied[target.name].status == 0, failed(target, "rclone copy", copied[target.name])
+        assert stored_digests(target, target.path("copy"), tree) == expected_digests(tree), (
+            target.name
+        )
+
+
+def test_check_compares_hashes(targets, rclone, big_tree, copied):
+    """rclone finds a common hash (``md5sum``/``sha1sum`` over exec), so check compares
+    content, not just sizes."""
     local, tree = big_tree
     for target in targets:
-        base = target.path("copy")
-        copied = rclone("copy", str(local), rclone_path(target, base), timeout=180)
-        assert copied.status == 0, failed(target, "rclone copy", copied)
-        assert stored_digests(target, base, tree) == expected_digests(tree), target.name
-        checked = rclone("check", str(local), rclone_path(target, base), timeout=180)
+        checked = rclone("check", str(local), rclone_path(target, target.path("copy")))
         assert checked.status == 0, failed(target, "rclone check", checked)
         assert "No common hash found" not in checked.err, failed(target, "rclone check", checked)
         assert f"{len(tree)} matching files" in checked.err, failed(target, "rclone check", checked)
