@@ -26,7 +26,7 @@ import re
 import shlex
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -307,6 +307,23 @@ def omsh_and_sshd(
         sshd.base = sshd.path(area)
         sshd.make_dirs(sshd.base)
         yield omsh, sshd
+
+
+def targets_fixture(area: str) -> Callable[..., Iterator[tuple[Target, Target]]]:
+    """A module-scoped ``targets`` fixture for a client test module: (sshd, omsh),
+    sshd first so each test shows the expectation before omsh is tried.
+
+    Use as ``targets = targets_fixture("area")``; it needs the ``server`` fixture.
+    """
+
+    @pytest.fixture(scope="module")
+    def targets(
+        server: OmshServer, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[tuple[Target, Target]]:
+        with omsh_and_sshd(server, tmp_path_factory.mktemp("sshd"), area) as (omsh, sshd):
+            yield sshd, omsh
+
+    return targets
 
 
 # -- FUSE mounts (rclone mount, sshfs) ------------------------------------------

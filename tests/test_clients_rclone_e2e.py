@@ -15,18 +15,17 @@ import random
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e import OmshServer, Result, run
+from tests.e2e import Result, run
 from tests.reference_sshd import (
     Target,
     brief,
     failed,
     need_fuse,
-    omsh_and_sshd,
+    targets_fixture,
     tool,
     unmount,
 )
@@ -121,13 +120,7 @@ def transfers(result: Result) -> list[str]:
     return re.findall(r"INFO  : (.+: (?:Copied|Deleted|Updated|Moved).*)", result.err)
 
 
-@pytest.fixture(scope="module")
-def targets(
-    server: OmshServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Target, Target]]:
-    """(sshd, omsh): sshd first, so the expectation is shown before omsh is tried."""
-    with omsh_and_sshd(server, tmp_path_factory.mktemp("sshd"), "rclone") as (omsh, sshd):
-        yield sshd, omsh
+targets = targets_fixture("rclone")
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import OmshServer, Result, run
-from tests.reference_sshd import OmshTarget, Target, failed, omsh_and_sshd, tool
+from tests.e2e import Result, run
+from tests.reference_sshd import OmshTarget, Target, failed, targets_fixture, tool
 
 pytestmark = pytest.mark.e2e
 
@@ -33,13 +33,7 @@ TREE = {
 }
 
 
-@pytest.fixture(scope="module")
-def targets(
-    server: OmshServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Target, Target]]:
-    """(sshd, omsh): sshd first, so the expectation is shown before omsh is tried."""
-    with omsh_and_sshd(server, tmp_path_factory.mktemp("sshd"), "clients") as (omsh, sshd):
-        yield sshd, omsh
+targets = targets_fixture("clients")
 
 
 def old_file(path: Path, size: int = 50_000) -> Path:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import OmshServer, run
-from tests.reference_sshd import Target, failed, need_fuse, omsh_and_sshd, tool, unmount
+from tests.e2e import run
+from tests.reference_sshd import Target, failed, need_fuse, targets_fixture, tool, unmount
 
 pytestmark = pytest.mark.e2e
 
@@ -94,13 +94,7 @@ def listed_sizes(mountpoint: Path) -> dict[str, int]:
     return sizes
 
 
-@pytest.fixture(scope="module")
-def targets(
-    server: OmshServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Target, Target]]:
-    """(sshd, omsh): sshd first, so the expectation is shown before omsh is tried."""
-    with omsh_and_sshd(server, tmp_path_factory.mktemp("sshd"), "sshfs") as (omsh, sshd):
-        yield sshd, omsh
+targets = targets_fixture("sshfs")
 
 
 def test_shell_tools_in_a_mounted_folder(targets, tmp_path):
