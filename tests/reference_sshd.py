@@ -38,6 +38,8 @@ from bench.ssh_client import public_key_file
 from bench.ssh_reference import OpenSSHServer
 from tests.e2e import OmshServer, Result, run
 
+#: A modification time clients set and must get back: 2001-02-03 04:05:06 UTC.
+OLD_MTIME = 981173106
 #: A ``sha256sum`` output line, text (two spaces) or binary (`` *``) mode.
 _SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)$")
 _TIMESTAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")

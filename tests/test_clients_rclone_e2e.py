@@ -125,11 +125,13 @@ targets = targets_fixture("rclone")
 
 @pytest.fixture(scope="module")
 def rclone(targets: tuple[Target, Target], tmp_path_factory: pytest.TempPathFactory) -> Rclone:
+    """rclone with a remote for each target (rclone skips the module if it is missing)."""
     return Rclone(tmp_path_factory.mktemp("rclone"), targets)
 
 
 @pytest.fixture(scope="module")
 def big_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    """The tree to copy: :data:`TREE_FILES` files up to 50 MiB, written once per module."""
     root = tmp_path_factory.mktemp("tree")
     return root, make_tree(root, TREE_FILES, 50 * MiB)
 
@@ -196,7 +198,8 @@ MOUNT_WRITES = {
 
 
 def wait_for_uploads(log: Path, count: int, timeout: float = 30) -> str:
-    """rclone 1.60 drops queued uploads on unmount: wait until *count* have finished.
+    """Wait until *count* uploads have finished: rclone 1.60 does not upload what
+    is still queued when it is unmounted (it leaves it for the next mount).
 
     Returns the log; a failed upload ends the wait early (rclone would retry
     in 10 s, and the log line says why).
@@ -254,6 +257,8 @@ def write_through_mount(rclone: Rclone, target: Target, workdir: Path) -> str:
 
 
 def test_mount_with_write_cache_stores_objects(targets, rclone, tmp_path):
+    """What is written through the mount (new files, a new folder, an append to
+    an existing file) is stored once rclone has uploaded it."""
     for target in targets:
         base = target.path("mount")
         target.make_dirs(base)
@@ -263,7 +268,8 @@ def test_mount_with_write_cache_stores_objects(targets, rclone, tmp_path):
         assert put.status == 0, failed(target, "sftp put", put)
         log = write_through_mount(rclone, target, tmp_path)
         assert "failed to upload" not in log, f"{target.name}: rclone mount log:\n{brief(log)}"
-        assert target.names(base) == ["big é.bin", "existing.txt", "new folder", "note.txt"]
+        names = ["big é.bin", "existing.txt", "new folder", "note.txt"]
+        assert target.names(base) == names, f"{target.name}: rclone mount log:\n{brief(log)}"
         expected = {
             **MOUNT_WRITES,
             "existing.txt": b"first line\nappended through the mount\n",

@@ -18,12 +18,18 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import Result, run
-from tests.reference_sshd import OmshTarget, Target, failed, targets_fixture, tool
+from tests.reference_sshd import (
+    OLD_MTIME,
+    OmshTarget,
+    Target,
+    failed,
+    targets_fixture,
+    tool,
+)
 
 pytestmark = pytest.mark.e2e
 
-OLD_ATIME = 981173100
-OLD_MTIME = 981173106  # 2001-02-03 04:05:06 UTC
+OLD_ATIME = OLD_MTIME - 6
 #: A small tree for mirroring: a nested folder, an empty file, odd names, > 32 KiB.
 TREE = {
     "a.txt": b"a\n",
@@ -164,6 +170,7 @@ def host_key_fingerprint(target: Target) -> str:
 
 
 def test_psftp_put_ls_get(targets, tmp_path):
+    """PuTTY's SFTP client in batch mode: upload, listing and download of an odd name."""
     binary = tool("psftp", "putty-tools")
     local = tmp_path / "up é.bin"
     local.write_bytes(os.urandom(100_000))
@@ -234,6 +241,7 @@ def test_paramiko_sees_a_file_while_it_is_written(targets, paramiko_sftp):
 
 
 def test_paramiko_posix_rename_and_utime(targets, paramiko_sftp):
+    """posix-rename replaces the target (as rename(2) does); utime sets the mtime."""
     for target in targets:
         sftp = paramiko_sftp[target.name]
         folder = target.path("paramiko-rename")

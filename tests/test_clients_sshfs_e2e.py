@@ -20,11 +20,18 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import run
-from tests.reference_sshd import Target, failed, need_fuse, targets_fixture, tool, unmount
+from tests.reference_sshd import (
+    OLD_MTIME,
+    Target,
+    failed,
+    need_fuse,
+    targets_fixture,
+    tool,
+    unmount,
+)
 
 pytestmark = pytest.mark.e2e
 
-OLD_MTIME = 981173106  # 2001-02-03 04:05:06 UTC
 #: Shell steps run in the mounted folder, in order; ``{local}`` is a local file.
 STEPS = [
     "echo x > new.txt",
