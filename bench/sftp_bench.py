@@ -294,18 +294,22 @@ class SFTPBench:
     def compare(
         self,
         result: CaseResult,
+        warm_up: Callable[[str], None],
         run: Callable[[str], float],
         amount: int,
         *,
         sample_rss: bool = False,
     ) -> None:
-        """Interleave ``run(side)`` on both sides; samples are *amount* bytes per second, in MiB.
+        """``warm_up(side)`` once, then interleave timed ``run(side)`` on both sides.
 
-        With *sample_rss* omsh's idle RSS is read first (once) and its peak
-        is recorded during each of its timed runs.
+        The samples are *amount* bytes per second, in MiB.  With *sample_rss*
+        omsh's idle RSS is read before its first warm-up (once per bench) and
+        its peak is recorded during each of its timed runs.
         """
         if sample_rss:
             self.memory.read_idle(self.omsh.pid)
+        for side in self.ends:
+            warm_up(side)
 
         def omsh() -> float:
             if not sample_rss:
@@ -318,21 +322,24 @@ class SFTPBench:
         result.reference = [amount / MIB / seconds for seconds in theirs]
 
     # -- the cases -------------------------------------------------------------------
+    # Each warm-up checks the work was really done.
 
     def case_get(self, result: CaseResult) -> None:
         size = self.settings.size
         copy = self.workdir / "downloaded"
-        for side in self.ends:
+
+        def warm_up(side: str) -> None:
             run_checked(self.sftp_argv(side, f"get {_quoted(self.big[side])} {_quoted(str(copy))}"))
             got = copy.stat().st_size
             copy.unlink()
             if got != size:
                 raise BenchError(f"downloaded {got} bytes from {side}, not {size}")
+
         argv = {
             side: self.sftp_argv(side, f"get {_quoted(self.big[side])} /dev/null")
             for side in self.ends
         }
-        self.compare(result, lambda side: run_checked(argv[side]), size, sample_rss=True)
+        self.compare(result, warm_up, lambda side: run_checked(argv[side]), size, sample_rss=True)
 
     def case_put(self, result: CaseResult) -> None:
         size = self.settings.size
@@ -342,12 +349,14 @@ class SFTPBench:
             )
             for side, top in self.top.items()
         }
-        for side in self.ends:
+
+        def warm_up(side: str) -> None:
             run_checked(argv[side])
             stored = self.remote_size(side, f"{self.top[side]}/upload")
             if stored != size:
                 raise BenchError(f"{side} stored {stored} bytes, not {size}")
-        self.compare(result, lambda side: run_checked(argv[side]), size, sample_rss=True)
+
+        self.compare(result, warm_up, lambda side: run_checked(argv[side]), size, sample_rss=True)
 
     def case_rss(self, result: CaseResult) -> None:
         self.memory.fill(result, "the get or put case")
@@ -362,7 +371,7 @@ class SFTPBench:
                 self.rclone_argv("copy", str(self.files), f"{side}:{self.top[side]}/rclone/{name}")
             )
 
-        for side in self.ends:
+        def warm_up(side: str) -> None:
             copy(side, "warm-up")
             listing = checked_output(
                 self.rclone_argv("size", "--json", f"{side}:{self.top[side]}/rclone/warm-up")
@@ -370,8 +379,9 @@ class SFTPBench:
             stored = json.loads(listing)
             if (stored["count"], stored["bytes"]) != (settings.files, amount):
                 raise BenchError(f"rclone stored {stored} on {side}")
+
+        self.compare(result, warm_up, lambda side: copy(side, f"run-{next(runs)}"), amount)
         result.notes.append(self._hash_check_note())
-        self.compare(result, lambda side: copy(side, f"run-{next(runs)}"), amount)
 
     def _hash_check_note(self) -> str:
         """Which servers rclone checks each upload on with a remote ``md5sum`` (an extra exec).
