@@ -1,10 +1,10 @@
 """Streaming a request body into a staged upload, never whole in memory.
 
 The body is gathered on the event loop into batches of about
-:data:`BATCH_BYTES` and each batch is written (and hashed) by a worker
-thread while the next one arrives — one write in flight at a time, so memory
-stays at about two batches whatever the size, and aiohttp's flow control
-pauses a client that sends faster than the disk takes it.  The staged file
+:data:`~omsh.store.writebehind.BATCH_BYTES`, each written and hashed behind
+by :class:`~omsh.store.writebehind.WriteBehind` while the next one arrives,
+so memory stays at about two batches whatever the size, and aiohttp's flow
+control pauses a client that sends faster than the disk takes it.  The staged file
 only becomes an object in a later transaction; a client that goes away, a
 body shorter than announced or any other failure deletes it.
 
@@ -15,18 +15,15 @@ after it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from omsh.cdmi.context import Backend
 from omsh.cdmi.protocol import fail
 from omsh.store.content import CHUNK_SIZE, ContentUpload
-
-BATCH_BYTES = 1024 * 1024
-WRITEBACK_BYTES = 16 * 1024 * 1024
+from omsh.store.writebehind import BATCH_BYTES, WriteBehind
 
 
 @dataclass(frozen=True)
@@ -56,66 +53,6 @@ def _copy_rest(old: BinaryIO, upload: ContentUpload, offset: int) -> None:
         upload.write(chunk)
 
 
-class _Writer:
-    """Batches written by worker threads behind the event loop, one at a time.
-
-    A batch is written to the file and hashed at the same time, in two
-    workers (:meth:`ContentUpload.store_bytes` and ``count_bytes`` each
-    release the GIL and take about as long), and every
-    :data:`WRITEBACK_BYTES` the kernel is asked to start writing to disk,
-    so that the final ``fsync`` has little left to do.
-    """
-
-    def __init__(self, backend: Backend, upload: ContentUpload) -> None:
-        self.backend = backend
-        self.upload = upload
-        self.pending: asyncio.Future[Any] | None = None
-        self.written = 0
-        self._unflushed = 0
-
-    async def submit(self, *works: Callable[[], None]) -> None:
-        """Start *works* (at once) once the previous batch is written."""
-        await self.drain()
-        self.pending = asyncio.gather(*(self.backend.in_thread(work) for work in works))
-
-    async def write(self, batch: list[bytes]) -> None:
-        """Write and hash the chunks of *batch* (as received: no copy on the loop)."""
-        size = sum(len(chunk) for chunk in batch)
-        self.written += size
-        self._unflushed += size
-        writeback = self._unflushed >= WRITEBACK_BYTES
-        if writeback:
-            self._unflushed = 0
-        upload = self.upload
-
-        def store() -> None:
-            for chunk in batch:
-                upload.store_bytes(chunk)
-            if writeback:
-                upload.start_writeback()
-
-        def count() -> None:
-            for chunk in batch:
-                upload.count_bytes(chunk)
-
-        await self.submit(store, count)
-
-    async def drain(self) -> None:
-        # Shielded: a cancelled request must not look done while a worker
-        # still writes, or the clean-up below would race with it.
-        if self.pending is not None:
-            await asyncio.shield(self.pending)
-            self.pending = None
-
-    def after_last(self, cleanup: Callable[[], None]) -> None:
-        """Run *cleanup* now, or once the workers still busy are done."""
-        pending, self.pending = self.pending, None
-        if pending is None or pending.done():
-            cleanup()
-        else:
-            pending.add_done_callback(lambda _: cleanup())
-
-
 async def stage(
     backend: Backend,
     body: AsyncIterable[bytes],
@@ -125,7 +62,7 @@ async def stage(
 ) -> ContentUpload:
     """Stream *body* into a finished upload; *expected* bytes exactly, if given."""
     upload = await backend.in_thread(lambda: ContentUpload(backend.store.temporary_directory()))
-    writer = _Writer(backend, upload)
+    writer = WriteBehind(upload, backend.in_thread)
     old: BinaryIO | None = None
 
     def close_old() -> None:
