@@ -375,6 +375,35 @@ def test_any_sequence_of_requests_ends_as_a_file_would(
             os.close(fd)
 
 
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    size=st.integers(0, 5000),
+    requests=st.lists(st.tuples(st.integers(0, 6000), st.integers(1, 700)), max_size=30),
+)
+def test_reads_through_the_read_ahead_are_what_pread_gives(
+    tmp_path, executor, monkeypatch, size, requests
+):
+    monkeypatch.setattr(sftp_files, "READ_AHEAD", 1024)
+    data = os.urandom(size)
+    path = tmp_path / f"blob-{size}-{len(requests)}"
+    path.write_bytes(data)
+    handle = ReadFile("/x", os.open(path, os.O_RDONLY), SFTPAttrs(size=size))
+    # Sequential runs as clients send them, then whatever hypothesis adds.
+    pattern = [(offset, 512) for offset in range(0, size + 512, 512)] + requests
+
+    async def read_all() -> None:
+        for offset, length in pattern:
+            assert await handle.read(offset, length, executor) == data[offset : offset + length]
+        await handle.drain()
+
+    try:
+        run(read_all())
+    finally:
+        handle.release()
+
+
 # -- sessions -------------------------------------------------------------
 
 
@@ -541,7 +570,7 @@ def test_a_failed_batch_fails_the_upload(store, session, monkeypatch):
     def disk_full(self, chunk: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ContentUpload, "write", disk_full)
+    monkeypatch.setattr(ContentUpload, "store_bytes", disk_full)
     server, _ = session()
 
     async def scenario() -> None:

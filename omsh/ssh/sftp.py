@@ -444,7 +444,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         """Read a file this session is still writing, as sshd would: what is there so far."""
         await writer.read(0, 0)  # the staged file now holds the whole content
         fd = await self._offload(os.open, writer.upload.path, os.O_RDONLY)
-        return ReadFile(writer.path, fd, writer.attributes())
+        return ReadFile(writer.path, fd, writer.attributes(), live=True)
 
     def _open_for_writing(self, target: str, pflags: int) -> WriteFile:
         def check(view: StoreView) -> tuple[str | None, int]:
@@ -476,7 +476,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         if isinstance(handle, WriteFile):
             return await handle.read(offset, size)
         assert isinstance(handle, ReadFile)
-        return await self._offload(handle.read, offset, size)
+        return await handle.read(offset, size, self._context.executor)
 
     @_reported
     async def write(self, file_obj: object, offset: int, data: bytes) -> int:

@@ -10,8 +10,9 @@ nothing behind, partial or whole.
 How clients write, and what a :class:`WriteFile` does about it:
 
 * In order (OpenSSH ``sftp``/``scp``, paramiko, lftp): batches of about
-  :data:`WRITE_BATCH` bytes are written and hashed behind, in a worker, while
-  the next batch gathers on the event loop.
+  :data:`WRITE_BATCH` bytes are written and hashed behind, in two workers
+  (:class:`~omsh.store.writebehind.WriteBehind`, as CDMI does), while the
+  next batch gathers on the event loop.
 * Ahead of order (rclone: github.com/pkg/sftp sends up to 64 writes at once,
   and they arrive in any order): a write past the gap is held in memory until
   the bytes before it arrive, up to :data:`REORDER_LIMIT`.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import errno
 import functools
 import os
@@ -41,11 +43,14 @@ from typing import TypeVar
 from asyncssh import FILEXFER_TYPE_REGULAR, SFTPAttrs, SFTPFailure
 
 from omsh.store.content import CHUNK_SIZE, ContentUpload
+from omsh.store.writebehind import BATCH_BYTES, WriteBehind
 
 T = TypeVar("T")
 
-#: Upload bytes gathered on the event loop before a worker writes them.
-WRITE_BATCH = 1024 * 1024
+#: Upload bytes gathered on the event loop before workers write them.
+WRITE_BATCH = BATCH_BYTES
+#: Bytes of committed content read per worker call when downloading.
+READ_AHEAD = 512 * 1024
 #: Bytes written ahead of a gap held in memory before going to random access.
 REORDER_LIMIT = 16 * 1024 * 1024
 _ZEROS = bytes(CHUNK_SIZE)
@@ -85,12 +90,24 @@ class OpenFile:
 
 
 class ReadFile(OpenFile):
-    """Content open read-only through a descriptor; attributes as they were at open."""
+    """Content open read-only through a descriptor; attributes as they were at open.
 
-    def __init__(self, path: str, fd: int, attrs: SFTPAttrs) -> None:
+    A committed blob never changes, so reads go through a read-ahead buffer:
+    one worker call reads :data:`READ_AHEAD` bytes and the next requests (an
+    SFTP client asks for 32 KiB at a time, many at once) are answered from
+    it on the event loop, while the following piece is read behind.  A file
+    still being written (*live*) is read directly every time.
+    """
+
+    def __init__(self, path: str, fd: int, attrs: SFTPAttrs, *, live: bool = False) -> None:
         super().__init__(path)
         self.fd = fd
         self._attrs = attrs
+        self._live = live
+        self._buffer = b""
+        self._buffer_at = -1  # nothing read yet
+        self._ahead: asyncio.Future[bytes] | None = None
+        self._ahead_at = 0
 
     @property
     def size(self) -> int:
@@ -99,13 +116,53 @@ class ReadFile(OpenFile):
     def attributes(self) -> SFTPAttrs:
         return self._attrs
 
-    def read(self, offset: int, length: int) -> bytes:
-        return os.pread(self.fd, length, offset)
+    async def read(self, offset: int, length: int, executor: Executor) -> bytes:
+        """Up to *length* bytes at *offset*; fewer only at the end of the content."""
+        loop = asyncio.get_running_loop()
+        if self._live or length > READ_AHEAD:
+            return await loop.run_in_executor(executor, os.pread, self.fd, length, offset)
+        if not self._holds(offset, length):
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None and self._ahead_at == offset:
+                self._buffer = await ahead
+            else:
+                if ahead is not None:
+                    ahead.add_done_callback(_consume)
+                self._buffer = await loop.run_in_executor(
+                    executor, os.pread, self.fd, READ_AHEAD, offset
+                )
+            self._buffer_at = offset
+        end = self._buffer_at + len(self._buffer)
+        if self._ahead is None and len(self._buffer) == READ_AHEAD and end < self.size:
+            self._ahead_at = end
+            self._ahead = loop.run_in_executor(executor, os.pread, self.fd, READ_AHEAD, end)
+        start = offset - self._buffer_at
+        return self._buffer[start : start + length]
+
+    def _holds(self, offset: int, length: int) -> bool:
+        if self._buffer_at < 0:
+            return False
+        start = offset - self._buffer_at
+        at_end = len(self._buffer) < READ_AHEAD
+        return start >= 0 and (start + length <= len(self._buffer) or at_end)
+
+    async def drain(self) -> None:
+        """Let a read ahead finish before the descriptor is closed."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            with contextlib.suppress(OSError):
+                await ahead
 
     def release(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _consume(future: asyncio.Future[bytes]) -> None:
+    """Retrieve a read ahead nobody wants any more, so a failure is not logged."""
+    if not future.cancelled():
+        future.exception()
 
 
 class WriteFile(OpenFile):
@@ -151,7 +208,7 @@ class WriteFile(OpenFile):
         self._ahead_offsets: list[int] = []
         self._ahead_bytes = 0
         self._ahead_end = 0
-        self._flushing: asyncio.Future[None] | None = None
+        self._behind = WriteBehind(upload, self._in_thread)
 
     # -- what clients see ------------------------------------------------
 
@@ -213,11 +270,8 @@ class WriteFile(OpenFile):
 
     async def drain(self) -> None:
         """Wait for the batch being written; its failure is kept and raised."""
-        flushing, self._flushing = self._flushing, None
-        if flushing is None:
-            return
         try:
-            await flushing
+            await self._behind.drain()
         except Exception as exc:
             self.failed = exc
             raise
@@ -281,15 +335,19 @@ class WriteFile(OpenFile):
         return batch, ahead
 
     async def _flush(self) -> None:
-        """Hand the queued batch to a worker once the previous one is written."""
-        await self.drain()
+        """Hand the queued batch to the workers once the previous one is written."""
         batch, self._batch, self._batched = self._batch, [], 0
-        loop = asyncio.get_running_loop()
-        self._flushing = loop.run_in_executor(self.executor, self._write_all, batch)
+        try:
+            await self._behind.write(batch)
+        except Exception as exc:
+            self.failed = exc
+            raise
+
+    def _in_thread(self, work: Callable[[], T]) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     async def _run(self, func: Callable[..., T], *args: object) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(func, *args))
+        return await self._in_thread(functools.partial(func, *args))
 
     async def _to_random_access(self) -> None:
         if self.random:
