@@ -6,11 +6,19 @@ separates commands.  ``shlex`` does the same but forgets *which* characters
 were quoted, and omsh needs that twice: ``n='5'`` stores the string ``"5"``
 where ``n=5`` stores the number 5, and a quoted ``*`` is not a wildcard.
 So each :class:`Word` remembers where its quoted characters are.
+
+omsh has no pipes, redirections, ``&&``/``||``, background jobs or command
+substitution.  An unquoted operator for one of them is a usage error for the
+whole line, before any command runs: ``ls / | grep a`` must not list ``/``
+and then complain that ``|`` is not found.  The message says how to do it
+on the client's side instead.  Quoted, the same characters are ordinary
+(``query 'n > 1'``, a name ``'a|b'``).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 
 from omsh.errors import UsageError
 
@@ -21,13 +29,60 @@ _TOKEN = re.compile(
   | '(?P<single>[^']*)'
   | "(?P<double>(?:\\.|[^"\\])*)"
   | \\(?P<escaped>.)
-  | (?P<bare>[^ \t\r\n;'"\\]+)
+  | (?P<operator>
+        (?:(?<![^ \t\r\n;])[0-9]+)?(?:>>|>\||<<<?|<>|[<>])(?:&[\d-]*)?  # 2>&1, <<EOF
+      | &>>? | \|\| | \|&? | && | & | \$\( | `
+    )
+  | (?P<bare>(?:[^ \t\r\n;'"\\|&<>`$]|\$(?!\())+)
   | (?P<unterminated>['"\\])
     """,
     re.VERBOSE | re.DOTALL,
 )
 _DOUBLE_ESCAPE = re.compile(r'\\([\\"$`])')
 _GLOB_CHARS = frozenset("*?[")
+#: Text that ``sh`` reads the same inside double quotes (for the client-side
+#: example: ``"query 'n > 1'"`` reads better than ``shlex.quote``'s form).
+_DOUBLE_QUOTE_SAFE = re.compile(r'[^"$`\\!]*')
+
+
+class UnsupportedSyntax(UsageError):
+    """An unquoted shell operator omsh does not have (``|``, ``>``, ``&&``, ``$(``…)."""
+
+    def __init__(self, line: str, start: int, end: int) -> None:
+        self.operator = line[start:end]
+        super().__init__(_explain(self.operator, line[:start].strip(), line[end:].strip()))
+
+
+def _explain(operator: str, before: str, after: str) -> str:
+    """What *operator* would do in ``sh``, that omsh lacks it, and the client-side way."""
+    unsupported = f"{operator!r} is not supported"
+    literal = f"quote the {operator!r} if it is part of a name"
+    here = _client_quote(before) if before else "COMMAND"
+    if operator in ("&&", "||"):
+        there = _client_quote(after) if after else "COMMAND"
+        return (
+            f"{unsupported}: omsh has no conditionals ({literal}); separate commands "
+            f"with ';', or on your side: ssh HOST {here} {operator} ssh HOST {there}"
+        )
+    if operator in ("|", "|&") or "<" in operator or ">" in operator:
+        verb = "pipe" if operator.startswith("|") else "redirect"
+        if not after and operator[-1] in "|<>":  # not after 2>&1: it needs nothing
+            after = "COMMAND" if verb == "pipe" else "FILE"
+        example = " ".join(filter(None, ["ssh HOST", here, operator, after]))
+        return (
+            f"{unsupported}: omsh has no pipes or redirections ({literal}); "
+            f"{verb} on your side instead: {example}"
+        )
+    if operator == "&":
+        return f"{unsupported}: omsh has no background jobs ({literal}); separate commands with ';'"
+    return f"{unsupported}: omsh has no command substitution ({literal})"
+
+
+def _client_quote(command: str) -> str:
+    """*command* as one word for the client's ``sh``, as a person would quote it."""
+    if "'" in command and _DOUBLE_QUOTE_SAFE.fullmatch(command):
+        return f'"{command}"'
+    return shlex.quote(command)
 
 
 class Word(str):
@@ -64,7 +119,8 @@ def split_commands(line: str) -> list[list[Word]]:
     """Split *line* into commands (on unquoted ``;``), each a list of words.
 
     Empty commands (``a ;; b``, a blank line) are dropped.  An unterminated
-    quote is a :class:`UsageError` that says where it starts.
+    quote is a :class:`UsageError` that says where it starts; an unquoted
+    pipe, redirection or other shell operator is an :class:`UnsupportedSyntax`.
     """
     commands: list[list[Word]] = []
     words: list[Word] = []
@@ -105,6 +161,8 @@ def split_commands(line: str) -> list[list[Word]]:
             add(match.group("escaped"), True)
         elif kind == "bare":
             add(match.group("bare"), False)
+        elif kind == "operator":
+            raise UnsupportedSyntax(line, match.start(), match.end())
         else:
             what = "escape" if match.group() == "\\" else "quote"
             raise UsageError(f"unterminated {what} at column {match.start() + 1}")
