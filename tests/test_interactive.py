@@ -296,7 +296,7 @@ def test_line_context(text, words, current, quote, escaped):
     )
 
 
-_SPECIAL = set(" \t\r\n;'\"\\*?[")
+_SPECIAL = set(" \t\r\n;'\"\\*?[|&<>`$")
 
 
 def _typed_bare(text: str) -> str:

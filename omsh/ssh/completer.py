@@ -52,8 +52,9 @@ MAX_COMPLETIONS = 500
 
 # Marks the cursor while parsing: a character no typed line can hold.
 _CURSOR = "\0"
-# What a backslash must protect outside quotes: separators, quotes, wildcards.
-_SPECIAL = re.compile(r"""[\s;'"\\*?\[]""")
+# What a backslash must protect outside quotes: separators, quotes, wildcards
+# and the shell operators that words.split_commands refuses (| & < > ` $).
+_SPECIAL = re.compile(r"""[\s;'"\\*?\[|&<>`$]""")
 # argparse actions that may be given more than once.
 _REPEATABLE = ("append", "extend", "count")
 
