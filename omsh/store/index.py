@@ -178,53 +178,66 @@ class FieldIndex(Persistent):
         self._shared = OOBTree()
         self._reverse = IOBTree()
         self._rank_counts = IOBTree()
-        self._count = Length()
 
     def __len__(self) -> int:
-        return self._count()
+        # Summed over the types rather than kept in a counter of its own: a
+        # new object then writes one record less per field (stores made
+        # before keep an unused ``_count``).
+        return sum(counter() for counter in self._rank_counts.values())
 
     def insert(self, docid: int, key: SortKey) -> None:
-        stored = _stored(key)
         old = self._reverse.get(docid)
         if old is not None:
-            if _key(old) == key:
+            old_key = _key(old)
+            if old_key == key:
                 return
-            self.remove(docid)
-        shared = self._shared.get(key)
-        if shared is not None:
-            shared.insert(docid)
+            self._unpost(docid, old_key)
+            if old_key[0] != key[0]:
+                self._count_rank(old_key[0], -1)
+                self._count_rank(key[0], 1)
         else:
-            single = self._unique.get(key)
-            if single is None:
-                self._unique[key] = docid
-            else:
-                del self._unique[key]
-                self._shared[key] = IITreeSet((single, docid))
-        self._reverse[docid] = stored
-        counter = self._rank_counts.get(key[0])
-        if counter is None:
-            counter = self._rank_counts[key[0]] = Length()
-        counter.change(1)
-        self._count.change(1)
+            self._count_rank(key[0], 1)
+        self._post(docid, key)
+        self._reverse[docid] = _stored(key)
 
     def remove(self, docid: int) -> None:
         stored = self._reverse.pop(docid, None)
         if stored is None:
             return
         key = _key(stored)
+        self._unpost(docid, key)
+        self._count_rank(key[0], -1)
+
+    def _post(self, docid: int, key: SortKey) -> None:
+        """List *docid* under *key*."""
+        shared = self._shared.get(key)
+        if shared is not None:
+            shared.insert(docid)
+            return
+        single = self._unique.get(key)
+        if single is None:
+            self._unique[key] = docid
+        else:
+            del self._unique[key]
+            self._shared[key] = IITreeSet((single, docid))
+
+    def _unpost(self, docid: int, key: SortKey) -> None:
+        """Take *docid* off *key*'s list."""
         if self._unique.get(key) == docid:
             del self._unique[key]
-        else:
-            shared = self._shared.get(key)
-            if shared is not None and docid in shared:
-                shared.remove(docid)
-                if shared.minKey() == shared.maxKey():
-                    del self._shared[key]
-                    self._unique[key] = shared.minKey()
-        counter = self._rank_counts.get(key[0])
-        if counter is not None:
-            counter.change(-1)
-        self._count.change(-1)
+            return
+        shared = self._shared.get(key)
+        if shared is not None and docid in shared:
+            shared.remove(docid)
+            if shared.minKey() == shared.maxKey():
+                del self._shared[key]
+                self._unique[key] = shared.minKey()
+
+    def _count_rank(self, rank: int, change: int) -> None:
+        counter = self._rank_counts.get(rank)
+        if counter is None:
+            counter = self._rank_counts[rank] = Length()
+        counter.change(change)
 
     def key_of(self, docid: int) -> SortKey | None:
         stored = self._reverse.get(docid)
@@ -277,8 +290,6 @@ class FieldIndex(Persistent):
         for rank in sorted(set(ranks) | set(self._rank_counts.keys())):
             if self.count_of_rank(rank) != ranks[rank]:
                 problems.append(f"the count of {RANK_NAMES.get(rank, rank)} values is wrong")
-        if self._count() != indexed:
-            problems.append(f"counts {self._count()} documents, holds {indexed}")
         return problems
 
     # -- lookups -------------------------------------------------------
