@@ -518,8 +518,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     async def _store(self, handle: WriteFile) -> None:
         """Complete *handle*'s content and store it, with the times the client set."""
         with self._context.group.coming():
-            await handle.complete()
-            await self._offload(handle.upload.finish)  # the fsync, outside the commit
+            await handle.complete()  # the fsync too, before the commit
 
         def store(view: StoreView) -> None:
             obj = view.store_data(handle.path, handle.upload)

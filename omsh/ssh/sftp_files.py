@@ -277,11 +277,11 @@ class WriteFile(OpenFile):
             raise
 
     async def complete(self) -> None:
-        """Put everything in place: held writes, old content kept, the last batch."""
+        """Put everything in place (held writes, old content kept, the last batch)
+        and flush it to disk: the upload is then ready to be stored."""
         await self.drain()
-        if not self.random:
-            batch, ahead = self._take()
-            await self._run(self._settle, batch, ahead)
+        batch, ahead = self._take()
+        await self._run(self._finish, batch, ahead)
 
     def release(self) -> None:
         if self.base_fd >= 0:
@@ -370,6 +370,11 @@ class WriteFile(OpenFile):
             self.upload.copy_range(self.base_fd, self.upload.size, self.base_size)
         for offset, piece in ahead.items():  # in arrival order, though none overlap
             self.upload.write_at(offset, piece)
+
+    def _finish(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
+        if not self.random:
+            self._settle(batch, ahead)
+        self.upload.finish()
 
     def _settle(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
         """Finish an in-order upload: held writes after their gaps, then the old tail.
