@@ -8,6 +8,7 @@ as named ``ICommand`` adapters; nothing is registered at import time.
 FAMILIES = (
     "omsh.commands.navigate",
     "omsh.commands.content",
+    "omsh.commands.checksums",
     "omsh.commands.metadata",
     "omsh.commands.access",
     "omsh.commands.identity",
