@@ -5,34 +5,9 @@ Store work normally runs in the server's worker threads, one
 :class:`StoreView` for the caller — the same checks, catalog upkeep and
 audit as the shell.
 
-Small reads on the event loop
------------------------------
-A worker hop is the largest cost of a small GET: the thread hand-off and
-the GIL passing back and forth cost more than the read itself, and opening a
-pooled ZODB connection per request (its cache collection, a new transaction
-manager) costs as much again.  So :class:`LoopReader` keeps *one* ZODB
-connection, with its own transaction manager, for reads done on the event
-loop thread, and :meth:`Backend.read_on_loop` runs a read there when it is
-known to be cheap.  Why this is safe:
-
-* ZODB connections may not be shared between threads at the same time; this
-  one is only ever used on the loop thread, and a read runs to completion
-  without awaiting, so two reads never interleave on it.
-* Each read starts a new transaction on the connection, so it sees every
-  commit made before it, like a pooled connection would (MVCC: reads never
-  block or conflict with writers); and it cannot write (see
-  :class:`LoopReader`).
-* Blocking I/O on the loop would stall every SSH session too.  Loop reads
-  are only enabled for storages in local files or memory (FileStorage,
-  MappingStorage): a cache miss there is a read of a local, usually
-  page-cached file.  A network storage (ZEO, RelStorage) keeps every read
-  in the workers.  Blob files are read on the loop only for values of at
-  most :data:`~omsh.cdmi.values.CACHED_LIMIT` bytes, and those are usually
-  in :class:`~omsh.cdmi.values.SmallValues` already.
-* The work is bounded: a read that turns out not to be cheap — a larger
-  value, a container with many children, a query — raises
-  :class:`NotCheap` before doing it and is run again in a worker.
-  Argon2 never runs on the loop (unknown credentials go to a worker first).
+Small reads run on the event loop when they are cheap, through one
+:class:`~omsh.store.loopreads.LoopReader` (that module says why that is
+safe); the rest, and every write, go to the worker threads.
 """
 
 from __future__ import annotations
@@ -43,18 +18,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
-import transaction
 from aiohttp import web
-from ZODB.blob import BlobStorage
-from ZODB.FileStorage import FileStorage
-from ZODB.MappingStorage import MappingStorage
 
 from omsh.cdmi.auth import BasicAuth, Caller, StaleCredentials
 from omsh.cdmi.protocol import OBJECTID_PREFIX, VERSION_HEADER, Selectors, Target
 from omsh.cdmi.values import SmallValues
 from omsh.store.commits import GroupCommit
 from omsh.store.content import ContentUpload
-from omsh.store.database import ROOT_KEY, Store
+from omsh.store.database import Store
+from omsh.store.loopreads import LoopReader, NotCheap, is_local
 from omsh.store.model import StoreObject, StoreRoot
 from omsh.store.view import StoreView
 
@@ -82,50 +54,6 @@ class Call:
 
     def no_content(self, status: int = 204) -> web.Response:
         return web.Response(status=status, headers=self.headers())
-
-
-class NotCheap(Exception):
-    """A read started on the event loop would take too long there: use a worker."""
-
-
-def is_local(storage: object) -> bool:
-    """Whether *storage* keeps its records in local files or memory."""
-    if isinstance(storage, BlobStorage):  # blob support wrapped around another storage
-        storage = vars(storage).get("_BlobStorage__storage", storage)
-    return isinstance(storage, FileStorage | MappingStorage)
-
-
-class LoopReader:
-    """One ZODB connection for read transactions on the event loop thread only.
-
-    A read starts with the connection's ``newTransaction`` (its
-    ``ISynchronizer`` hook, what ``TransactionManager.begin`` calls): the
-    invalidations of every commit so far are applied, so the read sees the
-    latest state.  No transaction is begun on its explicit transaction
-    manager, so any attempt to change an object read here fails with
-    ``NoTransaction`` instead of changing anything — reads only.  The object
-    cache is trimmed every :data:`GC_EVERY` reads, as a transaction's end
-    would do.
-    """
-
-    GC_EVERY = 100
-
-    def __init__(self, store: Store) -> None:
-        self.manager = transaction.TransactionManager(explicit=True)
-        self.connection = store.db.open(transaction_manager=self.manager)
-        self.reads = 0
-
-    def read(self, work: Callable[[StoreRoot], T]) -> T:
-        self.connection.newTransaction(None)
-        try:
-            return work(self.connection.root()[ROOT_KEY])
-        finally:
-            self.reads += 1
-            if self.reads % self.GC_EVERY == 0:
-                self.connection.cacheGC()
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 class Backend:

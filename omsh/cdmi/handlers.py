@@ -28,7 +28,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from omsh.authn import Authenticator
 from omsh.cdmi import containers, dataobjects
 from omsh.cdmi.auth import BasicAuth
-from omsh.cdmi.context import Backend, Call, NotCheap, locate
+from omsh.cdmi.context import Backend, Call, locate
 from omsh.cdmi.protocol import (
     CDMI_CAPABILITY,
     CDMI_CONTAINER,
@@ -50,6 +50,7 @@ from omsh.cdmi.values import CACHED_LIMIT
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.acl import InvalidACL
 from omsh.store.database import Store
+from omsh.store.loopreads import NotCheap
 from omsh.store.model import Container
 from omsh.store.view import StoreView
 

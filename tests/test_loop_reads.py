@@ -7,8 +7,8 @@ from transaction.interfaces import NoTransaction
 from ZODB.DemoStorage import DemoStorage
 from ZODB.POSException import StorageError
 
-from omsh.cdmi.context import LoopReader, is_local
 from omsh.store.database import Store
+from omsh.store.loopreads import LoopReader, is_local
 from omsh.store.model import StoreRoot
 from omsh.store.view import StoreView
 
