@@ -319,6 +319,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.wait_closed()
         if cdmi_runner is not None:
             await cdmi_runner.cleanup()
+        context.close()
         return 0
     finally:
         executor.shutdown(wait=False, cancel_futures=True)

@@ -93,7 +93,8 @@ def session(store, homes, executor):
         channel = FakeChannel(user)
         return StoreSFTPServer(channel, context), channel  # type: ignore[arg-type]
 
-    return make
+    yield make
+    context.close()
 
 
 def run(coroutine):

@@ -27,6 +27,7 @@ from omsh.errors import OmshError
 from omsh.ssh.channel import ChannelSink, ChannelSource, EmptySource, Interrupt
 from omsh.store.commits import GroupCommit
 from omsh.store.database import Store
+from omsh.store.loopreads import LoopReader, is_local
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class ServerContext:
     #: Per-user shell histories kept for the life of the server process.
     histories: dict[str, list[str]] = field(default_factory=dict)
     _group: GroupCommit | None = None
+    _loop_reader: LoopReader | None = None
 
     @property
     def group(self) -> GroupCommit:
@@ -51,6 +53,19 @@ class ServerContext:
             executor = self.executor
             self._group = GroupCommit(self.store, lambda func: loop.run_in_executor(executor, func))
         return self._group
+
+    @property
+    def loop_reader(self) -> LoopReader | None:
+        """Cheap reads on the event loop (SFTP ``stat``), for local storages only."""
+        if self._loop_reader is None and is_local(self.store.db.storage):
+            self._loop_reader = LoopReader(self.store)
+        return self._loop_reader
+
+    def close(self) -> None:
+        """Let go of the loop's connection; before the store closes."""
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+            self._loop_reader = None
 
 
 def make_shell(
