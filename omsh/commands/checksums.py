@@ -77,7 +77,7 @@ class Checksum(Command):
         ),
     )
     details = """
-        With no PATH, or PATH -, standard input is hashed: ssh host 'md5sum' < file.
+        With no PATH, or PATH -, standard input is hashed, e.g. ssh host 'md5sum' < file.
         Output is coreutils': HASH, two spaces, the path as given.
         --json: one line per operand, {"path", "objectid", "<algorithm>": HASH}
         ("path" is "-" and there is no "objectid" for standard input).
