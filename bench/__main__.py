@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +39,8 @@ from bench.harness import (
     output_of,
     parse_size,
     result_lines,
-    run_group,
-    save_results,
+    run_main,
     say,
-    workspace,
 )
 from bench.ssh_bench import CASE_KEYS, Settings, SSHBench
 from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX
@@ -141,21 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
-    started = time.time()
-    context = environment()
-    with workspace(args.keep, args.workdir) as temp:
-        bench = SSHBench(Path(temp), settings, say)
-        results = run_group(bench)
-    if results is None:
-        return 1
-    context["loadavg_at_end"] = os.getloadavg()
-    print(report(settings, bench, results, context))
-    document = {
-        "settings": {**vars(settings), "cases": list(settings.cases)},
-        "environment": context,
-        "negotiated": bench.negotiated,
-    }
-    return save_results(args.out, "ssh", started, document, results)
+    return run_main(
+        "ssh",
+        args,
+        lambda temp: SSHBench(temp, settings, say),
+        lambda bench, results, context: report(settings, bench, results, context),
+        {**vars(settings), "cases": list(settings.cases)},
+        details=lambda bench: {"negotiated": bench.negotiated},
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -34,21 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
-    DEFAULT_OUT,
     BenchError,
     CaseResult,
     Target,
     add_run_options,
     count_output,
-    environment,
     format_table,
     interleave,
     positive,
     run_checked,
-    run_group,
-    save_results,
+    run_main,
     say,
-    workspace,
 )
 from bench.omsh_server import OmshServer
 from bench.ssh_client import SSHClient, public_key_file
@@ -260,18 +255,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
-    started = time.time()
-    context = environment()
-    with workspace(args.keep, args.workdir) as temp:
-        results = run_group(AclBench(Path(temp), settings, say))
-    if results is None:
-        return 1
-    print(report(settings, results))
-    document = {
-        "settings": {**dataclasses.asdict(settings), "path": settings.path},
-        "environment": {**context, "loadavg_at_end": os.getloadavg()},
-    }
-    return save_results(args.out or DEFAULT_OUT, "acl", started, document, results)
+    return run_main(
+        "acl",
+        args,
+        lambda temp: AclBench(temp, settings, say),
+        lambda bench, results, context: report(settings, results),
+        {**dataclasses.asdict(settings), "path": settings.path},
+    )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ from pathlib import Path
 import aiohttp
 
 from bench.harness import (
-    DEFAULT_OUT,
     MIB,
     BenchError,
     CaseResult,
@@ -60,7 +59,6 @@ from bench.harness import (
     add_run_options,
     case_keys,
     chosen_settings,
-    environment,
     format_table,
     interleave,
     parse_size,
@@ -68,10 +66,8 @@ from bench.harness import (
     result_lines,
     run_cases,
     run_checked,
-    run_group,
-    save_results,
+    run_main,
     say,
-    workspace,
 )
 from bench.omsh_server import OmshServer
 from bench.ssh_client import generate_key, public_key_file
@@ -621,20 +617,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
-    started = time.time()
-    context = environment()
-    with workspace(args.keep, args.workdir) as temp:
-        bench = CdmiBench(Path(temp), settings, say)
-        results = run_group(bench)
-    if results is None:
-        return 1
-    context["loadavg_at_end"] = os.getloadavg()
-    print(report(settings, bench, results, context))
-    document = {
-        "settings": {**dataclasses.asdict(settings), "cases": list(settings.cases)},
-        "environment": {**context, "load_generator": bench.load.label},
-    }
-    return save_results(args.out or DEFAULT_OUT, "cdmi", started, document, results)
+    return run_main(
+        "cdmi",
+        args,
+        lambda temp: CdmiBench(temp, settings, say),
+        lambda bench, results, context: report(settings, bench, results, context),
+        {**dataclasses.asdict(settings), "cases": list(settings.cases)},
+        details=lambda bench: {"load_generator": bench.load.label},
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
@@ -606,6 +606,38 @@ def run_group(group: CaseGroup) -> list[CaseResult] | None:
         return None
     finally:
         group.teardown()
+
+
+Group = TypeVar("Group", bound=CaseGroup)
+
+
+def run_main(
+    name: str,
+    args: argparse.Namespace,
+    make_group: Callable[[Path], Group],
+    report: Callable[[Group, list[CaseResult], dict[str, Any]], str],
+    settings: dict[str, Any],
+    *,
+    details: Callable[[Group], dict[str, Any]] = lambda group: {},
+    context: dict[str, Any] | None = None,
+) -> int:
+    """What every group's ``main`` does once its options are read.
+
+    A workspace, the group set up, run and torn down, the report printed and
+    the JSON document saved (*settings*, the environment, then what
+    *details* adds); 1 if the group could not be set up.
+    """
+    started = time.time()
+    context = {**environment(), **(context or {})}
+    with workspace(args.keep, args.workdir) as temp:
+        group = make_group(Path(temp))
+        results = run_group(group)
+    if results is None:
+        return 1
+    context["loadavg_at_end"] = os.getloadavg()
+    print(report(group, results, context))
+    document = {"settings": settings, "environment": context, **details(group)}
+    return save_results(args.out or DEFAULT_OUT, name, started, document, results)
 
 
 def save_results(

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import resource
 import secrets
@@ -69,22 +68,18 @@ from ZODB.serialize import referencesf
 from ZODB.utils import get_pickle_metadata
 
 from bench.harness import (
-    DEFAULT_OUT,
     BenchError,
     CaseResult,
     Target,
     add_run_options,
     case_keys,
     chosen_settings,
-    environment,
     format_table,
     interleave,
     positive,
     result_lines,
-    run_group,
-    save_results,
+    run_main,
     say,
-    workspace,
 )
 from omsh.store.content import ContentUpload
 from omsh.store.database import ADMIN_USER, Store
@@ -592,21 +587,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
-    started = time.time()
-    context = {**environment(), "sqlite": sqlite3.sqlite_version}
-    with workspace(args.keep, args.workdir) as temp:
-        bench = QueryBench(Path(temp), settings, say)
-        results = run_group(bench)
-    if results is None:
-        return 1
-    context["loadavg_at_end"] = os.getloadavg()
-    print(report(settings, bench.figures, results))
-    document = {
-        "settings": {**vars(settings), "cases": list(settings.cases)},
-        "environment": context,
-        "figures": bench.figures.as_dict(),
-    }
-    return save_results(args.out or DEFAULT_OUT, "query", started, document, results)
+    return run_main(
+        "query",
+        args,
+        lambda temp: QueryBench(temp, settings, say),
+        lambda bench, results, context: report(settings, bench.figures, results),
+        {**vars(settings), "cases": list(settings.cases)},
+        details=lambda bench: {"figures": bench.figures.as_dict()},
+        context={"sqlite": sqlite3.sqlite_version},
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import configparser
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import count
@@ -46,7 +45,6 @@ import asyncssh
 
 from bench import harness
 from bench.harness import (
-    DEFAULT_OUT,
     MIB,
     BenchError,
     CaseResult,
@@ -66,10 +64,8 @@ from bench.harness import (
     result_lines,
     run_cases,
     run_checked,
-    run_group,
-    save_results,
+    run_main,
     say,
-    workspace,
     write_random,
 )
 from bench.omsh_server import OmshServer
@@ -468,21 +464,14 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
-    started = time.time()
-    context = environment()
-    with workspace(args.keep, args.workdir) as temp:
-        bench = SFTPBench(Path(temp), settings, say)
-        results = run_group(bench)
-    if results is None:
-        return 1
-    context["loadavg_at_end"] = os.getloadavg()
-    print(report(settings, bench, results, context))
-    document = {
-        "settings": {**asdict(settings), "cases": list(settings.cases)},
-        "environment": context,
-        "negotiated": bench.negotiated,
-    }
-    return save_results(args.out or DEFAULT_OUT, "sftp", started, document, results)
+    return run_main(
+        "sftp",
+        args,
+        lambda temp: SFTPBench(temp, settings, say),
+        lambda bench, results, context: report(settings, bench, results, context),
+        {**asdict(settings), "cases": list(settings.cases)},
+        details=lambda bench: {"negotiated": bench.negotiated},
+    )
 
 
 if __name__ == "__main__":
