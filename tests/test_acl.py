@@ -16,6 +16,7 @@ from omsh.store.acl import (
     InvalidACL,
     decide,
     default_root_acl,
+    open_root_entries,
     parse_perms,
     perm_letters,
     with_entry,
@@ -52,13 +53,23 @@ def deny(identifier: str, perms: str, flags: AceFlag = AceFlag.NONE) -> ACE:
     return ACE(AceType.DENY, identifier, flags, parse_perms(perms))
 
 
-def test_default_acl_owner_all_authenticated_read_anonymous_nothing():
+def test_default_acl_is_private_owner_all_others_nothing():
     chain, obj = tree()
     assert check_access(Principal("root"), obj, Perm.all())
+    assert check_access(ADMIN, obj, Perm.all())
+    for someone in (ALICE, ANONYMOUS_PRINCIPAL):
+        assert not check_access(someone, obj, Perm.READ_METADATA)
+        assert not check_access(someone, chain[0], Perm.READ)
+    assert open_root_entries(chain[0]) == []
+
+
+def test_an_opened_root_is_named_by_open_root_entries():
+    chain, obj = tree()
+    chain[0].acl = with_entry(chain[0].acl, AceType.ALLOW, "AUTHENTICATED@", READ, inherit=True)
     assert check_access(ALICE, obj, READ)
-    assert not check_access(ALICE, obj, WRITE)
-    assert not check_access(ANONYMOUS_PRINCIPAL, obj, Perm.READ)
-    assert not check_access(ANONYMOUS_PRINCIPAL, chain[0], Perm.READ)
+    assert [ace.identifier for ace in open_root_entries(chain[0])] == ["AUTHENTICATED@"]
+    chain[0].acl = with_entry(chain[0].acl, AceType.ALLOW, "EVERYONE@", READ)  # not inherited
+    assert [ace.identifier for ace in open_root_entries(chain[0])] == ["AUTHENTICATED@"]
 
 
 def test_administrators_are_always_allowed():
@@ -111,9 +122,11 @@ def test_first_matching_entry_decides_each_bit():
 
 
 def test_all_requested_bits_are_needed():
-    _chain, obj = tree()
+    chain, obj = tree()
     obj.acl = (allow("alice", "w"),)
-    assert check_access(ALICE, obj, WRITE | READ)  # read from the inherited default
+    assert not check_access(ALICE, obj, WRITE | READ)  # the private default gives no read
+    chain[1].acl = (allow("alice", "r", INHERIT),)
+    assert check_access(ALICE, obj, WRITE | READ)  # read inherited from /c0
     obj.acl = (allow("alice", "w"), deny("alice", "r"))
     assert not check_access(ALICE, obj, WRITE | READ)
 
@@ -290,6 +303,12 @@ def test_missing_names_under_an_unlistable_container_say_permission_denied(store
     assert outcome("/private/nothing-here") is PermissionDenied
     assert outcome("/private/nothing/deeper") is PermissionDenied
     assert outcome("/private/inner") is type(None)  # existing, checked on its own ACL
+    assert outcome("/elsewhere") is PermissionDenied  # a private root: alice may not list /
+    store.run(
+        lambda root: StoreView.for_user(root, "admin").replace_acl(
+            root.tree, "/", with_entry(root.tree.acl, AceType.ALLOW, "alice", READ), action="acl"
+        )
+    )
     assert outcome("/elsewhere") is NotFound
 
 

@@ -106,7 +106,6 @@ def cdmi(server: OmshServer, certificate: tuple[Path, Path]) -> CdmiClient:
     context = ssl.create_default_context(cafile=str(certificate[0]))
     for user, password in PASSWORDS.items():
         ssh_ok(server, f"user add {user} --password-stdin", stdin=f"{password}\n".encode())
-    ssh_ok(server, "; ".join(f"mkdir -p /home/{u}; chown {u} /home/{u}" for u in PASSWORDS))
     return CdmiClient(server.cdmi_url, ssl_context=context)
 
 
@@ -165,10 +164,10 @@ def test_credentials_are_checked(cdmi: CdmiClient, alice: CdmiClient):
 
 def test_a_changed_password_takes_effect_at_once(server: OmshServer, cdmi: CdmiClient):
     ssh_ok(server, "user add carol --password-stdin", stdin=b"first-pw\n")
-    assert cdmi.as_user("carol", "first-pw").get("/").status == 200  # now remembered
+    assert cdmi.as_user("carol", "first-pw").get("/home/carol/").status == 200  # remembered
     ssh_ok(server, "passwd carol", stdin=b"second-pw\n")
     assert_challenged(cdmi.as_user("carol", "first-pw", source=FAILING).get("/"))
-    assert cdmi.as_user("carol", "second-pw").get("/").status == 200
+    assert cdmi.as_user("carol", "second-pw").get("/home/carol/").status == 200
     ssh_ok(server, "user del carol")
     assert_challenged(cdmi.as_user("carol", "second-pw", source=FAILING).get("/"))
 
@@ -180,12 +179,33 @@ def test_the_owner_and_others(alice: CdmiClient, bob: CdmiClient):
     made = alice.put_object("/home/alice/diary", {"value": "dear diary"})
     assert made.status == 201, made
     assert made.json()["metadata"]["cdmi_owner"] == "alice"
-    assert bob.read("/home/alice/diary")["value"] == "dear diary"  # default: authenticated read
+    assert bob.get("/home/alice/diary").status == 403  # private by default
     assert bob.put_object("/home/alice/diary", {"value": "defaced"}).status == 403
     assert bob.put_plain("/home/alice/other", b"x", "text/plain").status == 403
     assert bob.delete("/home/alice/diary").status == 403
     assert bob.put_container("/home/alice/sub/").status == 403
     assert alice.value("/home/alice/diary") == b"dear diary"
+
+
+def test_a_fresh_store_shows_others_nothing(cdmi: CdmiClient, alice: CdmiClient, bob: CdmiClient):
+    """Private by default: bob reads nothing of alice's or the admin's, not even names."""
+    made = alice.put_plain("/home/alice/private", b"mine", "text/plain")
+    assert made.status == 201, made
+    assert cdmi.put_plain("/admins-only", b"admin's", "text/plain").status == 201
+    object_id = alice.read("/home/alice/private")["objectID"]
+    for path in (
+        "/",
+        "/home/",
+        "/home/alice/",
+        "/home/alice/private",
+        "/home/alice/nothing",
+        "/admins-only",
+        f"/cdmi_objectid/{object_id}",
+    ):
+        assert bob.get(path).status == 403, path
+        assert bob.get(path, cdmi=False).status == 403, path
+    assert bob.read("/home/bob/")["children"] == []
+    assert cdmi.value("/home/alice/private") == b"mine"  # administrators see everything
 
 
 def test_acl_grant_over_ssh_governs_cdmi_at_once(
@@ -203,7 +223,7 @@ def test_acl_grant_over_ssh_governs_cdmi_at_once(
     assert alice.value("/home/alice/shared/doc") == b"bob's"
     ssh_ok(server, "acl revoke /home/alice/shared/doc bob")
     ssh_ok(server, "acl revoke /home/alice/shared bob")
-    assert bob.value("/home/alice/shared/doc") == b"bob's"
+    assert bob.get("/home/alice/shared/doc").status == 403  # private again
     assert bob.put_plain("/home/alice/shared/doc", b"again", "text/plain").status == 403
 
 
@@ -256,7 +276,7 @@ def test_cdmi_acl_is_the_acl_the_shell_edits(
         "/home/alice/secret?metadata:cdmi_acl", {"metadata": {"cdmi_acl": [unknown]}}
     )
     assert refused.status == 400, refused
-    ssh_ok(server, "acl revoke /home/alice/secret bob")
+    ssh_ok(server, "acl revoke /home/alice/secret bob; acl grant /home/alice/secret bob read")
     assert bob.value("/home/alice/secret") == b"s3cret"
 
 

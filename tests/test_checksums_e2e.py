@@ -45,7 +45,7 @@ def local(server: OmshServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
         put = server.ssh(f"put '{REMOTE}/{name}'", stdin=data)
         assert put.status == 0, put.err
     assert server.ssh(f"put {REMOTE}/secret", stdin=b"classified").status == 0
-    granted = server.ssh(f"acl deny {REMOTE}/secret carol r")
+    granted = server.ssh(f"acl grant {REMOTE} carol r --inherit; acl deny {REMOTE}/secret carol r")
     assert granted.status == 0, granted.err
     return folder
 

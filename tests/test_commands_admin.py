@@ -39,7 +39,8 @@ def test_user_add_with_password_from_stdin_groups_and_a_key(store, admin) -> Non
         f"user add carol --group staff,ops --admin --key '{key_line(7, 'laptop')}' --password-stdin"
     )
     assert (
-        admin.ok(line, stdin=b"carol pw\n") == "user carol created (groups: admins, ops, staff)\n"
+        admin.ok(line, stdin=b"carol pw\n")
+        == "user carol created (groups: admins, ops, staff), home /home/carol\n"
     )
     assert password_ok(store, "carol", "carol pw")
     shown = json.loads(admin.ok("user show carol --json"))
@@ -75,7 +76,7 @@ def test_user_add_repeated_group_and_key_options(store, admin) -> None:
 
 def test_user_add_without_credentials_warns(store, admin) -> None:
     status, out, err = admin("user add carol")
-    assert (status, out) == (0, "user carol created\n")
+    assert (status, out) == (0, "user carol created, home /home/carol\n")
     assert err == "omsh: user: carol has no password and no key yet, so cannot log in\n"
 
 
@@ -147,7 +148,12 @@ def test_user_del_removes_the_account_and_its_memberships(store, admin) -> None:
     assert admin.ok("user del alice") == "user alice removed\n"
     assert "alice" not in users(store)
     assert members(store, "staff") == {"bob"}
-    assert json.loads(admin.ok("user del bob --json")) == {"user": "bob", "removed": True}
+    assert json.loads(admin.ok("user del bob --json")) == {
+        "user": "bob",
+        "removed": True,
+        "home": None,
+        "home_removed": False,
+    }
 
 
 def test_a_removed_users_next_command_is_refused(store, admin, alice) -> None:
@@ -350,7 +356,8 @@ def test_administration_is_audited_without_secrets(store, admin, alice) -> None:
         ("admin", "group-del", "staff"),
     ]
     details = {e["action"]: e["detail"] for e in events}
-    assert details["user-add"].startswith("groups=staff password=set key=SHA256:")
+    assert details["user-add"].startswith("groups=staff home=/home/carol password=set key=SHA256:")
+    assert details["user-del"] == "home=/home/carol kept"
     assert details["group-add-member"] == "group=staff"
     assert details["chown"] == "owner=alice recursive"
     assert details["key-add"].startswith("SHA256:")
@@ -438,3 +445,76 @@ def test_parse_since(text, expected) -> None:
 def test_parse_since_refuses(text) -> None:
     with pytest.raises(UsageError):
         parse_since(text, now=1_000_000)
+
+
+# -- homes -------------------------------------------------------------------------
+
+
+def test_user_add_makes_a_private_home_the_user_lands_in(store, admin, registry) -> None:
+    from tests.conftest import ShellDriver
+
+    admin.ok("user add carol --password-stdin", b"pw\n")
+    admin.ok("user add dave --password-stdin", b"pw\n")
+    assert admin.ok("ls /home") == "carol/\ndave/\n"
+    assert json.loads(admin.ok("stat --json /home"))["cdmi_owner"] == "admin"
+    assert json.loads(admin.ok("user show carol --json"))["home"] == "/home/carol"
+    carol, dave = ShellDriver(store, registry, "carol"), ShellDriver(store, registry, "dave")
+    carol.ok("cd")
+    assert carol.ok("pwd") == "/home/carol\n"
+    carol.ok("put notes", stdin=b"mine")
+    carol.ok("mkdir ~/docs; put ~/docs/a", stdin=b"a")
+    assert carol.ok("ls") == "docs/\nnotes\n"
+    assert carol.ok("cat ~/notes") == "mine"
+    admin.ok("put /home/carol/from-admin", stdin=b"for carol")
+    assert carol.ok("cat from-admin") == "for carol"  # all hers, whoever put it there
+    carol.ok("cd /; cd ~/docs")
+    assert carol.ok("pwd") == "/home/carol/docs\n"
+    # Others learn nothing: not the names in /home, not whether a home exists.
+    for line in (
+        "ls /home",
+        "ls /home/carol",
+        "cat ~carol/notes",
+        "stat /home/carol/docs/a",
+        "cd ~carol",
+        "ls /home/nobody",
+        "cat /home/carol/nothing",
+    ):
+        status, out, err = dave(line)
+        assert (status, out) == (4, ""), line
+        assert err.endswith("permission denied\n"), line
+    assert dave("find /home --name '*'")[:2] == (4, "")
+    assert dave.ok("query \"name = 'notes'\" --count").startswith("0")
+
+
+def test_an_existing_home_is_kept_as_it_is(store, admin) -> None:
+    admin.ok("mkdir -p /home/carol; put /home/carol/old", stdin=b"kept")
+    assert admin.ok("user add carol").endswith("home /home/carol\n")
+    assert json.loads(admin.ok("stat --json /home/carol"))["cdmi_owner"] == "admin"
+    assert admin.ok("cat /home/carol/old") == "kept"
+
+
+def test_user_del_keeps_the_home_unless_told_to_remove_it(store, admin) -> None:
+    admin.ok("user add carol; user add dave")
+    admin.ok("put /home/carol/a; put /home/dave/a", stdin=b"x")
+    assert admin.ok("user del carol") == "user carol removed, home /home/carol kept\n"
+    assert admin.ok("cat /home/carol/a") == "x"
+    document = json.loads(admin.ok("user del dave --remove-home --json"))
+    assert document == {"user": "dave", "removed": True, "home": "/home/dave", "home_removed": True}
+    assert admin("ls /home/dave")[0] == 3
+    assert admin.ok("ls /home") == "carol/\n"
+    assert admin("user list --remove-home")[0] == 2
+
+
+def test_tilde_expansion_is_sh_like(store, admin, alice, homes) -> None:
+    alice.ok("put ~/a", stdin=b"x")
+    assert alice.ok("ls /home/alice") == "a\n"
+    assert alice("cd /home")[0] == 4  # alice may not list /home
+    alice.ok("put '/home/alice/~'", stdin=b"tilde")
+    assert alice.ok("cat /home/alice/'~'") == "tilde"
+    alice.ok("cd ~")
+    assert alice.ok("cat '~'") == "tilde"  # quoted: a name, not the home
+    assert alice.ok("ls ~/*") == "/home/alice/a\n/home/alice/~\n"
+    assert admin.ok("ls ~alice/a") == "/home/alice/a\n"
+    assert admin("cd ~")[0] == 3  # the bootstrap admin has no home
+    admin.ok("cd")
+    assert admin.ok("pwd") == "/\n"

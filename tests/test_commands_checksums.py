@@ -262,6 +262,7 @@ def test_missing_paths_and_containers_are_reported_and_the_rest_hashed(admin, fi
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_reading_needs_the_permission_cat_needs(admin, alice, files, algorithm) -> None:
     """alice may read /d/small but not /d/secret; the statuses are cat's, the worst wins."""
+    admin.ok("acl grant /d alice read --inherit")
     admin.ok("put /d/secret", stdin=b"classified")
     admin.ok("acl deny /d/secret alice r")
     command = f"{algorithm}sum"

@@ -193,6 +193,8 @@ def test_put_into_own_home_as_alice(homes, alice) -> None:
 
 def test_alice_may_read_but_not_replace_admins_object(homes, admin, alice) -> None:
     admin.ok("put /admins", stdin=b"secret-ish")
+    assert alice("cat /admins")[0] == 4  # private until shared
+    admin.ok("acl grant /admins alice read")
     assert alice.ok("cat /admins") == "secret-ish"
     status, _, err = alice("put /admins", stdin=b"overwrite")
     assert (status, err) == (4, "omsh: put: /admins: permission denied\n")
@@ -456,7 +458,7 @@ def test_alice_cannot_remove_admins_objects(homes, admin, alice) -> None:
 
 def test_rm_r_needs_delete_on_the_whole_subtree(homes, admin, alice) -> None:
     alice.ok("mkdir /home/alice/d")
-    admin.ok("put /home/alice/d/admins")
+    admin.ok("put /home/alice/d/admins; acl grant /home/alice/d/admins alice read")
     assert alice("rm -r /home/alice/d") == (
         4,
         "",
@@ -552,6 +554,7 @@ def test_cp_several_sources(admin) -> None:
 
 def test_alice_copies_admins_object_into_her_home(homes, admin, alice) -> None:
     admin.ok("put /shared", stdin=b"S")
+    admin.ok("acl grant /shared alice read")
     alice.ok("cp /shared /home/alice/")
     assert json.loads(alice.ok("stat --json /home/alice/shared"))["cdmi_owner"] == "alice"
     assert alice("cp /home/alice/shared /")[0] == 4

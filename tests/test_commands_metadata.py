@@ -161,7 +161,7 @@ def test_control_characters_are_shown_escaped(thing) -> None:
 
 
 def test_alice_may_read_but_not_write_admins_metadata(homes, thing, alice) -> None:
-    thing.ok("set-meta /thing n=1")
+    thing.ok("set-meta /thing n=1; acl grant /thing alice read")
     assert metadata(alice, "/thing")[0] == {"n": 1}
     assert alice("set-meta /thing n=2") == (4, "", "omsh: set-meta: /thing: permission denied\n")
     alice.ok("put /home/alice/mine")

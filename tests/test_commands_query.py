@@ -67,6 +67,7 @@ def test_results_follow_every_change(photos):
 
 
 def test_results_are_filtered_by_acl(photos, alice):
+    photos.ok("acl grant / alice read --inherit")  # a private store opened to alice
     assert alice.ok("query 'n >= 5' --count").strip() == "3"
 
     def hide_2024(root) -> None:

@@ -196,6 +196,10 @@ def test_hidden_names_only_for_a_dot(tree, commands):
 def test_only_children_the_user_may_see(tree, commands):
     def hide_plans_from_bob(root) -> None:
         view = StoreView.for_user(root, "admin")
+        data = view.resolve("/data")
+        readable = Perm.READ | Perm.READ_METADATA
+        shared = with_entry(data.acl, AceType.ALLOW, "bob", readable, inherit=True)
+        view.replace_acl(data, "/data", shared, action="test")
         plans = view.resolve("/data/plans")
         hidden = with_entry(plans.acl, AceType.DENY, "bob", Perm.READ_METADATA)
         view.replace_acl(plans, "/data/plans", hidden, action="test")

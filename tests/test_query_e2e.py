@@ -41,6 +41,7 @@ def catalogued(server: OmshServer) -> OmshServer:
         ("put /qe/photos/c.txt --meta n='5'", b"c"),
         ("put /qe/private/secret.txt --meta n=6", b"hidden"),
         ("set-meta /qe/photos/a.jpg taken=2024-06-01T12:00:00Z", b""),
+        ("acl grant /qe carol read --inherit", b""),  # the store is private
         ("acl deny /qe/private carol read --inherit", b""),
     ):
         _ok(server, command, stdin=content)
@@ -169,7 +170,9 @@ def test_objects_another_user_may_not_read_are_neither_shown_nor_counted(
     as_carol = _query(catalogued, "'n >= 5' --in /qe", user="carol")
     assert _paths(as_carol) == ["/qe/photos/2024/b.jpg", "/qe/photos/a.jpg"]
     assert as_carol["count"] == 2
-    assert _ok(catalogued, "query 'n >= 5' --count", user="carol") == "2\n"
+    assert _ok(catalogued, "query 'n >= 5' --in /qe --count", user="carol") == "2\n"
+    # Without --in, a query looks below the working container: carol starts at home.
+    assert _ok(catalogued, "pwd; query 'n >= 5' --count", user="carol") == "/home/carol\n0\n"
     assert "/qe/private/secret.txt" not in _ok(catalogued, "find /qe", user="carol")
     refused = catalogued.ssh("query 'n = 6' --in /qe/private", user="carol")
     assert refused.status == 4

@@ -20,8 +20,6 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from omsh.store.database import Store
-from omsh.store.view import StoreView
 from tests.e2e import OMSH, OmshServer, run
 
 pytestmark = pytest.mark.e2e
@@ -81,19 +79,19 @@ def bob(server: OmshServer) -> str:
             str(server.data),
         ]
     )
-    assert added.status == 0, added.err
-    store = Store.open(data_dir=str(server.data))
-    try:
-
-        def home(root) -> None:
-            view = StoreView.for_user(root, "admin")
-            view.make_container("/home/bob", parents=True).owner = "bob"
-
-        store.run(home)
-    finally:
-        store.close()
+    assert added.status == 0, added.err  # user add makes /home/bob
     server.start()
     return "bob"
+
+
+def test_sftp_starts_in_the_home(server, bob, tmp_path):
+    """OpenSSH sftp's ``pwd`` is realpath("."): the home; relative paths land there."""
+    local = random_file(tmp_path / "rel.bin", 100)
+    result = server.sftp(f"pwd\nput {local} rel.bin\n", user=bob)
+    assert result.status == 0, result.err
+    assert "Remote working directory: /home/bob" in result.out
+    assert stat_json(server, "/home/bob/rel.bin")["cdmi_owner"] == "bob"
+    assert "Remote working directory: /\n" in server.sftp("pwd\n").out  # admin: no home
 
 
 def test_sftp_batch_session(server, tmp_path):
@@ -255,6 +253,7 @@ def test_other_users_read_but_do_not_write(server, bob, tmp_path):
     mine = random_file(tmp_path / "bobs.bin", 1000)
     result = server.sftp(f"mkdir /admins\nmkdir /admins/empty\nput {local} /admins/a.bin\n")
     assert result.status == 0, result.err
+    assert server.ssh(f"acl grant /admins {bob} read --inherit").status == 0
     result = server.sftp(
         f"""
         get /admins/a.bin {tmp_path}/copy.bin

@@ -47,6 +47,7 @@ from omsh.ssh.sftp import (
     store_path,
 )
 from omsh.ssh.sftp_files import ReadFile, WriteFile
+from omsh.store.acl import READ_WORD, AceType, with_entry
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists, Store
 from omsh.store.model import DataObject
@@ -95,6 +96,58 @@ def session(store, homes, executor):
 
     yield make
     context.close()
+
+
+def share_home_with(store: Store, owner: str, reader: str) -> None:
+    """Let *reader* read everything in *owner*'s home: a fresh store is private."""
+
+    def grant(root) -> None:
+        view = StoreView.for_user(root, owner)
+        home = view.resolve(f"/home/{owner}")
+        readable = with_entry(home.acl, AceType.ALLOW, reader, READ_WORD, inherit=True)
+        view.replace_acl(home, home.path, readable, action="test")
+
+    store.run(grant)
+
+
+async def drain(entries) -> None:
+    async for _ in entries:
+        pass
+
+
+def test_relative_paths_and_realpath_start_at_the_home(store, session):
+    alice, _ = session("alice")
+    admin, _ = session("admin")
+
+    async def scenario() -> None:
+        assert await alice.realpath(b".") == b"/home/alice"
+        assert await alice.realpath(b"docs/../x") == b"/home/alice/x"
+        await upload(alice, "notes", b"relative")
+        assert await admin.realpath(b".") == b"/"  # no home: the root, as before
+
+    run(scenario())
+    assert content(store, "/home/alice/notes") == b"relative"
+
+
+def test_others_see_nothing_of_a_private_home(store, session):
+    alice, _ = session("alice")
+    bob, _ = session("bob")
+
+    async def scenario() -> None:
+        await upload(alice, "/home/alice/mine", b"alice's")
+        for attempt in (
+            bob.stat(b"/home/alice/mine"),
+            bob.open(b"/home/alice/mine", FXF_READ, SFTPAttrs()),
+            bob.stat(b"/home/alice/nothing"),
+            drain(bob.scandir(b"/home/alice")),
+            drain(bob.scandir(b"/home")),
+            drain(bob.scandir(b"/")),
+        ):
+            with pytest.raises(SFTPError) as caught:
+                await attempt
+            assert caught.value.code == FX_PERMISSION_DENIED
+
+    run(scenario())
 
 
 def run(coroutine):
@@ -615,6 +668,7 @@ def test_open_flags(store, session):
 def test_permissions_come_from_the_store(store, session):
     alice, _ = session("alice")
     bob, _ = session("bob")
+    share_home_with(store, "alice", "bob")
 
     async def scenario() -> None:
         await upload(alice, "/home/alice/mine", b"alice's")

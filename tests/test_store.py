@@ -22,6 +22,7 @@ from omsh.errors import (
     TransferAborted,
 )
 from omsh.store import database
+from omsh.store.acl import READ_WORD, AceType, with_entry
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists, Store
 from omsh.store.ids import (
@@ -59,6 +60,16 @@ def put(store: Store, path: str, data: bytes, user: str = "admin", **options) ->
         return as_user(store, user, lambda v: v.store_data(path, upload, **options).object_id)
     finally:
         upload.discard()
+
+
+def share(store: Store, path: str, user: str) -> None:
+    """Let *user* read the object at *path*: a fresh store is private."""
+
+    def grant(view: StoreView) -> None:
+        obj = view.resolve(path)
+        view.replace_acl(obj, path, with_entry(obj.acl, AceType.ALLOW, user, READ_WORD), action="t")
+
+    as_user(store, "admin", grant)
 
 
 def content(store: Store, path: str) -> bytes:
@@ -281,6 +292,7 @@ def test_put_onto_a_container_is_refused(store: Store) -> None:
 
 def test_copy_gets_a_new_id_and_the_same_content(store: Store, homes: None) -> None:
     original = put(store, "/a", b"payload", metadata={"k": "v"})
+    share(store, "/a", "alice")
     as_user(store, "alice", lambda v: v.copy("/a", "/home/alice/b"))
 
     def inspect(view: StoreView) -> tuple:

@@ -84,7 +84,12 @@ class Users(Command):
         forms:
           user add NAME [--admin] [--group G]... [--key 'LINE']...
                         [--password-stdin | --password-prompt]
-          user del NAME      its open sessions are refused from their next command
+          user del NAME [--remove-home]
+                             its open sessions are refused from their next command;
+                             its home /home/NAME is kept unless --remove-home
+
+        user add also makes the user's home, /home/NAME, owned by them and
+        private to them (and administrators); an existing one is kept as it is.
           user list
           user show [NAME]   your own account without NAME
 
@@ -123,6 +128,11 @@ class Users(Command):
             metavar="LINE",
             help="add: authorize this OpenSSH public key line (repeatable)",
         ),
+        arg(
+            "--remove-home",
+            action="store_true",
+            help="del: also remove the user's home and everything in it",
+        ),
         arg("--password", metavar="NEVER", help=argparse.SUPPRESS),
     )
 
@@ -133,6 +143,8 @@ class Users(Command):
         adding_only = args.admin or args.group or args.key or args.password_stdin
         if args.action != "add" and (adding_only or args.password_prompt):
             raise UsageError(f"--admin, --group, --key and --password-* go with {inv.name} add")
+        if args.remove_home and args.action != "del":
+            raise UsageError(f"--remove-home goes with {inv.name} del")
         _dispatch(
             inv, {"add": self.add, "del": self.delete, "list": self.list_all, "show": self.show}
         )
@@ -162,15 +174,27 @@ class Users(Command):
 
         document = inv.view(create, write=True)
         joined = f" (groups: {', '.join(document['groups'])})" if document["groups"] else ""
-        _emit(inv, document, f"user {name} created{joined}")
+        _emit(inv, document, f"user {name} created{joined}, home {document['home']}")
         if password is None and not keys:
             inv.warn(f"{name} has no password and no key yet, so cannot log in")
 
     def delete(self, inv: Invocation) -> None:
         _check_action_arguments(inv, needs_name=True)
         name = str(inv.args.name)
-        inv.view(lambda view: admin.delete_user(view, name), write=True)
-        _emit(inv, {"user": name, "removed": True}, f"user {name} removed")
+        remove_home = inv.args.remove_home
+        home = inv.view(
+            lambda view: admin.delete_user(view, name, remove_home=remove_home), write=True
+        )
+        document = {
+            "user": name,
+            "removed": True,
+            "home": home,
+            "home_removed": bool(home) and remove_home,
+        }
+        text = f"user {name} removed"
+        if home is not None:
+            text += f", home {home} " + ("removed" if remove_home else "kept")
+        _emit(inv, document, text)
 
     def list_all(self, inv: Invocation) -> None:
         _check_action_arguments(inv, needs_name=False)

@@ -15,6 +15,7 @@ from omsh.commands.formatting import (
 )
 from omsh.errors import OmshError, UsageError
 from omsh.store.access import Perm
+from omsh.store.admin import start_container
 from omsh.store.model import Container, StoreObject
 from omsh.store.names import join_path
 from omsh.store.system import describe
@@ -34,16 +35,18 @@ class PrintWorkingContainer(Command):
 
 class ChangeContainer(Command):
     name = "cd"
-    summary = "change the working container ('cd -' goes back, 'cd' goes to /)"
+    summary = "change the working container ('cd' or 'cd ~' goes home, 'cd -' goes back)"
     arguments = (
         arg(
             "path",
             nargs="?",
-            default="/",
             complete=Complete.CONTAINER,
-            help="container to enter, or - for the previous one",
+            help="container to enter (~ is your home, ~/x below it), or - for the previous one",
         ),
     )
+    details = """
+        Without PATH, goes to your home (/home/USER), or to / if you have none.
+    """
 
     def run(self, inv: Invocation) -> None:
         session = inv.session
@@ -54,6 +57,8 @@ class ChangeContainer(Command):
             target = session.previous_cwd
 
         def enter(view: StoreView) -> str:
+            if target is None:
+                return start_container(view)
             container = view.resolve_as(Container, target, session.cwd)
             view.require(container, Perm.READ, target)
             return container.path

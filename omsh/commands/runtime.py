@@ -1,8 +1,9 @@
 """Running command lines: the one executor behind the shell and exec sessions.
 
 :class:`Shell` takes a line, splits it into commands on ``;``, looks each up
-in the registry, parses its arguments, expands wildcards in path arguments,
-runs it and turns any :class:`~omsh.errors.OmshError` into one line on stderr
+in the registry, expands a leading ``~`` in every word (:func:`expand_tilde`),
+parses its arguments, expands wildcards in path arguments, runs it and turns
+any :class:`~omsh.errors.OmshError` into one line on stderr
 and an exit status (DESIGN §3).  Anything else is a bug: the traceback goes to
 the server log and the user sees one line.  It is synchronous and meant to run
 in a worker thread; the front ends give it blocking I/O objects.
@@ -27,6 +28,7 @@ from omsh.store.access import Perm
 from omsh.store.database import Store
 from omsh.store.model import Container
 from omsh.store.names import normalize_path
+from omsh.store.principals import home_path
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,9 @@ class Shell:
             if command is None:
                 raise NotFound(None, "command not found (try 'help')")
             factory: type[Command] = type(command)  # type: ignore[assignment]
-            args = parse_arguments(factory, list(words[1:]))
+            args = parse_arguments(
+                factory, [expand_tilde(word, self.session.user) for word in words[1:]]
+            )
             if args.help:
                 self.out.write(factory.help_text())
                 return EXIT_OK
@@ -162,6 +166,26 @@ class Shell:
                     setattr(args, declared.dest, matches[0])
 
         self.store.read(lambda root: expand_all(StoreView.for_user(root, self.session.user)))
+
+
+def expand_tilde(word: Word, user: str) -> Word:
+    """*word* with a leading unquoted ``~`` or ``~NAME`` replaced by that home, as sh does.
+
+    ``~`` and ``~/x`` are the caller's home (``/home/USER``), ``~bob/x`` is
+    ``/home/bob/x`` (whether bob may be seen there is the store's answer).
+    Only a tilde prefix with no quoted character, up to the first ``/``, is
+    expanded; ``'~'`` and ``a~b`` stay as they are.
+    """
+    if not word.startswith("~"):
+        return word
+    end = word.find("/")
+    end = len(word) if end < 0 else end
+    if any(position < end for position in word.quoted_positions):
+        return word
+    name = word[1:end] or user
+    home = home_path(name)
+    shift = len(home) - end
+    return Word(home + word[end:], frozenset(p + shift for p in word.quoted_positions))
 
 
 def _as_list(value: object) -> list[object]:

@@ -46,7 +46,7 @@ from omsh.ssh.completer import ShellCompleter
 from omsh.ssh.history import SessionHistory
 from omsh.ssh.keybindings import shell_key_bindings
 from omsh.ssh.lexer import OmshLexer
-from omsh.ssh.session import ServerContext, make_shell, run_line
+from omsh.ssh.session import ServerContext, make_shell, run_line, start_in_home
 from omsh.ssh.style import SHELL_STYLE
 from omsh.ssh.toolbar import Toolbar
 
@@ -160,6 +160,7 @@ class InteractiveShell:
         return Size(rows=height or 24, columns=width or 80)
 
     async def run(self) -> int:
+        await start_in_home(self._context, self.session)
         with create_pipe_input() as keys:
             completer = ShellCompleter(self._context.store, self._context.registry, self.session)
             prompt = command_prompt(

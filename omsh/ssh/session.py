@@ -6,6 +6,9 @@
 * ``ssh host`` with a PTY: the interactive prompt_toolkit shell.
 * ``ssh host`` without a PTY (``ssh -T host < script``): each line of stdin
   is a command line, as ``sh`` reads a script.
+
+Every kind starts in the user's home, ``/home/USER``, if it exists, else at
+``/`` (:func:`start_in_home`).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from omsh.commands.output import InputStream, Output
 from omsh.commands.runtime import EXIT_FAILURE, Shell
 from omsh.errors import OmshError
 from omsh.ssh.channel import ChannelSink, ChannelSource, EmptySource, Interrupt
+from omsh.store.admin import start_container
 from omsh.store.commits import GroupCommit
 from omsh.store.database import Store
 from omsh.store.loopreads import LoopReader, is_local
+from omsh.store.model import StoreRoot
+from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +109,30 @@ async def run_line(context: ServerContext, shell: Shell, line: str) -> int:
         return exc.exit_status
 
 
+async def start_in_home(context: ServerContext, session: ShellSession) -> None:
+    """Put a new *session* in its user's home if that exists, else leave it at ``/``.
+
+    Read in a worker thread: a storage may be remote.
+    """
+    user = session.user
+
+    def where(root: StoreRoot) -> str:
+        return start_container(StoreView.for_user(root, user))
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(OmshError):  # a removed account is refused by its command
+        session.cwd = await loop.run_in_executor(context.executor, context.store.read, where)
+
+
 async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess) -> None:
     """asyncssh ``process_factory``: dispatch on the kind of session."""
     user = process.get_extra_info("username")
     status = EXIT_FAILURE
     try:
         if process.command is not None:
-            shell = make_shell(context, process, ShellSession(user=user))
+            session = ShellSession(user=user)
+            await start_in_home(context, session)
+            shell = make_shell(context, process, session)
             status = await run_line(context, shell, process.command)
         elif process.get_terminal_type() is not None:
             from omsh.ssh.interactive import run_interactive
@@ -126,7 +149,9 @@ async def handle_session(context: ServerContext, process: asyncssh.SSHServerProc
 
 async def _run_script(context: ServerContext, process: asyncssh.SSHServerProcess, user: str) -> int:
     """Command lines read from stdin, one per line; commands get no stdin."""
-    shell = make_shell(context, process, ShellSession(user=user), stdin=EmptySource())
+    session = ShellSession(user=user)
+    await start_in_home(context, session)
+    shell = make_shell(context, process, session, stdin=EmptySource())
     status = 0
     while not shell.session.finished:
         try:

@@ -17,8 +17,10 @@ and ``scp -f`` through the same server object (``allow_scp``), and OpenSSH's
   show one being written: ``stat``, ``readdir`` and ``open`` find it, with
   its size so far.  Writes may come in any order and the file may be read
   back or resized, so sshfs, rclone and editors work.
-* Paths are UTF-8; relative ones start at ``/``.  Names follow the store's
-  rules (:mod:`omsh.store.names`).  Times set by the client are kept
+* Paths are UTF-8; relative ones (and ``realpath(".")``, which OpenSSH's
+  ``sftp`` shows as ``pwd``) start at the user's home, ``/home/USER``, if it
+  exists, else at ``/``.  Names follow the store's rules
+  (:mod:`omsh.store.names`).  Times set by the client are kept
   (``cdmi_mtime``: ``sftp put -p``, ``scp -p``, rclone and lftp compare
   them); mode and owner changes are accepted and change nothing, since the
   permission bits shown say what the caller may do.
@@ -77,6 +79,7 @@ from omsh.ssh.session import ServerContext
 from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
 from omsh.ssh.sftp_wire import tolerate_padded_writes
 from omsh.store.access import Perm
+from omsh.store.admin import start_container
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists
 from omsh.store.model import Container, DataObject, StoreObject
@@ -141,8 +144,10 @@ def _reported(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return wrapper
 
 
-def store_path(raw: bytes) -> str:
+def store_path(raw: bytes, start: str = "/") -> str:
     """The absolute, normalized store path an SFTP client means by *raw*.
+
+    A relative *raw* starts at *start* (the session's home, or ``/``).
 
     Names that are not UTF-8 cannot be stored, so they are refused here with
     a printable message rather than carried further as surrogates.
@@ -152,7 +157,7 @@ def store_path(raw: bytes) -> str:
     except UnicodeDecodeError:
         printable = raw.decode("utf-8", "backslashreplace")
         raise InvalidName("a path must be UTF-8", subject=printable) from None
-    return normalize_path(text, "/")
+    return normalize_path(text, start)
 
 
 def attributes(view: StoreView, obj: StoreObject) -> SFTPAttrs:
@@ -221,6 +226,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         #: ``open`` see them as sshd shows a file being written (sshfs stats
         #: a file right after creating it).
         self._writing: dict[str, WriteFile] = {}
+        #: Where relative paths start: looked up at the first one (see :meth:`_path`).
+        self._start: str | None = None
 
     # -- plumbing --------------------------------------------------------
 
@@ -265,13 +272,21 @@ class StoreSFTPServer(asyncssh.SFTPServer):
 
     # -- paths and attributes --------------------------------------------
 
+    async def _path(self, raw: bytes) -> str:
+        """The store path *raw* names: relative ones start at the user's home, or ``/``."""
+        if raw.startswith(b"/"):
+            return store_path(raw)
+        if self._start is None:
+            self._start = await self._view(start_container)
+        return store_path(raw, self._start)
+
     @_reported
     async def realpath(self, path: bytes) -> bytes:
-        return store_path(path).encode("utf-8")
+        return (await self._path(path)).encode("utf-8")
 
     @_reported
     async def stat(self, path: bytes) -> SFTPAttrs:
-        target = store_path(path)
+        target = await self._path(path)
         if target in self._writing:
             return self._writing[target].attributes()
 
@@ -301,7 +316,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         so a ``chmod`` is accepted and changes nothing, as on a file system
         mounted without permissions.
         """
-        target = store_path(path)
+        target = await self._path(path)
         if target in self._writing:
             await self._set_handle_attrs(self._writing[target], attrs)
         else:
@@ -351,7 +366,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def statvfs(self, path: bytes) -> os.statvfs_result:
         """The file system that holds the blobs (``df`` in ``sftp``)."""
-        target = store_path(path)
+        target = await self._path(path)
         await self._view(lambda view: bool(view.resolve(target)))
         return await self._offload(os.statvfs, self._context.store.temporary_directory())
 
@@ -368,7 +383,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         new ones come after the stored children.
         """
         try:
-            target = store_path(path)
+            target = await self._path(path)
             for entry in await self._view(functools.partial(_listing_head, target)):
                 yield entry
             pending = {
@@ -400,7 +415,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         Opened for reading and writing (sshfs, ``mkstemp``), it is an upload
         that can also be read back.
         """
-        target = store_path(path)
+        target = await self._path(path)
         if len(self._open) >= MAX_OPEN_HANDLES:
             raise SFTPFailure(f"{target}: too many open files")
         if pflags & FXF_WRITE:
@@ -542,7 +557,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
 
     @_reported
     async def mkdir(self, path: bytes, attrs: SFTPAttrs) -> None:
-        target = store_path(path)
+        target = await self._path(path)
 
         def make(view: StoreView) -> None:
             view.make_container(target)
@@ -552,7 +567,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def rmdir(self, path: bytes) -> None:
         """Remove an empty container."""
-        await self._remove(store_path(path), Container)
+        await self._remove(await self._path(path), Container)
 
     @_reported
     async def remove(self, path: bytes) -> None:
@@ -562,7 +577,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         forgotten: closing it then stores nothing, as an unlinked file's
         writes go nowhere.
         """
-        target = store_path(path)
+        target = await self._path(path)
         writer = self._writing.get(target)
         if writer is not None and await self._view(lambda view: view.lookup(target) is None):
             await self._view(lambda view: view.check_can_store(target))
@@ -581,12 +596,12 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     @_reported
     async def rename(self, oldpath: bytes, newpath: bytes) -> None:
         """SFTP's own rename: the new path must not exist."""
-        await self._rename(store_path(oldpath), store_path(newpath), replace=False)
+        await self._rename(await self._path(oldpath), await self._path(newpath), replace=False)
 
     @_reported
     async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
         """``posix-rename@openssh.com``: replace a data object or an empty container."""
-        await self._rename(store_path(oldpath), store_path(newpath), replace=True)
+        await self._rename(await self._path(oldpath), await self._path(newpath), replace=True)
 
     async def _rename(self, source: str, target: str, *, replace: bool) -> None:
         writer = self._writing.get(source)

@@ -280,14 +280,33 @@ def validate_acl(entries: Iterable[ACE]) -> tuple[ACE, ...]:
 def default_root_acl() -> tuple[ACE, ...]:
     """The ACL of a fresh store's root, inherited by everything below it.
 
-    Owners may do anything to what they own; any authenticated user may read
-    (contents, metadata, ACLs); nobody else gets anything — in particular
-    ``ANONYMOUS@`` has no entry, and nothing is writable by everyone.
+    Private by default (DESIGN §5): owners may do anything to what they own,
+    administrators are allowed before any ACE is read, and nobody else gets
+    anything.  Sharing is an explicit grant (``acl grant / AUTHENTICATED@
+    read --inherit`` opens the whole store to every account).
     """
-    return (
-        ACE(AceType.ALLOW, OWNER, INHERIT, Perm.all()),
-        ACE(AceType.ALLOW, AUTHENTICATED, INHERIT, READ_WORD),
-    )
+    return (ACE(AceType.ALLOW, OWNER, INHERIT, Perm.all()),)
+
+
+#: Identifiers whose read right on the root, inherited, opens a store to
+#: other accounts (``omsh check`` warns about them).
+OPEN_IDENTIFIERS = (EVERYONE, AUTHENTICATED, ANONYMOUS)
+
+
+def open_root_entries(root: StoreObject) -> list[ACE]:
+    """The root's inherited ALLOW entries that let anyone but owners read.
+
+    Stores made before private-by-default kept their root ACL (``ALLOW
+    AUTHENTICATED@ read``, inherited); ``check`` names these entries.
+    """
+    return [
+        ace
+        for ace in root.acl
+        if ace.acetype is AceType.ALLOW
+        and ace.identifier in OPEN_IDENTIFIERS
+        and ace.aceflags & INHERIT
+        and ace.acemask & (Perm.READ | Perm.READ_METADATA)
+    ]
 
 
 # -- evaluation --------------------------------------------------------------

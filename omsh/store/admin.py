@@ -11,6 +11,13 @@ removed, and its last member can be neither removed from it nor deleted.
 A user who is not an administrator must give their current password to
 change it (:func:`set_password`), so a session left open, or one opened with
 a key, cannot take over the password too.
+
+Every user added gets a home, ``/home/NAME``, owned by them and, as the
+root's ACL gives owners alone their objects, private to them (and
+administrators).  It is made here, so the shell's ``user add`` and the
+offline ``omsh user add`` make the same one.  Users added before homes
+existed get none retroactively; an administrator can make one with
+``mkdir -p /home/NAME`` and ``chown NAME /home/NAME``.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from omsh.errors import AlreadyExists, OmshError, PermissionDenied
-from omsh.store.access import ADMIN_GROUP
+from omsh.store.access import ADMIN_GROUP, Perm
+from omsh.store.acl import ACE, INHERIT, AceType
 from omsh.store.audit import AuditEvent
-from omsh.store.principals import AuthorizedKey, User, verify_password
+from omsh.store.model import Container
+from omsh.store.principals import HOMES, AuthorizedKey, User, home_path, verify_password
 from omsh.store.view import StoreView
 
 
@@ -61,21 +70,65 @@ def add_user(
         user.add_key(key)
     for group in groups:
         principals.add_member(group, name)
-    view.audit("user-add", name, _describe_new_user(user, groups))
+    home_made = make_home(view, name)
+    view.audit("user-add", name, _describe_new_user(user, groups, home_made))
     return user
 
 
-def _describe_new_user(user: User, groups: list[str]) -> str:
-    """The audit detail of ``user-add``: groups and which credentials, no secret."""
+def make_home(view: StoreView, name: str) -> bool:
+    """Give *name* ``/home/NAME``, owned by them and all theirs; False if one exists.
+
+    An existing home (kept when an earlier account of that name was
+    removed) is left exactly as it is: its owner is the name, so it is the
+    new account's again, as with ``useradd`` and an existing directory.
+    ``/home`` itself, when missing, is made owned by the root's owner, so
+    only administrators may list it.
+    """
+    homes = view.lookup(HOMES)
+    if homes is None:
+        homes = view.make_container(HOMES)
+        homes.owner = view.root.tree.owner
+        view.root.catalog.index(homes)
+    path = home_path(name)
+    if view.lookup(path) is not None:
+        return False
+    home = view.make_container(path)
+    home.owner = name
+    # Everything in it is theirs, whoever put it there (an administrator, or
+    # someone they let write): OWNER@ alone would hide such objects from them.
+    home.acl = (ACE(AceType.ALLOW, name, INHERIT, Perm.all()),)
+    view.root.catalog.index(home)
+    return True
+
+
+def existing_home(view: StoreView, name: str) -> str | None:
+    """The path of *name*'s home if that container exists, else None."""
+    path = home_path(name)
+    return path if isinstance(view.lookup(path), Container) else None
+
+
+def start_container(view: StoreView) -> str:
+    """Where the caller's sessions start: their home if it exists, else ``/``."""
+    return existing_home(view, view.principal.name) or "/"
+
+
+def _describe_new_user(user: User, groups: list[str], home_made: bool) -> str:
+    """The audit detail of ``user-add``: groups, home and which credentials, no secret."""
     facts = [f"groups={','.join(groups)}"] if groups else []
+    facts.append(f"home={home_path(user.name)}" + ("" if home_made else " (existing)"))
     if user.password_hash:
         facts.append("password=set")
     facts += [f"key={key.fingerprint}" for key in user.keys]
     return " ".join(facts)
 
 
-def delete_user(view: StoreView, name: str) -> None:
-    """Remove a user; objects they own keep ``cdmi_owner`` (like an orphaned uid)."""
+def delete_user(view: StoreView, name: str, *, remove_home: bool = False) -> str | None:
+    """Remove a user; objects they own keep ``cdmi_owner`` (like an orphaned uid).
+
+    Their home is kept unless *remove_home* (``user del --remove-home``), so
+    nothing is lost by default.  Returns the home's path if there is one
+    (kept or removed), for the caller to report.
+    """
     view.require_admin(name)
     principals = view.root.principals
     principals.get_user(name)
@@ -85,7 +138,12 @@ def delete_user(view: StoreView, name: str) -> None:
         if name in group.members:
             group.members.remove(name)
     del principals.users[name]
-    view.audit("user-del", name)
+    home = existing_home(view, name)
+    if home is not None and remove_home:
+        view.remove(home, recursive=True)
+    fate = "" if home is None else f"home={home} {'removed' if remove_home else 'kept'}"
+    view.audit("user-del", name, fate)
+    return home
 
 
 def describe_user(view: StoreView, name: str | None = None) -> dict[str, Any]:
@@ -103,6 +161,7 @@ def describe_user(view: StoreView, name: str | None = None) -> dict[str, Any]:
             for key in user.keys
         ],
         "created": format_timestamp(user.created),
+        "home": existing_home(view, user.name),
     }
 
 

@@ -42,6 +42,15 @@ def validate_principal_name(name: str) -> str:
     return name
 
 
+#: The container holding every user's home.
+HOMES = "/home"
+
+
+def home_path(name: str) -> str:
+    """The path of *name*'s home container (``~`` in the shell)."""
+    return f"{HOMES}/{name}"
+
+
 def hash_password(password: str) -> str:
     if not password:
         raise OmshError("empty password")
