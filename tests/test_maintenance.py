@@ -51,7 +51,29 @@ def test_check_of_a_sound_store(docs) -> None:
     assert (status, err) == (0, "")
     assert out == "checked 2 objects, 0 problems\n"
     document = json.loads(docs.ok("check --json"))
-    assert document == {"objects": 2, "problems": [], "unrepaired": 0, "reindexed": 0}
+    assert document == {
+        "objects": 2,
+        "problems": [],
+        "unrepaired": 0,
+        "reindexed": 0,
+        "warnings": 0,
+    }
+
+
+def test_check_warns_about_an_open_root_and_still_succeeds(docs) -> None:
+    docs.ok("acl grant / AUTHENTICATED@ read --inherit; acl grant / EVERYONE@ read")
+    status, out, err = docs("check")
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "WARNING / is readable by AUTHENTICATED@, inherited by every object: "
+        "to make the store private: acl revoke / AUTHENTICATED@",
+        "checked 2 objects, 0 problems, 1 warning",
+    ]
+    document = json.loads(docs.ok("check --json"))
+    assert (document["warnings"], document["unrepaired"]) == (1, 0)
+    assert document["problems"][0]["kind"] == "WARNING"
+    docs.ok("acl revoke / AUTHENTICATED@")
+    assert docs.ok("check") == "checked 2 objects, 0 problems\n"
 
 
 def test_check_reports_catalog_problems_and_repair_fixes_them(store, docs) -> None:

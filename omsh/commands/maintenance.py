@@ -17,6 +17,11 @@ administrator's view of a store opened while the server is stopped.
   tree in the same transaction that found the problems, so nothing can
   slip in between.  Content cannot be repaired: a damaged blob stays a
   problem (exit status 1).
+
+It also warns, in one line, about a root whose inherited ACL lets every
+account (``AUTHENTICATED@``) or everyone (``EVERYONE@``, ``ANONYMOUS@``)
+read: fresh stores are private, stores made before keep their root ACL.  A
+warning is advice, not damage: it does not change the exit status.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from omsh.commands.base import Command, Invocation
 from omsh.commands.content import rehash, stored_hashes
 from omsh.commands.formatting import printable
 from omsh.store.access import ADMIN_GROUP, Principal
+from omsh.store.acl import open_root_entries
 from omsh.store.index import catalog_problems, rebuild_catalog
 from omsh.store.view import StoreView
 
@@ -59,13 +65,21 @@ def offline_runner(store: Store, principal: str = OFFLINE_CHECKER) -> ViewRunner
     return run
 
 
+#: The kind of a :class:`Finding` that is advice, not a problem.
+WARNING = "WARNING"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One problem: ``FAILED``/``MISSING`` content, or an ``INDEX`` disagreement."""
+    """One problem (``FAILED``/``MISSING`` content, an ``INDEX`` disagreement) or a ``WARNING``."""
 
     kind: str
     message: str
     repaired: bool = False
+
+    @property
+    def is_problem(self) -> bool:
+        return self.kind != WARNING
 
     def __str__(self) -> str:
         return f"{self.kind} {self.message}" + (" (repaired)" if self.repaired else "")
@@ -86,7 +100,11 @@ class CheckReport:
 
     @property
     def unrepaired(self) -> int:
-        return sum(not finding.repaired for finding in self.findings)
+        return sum(f.is_problem and not f.repaired for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(not finding.is_problem for finding in self.findings)
 
     @property
     def exit_status(self) -> int:
@@ -97,8 +115,10 @@ class CheckReport:
         problems = self.unrepaired
         text = f"checked {self.objects} objects, {problems} problem{'' if problems == 1 else 's'}"
         if self.reindexed:
-            repaired = len(self.findings) - problems
+            repaired = len(self.findings) - self.warnings - problems
             text += f", {repaired} repaired (catalog rebuilt: {self.reindexed} objects indexed)"
+        if self.warnings:
+            text += f", {self.warnings} warning{'' if self.warnings == 1 else 's'}"
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -106,6 +126,7 @@ class CheckReport:
             "objects": self.objects,
             "problems": [finding.as_json() for finding in self.findings],
             "unrepaired": self.unrepaired,
+            "warnings": self.warnings,
             "reindexed": self.reindexed,
         }
 
@@ -138,6 +159,9 @@ def check_store(
             on_finding(finding)
 
     problems, report.reindexed = run(lambda view: _check_catalog(view, repair), write=repair)
+    open_to = run(lambda view: [ace.identifier for ace in open_root_entries(view.root.tree)])
+    if open_to:
+        found(Finding(WARNING, open_root_warning(open_to)))
     for problem in problems:
         found(Finding("INDEX", problem, repaired=report.reindexed > 0))
 
@@ -150,6 +174,15 @@ def check_store(
         elif (size, digest) != (item.size, item.sha256):
             found(Finding("FAILED", f"{item.path}: sha256 {digest} != stored {item.sha256}"))
     return report
+
+
+def open_root_warning(identifiers: list[str]) -> str:
+    """The one line ``check`` prints about a root readable by *identifiers*, with the fix."""
+    revokes = "; ".join(f"acl revoke / {identifier}" for identifier in identifiers)
+    return (
+        f"/ is readable by {', '.join(identifiers)}, inherited by every object: "
+        f"to make the store private: {revokes}"
+    )
 
 
 def reindex_store(run: ViewRunner, progress: Callable[[int, int], None] | None = None) -> int:
@@ -225,13 +258,16 @@ class Check(Command):
         recorded sha256, and compares the metadata catalog (what query and
         find read) with the tree.  --repair rebuilds the catalog in the same
         transaction; damaged content cannot be repaired.  Exit status 1 if a
-        problem remains.  The same check as 'omsh check' with the server stopped.
+        problem remains.  A WARNING line (a root every account may read) is
+        advice and leaves the status 0.  The same check as 'omsh check' with
+        the server stopped.
     """
 
     def run(self, inv: Invocation) -> int | None:
         def show(finding: Finding) -> None:
             if not inv.json:
-                kind = inv.out.style(finding.kind, "ok" if finding.repaired else "error")
+                colour = "ok" if finding.repaired else "error" if finding.is_problem else "bold"
+                kind = inv.out.style(finding.kind, colour)
                 repaired = " (repaired)" if finding.repaired else ""
                 inv.out.line(f"{kind} {printable(finding.message)}{repaired}")
 
