@@ -14,10 +14,12 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from omsh.errors import OmshError
-from omsh.store.database import Store
+from omsh.errors import OmshError, UsageError
+from omsh.store.database import ADMIN_USER, Store
+from omsh.store.model import StoreRoot
 
 log = logging.getLogger("omsh")
 
@@ -178,12 +180,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def user_add(args: argparse.Namespace) -> int:
-    """Create a user offline, audited as the operating-system user who ran it."""
+    """Create a user and their home offline, audited as the operating-system user who ran it.
+
+    On a fresh (empty or missing) store this is its first start: see :func:`_first_user`.
+    """
     import getpass
 
     from omsh.store import admin
     from omsh.store.access import ADMIN_GROUP, Principal
-    from omsh.store.principals import parse_authorized_key
+    from omsh.store.principals import home_path, parse_authorized_key
     from omsh.store.view import StoreView
 
     password = None
@@ -202,23 +207,48 @@ def user_add(args: argparse.Namespace) -> int:
     groups = [*args.group, *([ADMIN_GROUP] if args.admin else [])]
 
     store = _open_store(args)
+    generated = None
     try:
-        store.bootstrap(admin_password=os.environ.get("OMSH_ADMIN_PASSWORD"))
-
         operator = Principal(f"omsh-cli:{getpass.getuser()}", frozenset({ADMIN_GROUP}))
 
-        def add(root) -> None:
+        def add(root: StoreRoot) -> None:
             view = StoreView(root, operator)
             for group in groups:
                 if group not in root.principals.groups:
                     admin.add_group(view, group)
             admin.add_user(view, args.name, password=password, keys=keys, groups=groups)
 
-        store.run(add)
+        if store.is_initialized():
+            store.bootstrap()  # only brings the schema up to date
+            store.run(add)
+        else:
+            generated = _first_user(store, args, add)
     finally:
         store.close()
-    print(f"omsh: user {args.name} created" + (f" (groups: {', '.join(groups)})" if groups else ""))
+    joined = f" (groups: {', '.join(groups)})" if groups else ""
+    print(f"omsh: user {args.name} created{joined}, home {home_path(args.name)}")
+    if generated:
+        print(f"omsh: created user {ADMIN_USER} with password: {generated}")
     return 0
+
+
+def _first_user(
+    store: Store, args: argparse.Namespace, add: Callable[[StoreRoot], None]
+) -> str | None:
+    """Set up a fresh store with *add* as its first transaction; any generated admin password.
+
+    ``user add NAME --admin`` makes NAME the first administrator, with the
+    operator's password and keys.  A first user who is not an administrator
+    comes with ``admin`` (password from ``OMSH_ADMIN_PASSWORD``, else
+    generated and printed here, once), so the store stays administrable.
+    """
+    if args.name == ADMIN_USER and not args.admin:
+        raise UsageError(f"{ADMIN_USER} is a fresh store's administrator: add --admin")
+    return store.bootstrap(
+        admin_password=os.environ.get("OMSH_ADMIN_PASSWORD"),
+        first_admin=args.name if args.admin else ADMIN_USER,
+        populate=add,
+    )
 
 
 def check(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from tests.e2e import OmshServer
+from tests.e2e import ADMIN_PASSWORD, OMSH, OmshServer, run
 from tests.terminal import Terminal
 
 pytestmark = pytest.mark.e2e
@@ -152,6 +152,46 @@ def test_admin_creates_a_user_who_logs_in_with_ssh_and_plink(server, tmp_path):
         "method=keyboard-interactive",
     ]
     assert_secret_nowhere(server, password)
+
+
+def test_offline_first_admin_then_serve_logs_in_with_that_password(tmp_path):
+    """Fresh folder -> ``omsh user add admin --admin --password-stdin`` -> ``omsh serve``.
+
+    The server's OMSH_ADMIN_PASSWORD (set by OmshServer) must not replace the
+    operator's password: the store already has its administrator.
+    """
+    server = OmshServer(tmp_path / "fresh")
+    password = "first-admin-pw-6b2e0d"
+    argv = [OMSH, "user", "add", "admin", "--admin", "--password-stdin"]
+    added = run(
+        [*argv, "--key", f"{server.client_key}.pub", "--data", str(server.data)],
+        stdin=f"{password}\n".encode(),
+    )
+    assert (added.status, added.out) == (
+        0,
+        "omsh: user admin created (groups: admins), home /home/admin\n",
+    )
+    server.start()
+    try:
+        assert "with password" not in server.log.read_text()
+
+        async def logins() -> tuple[str, bool]:
+            async with connect(server, "admin", password=password) as conn:
+                result = await conn.run("whoami; pwd", check=True)
+            try:
+                async with connect(server, "admin", password=ADMIN_PASSWORD):
+                    pass
+            except asyncssh.PermissionDenied:
+                return result.stdout, False
+            return result.stdout, True
+
+        out, env_password_works = asyncio.run(logins())
+        assert out == "admin\n/home/admin\n"
+        assert not env_password_works
+        by_key = server.ssh("whoami")
+        assert (by_key.status, by_key.out) == (0, "admin\n"), by_key.err
+    finally:
+        server.stop()
 
 
 def test_interactive_user_add_and_passwd_never_show_or_keep_the_password(server, tmp_path):

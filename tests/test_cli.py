@@ -14,6 +14,8 @@ from omsh.store.database import Store
 from omsh.store.principals import verify_password
 from omsh.store.view import StoreView
 
+KEY_LINE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
 
 def _store_object(data_dir: str, path: str, content: bytes) -> str:
     store = Store.open(data_dir=data_dir)
@@ -144,3 +146,102 @@ def test_bad_cli_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
+
+
+def _facts(data: str, work):
+    store = Store.open(data_dir=data)
+    try:
+        return store.read(work)
+    finally:
+        store.close()
+
+
+def test_user_add_admin_on_a_fresh_store_is_its_first_start(tmp_path, monkeypatch, capsys):
+    """The deploy script's first step: that admin, that password and key, nothing generated."""
+    key_file = tmp_path / "id.pub"
+    key_file.write_text(KEY_LINE + " ops@deploy\n")
+    monkeypatch.delenv("OMSH_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("chosen-pw\n"))
+    data = str(tmp_path / "new" / "var")
+    argv = ["user", "add", "admin", "--admin", "--password-stdin", "--key", str(key_file)]
+    assert main([*argv, "--data", data]) == 0
+    out = capsys.readouterr().out
+    assert out == "omsh: user admin created (groups: admins), home /home/admin\n"
+
+    def facts(root):
+        admin = root.principals.users["admin"]
+        home = root.tree.get("home").get("admin")
+        return (
+            admin.password_hash,
+            [k.comment for k in admin.keys],
+            sorted(root.principals.users),
+            root.principals.groups_of("admin"),
+            (root.tree.owner, root.tree.get("home").owner, home.owner),
+        )
+
+    password_hash, comments, users, groups, owners = _facts(data, facts)
+    assert verify_password(password_hash, "chosen-pw")
+    assert (comments, users, groups) == (["ops@deploy"], ["admin"], {"admins"})
+    assert owners == ("admin", "admin", "admin")
+    # The first `omsh serve` finds the store made: no second, unknown password.
+    store = Store.open(data_dir=data)
+    try:
+        assert store.bootstrap(admin_password="other", admin_keys=[KEY_LINE]) is None
+        assert store.read(
+            lambda root: verify_password(root.principals.users["admin"].password_hash, "chosen-pw")
+        )
+    finally:
+        store.close()
+
+
+def test_a_first_admin_of_another_name_owns_the_root(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("root-pw\n"))
+    data = str(tmp_path / "var")
+    assert main(["user", "add", "ops", "--admin", "--password-stdin", "--data", data]) == 0
+    assert "password:" not in capsys.readouterr().out
+    users, owner = _facts(data, lambda root: (sorted(root.principals.users), root.tree.owner))
+    assert (users, owner) == (["ops"], "ops")
+
+
+def test_a_first_user_who_is_not_an_admin_comes_with_a_shown_admin(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("OMSH_ADMIN_PASSWORD", raising=False)
+    data = str(tmp_path / "var")
+    assert main(["user", "add", "dave", "--data", data]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "omsh: user dave created, home /home/dave"
+    assert lines[1].startswith("omsh: created user admin with password: ")
+    shown = lines[1].rsplit(" ", 1)[1]
+    admin_hash = _facts(data, lambda root: root.principals.users["admin"].password_hash)
+    assert verify_password(admin_hash, shown)
+
+
+def test_user_add_admin_without_admin_on_a_fresh_store_is_refused(tmp_path, capsys):
+    data = tmp_path / "var"
+    assert main(["user", "add", "admin", "--data", str(data)]) == 2
+    assert "add --admin" in capsys.readouterr().err
+
+
+def test_check_warns_about_a_root_every_account_may_read(tmp_path, capsys):
+    from omsh.store.acl import READ_WORD, AceType, with_entry
+
+    data = str(tmp_path / "var")
+    _store_object(data, "/good", b"fine")
+    assert "WARNING" not in capsys.readouterr().out
+
+    def open_up(root) -> None:
+        root.tree.acl = with_entry(
+            root.tree.acl, AceType.ALLOW, "AUTHENTICATED@", READ_WORD, inherit=True
+        )
+
+    store = Store.open(data_dir=data)
+    try:
+        store.run(open_up)
+    finally:
+        store.close()
+    assert main(["check", "--data", data]) == 0  # advice, not damage
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "WARNING / is readable by AUTHENTICATED@, inherited by every object: "
+        "to make the store private: acl revoke / AUTHENTICATED@",
+        "checked 1 objects, 0 problems, 1 warning",
+    ]

@@ -154,13 +154,24 @@ class Store:
     # -- first start -----------------------------------------------------
 
     def bootstrap(
-        self, *, admin_password: str | None = None, admin_keys: Iterable[str] = ()
+        self,
+        *,
+        admin_password: str | None = None,
+        admin_keys: Iterable[str] = (),
+        first_admin: str = ADMIN_USER,
+        populate: Callable[[StoreRoot], None] | None = None,
     ) -> str | None:
-        """Create the tree and the ``admin`` user in an empty database.
+        """Create the tree and its first administrator in an empty database.
 
-        Returns the generated admin password when one had to be made (to be
-        shown once), else ``None``.  An existing store is only upgraded to the
-        current schema (see :meth:`StoreRoot.upgrade`).
+        *populate* (the offline ``omsh user add``) runs on a fresh store in
+        the same transaction, before the administrator is made: if it
+        created *first_admin* itself, with the operator's password and keys,
+        nothing else is made, so no password is ever generated behind the
+        operator's back.  Otherwise *first_admin* is created with
+        *admin_password*, or a generated one that is returned to be shown
+        once (else ``None``), and *admin_keys*.  The root is owned by
+        *first_admin*.  An existing store is only upgraded to the current
+        schema (see :meth:`StoreRoot.upgrade`); *populate* is not run.
         """
         generated: list[str] = []
 
@@ -169,7 +180,13 @@ class Store:
                 connection_root[ROOT_KEY].upgrade()
                 return
             principals = Principals()
-            admin = principals.add_user(ADMIN_USER)
+            tree = Container("", first_admin, new_object_id())
+            root = connection_root[ROOT_KEY] = StoreRoot(tree, principals)
+            if populate is not None:
+                populate(root)
+            if first_admin in principals.users:
+                return
+            admin = principals.add_user(first_admin)
             password = admin_password
             if not password:
                 password = secrets.token_urlsafe(15)
@@ -178,9 +195,7 @@ class Store:
             for line in admin_keys:
                 if line.strip() and not line.lstrip().startswith("#"):
                     admin.add_key(parse_authorized_key(line))
-            principals.add_member(ADMIN_GROUP, ADMIN_USER)
-            tree = Container("", ADMIN_USER, new_object_id())
-            connection_root[ROOT_KEY] = StoreRoot(tree, principals)
+            principals.add_member(ADMIN_GROUP, first_admin)
 
         manager = transaction.TransactionManager(explicit=True)
         connection = self.db.open(transaction_manager=manager)
@@ -188,6 +203,9 @@ class Store:
             manager.begin()
             create(connection.root())
             manager.commit()
+        except BaseException:
+            manager.abort()
+            raise
         finally:
             connection.close()
         return generated[0] if generated else None
