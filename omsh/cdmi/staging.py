@@ -16,13 +16,13 @@ after it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from omsh.cdmi.context import Backend
 from omsh.cdmi.protocol import fail
-from omsh.store.content import CHUNK_SIZE, ContentUpload
+from omsh.store.content import ContentUpload
 from omsh.store.writebehind import BATCH_BYTES, WriteBehind
 
 
@@ -32,25 +32,6 @@ class Patch:
 
     start: int
     base: str | None
-
-
-def _copy_prefix(old: BinaryIO | None, upload: ContentUpload, start: int) -> None:
-    """Bytes 0..start-1 of the old value, zeros past its end."""
-    remaining = start
-    if old is not None:
-        while remaining > 0 and (chunk := old.read(min(CHUNK_SIZE, remaining))):
-            upload.write(chunk)
-            remaining -= len(chunk)
-    while remaining > 0:
-        piece = min(CHUNK_SIZE, remaining)
-        upload.write(b"\0" * piece)
-        remaining -= piece
-
-
-def _copy_rest(old: BinaryIO, upload: ContentUpload, offset: int) -> None:
-    old.seek(offset)
-    while chunk := old.read(CHUNK_SIZE):
-        upload.write(chunk)
 
 
 async def stage(
@@ -63,18 +44,25 @@ async def stage(
     """Stream *body* into a finished upload; *expected* bytes exactly, if given."""
     upload = await backend.in_thread(lambda: ContentUpload(backend.store.temporary_directory()))
     writer = WriteBehind(upload, backend.in_thread)
-    old: BinaryIO | None = None
+    # The value a patch changes: a descriptor and its size (-1, 0 for none).
+    old_fd, old_size = -1, 0
 
     def close_old() -> None:
-        if old is not None:
+        if old_fd >= 0:
             with contextlib.suppress(OSError):
-                old.close()
+                os.close(old_fd)
+
+    def open_old(path: str) -> tuple[int, int]:
+        fd = os.open(path, os.O_RDONLY)
+        return fd, os.fstat(fd).st_size
 
     try:
         if patch is not None:
             base = patch.base
-            old = await backend.in_thread(lambda: open(base, "rb")) if base else None  # noqa: SIM115
-            await writer.submit(lambda: _copy_prefix(old, upload, patch.start))
+            if base:
+                old_fd, old_size = await backend.in_thread(lambda: open_old(base))
+            # The old bytes before the range (zeros past the old end).
+            await writer.submit(lambda: upload.append_from(old_fd, patch.start, old_size))
         batch: list[bytes] = []
         gathered = 0
         async for chunk in body:
@@ -87,9 +75,9 @@ async def stage(
             await writer.write(batch)
         if expected is not None and writer.written != expected:
             fail(400, f"the body has {writer.written} bytes, not the {expected} announced")
-        if old is not None:
-            resume = patch.start if patch is not None else 0
-            await writer.submit(lambda: _copy_rest(old, upload, resume + writer.written))
+        if old_fd >= 0:
+            # The old bytes after the range.
+            await writer.submit(lambda: upload.append_from(old_fd, old_size, old_size))
         await writer.submit(upload.finish)
         await writer.drain()
     except BaseException:

@@ -42,7 +42,7 @@ from typing import TypeVar
 
 from asyncssh import FILEXFER_TYPE_REGULAR, SFTPAttrs, SFTPFailure
 
-from omsh.store.content import CHUNK_SIZE, ContentUpload
+from omsh.store.content import ContentUpload
 from omsh.store.writebehind import BATCH_BYTES, WriteBehind
 
 T = TypeVar("T")
@@ -53,7 +53,6 @@ WRITE_BATCH = BATCH_BYTES
 READ_AHEAD = 512 * 1024
 #: Bytes written ahead of a gap held in memory before going to random access.
 REORDER_LIMIT = 16 * 1024 * 1024
-_ZEROS = bytes(CHUNK_SIZE)
 
 
 class OpenFile:
@@ -366,8 +365,7 @@ class WriteFile(OpenFile):
     def _make_random(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
         """Stage the whole content so far: in-order bytes, the old tail, held writes."""
         self._write_all(batch)
-        if self.base_size > self.upload.size:
-            self.upload.copy_range(self.base_fd, self.upload.size, self.base_size)
+        self.upload.append_from(self.base_fd, self.base_size, self.base_size)
         for offset, piece in ahead.items():  # in arrival order, though none overlap
             self.upload.write_at(offset, piece)
 
@@ -385,18 +383,6 @@ class WriteFile(OpenFile):
         """
         self._write_all(batch)
         for offset, piece in sorted(ahead.items()):
-            self._keep_old(offset)
+            self.upload.append_from(self.base_fd, offset, self.base_size)
             self.upload.write(piece)
-        self._keep_old(self.base_size)
-
-    def _keep_old(self, end: int) -> None:
-        """Extend the upload to *end* with the old content, then zeros."""
-        old_end = min(end, self.base_size)
-        while self.upload.size < old_end:
-            wanted = min(CHUNK_SIZE, old_end - self.upload.size)
-            chunk = os.pread(self.base_fd, wanted, self.upload.size)
-            if not chunk:
-                raise SFTPFailure(f"{self.path}: stored content is shorter than recorded")
-            self.upload.write(chunk)
-        while self.upload.size < end:
-            self.upload.write(_ZEROS[: min(CHUNK_SIZE, end - self.upload.size)])
+        self.upload.append_from(self.base_fd, self.base_size, self.base_size)

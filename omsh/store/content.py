@@ -30,6 +30,7 @@ CHUNK_SIZE = 256 * 1024
 #: Staged files are named with these prefixes (see Store.sweep_staging).
 UPLOAD_PREFIX = "upload-"
 COPY_PREFIX = "copy-"
+_ZEROS = bytes(CHUNK_SIZE)
 
 
 class MissingContent(OmshError):
@@ -101,18 +102,22 @@ class ContentUpload:
         self._hash = None
         self.size = size
 
-    def copy_range(self, source_fd: int, start: int, end: int) -> None:
-        """Copy bytes *start*..*end* of *source_fd* to the same offsets here."""
-        fd = self._fileno()
-        self._hash = None
-        offset = start
-        while offset < end:
-            chunk = os.pread(source_fd, min(CHUNK_SIZE, end - offset), offset)
+    def append_from(self, source_fd: int, end: int, source_size: int) -> None:
+        """Extend the upload to *end* with *source_fd*'s bytes at the same offsets.
+
+        Past *source_size* it reads as zeros, as a file does past its end.
+        What a client leaves untouched of an object it rewrites in part (an
+        SFTP file opened without truncation, a CDMI ranged update) comes
+        from here.
+        """
+        stop = min(end, source_size)
+        while self.size < stop:
+            chunk = os.pread(source_fd, min(CHUNK_SIZE, stop - self.size), self.size)
             if not chunk:
                 raise OmshError("stored content is shorter than recorded")
-            os.pwrite(fd, chunk, offset)
-            offset += len(chunk)
-        self.size = max(self.size, end)
+            self.write(chunk)
+        while self.size < end:
+            self.write(_ZEROS[: min(CHUNK_SIZE, end - self.size)])
 
     def start_writeback(self) -> None:
         """Ask the kernel to start writing what was written so far to disk.
