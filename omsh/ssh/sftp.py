@@ -190,11 +190,15 @@ def long_name(filename: bytes, attrs: SFTPAttrs, owner: str, now: float | None =
     return f"{mode} {links:>4} {owner:<8} {'-':<8} {attrs.size:>8} {when} ".encode() + filename
 
 
-def directory_entry(view: StoreView, name: str, obj: StoreObject) -> SFTPName:
+def named(name: str, attrs: SFTPAttrs, owner: str) -> SFTPName:
     """One ``readdir`` entry: the name, its attributes and its ``ls -l`` line."""
     filename = name.encode("utf-8")
-    attrs = attributes(view, obj)
-    return SFTPName(filename, long_name(filename, attrs, obj.owner), attrs)
+    return SFTPName(filename, long_name(filename, attrs, owner), attrs)
+
+
+def directory_entry(view: StoreView, name: str, obj: StoreObject) -> SFTPName:
+    """The ``readdir`` entry of a stored object."""
+    return named(name, attributes(view, obj), obj.owner)
 
 
 def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
@@ -338,7 +342,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     async def _set_path_attrs(self, target: str, attrs: SFTPAttrs) -> None:
         if attrs.size is not None:
             await self._resize(target, attrs.size)
-        mtime, atime = _times(attrs)
+        mtime, atime = attrs.mtime, attrs.atime
         changes = mtime is not None or atime is not None
 
         def keep_times(view: StoreView) -> None:
@@ -352,7 +356,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     async def _set_handle_attrs(self, handle: WriteFile, attrs: SFTPAttrs) -> None:
         if attrs.size is not None:
             await handle.resize(attrs.size)
-        handle.set_times(*_times(attrs))
+        handle.set_times(attrs.mtime, attrs.atime)
 
     async def _resize(self, target: str, size: int) -> None:
         """``truncate PATH``: the content cut or extended, stored as a new version."""
@@ -386,23 +390,23 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             target = await self._path(path)
             for entry in await self._view(functools.partial(_listing_head, target)):
                 yield entry
-            pending = {
-                path.rsplit("/", 1)[1]: handle
-                for path, handle in self._writing.items()
-                if parent_and_name(path)[0] == target
-            }
+            pending: dict[str, WriteFile] = {}
+            for writing, handle in self._writing.items():
+                parent, name = parent_and_name(writing)
+                if parent == target:
+                    pending[name] = handle
             after: str | None = None
             while True:
                 page = await self._view(functools.partial(_listing_page, target, after))
                 for entry in page:
                     name = entry.filename.decode("utf-8")
                     handle = pending.pop(name, None)
-                    yield entry if handle is None else _pending_entry(name, handle, self._user)
+                    yield entry if handle is None else named(name, handle.attributes(), self._user)
                 if len(page) < LISTING_PAGE:
                     break
                 after = page[-1].filename.decode("utf-8")
             for name, handle in sorted(pending.items()):
-                yield _pending_entry(name, handle, self._user)
+                yield named(name, handle.attributes(), self._user)
         except Exception as exc:
             raise sftp_error(exc) from None
 
@@ -421,8 +425,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         if pflags & FXF_WRITE:
             handle: OpenFile = await self._offload(self._open_for_writing, target, pflags)
             assert isinstance(handle, WriteFile)
-            times = _times(attrs)
-            handle.set_times(*times)
+            handle.set_times(attrs.mtime, attrs.atime)
             self._writing[target] = handle
         elif target in self._writing:
             handle = await self._open_staged(self._writing[target])
@@ -667,18 +670,6 @@ def _handle(file_obj: object) -> OpenFile:
     if not isinstance(file_obj, OpenFile):
         raise SFTPFailure("invalid handle")
     return file_obj
-
-
-def _times(attrs: SFTPAttrs) -> tuple[float | None, float | None]:
-    """The modification and access times a client sets, as (mtime, atime)."""
-    return attrs.mtime, attrs.atime
-
-
-def _pending_entry(name: str, handle: WriteFile, owner: str) -> SFTPName:
-    """A ``readdir`` entry for a file still being written."""
-    filename = name.encode("utf-8")
-    attrs = handle.attributes()
-    return SFTPName(filename, long_name(filename, attrs, owner), attrs)
 
 
 def _listing_head(target: str, view: StoreView) -> list[SFTPName]:
