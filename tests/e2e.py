@@ -44,6 +44,24 @@ def need(tool: str) -> str:
     return path
 
 
+def openssh_options(known_hosts: Path, key: Path) -> list[str]:
+    """OpenSSH client options: this key only, strict host key checking, never prompt."""
+    return [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-i",
+        str(key),
+    ]
+
+
 @dataclass
 class Result:
     status: int
@@ -191,20 +209,7 @@ class OmshServer:
         return path
 
     def ssh_options(self) -> list[str]:
-        return [
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            f"UserKnownHostsFile={self.known_hosts()}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-i",
-            str(self.client_key),
-        ]
+        return openssh_options(self.known_hosts(), self.client_key)
 
     def ssh_argv(self, *extra: str, user: str = "admin") -> list[str]:
         return [need("ssh"), "-p", str(self.port), *self.ssh_options(), *extra, f"{user}@127.0.0.1"]

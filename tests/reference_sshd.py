@@ -36,7 +36,7 @@ import pytest
 from bench.harness import BenchError
 from bench.ssh_client import public_key_file
 from bench.ssh_reference import OpenSSHServer
-from tests.e2e import OmshServer, Result, run
+from tests.e2e import OmshServer, Result, openssh_options, run
 
 #: A modification time clients set and must get back: 2001-02-03 04:05:06 UTC.
 OLD_MTIME = 981173106
@@ -136,20 +136,7 @@ class Target(ABC):
 
     def ssh_options(self) -> list[str]:
         """OpenSSH options: this key only, strict host key checking, never prompt."""
-        return [
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            f"UserKnownHostsFile={self.known_hosts()}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-i",
-            str(self.key),
-        ]
+        return openssh_options(self.known_hosts(), self.key)
 
     def ssh(self, command: str, timeout: float = 60) -> Result:
         """``ssh user@127.0.0.1 COMMAND`` (omsh's shell or sshd's bash)."""
