@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncssh
 from zope.interface.registry import Components
@@ -36,6 +38,8 @@ from omsh.store.model import StoreRoot
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,6 +70,15 @@ class ServerContext:
         if self._loop_reader is None and is_local(self.store.db.storage):
             self._loop_reader = LoopReader(self.store)
         return self._loop_reader
+
+    async def read_quickly(self, work: Callable[[StoreRoot], T]) -> T:
+        """A short read: on the event loop for local storages (see
+        :mod:`omsh.store.loopreads`), else in a worker, as a storage may be remote."""
+        reader = self.loop_reader
+        if reader is not None:
+            return reader.read(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.store.read, work)
 
     def close(self) -> None:
         """Let go of the loop's connection; before the store closes."""
@@ -110,18 +123,14 @@ async def run_line(context: ServerContext, shell: Shell, line: str) -> int:
 
 
 async def start_in_home(context: ServerContext, session: ShellSession) -> None:
-    """Put a new *session* in its user's home if that exists, else leave it at ``/``.
-
-    Read in a worker thread: a storage may be remote.
-    """
+    """Put a new *session* in its user's home if that exists, else leave it at ``/``."""
     user = session.user
 
     def where(root: StoreRoot) -> str:
         return start_container(StoreView.for_user(root, user))
 
-    loop = asyncio.get_running_loop()
     with contextlib.suppress(OmshError):  # a removed account is refused by its command
-        session.cwd = await loop.run_in_executor(context.executor, context.store.read, where)
+        session.cwd = await context.read_quickly(where)
 
 
 async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess) -> None:

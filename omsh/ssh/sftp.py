@@ -299,12 +299,9 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             view.require(obj, Perm.READ_METADATA, target)
             return attributes(view, obj)
 
-        # Cheap and frequent (rclone stats every file twice): on the loop.
-        reader = self._context.loop_reader
-        if reader is None:
-            return await self._view(look)
+        # Cheap and frequent (rclone stats every file twice).
         user = self._user
-        return reader.read(lambda root: look(StoreView.for_user(root, user)))
+        return await self._context.read_quickly(lambda root: look(StoreView.for_user(root, user)))
 
     lstat = stat  # there are no symbolic links
 
