@@ -74,15 +74,16 @@ def test_put_replaces_and_keeps_the_id(admin) -> None:
 
 
 def test_put_mimetype_and_metadata(admin) -> None:
-    admin.ok("put /x --mimetype 'text/csv; charset=utf-8' --meta n=5 --meta s='5'", stdin=b"a")
+    admin.ok("put /x --mimetype 'text/csv; charset=utf-8' --meta n=5 --meta s:str=5", stdin=b"a")
     assert json.loads(admin.ok("stat --json /x"))["mimetype"] == "text/csv; charset=utf-8"
     document = json.loads(admin.ok("meta --json /x"))
     assert document["metadata"] == {"n": 5, "s": "5"}
 
 
-def test_put_meta_with_equals_form_keeps_quoting(admin) -> None:
-    admin.ok("put /x --meta=s='5' --meta=n=5")
-    assert json.loads(admin.ok("meta --json /x"))["types"] == {"n": "int", "s": "str"}
+def test_put_meta_types_by_text_whatever_the_quoting(admin) -> None:
+    admin.ok("put /x --meta=s:str=5 --meta=n='5' --meta 'm=5' --meta=t:time=2024-01-01")
+    types = json.loads(admin.ok("meta --json /x"))["types"]
+    assert types == {"n": "int", "s": "str", "m": "int", "t": "datetime"}
 
 
 @pytest.mark.parametrize("mimetype", ["plain", "text/", "a b/c", "x" * 300 + "/y"])
@@ -95,7 +96,12 @@ def test_put_refuses_bad_mimetypes(admin, mimetype) -> None:
 
 @pytest.mark.parametrize(
     ("meta", "status", "message"),
-    [("novalue", 2, "KEY=VALUE"), ("cdmi_size=1", 1, "reserved"), ("n=1e999", 1, "finite")],
+    [
+        ("novalue", 2, "KEY=VALUE"),
+        ("cdmi_size=1", 1, "reserved"),
+        ("n=1e999", 1, "finite"),
+        ("b:bool=yes", 2, "true or false"),
+    ],
 )
 def test_put_bad_meta_is_refused_before_reading(store, registry, admin, meta, status, message):
     from omsh.commands.output import BufferOutput

@@ -29,4 +29,7 @@ Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
 * Clients may send system metadata (``cdmi_size``…) back, as read; it is
   ignored.  Only ``cdmi_acl`` is writable.
 * ``cdmi_size`` of a container is its number of children, as in the shell.
+* User metadata keep their JSON type: a number or boolean is stored as one,
+  a JSON string stays a string even when it looks like a number or a date
+  (the shell types bare text; JSON already says what a value is).
 """

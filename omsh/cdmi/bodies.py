@@ -113,8 +113,11 @@ def _checked_fields(document: dict[str, Any], allowed: frozenset[str]) -> None:
 def _metadata(document: dict[str, Any]) -> Metadata | None:
     """User items (scalars, checked as the store will) and ``cdmi_acl``.
 
-    Other ``cdmi_*`` items are system metadata the server computes: clients
-    echo them back from a read, so they are ignored, never stored.
+    The JSON type is the value's type, like the shell's ``KEY:TYPE=`` form:
+    numbers and booleans keep theirs and a JSON string stays a string, never
+    re-typed by its text (``"007"`` reads back as ``"007"``).  Other
+    ``cdmi_*`` items are system metadata the server computes: clients echo
+    them back from a read, so they are ignored, never stored.
     """
     if "metadata" not in document:
         return None

@@ -150,7 +150,7 @@ def _split_option_values(parser: CommandParser, words: list[str]) -> list[str]:
     """Give ``--opt=value`` to argparse as two words so the value stays a Word.
 
     argparse splits ``--opt=value`` itself but hands on a plain ``str``,
-    which forgets what was quoted: ``--meta=n='5'`` would store the number 5.
+    which forgets what was quoted: a quoted ``*`` in a path option is literal.
     Words after ``--``, unknown options and values that look like options are
     left to argparse as they are.
     """

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
-from omsh.commands.metadata import parse_assignments
+from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
 from omsh.commands.output import Output
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
@@ -296,6 +296,7 @@ def check_mimetype(text: str | None) -> str | None:
 class Put(Command):
     name = "put"
     summary = "store standard input as an object (create or replace)"
+    details = TYPING_DETAILS
     arguments = (
         arg("path", complete=Complete.PATH, help="where to store it"),
         arg("--mimetype", metavar="TYPE", help="media type (default: guessed from the name)"),
@@ -304,7 +305,7 @@ class Put(Command):
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="user metadata item to set (repeatable)",
+            help=f"user metadata item to set (repeatable); {TYPING_HELP}",
         ),
     )
 
