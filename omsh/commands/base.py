@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Asks the person a question and returns the line they answered, or None
+#: at end of input (no one to ask, Ctrl-D).
+Ask = Callable[[str], str | None]
+
 
 @dataclass
 class ShellSession:
@@ -53,10 +57,27 @@ class Invocation:
     stdin: InputStream
     #: Asks the person at the terminal for a secret without echo (None in exec).
     ask_secret: Callable[[str], str] | None = None
+    #: Asks a question with echo: the prompt at the terminal, or answers
+    #: read from stdin in exec mode (as coreutils ``rm -i`` does).
+    ask: Ask | None = None
 
     @property
     def json(self) -> bool:
         return bool(self.args.json)
+
+    @property
+    def terminal(self) -> bool:
+        """Whether a person is at a terminal (a PTY), as output colouring decides."""
+        return self.out.terminal
+
+    def confirm(self, question: str) -> bool:
+        """Ask *question* with ``[y/N]``: only ``y`` or ``yes`` (any case) is yes.
+
+        Anything else, end of input or no way to ask at all is no.
+        """
+        self.out.flush()
+        answer = self.ask(f"{question} [y/N] ") if self.ask is not None else None
+        return answer is not None and answer.strip().lower() in ("y", "yes")
 
     def view(self, work: Callable[[StoreView], T], *, write: bool = False) -> T:
         """Run *work* with a :class:`StoreView` for the session's user.
