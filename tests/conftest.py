@@ -60,10 +60,14 @@ class ShellDriver:
         #: Answers to secret prompts, in order; the prompts asked are kept in ``prompts``.
         self.secrets: list[str] = []
         self.prompts: list[str] = []
+        #: As if on a PTY (uncoloured): then ``answers`` answer plain questions
+        #: in order (None once they run out, as at end of input).
+        self.terminal = False
+        self.answers: list[str] = []
 
     def __call__(self, line: str, stdin: bytes = b"") -> tuple[int, str, str]:
-        self.out = BufferOutput()
-        self.err = BufferOutput()
+        self.out = BufferOutput(terminal=self.terminal, color=False)
+        self.err = BufferOutput(terminal=self.terminal, color=False)
         shell = Shell(
             self.store,
             self.registry,
@@ -72,6 +76,7 @@ class ShellDriver:
             self.err,
             io.BytesIO(stdin),
             ask_secret=self._ask_secret if self.secrets else None,
+            ask=self._ask if self.terminal else None,
         )
         status = shell.execute(line)
         return status, self.out.text, self.err.text
@@ -79,6 +84,10 @@ class ShellDriver:
     def _ask_secret(self, prompt: str) -> str:
         self.prompts.append(prompt)
         return self.secrets.pop(0)
+
+    def _ask(self, prompt: str) -> str | None:
+        self.prompts.append(prompt)
+        return self.answers.pop(0) if self.answers else None
 
     def ok(self, line: str, stdin: bytes = b"") -> str:
         status, out, err = self(line, stdin)

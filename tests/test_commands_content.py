@@ -74,15 +74,16 @@ def test_put_replaces_and_keeps_the_id(admin) -> None:
 
 
 def test_put_mimetype_and_metadata(admin) -> None:
-    admin.ok("put /x --mimetype 'text/csv; charset=utf-8' --meta n=5 --meta s='5'", stdin=b"a")
+    admin.ok("put /x --mimetype 'text/csv; charset=utf-8' --meta n=5 --meta s:str=5", stdin=b"a")
     assert json.loads(admin.ok("stat --json /x"))["mimetype"] == "text/csv; charset=utf-8"
     document = json.loads(admin.ok("meta --json /x"))
     assert document["metadata"] == {"n": 5, "s": "5"}
 
 
-def test_put_meta_with_equals_form_keeps_quoting(admin) -> None:
-    admin.ok("put /x --meta=s='5' --meta=n=5")
-    assert json.loads(admin.ok("meta --json /x"))["types"] == {"n": "int", "s": "str"}
+def test_put_meta_types_by_text_whatever_the_quoting(admin) -> None:
+    admin.ok("put /x --meta=s:str=5 --meta=n='5' --meta 'm=5' --meta=t:time=2024-01-01")
+    types = json.loads(admin.ok("meta --json /x"))["types"]
+    assert types == {"n": "int", "s": "str", "m": "int", "t": "datetime"}
 
 
 @pytest.mark.parametrize("mimetype", ["plain", "text/", "a b/c", "x" * 300 + "/y"])
@@ -95,7 +96,12 @@ def test_put_refuses_bad_mimetypes(admin, mimetype) -> None:
 
 @pytest.mark.parametrize(
     ("meta", "status", "message"),
-    [("novalue", 2, "KEY=VALUE"), ("cdmi_size=1", 1, "reserved"), ("n=1e999", 1, "finite")],
+    [
+        ("novalue", 2, "KEY=VALUE"),
+        ("cdmi_size=1", 1, "reserved"),
+        ("n=1e999", 1, "finite"),
+        ("b:bool=yes", 2, "true or false"),
+    ],
 )
 def test_put_bad_meta_is_refused_before_reading(store, registry, admin, meta, status, message):
     from omsh.commands.output import BufferOutput
@@ -465,6 +471,88 @@ def test_rm_r_needs_delete_on_the_whole_subtree(homes, admin, alice) -> None:
         "omsh: rm: /home/alice/d/admins: permission denied\n",
     )
     assert admin.ok("cat /home/alice/d/admins") == ""
+
+
+def _tree(driver) -> None:
+    driver.ok("mkdir -p /t/u; put /t/a; put /t/u/b")
+
+
+def _exists(driver, path: str) -> bool:
+    return driver(f"stat {path}")[0] == 0
+
+
+@pytest.mark.parametrize("answer", ["n", "", "no", "yess", None])
+def test_rm_r_on_a_terminal_asks_and_anything_but_yes_keeps_everything(admin, answer) -> None:
+    _tree(admin)
+    admin.terminal = True
+    admin.answers = [] if answer is None else [answer]
+    status, _, err = admin("rm -r /t")
+    assert admin.prompts == ["remove 4 objects under /t? [y/N] "]
+    assert status == 1
+    assert err == "omsh: rm: /t: cancelled, nothing removed\r\n"
+    assert _exists(admin, "/t/u/b")
+
+
+@pytest.mark.parametrize("answer", ["y", "YES", " yes "])
+def test_rm_r_on_a_terminal_removes_after_yes(admin, answer) -> None:
+    _tree(admin)
+    admin.terminal = True
+    admin.answers = [answer]
+    assert admin("rm -r /t")[0] == 0
+    assert not _exists(admin, "/t")
+
+
+def test_rm_r_asks_only_on_a_terminal_for_more_than_one_object_and_not_with_f(admin) -> None:
+    admin.ok("mkdir /empty; put /one")
+    admin.terminal = True
+    admin.ok("rm -r /empty /one")
+    _tree(admin)
+    admin.ok("rm -rf /t")
+    assert admin.prompts == []
+    admin.terminal = False
+    _tree(admin)
+    admin.ok("rm -r /t")
+    assert admin.prompts == []
+
+
+def test_rm_r_of_the_root_is_refused_without_asking(admin) -> None:
+    admin.terminal = True
+    assert admin("rm -r /")[0] == 4
+    assert admin.prompts == []
+
+
+def test_rm_i_asks_for_every_object_deepest_first(admin) -> None:
+    _tree(admin)
+    admin.terminal = True
+    admin.answers = ["y", "y", "n", "y"]
+    status, _, err = admin("rm -ri /t")
+    assert admin.prompts == [
+        "remove /t/a? [y/N] ",
+        "remove /t/u/b? [y/N] ",
+        "remove /t/u? [y/N] ",
+        "remove /t? [y/N] ",
+    ]
+    assert (status, err) == (1, "omsh: rm: /t: container not empty\r\n")
+    assert [_exists(admin, p) for p in ("/t/a", "/t/u/b", "/t/u", "/t")] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_rm_i_in_exec_mode_reads_answers_from_stdin(admin) -> None:
+    admin.ok("put /a; put /b; put /c")
+    status, out, err = admin("rm -i /a /b /c", stdin=b"y\nno\n")
+    assert (status, out) == (0, "")
+    assert err == "remove /a? [y/N] remove /b? [y/N] remove /c? [y/N] "
+    assert [_exists(admin, p) for p in ("/a", "/b", "/c")] == [False, True, True]
+
+
+def test_rm_f_overrides_i(admin) -> None:
+    admin.ok("put /a")
+    assert admin("rm -if /a /missing") == (0, "", "")
+    assert not _exists(admin, "/a")
 
 
 # -- mv and cp --------------------------------------------------------------------

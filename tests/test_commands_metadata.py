@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from omsh.commands.metadata import parse_assignment
+from omsh.commands.metadata import parse_assignment, pasteable_item
 from omsh.commands.words import Word, split_commands
 from omsh.errors import UsageError
-from omsh.store.metadata import MAX_ITEMS, MAX_VALUE_BYTES, InvalidMetadata
+from omsh.store.metadata import MAX_ITEMS, MAX_VALUE_BYTES, InvalidMetadata, to_text
 
 
 def metadata(driver, path: str) -> tuple[dict, dict]:
@@ -25,40 +25,98 @@ def thing(admin):
     return admin
 
 
-def test_values_are_typed_by_quoting(thing) -> None:
+def test_values_are_typed_by_their_text_whatever_the_quoting(thing) -> None:
     thing.ok(
         "set-meta /thing n=5 s='5' f=1.5 b=true d=2024-05-01 t=hello q=\"7\" neg=-3 e= half=5'5'"
     )
     values, types = metadata(thing, "/thing")
     assert values == {
         "n": 5,
-        "s": "5",
+        "s": 5,
         "f": 1.5,
         "b": True,
         "d": "2024-05-01T00:00:00.000000Z",
         "t": "hello",
-        "q": "7",
+        "q": 7,
         "neg": -3,
         "e": "",
-        "half": "55",
+        "half": 55,
     }
     assert types == {
         "n": "int",
-        "s": "str",
+        "s": "int",
         "f": "float",
         "b": "bool",
         "d": "datetime",
         "t": "str",
-        "q": "str",
+        "q": "int",
         "neg": "int",
         "e": "str",
-        "half": "str",
+        "half": "int",
     }
 
 
-def test_whole_word_quoted_is_text(thing) -> None:
+def test_whole_word_quoted_is_typed_the_same(thing) -> None:
     thing.ok("set-meta /thing 'n=5' \"m=true\"")
-    assert metadata(thing, "/thing")[0] == {"n": "5", "m": "true"}
+    assert metadata(thing, "/thing") == ({"n": 5, "m": True}, {"n": "int", "m": "bool"})
+
+
+def test_explicit_types(thing) -> None:
+    thing.ok(
+        "set-meta /thing code:str=007 n:int=-5 x:float=2 flag:bool=TRUE"
+        " when:time=2024-05-01 at:datetime=2024-05-01T10:00:00+02:00 yes:str=true"
+    )
+    assert metadata(thing, "/thing") == (
+        {
+            "code": "007",
+            "n": -5,
+            "x": 2.0,
+            "flag": True,
+            "when": "2024-05-01T00:00:00.000000Z",
+            "at": "2024-05-01T08:00:00.000000Z",
+            "yes": "true",
+        },
+        {
+            "code": "str",
+            "n": "int",
+            "x": "float",
+            "flag": "bool",
+            "when": "datetime",
+            "at": "datetime",
+            "yes": "str",
+        },
+    )
+
+
+def test_only_a_last_known_type_name_after_a_colon_is_a_type(thing) -> None:
+    thing.ok("set-meta /thing dc:title=5 a:b:str=5 x:int:int=5 x:INT=5 u:integer=5")
+    assert metadata(thing, "/thing")[1] == {
+        "dc:title": "int",
+        "a:b": "str",
+        "x:int": "int",
+        "x:INT": "int",
+        "u:integer": "int",
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "spelling"),
+    [
+        ("n:int=1.5", "digits"),
+        ("n:int=abc", "digits"),
+        ("f:float=nan", "decimal number"),
+        ("b:bool=yes", "true or false"),
+        ("b:bool=1", "true or false"),
+        ("t:time=yesterday", "ISO 8601"),
+        ("t:datetime=2024-13-01", "ISO 8601"),
+    ],
+)
+def test_a_value_that_is_no_spelling_of_its_type_is_a_usage_error(thing, item, spelling) -> None:
+    status, out, err = thing(f"set-meta /thing keep=1 {item}")
+    assert (status, out) == (2, "")
+    assert spelling in err
+    assert err.count("\n") == 1
+    assert metadata(thing, "/thing")[0] == {}
 
 
 def test_values_with_spaces_and_equals(thing) -> None:
@@ -72,13 +130,25 @@ def test_the_first_equals_sign_ends_the_key_even_quoted(thing) -> None:
 
 
 def test_meta_table(thing) -> None:
-    thing.ok("set-meta /thing n=5 s='5' when=2024-01-01T10:00:00+02:00")
+    thing.ok("set-meta /thing n=5 s:str=5 'title=a b' when=2024-01-01T10:00:00+02:00")
     assert thing.ok("meta /thing").splitlines() == [
-        "KEY   TYPE      VALUE",
-        "n     int       5",
-        "s     str       '5'",
-        "when  datetime  2024-01-01T08:00:00.000000Z",
+        "TYPE      ITEM",
+        "int       n=5",
+        "str       s:str=5",
+        "str       'title=a b'",
+        "datetime  when=2024-01-01T08:00:00.000000Z",
     ]
+
+
+def test_meta_output_pasted_into_set_meta_gives_the_same_items(thing) -> None:
+    thing.ok(
+        "set-meta /thing code:str=007 n=5 s:str=true dc:title=x x:int:str=5 'sp=a b'"
+        " q:str=\"it's\" empty= when=2024-05-01 f:float=2 semi:str='a;b|c'"
+    )
+    thing.ok("put /copy")
+    items = [line.split(maxsplit=1)[1] for line in thing.ok("meta /thing").splitlines()[1:]]
+    thing.ok("set-meta /copy " + " ".join(items))
+    assert metadata(thing, "/copy") == metadata(thing, "/thing")
 
 
 def test_meta_of_a_container_and_empty_metadata(admin) -> None:
@@ -112,6 +182,8 @@ def test_set_meta_json_prints_the_result(thing) -> None:
         ("set-meta /thing =5", 1, "empty metadata key"),
         ("set-meta /thing cdmi_size=5", 1, "reserved"),
         ("set-meta /thing n=99999999999999999999", 1, "64-bit"),
+        ("set-meta /thing n:int=99999999999999999999", 1, "KEY:str=VALUE"),
+        ("set-meta /thing :str=5", 1, "empty metadata key"),
         ("set-meta /thing f=1e999", 1, "finite"),
         ("set-meta /nope n=1", 3, "not found"),
         ("set-meta /thing n=1 --bogus", 2, "unrecognized"),
@@ -202,16 +274,42 @@ def _sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-@given(_KEY, st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
-def test_a_quoted_value_is_stored_as_exactly_that_text(key: str, value: str) -> None:
-    (words,) = split_commands(f"set-meta {_sh_quote(key)}={_sh_quote(value)}")
-    assert parse_assignment(words[1]) == (key, value)
+_VALUE = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
+    st.sampled_from(["007", "5", "1.5", "true", "False", "2024-01-01", "1e3", "-0", ""]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+)
 
 
-@given(_KEY, st.integers(min_value=-(2**63), max_value=2**63 - 1))
-def test_an_unquoted_number_is_a_number(key: str, number: int) -> None:
-    (words,) = split_commands(f"set-meta {_sh_quote(key)}={number}")
-    assert parse_assignment(words[1]) == (key, number)
+@given(_KEY, _VALUE)
+def test_quoting_never_changes_the_type(key: str, value: str) -> None:
+    text = str(value)
+    line = f"set-meta {_sh_quote(key + '=' + text)} {_sh_quote(key)}={_sh_quote(text)}"
+    (words,) = split_commands(line)
+    try:
+        expected = parse_assignment(Word(f"{key}={text}"))
+    except (UsageError, InvalidMetadata):
+        return
+    for word in words[1:]:
+        got = parse_assignment(word)
+        assert got == expected
+        assert type(got[1]) is type(expected[1])
+
+
+@given(_KEY, _VALUE)
+def test_a_pasted_item_reads_back_as_the_same_value_and_type(key: str, value: object) -> None:
+    """What meta shows for an item, typed back into set-meta, is that item.
+
+    Unprintable characters are shown escaped, so those items are not pasteable.
+    """
+    assume(key.isprintable() and to_text(value).isprintable())
+    (words,) = split_commands(f"set-meta /x {pasteable_item(key, value)}")
+    got_key, got = parse_assignment(words[2])
+    assert got_key == key
+    assert type(got) is type(value)
+    assert got == value
 
 
 @given(st.text(max_size=30))

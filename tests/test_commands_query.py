@@ -14,7 +14,7 @@ def photos(admin):
     admin.ok("mkdir -p /photos/2024 /docs")
     admin.ok("put /photos/a.jpg --meta n=5 --meta camera=x100", b"aaaa")
     admin.ok("put /photos/2024/b.jpg --meta n=7 --meta taken=2024-06-01T12:00:00Z", b"bbbbbbbb")
-    admin.ok("put /photos/c.txt --meta n='5'", b"c")
+    admin.ok("put /photos/c.txt --meta n:str=5", b"c")
     admin.ok("put /docs/readme.md --meta n=5.0", b"readme")
     return admin
 
@@ -90,7 +90,9 @@ def test_find_by_name_size_age_type_and_metadata(photos):
     assert "/photos/a.jpg" in _paths(photos.ok("find / --newer-than 1h"))
     assert _paths(photos.ok("find / --older-than 1d")) == []
     assert _paths(photos.ok("find / --meta camera=x100")) == ["/photos/a.jpg"]
-    assert _paths(photos.ok("find / --meta n='5'")) == ["/photos/c.txt"]
+    assert _paths(photos.ok("find / --meta n:str=5")) == ["/photos/c.txt"]
+    assert _paths(photos.ok("find / --meta 'n=5'")) == ["/docs/readme.md", "/photos/a.jpg"]
+    assert photos("find / --meta n:int=x")[0] == 2
     assert _paths(photos.ok("find /photos --type container")) == ["/photos/2024"]
 
 

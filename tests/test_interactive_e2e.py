@@ -166,6 +166,27 @@ def test_secret_prompt_cancels_and_stays_out_of_history(term):
         assert "passwd" not in current_line(screen)
 
 
+def test_rm_r_asks_and_n_keeps_the_tree_then_y_removes_it(server, term):
+    done = server.ssh("mkdir -p /e2e/doomed/sub; put /e2e/doomed/sub/f", stdin=b"")
+    assert done.status == 0, done.err
+    term.type("rm -r /e2e/doomed")
+    term.press("Enter")
+    term.wait_for("remove 3 objects under /e2e/doomed? [y/N]")
+    term.type("n")
+    term.wait_for("[y/N] n")  # the answer echoes
+    term.press("Enter")
+    term.wait_for("omsh: rm: /e2e/doomed: cancelled, nothing removed")
+    assert server.ssh("stat /e2e/doomed/sub/f").status == 0
+    term.type("rm -r /e2e/doomed")
+    term.press("Enter")
+    term.wait_for(lambda screen: screen.count("remove 3 objects under /e2e/doomed?") == 2)
+    term.type("y")
+    term.press("Enter")
+    term.wait_for(lambda screen: current_line(screen) == PROMPT and "[y/N] y" in screen)
+    assert server.ssh("stat /e2e/doomed").status == 3
+    assert run(term, "pwd") == "/"
+
+
 def current_line(screen: str) -> str:
     """The last prompt line on the screen: the one being edited."""
     return [line for line in screen.splitlines() if line.startswith(PROMPT)][-1]

@@ -38,7 +38,7 @@ def catalogued(server: OmshServer) -> OmshServer:
         ("mkdir -p /qe/photos/2024 /qe/private", b""),
         ("put /qe/photos/a.jpg --meta n=5 --meta camera=x100", b"aaaa"),
         ("put /qe/photos/2024/b.jpg --meta n=7 --meta ratio=1.5 --meta flag=true", b"b" * 8),
-        ("put /qe/photos/c.txt --meta n='5'", b"c"),
+        ("put /qe/photos/c.txt --meta n:str=5", b"c"),
         ("put /qe/private/secret.txt --meta n=6", b"hidden"),
         ("set-meta /qe/photos/a.jpg taken=2024-06-01T12:00:00Z", b""),
         ("acl grant /qe carol read --inherit", b""),  # the store is private
@@ -114,7 +114,7 @@ def test_find_by_name_size_and_metadata(catalogued: OmshServer) -> None:
         "/qe/private/secret.txt",
     ]
     assert _paths(json.loads(_ok(catalogued, "find /qe --meta n=5 --json"))) == ["/qe/photos/a.jpg"]
-    assert _paths(json.loads(_ok(catalogued, "find /qe --meta n='5' --json"))) == [
+    assert _paths(json.loads(_ok(catalogued, "find /qe --meta n:str=5 --json"))) == [
         "/qe/photos/c.txt"
     ]
     plain = catalogued.ssh("find /qe/photos --newer-than 1h --type object")

@@ -171,3 +171,14 @@ def test_restart_keeps_host_key_and_data(server):
     assert after.status == 0, after.err
     assert json.loads(after.out)["objectid"] == json.loads(before.out)["objectid"]
     assert server.ssh("cat /e2e/durable/file").stdout == b"survives restarts"
+
+
+def test_rm_r_in_exec_mode_never_asks_and_rm_i_reads_answers_from_stdin(server):
+    assert server.ssh("mkdir -p /e2e/gone/sub; put /e2e/gone/sub/f").status == 0
+    done = server.ssh("rm -r /e2e/gone")
+    assert (done.status, done.out, done.err) == (0, "", "")
+    assert server.ssh("mkdir -p /e2e/ask; put /e2e/ask/a; put /e2e/ask/b").status == 0
+    done = server.ssh("rm -i /e2e/ask/a /e2e/ask/b", stdin=b"y\nn\n")
+    assert done.status == 0, done.err
+    assert done.err == "remove /e2e/ask/a? [y/N] remove /e2e/ask/b? [y/N] "
+    assert server.ssh("ls /e2e/ask").out == "b\n"

@@ -36,8 +36,11 @@ from omsh.store.metadata import (
     MAX_ITEMS,
     MAX_VALUE_BYTES,
     InvalidMetadata,
+    MisspelledValue,
+    format_item,
     format_timestamp,
     parse_value,
+    split_key,
     to_text,
     validate_key,
 )
@@ -192,9 +195,61 @@ def test_parse_value_types(text: str, expected: object) -> None:
     assert type(value) is type(expected)
 
 
-def test_quoted_values_are_always_text() -> None:
-    assert parse_value("5", quoted=True) == "5"
-    assert parse_value("true", quoted=True) == "true"
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("007", "str", "007"),
+        ("true", "str", "true"),
+        ("007", "int", 7),
+        ("-5", "int", -5),
+        ("5", "float", 5.0),
+        ("1e3", "float", 1000.0),
+        ("TRUE", "bool", True),
+        ("false", "bool", False),
+        ("2024-01-01", "time", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T10:00:00Z", "datetime", datetime(2024, 1, 1, 10, tzinfo=UTC)),
+    ],
+)
+def test_an_explicit_type_decides(text: str, kind: str, expected: object) -> None:
+    value = parse_value(text, kind)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("1.5", "int"),
+        ("abc", "float"),
+        ("inf", "float"),
+        ("yes", "bool"),
+        ("1", "bool"),
+        ("now", "time"),
+        ("2024-02-30", "datetime"),
+    ],
+)
+def test_a_misspelled_explicit_value_is_a_usage_error(text: str, kind: str) -> None:
+    with pytest.raises(MisspelledValue) as caught:
+        parse_value(text, kind)
+    assert caught.value.exit_status == 2
+    assert f"not a {kind}: write " in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("n", ("n", None)),
+        ("n:int", ("n", "int")),
+        ("n:time", ("n", "datetime")),
+        ("dc:title", ("dc:title", None)),
+        ("a:b:str", ("a:b", "str")),
+        ("n:INT", ("n:INT", None)),
+        ("n:", ("n:", None)),
+        (":str", ("", "str")),
+    ],
+)
+def test_split_key(spec: str, expected: tuple[str, str | None]) -> None:
+    assert split_key(spec) == expected
 
 
 @pytest.mark.parametrize(
@@ -216,9 +271,9 @@ def test_invalid_keys(key: str) -> None:
 
 
 def test_value_size_limit() -> None:
-    parse_value("v" * MAX_VALUE_BYTES, quoted=True)
+    parse_value("v" * MAX_VALUE_BYTES, "str")
     with pytest.raises(InvalidMetadata):
-        parse_value("v" * (MAX_VALUE_BYTES + 1), quoted=True)
+        parse_value("v" * (MAX_VALUE_BYTES + 1), "str")
 
 
 def test_timestamps_have_four_digit_years() -> None:
@@ -254,14 +309,31 @@ def test_datetimes_round_trip_through_text(moment: datetime) -> None:
     assert parse_value(to_text(parse_value(moment.isoformat()))) == moment
 
 
-@given(st.text(max_size=40))
-def test_text_shown_by_to_text_reads_back_as_the_same_text(text: str) -> None:
-    """A shown string either re-types to itself or is shown quoted."""
-    shown = to_text(text)
-    if shown.startswith("'") and shown != text:
-        assert shown[1:-1].replace("''", "'") == text
-    else:
-        assert parse_value(shown) == text
+@given(
+    st.text(max_size=10).filter(lambda key: "=" not in key),
+    st.one_of(
+        st.text(max_size=40),
+        st.sampled_from(["007", "1.5", "true", "2024-01-01", "9" * 30]),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+    ),
+)
+def test_a_formatted_item_reads_back_as_the_same_value_and_type(key: str, value: object) -> None:
+    """``format_item`` uses ``KEY:TYPE=`` exactly where the text alone would re-type."""
+    spec, _, text = format_item(key, value).partition("=")
+    name, kind = split_key(spec)
+    parsed = parse_value(text, kind)
+    assert (name, parsed, type(parsed)) == (key, value, type(value))
+
+
+def test_format_item_is_plain_where_it_can_be() -> None:
+    assert format_item("n", 5) == "n=5"
+    assert format_item("code", "007") == "code:str=007"
+    assert format_item("flag", "true") == "flag:str=true"
+    assert format_item("x:int", 5) == "x:int:int=5"
+    assert format_item("title", "a b") == "title=a b"
+    assert format_item("big", "9" * 30) == "big:str=" + "9" * 30
 
 
 # -- the tree ------------------------------------------------------------------

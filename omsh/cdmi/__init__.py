@@ -29,4 +29,29 @@ Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
 * Clients may send system metadata (``cdmi_size``…) back, as read; it is
   ignored.  Only ``cdmi_acl`` is writable.
 * ``cdmi_size`` of a container is its number of children, as in the shell.
+* A container named without its trailing ``/``, or a data object with one,
+  is answered ``301`` with the right URI in ``Location`` (§9.1) for every
+  method but a data object PUT, which conflicts (409) with a container
+  there; a bare ``/cdmi_objectid/ID`` names either kind and is answered.
+* ``/cdmi_objectid/ID/NAME/...`` is the path NAME/... below the container
+  with that ID (§5.10), for every method and as a copy/move source.
+* Names starting with ``cdmi_`` are never created over CDMI (400, §9.1.2);
+  objects so named by other means can still be read and changed.
+* A ranged read sends the bytes of the range, base64-encoded when the value
+  was written as base64 or the bytes are not whole UTF-8 (a range may cut a
+  character); a ranged update keeps a base64 value base64 (§8.3, §8.4).
+* A copy or move from a missing source is 404, naming the source.  A CDMI
+  create without ``mimetype`` gets ``text/plain`` (§8.2.5); media types are
+  kept and compared in lower case.
+* The root container has neither ``parentURI`` nor ``parentID`` (it is in
+  no container); the capabilities root's parent is the root container.
+* ``cdmi_acl`` lists the object's own ACEs; inherited ones are not repeated
+  (``acl PATH`` in the shell shows them).
+* Versions spelled ``1.0.N`` with a suffix (libcdmi 0.1.2 sends ``1.0.1h``)
+  are answered as ``1.0.2``; anything else unknown is a 400 that lists the
+  supported versions.  Only HTTP Basic is spoken: a Digest attempt gets 401
+  with a ``Basic`` challenge, so the client falls back.
+* User metadata keep their JSON type: a number or boolean is stored as one,
+  a JSON string stays a string even when it looks like a number or a date
+  (the shell types bare text; JSON already says what a value is).
 """

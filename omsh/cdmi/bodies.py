@@ -113,8 +113,11 @@ def _checked_fields(document: dict[str, Any], allowed: frozenset[str]) -> None:
 def _metadata(document: dict[str, Any]) -> Metadata | None:
     """User items (scalars, checked as the store will) and ``cdmi_acl``.
 
-    Other ``cdmi_*`` items are system metadata the server computes: clients
-    echo them back from a read, so they are ignored, never stored.
+    The JSON type is the value's type, like the shell's ``KEY:TYPE=`` form:
+    numbers and booleans keep theirs and a JSON string stays a string, never
+    re-typed by its text (``"007"`` reads back as ``"007"``).  Other
+    ``cdmi_*`` items are system metadata the server computes: clients echo
+    them back from a read, so they are ignored, never stored.
     """
     if "metadata" not in document:
         return None
@@ -210,8 +213,10 @@ def object_fields(document: dict[str, Any]) -> ObjectFields:
     """A data object body, checked: a value (decoded) or a copy/move source, not both."""
     _checked_fields(document, OBJECT_FIELDS)
     mimetype = document.get("mimetype")
-    if "mimetype" in document and not (isinstance(mimetype, str) and is_mimetype(mimetype)):
-        fail(400, "mimetype must be a media type like text/plain")
+    if "mimetype" in document:
+        if not (isinstance(mimetype, str) and is_mimetype(mimetype.strip().lower())):
+            fail(400, "mimetype must be a media type like text/plain")
+        mimetype = _normalised(mimetype)
     source = _source(document)
     value, encoding = _value(document)
     if source is not None and value is not None:
@@ -223,7 +228,12 @@ def media_type(header: str | None) -> str | None:
     """A non-CDMI Content-Type as the data object's mimetype: lower case (spec §8.3.5)."""
     if header is None or not header.strip():
         return None
-    mimetype = header.strip().lower()
+    mimetype = _normalised(header)
     if not is_mimetype(mimetype):
         fail(400, f"Content-Type {header[:60]!r} is not a media type like text/plain")
     return mimetype
+
+
+def _normalised(mimetype: str) -> str:
+    """Media types are case-insensitive (RFC 6838): stored, and compared, in lower case."""
+    return mimetype.strip().lower()

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from omsh.cdmi.bodies import container_fields, read_json
-from omsh.cdmi.context import Backend, Call, Located, target_path
+from omsh.cdmi.context import Backend, Call, Located, refuse_reserved, target_path
 from omsh.cdmi.protocol import CDMI_CONTAINER, Answer, accept_body, fail
 from omsh.cdmi.representation import container_body, select_fields, uri_of
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
@@ -85,6 +85,8 @@ async def put(backend: Backend, call: Call) -> web.StreamResponse:
         path = target_path(view, call.target)
         existing = view.lookup(path)
         created = existing is None
+        if created:
+            refuse_reserved(path)
         if fields.source is not None:
             if existing is not None:
                 raise AlreadyExists(path)

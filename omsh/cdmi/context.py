@@ -21,16 +21,19 @@ from typing import TypeVar
 from aiohttp import web
 
 from omsh.cdmi.auth import BasicAuth, Caller, StaleCredentials
-from omsh.cdmi.protocol import OBJECTID_PREFIX, VERSION_HEADER, Selectors, Target
+from omsh.cdmi.protocol import OBJECTID_PREFIX, VERSION_HEADER, Selectors, Target, fail
 from omsh.cdmi.values import SmallValues
 from omsh.store.commits import GroupCommit
 from omsh.store.content import ContentUpload
 from omsh.store.database import Store
 from omsh.store.loopreads import LoopReader, NotCheap, is_local
-from omsh.store.model import StoreObject, StoreRoot
+from omsh.store.model import Container, StoreObject, StoreRoot
 from omsh.store.view import StoreView
 
 T = TypeVar("T")
+
+#: Names CDMI keeps for itself (``cdmi_objectid``, ``cdmi_capabilities``...).
+RESERVED_NAME_PREFIX = "cdmi_"
 
 
 @dataclass(slots=True)
@@ -169,19 +172,58 @@ class Located:
     subject: str
 
 
+def _resolved(view: StoreView, target: Target) -> tuple[str, str]:
+    """The store path a target names and how errors name it.
+
+    ``/cdmi_objectid/ID/a/b`` is ``a/b`` below the object with that ID
+    (spec §5.10); the ID's object must exist, the rest is looked up as a path.
+    """
+    if target.kind != "objectid":
+        return target.path, target.path
+    base = view.by_object_id(target.object_id)
+    subject = OBJECTID_PREFIX + target.object_id
+    if not target.below:
+        return base.path, subject
+    path = base.path.rstrip("/") + "/" + "/".join(target.below)
+    return path, subject + "/" + "/".join(target.below)
+
+
 def locate(view: StoreView, target: Target) -> Located:
-    """The object a target names, by path or by ID."""
-    if target.kind == "objectid":
-        obj = view.by_object_id(target.object_id)
-        return Located(obj, obj.path, OBJECTID_PREFIX + target.object_id)
-    obj = view.lookup(target.path)  # already absolute and normalised
+    """The object a target names, by path, by ID, or by a path below an ID."""
+    path, subject = _resolved(view, target)
+    obj = view.lookup(path)  # already absolute and normalised
     if obj is None:
-        raise view.missing(target.path, target.path)
-    return Located(obj, target.path, target.path)
+        raise view.missing(path, subject)
+    return Located(obj, path, subject)
 
 
 def target_path(view: StoreView, target: Target) -> str:
     """The store path a PUT writes to (an ID must name an existing object)."""
-    if target.kind == "objectid":
-        return view.by_object_id(target.object_id).path
-    return target.path
+    return _resolved(view, target)[0]
+
+
+def refuse_reserved(path: str) -> None:
+    """CDMI reserves names starting with ``cdmi_`` (spec §9.1.2): none is created."""
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith(RESERVED_NAME_PREFIX):
+        fail(400, f"{name[:60]!r}: names starting with {RESERVED_NAME_PREFIX} are reserved")
+
+
+def require_canonical_uri(call: Call, obj: StoreObject) -> None:
+    """301 to the right URI for a container named without '/' or a data object with one.
+
+    Spec §9.1: a request to an existing container without the trailing
+    slash is answered ``301 Moved Permanently`` with the slashed URI in
+    ``Location``; a data object's URI likewise loses a trailing slash.  A
+    bare ``/cdmi_objectid/ID`` names either kind and is answered as it is.
+    """
+    target = call.target
+    is_container = isinstance(obj, Container)
+    if not target.names_by_path or is_container == target.trailing_slash:
+        return
+    raw_path, _, query = call.request.raw_path.partition("?")
+    location = raw_path + "/" if is_container else raw_path.rstrip("/")
+    if query:
+        location += "?" + query
+    what = "a container URI ends in '/'" if is_container else "a data object URI has no '/'"
+    fail(301, f"{what}: {location[:200]}", {"Location": location})

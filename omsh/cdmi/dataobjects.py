@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from omsh.cdmi.bodies import ObjectFields, media_type, object_fields, read_json
-from omsh.cdmi.context import Backend, Call, Located, target_path
+from omsh.cdmi.context import Backend, Call, Located, refuse_reserved, target_path
 from omsh.cdmi.protocol import CDMI_OBJECT, Answer, accept_body, fail
 from omsh.cdmi.representation import dataobject_body, select_fields
 from omsh.cdmi.staging import Patch, stage
@@ -49,6 +49,8 @@ from omsh.store.content import CHUNK_SIZE, ContentUpload
 from omsh.store.model import Container, DataObject
 from omsh.store.view import StoreView
 
+#: A CDMI JSON create without ``mimetype`` gets this one (spec §8.2.5).
+DEFAULT_MIMETYPE = "text/plain"
 _CONTENT_RANGE = re.compile(r"bytes (\d{1,18})-(\d{1,18})/(\d{1,18}|\*)")
 
 # -- reading -------------------------------------------------------------------
@@ -158,6 +160,8 @@ def _store(
     existing = view.lookup(path)
     if isinstance(existing, Container):
         fail(409, "a container exists at that URI")
+    if existing is None:
+        refuse_reserved(path)
     if isinstance(existing, DataObject) and not replace:
         obj = existing
     else:
@@ -179,6 +183,8 @@ def _plan(view: StoreView, call: Call, patching: bool) -> _PatchPlan:
     path = target_path(view, call.target)
     view.check_can_store(path)
     existing = view.lookup(path)
+    if existing is None:
+        refuse_reserved(path)
     if patching and isinstance(existing, DataObject):
         return _PatchPlan(path, view.open_content(existing, path)[1], existing.sha256)
     return _PatchPlan(path, None, None)
@@ -236,9 +242,12 @@ async def put_json(backend: Backend, call: Call) -> web.StreamResponse:
 
     def apply(view: StoreView, upload: ContentUpload | None) -> tuple[bool, Answer]:
         path = target_path(view, call.target)
+        before = view.lookup(path)
+        was = declared_encoding(before) if isinstance(before, DataObject) else None
         created, obj = _apply_fields(view, path, fields, upload)
-        if fields.value is not None and value_range is None:
-            remember_encoding(obj, fields.encoding)
+        encoding = _encoding_after(was, fields, ranged=value_range is not None)
+        if encoding is not None:
+            remember_encoding(obj, encoding)
         apply_metadata(view, obj, path, fields.metadata, call.selectors.metadata)
         return created, Answer.of(dataobject_body(view, obj, []), CDMI_OBJECT, 201)
 
@@ -254,15 +263,35 @@ async def put_json(backend: Backend, call: Call) -> web.StreamResponse:
     return answer.response(call.version) if created else call.no_content()
 
 
+def _encoding_after(was: str | None, fields: ObjectFields, *, ranged: bool) -> str | None:
+    """The encoding a value reads back with after a write sent as *sent*.
+
+    A whole value keeps the encoding it was sent with.  A ranged update
+    (spec §8.4) changes part of the bytes: the value stays base64 if it was,
+    or becomes base64 if the part was sent so; otherwise it is judged by its
+    bytes (None: nothing to remember).
+    """
+    if fields.value is None:
+        return None
+    if not ranged:
+        return fields.encoding
+    return "base64" if "base64" in (was, fields.encoding) else None
+
+
 def _apply_fields(
     view: StoreView, path: str, fields: ObjectFields, upload: ContentUpload | None
 ) -> tuple[bool, DataObject]:
     if fields.source is None:
         assert upload is not None
-        return _store(view, path, upload, fields.mimetype, replace=fields.value is not None)
+        mimetype = fields.mimetype
+        if mimetype is None and view.lookup(path) is None:
+            mimetype = DEFAULT_MIMETYPE
+        return _store(view, path, upload, mimetype, replace=fields.value is not None)
     existing = view.lookup(path)
     if isinstance(existing, Container):
         fail(409, "a container exists at that URI")
+    if existing is None:
+        refuse_reserved(path)
     origin = resolve_source(view, fields.source, DataObject, "a data object")
     obj = copy_or_move(view, fields.source, origin, path)
     assert isinstance(obj, DataObject)

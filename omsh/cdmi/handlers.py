@@ -28,7 +28,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from omsh.authn import Authenticator
 from omsh.cdmi import containers, dataobjects
 from omsh.cdmi.auth import BasicAuth
-from omsh.cdmi.context import Backend, Call, locate
+from omsh.cdmi.context import Backend, Call, locate, require_canonical_uri, target_path
 from omsh.cdmi.protocol import (
     CDMI_CAPABILITY,
     CDMI_CONTAINER,
@@ -45,7 +45,12 @@ from omsh.cdmi.protocol import (
     parse_target,
     status_for,
 )
-from omsh.cdmi.representation import CAPABILITY_PATHS, capability_body
+from omsh.cdmi.representation import (
+    CAPABILITY_PATHS,
+    capability_body,
+    children_slice,
+    select_fields,
+)
 from omsh.cdmi.values import CACHED_LIMIT
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.acl import InvalidACL
@@ -121,7 +126,7 @@ class CdmiService:
         if call.target.kind == "capabilities" or call.target.object_id.upper() in CAPABILITY_PATHS:
             if method not in ("GET", "HEAD"):
                 fail(405, "capabilities are read-only", READ_ONLY)
-            return self.capabilities(call)
+            return await self.capabilities(call)
         if method in ("GET", "HEAD"):
             return await self.get(call)
         if method == "PUT":
@@ -130,13 +135,33 @@ class CdmiService:
             return await self.delete(call)
         fail(405, f"method {method} is not supported", ALLOWED)
 
-    def capabilities(self, call: Call) -> web.StreamResponse:
-        """The capability objects: by path below /cdmi_capabilities/, or by ID."""
-        path = CAPABILITY_PATHS.get(call.target.object_id.upper(), call.target.path)
-        body = capability_body(path.rstrip("/") or "/")
+    async def capabilities(self, call: Call) -> web.StreamResponse:
+        """The capability objects: below /cdmi_capabilities/, or by ID (and a path below it).
+
+        Like containers, their URIs end in '/' (301 otherwise).  The root's
+        ``parentID`` is the root container's, read from the store (§12.2.6).
+        """
+        target = call.target
+        if target.kind == "capabilities":
+            path = target.path
+            if not target.trailing_slash:
+                raw_path, _, query = call.request.raw_path.partition("?")
+                location = raw_path + "/" + (f"?{query}" if query else "")
+                fail(301, "a capability URI ends in '/'", {"Location": location})
+        else:
+            path = "/".join((CAPABILITY_PATHS[target.object_id.upper()], *target.below))
+        root_id = await self.backend.read_on_loop(
+            call, lambda view, _on_loop: view.root.tree.object_id
+        )
+        body = capability_body(path.replace("//", "/").rstrip("/") or "/", root_id)
         if body is None:
             fail(404, "no such capability")
-        return Answer.of(body, CDMI_CAPABILITY).response(call.version)
+        selectors = call.selectors
+        if selectors.children_range is not None:
+            body.update(children_slice(body["children"], selectors.children_range))
+        return Answer.of(select_fields(body, selectors.fields), CDMI_CAPABILITY).response(
+            call.version
+        )
 
     async def get(self, call: Call) -> web.StreamResponse:
         """One read transaction decides the whole answer (see the module docstring).
@@ -151,6 +176,7 @@ class CdmiService:
         ) -> Answer | dataobjects.PlainValue | dataobjects.StreamedObject:
             found = locate(view, call.target)
             obj = found.obj
+            require_canonical_uri(call, obj)
             if isinstance(obj, Container):
                 if on_loop and (call.selectors.query is not None or len(obj) > LOOP_CHILDREN):
                     raise NotCheap
@@ -182,6 +208,8 @@ class CdmiService:
                 return await containers.put(self.backend, call)
             if media == CDMI_OBJECT and not names_container:
                 return await dataobjects.put_json(self.backend, call)
+            if media == CDMI_CONTAINER:  # an existing container named without '/': 301
+                await self.backend.view(call, lambda view: _redirect_to_container(view, call))
             fail(
                 400,
                 f"a CDMI PUT needs Content-Type {CDMI_CONTAINER} for a URI ending in '/',"
@@ -198,10 +226,18 @@ class CdmiService:
 
         def remove(view: StoreView) -> None:
             found = locate(view, call.target)
+            require_canonical_uri(call, found.obj)
             view.remove(found.obj.path, recursive=True)
 
         await self.backend.view(call, remove, write=True)
         return call.no_content()
+
+
+def _redirect_to_container(view: StoreView, call: Call) -> None:
+    """301 if the URI names an existing container without its '/'; else nothing."""
+    existing = view.lookup(target_path(view, call.target))
+    if isinstance(existing, Container):
+        require_canonical_uri(call, existing)
 
 
 __all__ = ["DEFAULT_JSON_LIMIT", "CdmiService"]

@@ -21,6 +21,10 @@ from omsh.store.content import MissingContent
 VERSION_HEADER = "X-CDMI-Specification-Version"
 SUPPORTED_VERSIONS = ("1.1.1", "1.1", "1.0.2")
 CURRENT_VERSION = SUPPORTED_VERSIONS[0]
+#: Pre-release and vendor spellings of 1.0.x (libcdmi 0.1.2 sends ``1.0.1h``):
+#: answered as the 1.0 family's final version, 1.0.2.
+_LEGACY_1_0 = re.compile(r"1\.0\.\d{1,3}[a-z]{0,8}")
+LEGACY_ANSWER = "1.0.2"
 
 CDMI_OBJECT = "application/cdmi-object"
 CDMI_CONTAINER = "application/cdmi-container"
@@ -79,6 +83,8 @@ def negotiate_version(request: web.BaseRequest) -> str | None:
     for version in SUPPORTED_VERSIONS:  # highest first
         if version in spoken:
             return version
+    if any(_LEGACY_1_0.fullmatch(part) for part in spoken):
+        return LEGACY_ANSWER
     fail(
         400,
         f"unsupported {VERSION_HEADER} {offered[:40]!r}; this server speaks "
@@ -94,6 +100,13 @@ class Target:
     path: str = "/"  # store path (kind "path") or capability path
     object_id: str = ""
     trailing_slash: bool = False
+    #: Names below the container an ID names (``/cdmi_objectid/ID/a/b``, spec §5.10).
+    below: tuple[str, ...] = ()
+
+    @property
+    def names_by_path(self) -> bool:
+        """Whether the URI ends in a name (not a bare ID): its trailing '/' then matters."""
+        return self.kind != "objectid" or bool(self.below)
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -123,11 +136,13 @@ def parse_target(raw_path: str) -> Target:
         names.append(name)
     path = "/" + "/".join(names)
     if names and names[0] == "cdmi_objectid":
-        if len(names) != 2:
-            fail(400, "use /cdmi_objectid/ID or /cdmi_objectid/ID/")
+        if len(names) < 2:
+            fail(400, "use /cdmi_objectid/ID, /cdmi_objectid/ID/ or /cdmi_objectid/ID/NAME...")
         if not _HEX.fullmatch(names[1]):
             fail(400, "object ID must be hex digits")
-        return Target("objectid", object_id=names[1], trailing_slash=trailing)
+        return Target(
+            "objectid", object_id=names[1], trailing_slash=trailing, below=tuple(names[2:])
+        )
     if names and names[0] == "cdmi_capabilities":
         return Target("capabilities", path="/" + "/".join(names[1:]), trailing_slash=trailing)
     return Target("path", path=path, trailing_slash=trailing or path == "/")

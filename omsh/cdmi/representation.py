@@ -189,9 +189,21 @@ def container_body(
             break
         if index >= start:
             chosen.append(name + ("/" if isinstance(child, Container) else ""))
-    body["childrenrange"] = f"{start}-{start + len(chosen) - 1}" if chosen else ""
+    body["childrenrange"] = _range_text(start, len(chosen))
     body["children"] = chosen
     return body
+
+
+def _range_text(start: int, count: int) -> str:
+    """``"A-B"`` (inclusive) for *count* children from *start*; ``""`` for none."""
+    return f"{start}-{start + count - 1}" if count else ""
+
+
+def children_slice(names: list[str], wanted: tuple[int, int]) -> dict[str, Any]:
+    """``children`` and ``childrenrange`` for ``?children:A-B`` of a fixed list."""
+    start, end = wanted
+    chosen = names[start : end + 1]
+    return {"childrenrange": _range_text(start, len(chosen)), "children": chosen}
 
 
 def dataobject_body(view: StoreView, obj: DataObject, prefixes: list[str]) -> dict[str, Any]:
@@ -201,14 +213,19 @@ def dataobject_body(view: StoreView, obj: DataObject, prefixes: list[str]) -> di
     return body
 
 
-def capability_body(path: str) -> dict[str, Any] | None:
-    """The capability object at *path* below ``/cdmi_capabilities``; None if none."""
+def capability_body(path: str, root_id: str) -> dict[str, Any] | None:
+    """The capability object at *path* below ``/cdmi_capabilities``; None if none.
+
+    Every one carries the fields §12.2.6 lists; the root's parent is the
+    root container (*root_id*), the others' the capabilities root.
+    """
     if path in ("/", ""):
         return {
             "objectType": "application/cdmi-capability",
             "objectID": CAPABILITY_IDS["/"],
             "objectName": "cdmi_capabilities/",
             "parentURI": "/",
+            "parentID": root_id,
             "capabilities": SYSTEM_CAPABILITIES,
             "childrenrange": "0-1",
             "children": ["container/", "dataobject/"],

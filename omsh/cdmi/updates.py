@@ -53,7 +53,10 @@ def apply_metadata(
 
 def resolve_source(view: StoreView, source: Source, kind: type[StoreObject], what: str) -> str:
     """The store path a ``copy``/``move`` names, which must be a *kind*."""
-    origin = locate(view, source.target).obj
+    try:
+        origin = locate(view, source.target).obj
+    except NotFound as exc:  # say which URI is missing: the source, not the destination
+        fail(404, f"{source.kind} source {exc.subject or ''}: not found")
     if not isinstance(origin, kind):
         fail(400, f"{source.kind} source is not {what}")
     return origin.path

@@ -80,9 +80,16 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def build_parser(name: str, summary: str, arguments: Sequence[Arg]) -> CommandParser:
+    """The argparse parser for one command's declared arguments.
+
+    Help strings are literal text: argparse %-formats them (for
+    ``%(default)s``), so a ``%`` in an example (``LIKE 'image/%'``) is
+    escaped here rather than in every declaration.
+    """
     parser = CommandParser(prog=name, description=summary, add_help=False, allow_abbrev=False)
     parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     for declared in arguments:
-        parser.add_argument(*declared.flags, help=declared.help, **declared.options)
+        help_text = declared.help.replace("%", "%%")
+        parser.add_argument(*declared.flags, help=help_text, **declared.options)
     return parser

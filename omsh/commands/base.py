@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Asks the person a question and returns the line they answered, or None
+#: at end of input (no one to ask, Ctrl-D).
+Ask = Callable[[str], str | None]
+
 
 @dataclass
 class ShellSession:
@@ -53,10 +57,27 @@ class Invocation:
     stdin: InputStream
     #: Asks the person at the terminal for a secret without echo (None in exec).
     ask_secret: Callable[[str], str] | None = None
+    #: Asks a question with echo: the prompt at the terminal, or answers
+    #: read from stdin in exec mode (as coreutils ``rm -i`` does).
+    ask: Ask | None = None
 
     @property
     def json(self) -> bool:
         return bool(self.args.json)
+
+    @property
+    def terminal(self) -> bool:
+        """Whether a person is at a terminal (a PTY), as output colouring decides."""
+        return self.out.terminal
+
+    def confirm(self, question: str) -> bool:
+        """Ask *question* with ``[y/N]``: only ``y`` or ``yes`` (any case) is yes.
+
+        Anything else, end of input or no way to ask at all is no.
+        """
+        self.out.flush()
+        answer = self.ask(f"{question} [y/N] ") if self.ask is not None else None
+        return answer is not None and answer.strip().lower() in ("y", "yes")
 
     def view(self, work: Callable[[StoreView], T], *, write: bool = False) -> T:
         """Run *work* with a :class:`StoreView` for the session's user.
@@ -150,7 +171,7 @@ def _split_option_values(parser: CommandParser, words: list[str]) -> list[str]:
     """Give ``--opt=value`` to argparse as two words so the value stays a Word.
 
     argparse splits ``--opt=value`` itself but hands on a plain ``str``,
-    which forgets what was quoted: ``--meta=n='5'`` would store the number 5.
+    which forgets what was quoted: a quoted ``*`` in a path option is literal.
     Words after ``--``, unknown options and values that look like options are
     left to argparse as they are.
     """

@@ -26,10 +26,10 @@ from typing import Any, BinaryIO
 from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
-from omsh.commands.metadata import parse_assignments
+from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
 from omsh.commands.output import Output
 from omsh.commands.streams import require_piped_input
-from omsh.errors import NotFound, OmshError, UsageError
+from omsh.errors import NotFound, OmshError, PermissionDenied, UsageError
 from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file
 from omsh.store.metadata import is_mimetype
@@ -296,6 +296,7 @@ def check_mimetype(text: str | None) -> str | None:
 class Put(Command):
     name = "put"
     summary = "store standard input as an object (create or replace)"
+    details = TYPING_DETAILS
     arguments = (
         arg("path", complete=Complete.PATH, help="where to store it"),
         arg("--mimetype", metavar="TYPE", help="media type (default: guessed from the name)"),
@@ -304,7 +305,7 @@ class Put(Command):
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="user metadata item to set (repeatable)",
+            help=f"user metadata item to set (repeatable); {TYPING_HELP}",
         ),
     )
 
@@ -362,21 +363,55 @@ class MakeContainer(Command):
         return inv.each(inv.args.paths, make)
 
 
+def _post_order(relative: str) -> list[tuple[int, str]]:
+    """Sort key that puts everything below a container before the container."""
+    return [(0, name) for name in relative.split("/") if name] + [(1, "")]
+
+
+def _removal_order(view: StoreView, path: str, cwd: str, recursive: bool) -> list[str]:
+    """*path*, and with *recursive* everything below it, deepest first (for ``rm -i``)."""
+    obj = view.resolve(path, cwd)
+    if obj.__parent__ is None:  # view.remove refuses it too; ask nothing first
+        raise PermissionDenied(path, "cannot remove the root container")
+    view.require(obj, Perm.DELETE, path)
+    if not recursive:
+        return [path]
+    relatives = sorted((relative for relative, _ in walk(obj)), key=_post_order)
+    return [f"{path.rstrip('/')}/{relative}" if relative else path for relative in relatives]
+
+
 class Remove(Command):
     name = "rm"
     summary = "remove objects and containers"
     arguments = (
         recursive_arg("remove containers and their contents"),
-        arg("-f", "--force", action="store_true", help="ignore paths that do not exist"),
+        arg("-f", "--force", action="store_true", help="ignore missing paths; never ask"),
+        arg(
+            "-i",
+            "--interactive",
+            action="store_true",
+            help="ask before every removal (answers from stdin outside the shell)",
+        ),
         paths_arg("what to remove"),
     )
+    details = """
+        On a terminal, rm -r asks before removing more than one object
+        ("remove N objects under PATH? [y/N]"); only y or yes removes, and a
+        refusal removes nothing and exits 1.  -f or exec mode (no PTY) never
+        asks.  -i asks for every object, deepest first with -r; in exec mode
+        its answers are read from stdin, one per line, as coreutils does
+        (printf 'y\nn\n' | ssh HOST rm -i a b).  A refused -i removal is
+        skipped silently; -f overrides -i.
+    """
 
     def run(self, inv: Invocation) -> int | None:
         cwd, args = inv.session.cwd, inv.args
+        each = args.interactive and not args.force
+        guard = args.recursive and inv.terminal and not (args.force or args.interactive)
 
-        def remove(view: StoreView, path: str) -> dict[str, Any]:
+        def remove(view: StoreView, path: str, recursive: bool) -> dict[str, Any]:
             absolute = normalize_path(path, cwd)
-            removed = view.remove(path, cwd, recursive=args.recursive)
+            removed = view.remove(path, cwd, recursive=recursive)
             return {
                 "path": absolute,
                 "type": "container" if isinstance(removed, Container) else "object",
@@ -384,17 +419,38 @@ class Remove(Command):
                 "removed": True,
             }
 
+        def remove_one(path: str, recursive: bool) -> None:
+            entry = inv.view(lambda view: remove(view, path, recursive), write=True)
+            if inv.json:
+                inv.out.json(entry)
+
+        worst = 0
+
+        def ask_and_remove(item: str) -> None:
+            if inv.confirm(f"remove {printable(item)}?"):
+                remove_one(item, False)
+
         def one(path: str) -> None:
+            nonlocal worst
             try:
-                entry = inv.view(lambda view: remove(view, path), write=True)
+                if each:
+                    order = inv.view(lambda view: _removal_order(view, path, cwd, args.recursive))
+                    # Each object on its own, as coreutils: a kept child keeps its container.
+                    worst = max(worst, inv.each(order, ask_and_remove) or 0)
+                    return
+                if guard:
+                    count = len(inv.view(lambda view: _removal_order(view, path, cwd, True)))
+                    question = f"remove {count} objects under {printable(path)}?"
+                    if count > 1 and not inv.confirm(question):
+                        raise OmshError("cancelled, nothing removed", subject=path)
+                remove_one(path, args.recursive)
             except NotFound:
                 if args.force:
                     return
                 raise
-            if inv.json:
-                inv.out.json(entry)
 
-        return inv.each(args.paths, one)
+        status = inv.each(args.paths, one) or 0
+        return max(worst, status) or None
 
 
 class Transfer(Command):

@@ -1,27 +1,32 @@
 """User metadata: ``meta`` shows it, ``set-meta`` changes it.
 
-Values are typed from the shell words (see :func:`parse_assignment`):
-``n=5`` stores the integer 5, ``n='5'`` the string "5", ``when=2024-05-01``
-a datetime, so that queries compare numbers as numbers.
+Values are typed by their text, never by quoting (see :func:`parse_assignment`):
+``n=5`` and ``'n=5'`` store the integer 5, ``when=2024-05-01`` a datetime,
+and ``code:str=007`` forces the string "007", so that queries compare
+numbers as numbers.  ``meta`` shows each item in that same form, so its
+output pasted into ``set-meta`` gives back the same types.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
 from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
-from omsh.commands.words import Word
 from omsh.errors import UsageError
 from omsh.store.access import Perm
 from omsh.store.metadata import (
+    TYPE_NAMES,
     MetadataValue,
+    format_item,
     parse_value,
+    split_key,
     to_json,
-    to_text,
     type_name,
+    type_spellings,
     validate_key,
 )
 from omsh.store.model import StoreObject
@@ -30,25 +35,43 @@ from omsh.store.view import StoreView
 _SHOWN_IN_ERRORS = 60
 
 
-def parse_assignment(word: str) -> tuple[str, MetadataValue]:
-    """Split ``KEY=VALUE`` at its first ``=`` and type the value.
+#: How the typing rule is explained in the help of set-meta, put and find.
+TYPING_HELP = (
+    "the text decides the type (5 int, 1.5 float, true bool, 2024-06-01 datetime, "
+    f"else text), quoted or not; KEY:TYPE=VALUE forces one ({', '.join(TYPE_NAMES)})"
+)
 
-    Keys never contain ``=``, so the first one always ends the key, quoted
-    or not (``'title=a b'`` works).  The value is a string whenever any of
-    it was quoted (``n='5'``, ``"n=5"``); otherwise
-    :func:`~omsh.store.metadata.parse_value` decides.  A word without ``=``
-    is a :class:`UsageError`; a bad key or value is ``InvalidMetadata``, found
+
+#: The ``details`` of the commands that take items: each type's spellings.
+TYPING_DETAILS = "KEY:TYPE=VALUE forces a type; each takes these spellings:\n" + "".join(
+    f"  {name:<9} {spellings}\n" for name, spellings in type_spellings().items()
+)
+
+
+def parse_assignment(word: str) -> tuple[str, MetadataValue]:
+    """Split ``KEY[:TYPE]=VALUE`` at its first ``=`` and type the value.
+
+    Keys never contain ``=``, so the first one always ends the key
+    (``'title=a b'`` works).  Quoting changes nothing: the value's text
+    decides its type (:func:`~omsh.store.metadata.parse_value`) unless the
+    key ends in ``:TYPE`` (:func:`~omsh.store.metadata.split_key`).  A word
+    without ``=`` or a value that is no spelling of its ``TYPE`` is a
+    :class:`UsageError`; a bad key or value is ``InvalidMetadata``, found
     here, before ``put`` reads any content.
     """
-    index = word.find("=")
-    if index < 0:
-        shown = printable(word)
+    spec, equals, text = str(word).partition("=")
+    if not equals:
+        shown = printable(str(word))
         if len(shown) > _SHOWN_IN_ERRORS:
             shown = shown[:_SHOWN_IN_ERRORS] + "…"
         raise UsageError(f"{shown}: expected KEY=VALUE")
-    value_quoted = isinstance(word, Word) and word.is_quoted_from(index + 1)
-    key = validate_key(str(word[:index]))
-    return key, parse_value(str(word[index + 1 :]), quoted=value_quoted)
+    key, kind = split_key(spec)
+    return validate_key(key), parse_value(text, kind)
+
+
+def pasteable_item(key: str, value: MetadataValue) -> str:
+    """One item as a ``set-meta`` word: :func:`format_item`, quoted for the shell."""
+    return printable(shlex.quote(format_item(key, value)))
 
 
 def parse_assignments(words: Iterable[str]) -> dict[str, MetadataValue]:
@@ -72,7 +95,7 @@ def _read_items(obj: StoreObject) -> tuple[str, list[tuple[str, MetadataValue]]]
 
 class ShowMetadata(Command):
     name = "meta"
-    summary = "show an object's user metadata (key, type, value)"
+    summary = "show an object's user metadata: each item's type and KEY=VALUE as set-meta takes it"
     arguments = (arg("path", complete=Complete.PATH, help="the object or container"),)
 
     def run(self, inv: Invocation) -> None:
@@ -87,20 +110,21 @@ class ShowMetadata(Command):
         if inv.json:
             inv.out.json(metadata_document(absolute, items))
         elif items:
-            rows = [[printable(k), type_name(v), printable(to_text(v))] for k, v in items]
-            render_table(inv.out, rows, headers=("KEY", "TYPE", "VALUE"))
+            rows = [[type_name(v), pasteable_item(k, v)] for k, v in items]
+            render_table(inv.out, rows, headers=("TYPE", "ITEM"))
 
 
 class SetMetadata(Command):
     name = "set-meta"
     summary = "set (KEY=VALUE) or delete (-d KEY) user metadata items"
+    details = TYPING_DETAILS + "meta shows every item in the form set-meta takes back.\n"
     arguments = (
         arg("path", complete=Complete.PATH, help="the object or container"),
         arg(
             "assignments",
             nargs="*",
             metavar="KEY=VALUE",
-            help="items to set; a quoted value is always text: n=5 is a number, n='5' text",
+            help=f"items to set; {TYPING_HELP}",
         ),
         arg(
             "-d",

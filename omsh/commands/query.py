@@ -14,9 +14,9 @@ from typing import Any
 from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
+from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
 from omsh.errors import UsageError
 from omsh.store.index import RANK_DATETIME, RANK_NUMBER, RANK_STRING, sort_key
-from omsh.store.metadata import parse_value
 from omsh.store.query import (
     ALIASES,
     And,
@@ -180,6 +180,7 @@ class Query(_Search):
 class Find(_Search):
     name = "find"
     summary = "find objects below a container by name, size, age or metadata"
+    details = TYPING_DETAILS
     arguments = (
         arg(
             "path",
@@ -199,7 +200,7 @@ class Find(_Search):
             action="append",
             default=[],
             metavar="K=V",
-            help="metadata K equals V (typed as in set-meta); repeatable",
+            help=f"metadata K equals V, typed as in set-meta: {TYPING_HELP}; repeatable",
         ),
     )
 
@@ -222,11 +223,8 @@ class Find(_Search):
         if args.type:
             conditions.append(Compare("type", "=", (RANK_STRING, args.type)))
         for item in args.meta:
-            key, sep, raw = str(item).partition("=")
-            if not sep or not key:
-                raise UsageError(f"--meta {item!r}: expected KEY=VALUE")
-            quoted = hasattr(item, "is_quoted_from") and item.is_quoted_from(len(key) + 1)
-            typed = sort_key(parse_value(raw, quoted=quoted))
+            key, value = parse_assignment(item)
+            typed = sort_key(value)
             assert typed is not None
             conditions.append(Compare(field_name(key, quoted=True), "=", typed))
         # Every indexed object has a type, so "type IS NOT NULL" is everything.

@@ -12,6 +12,7 @@ in a worker thread; the front ends give it blocking I/O objects.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from zope.interface.registry import Components
 
 from omsh.commands.arguments import Complete
-from omsh.commands.base import Command, Invocation, ShellSession, parse_arguments
+from omsh.commands.base import Ask, Command, Invocation, ShellSession, parse_arguments
 from omsh.commands.output import InputStream, Output
 from omsh.commands.registry import Location, lookup_command
 from omsh.commands.words import Word, split_commands
@@ -52,6 +53,7 @@ class Shell:
         err: Output,
         stdin: InputStream,
         ask_secret: Callable[[str], str] | None = None,
+        ask: Ask | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -60,6 +62,8 @@ class Shell:
         self.err = err
         self.stdin = stdin
         self.ask_secret = ask_secret
+        #: Without a front end's own way to ask, answers come from stdin.
+        self.ask = ask if ask is not None else functools.partial(ask_on_streams, err, stdin)
 
     def execute(self, line: str) -> int:
         """Run every command on *line*; the status is the last command's."""
@@ -101,6 +105,7 @@ class Shell:
                 err=self.err,
                 stdin=self.stdin,
                 ask_secret=self.ask_secret,
+                ask=self.ask,
             )
             status = command.run(invocation)
             self.out.flush()
@@ -186,6 +191,44 @@ def expand_tilde(word: Word, user: str) -> Word:
     home = home_path(name)
     shift = len(home) - end
     return Word(home + word[end:], frozenset(p + shift for p in word.quoted_positions))
+
+
+#: Bytes that end an answer typed on a raw terminal: Enter (CR or LF), Ctrl-C, Ctrl-D.
+_ANSWER_ENDS = {b"\r": "line", b"\n": "line", b"\x03": "cancel", b"\x04": "eof"}
+_ERASE = (b"\x7f", b"\x08")
+
+
+def ask_on_streams(err: Output, stdin: InputStream, question: str) -> str | None:
+    """Write *question* to *err* and read one answer line from *stdin*.
+
+    Exec mode's way to ask (coreutils ``rm -i`` reads its answers from stdin
+    too).  On a PTY nothing echoes for us (the client's terminal is raw), so
+    the typed characters are echoed, backspace erases, Enter ends the line
+    and Ctrl-C or Ctrl-D answer nothing.  None at end of input.
+    """
+    err.write(question)
+    err.flush()
+    typed = bytearray()
+    while True:
+        byte = stdin.read(1)
+        end = _ANSWER_ENDS.get(byte) if byte else "eof"
+        if end is not None:
+            if err.terminal:
+                err.write("\n")
+                err.flush()
+            if end == "cancel" or (end == "eof" and not typed):
+                return None
+            return typed.decode("utf-8", "replace")
+        if byte in _ERASE:
+            if typed:
+                typed.pop()
+                if err.terminal:
+                    err.write("\b \b")
+            continue
+        typed += byte
+        if err.terminal:
+            err.write_bytes(byte)
+            err.flush()
 
 
 def _as_list(value: object) -> list[object]:

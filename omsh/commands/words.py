@@ -3,9 +3,9 @@
 Quoting works as in ``sh``: ``'single'`` is literal, ``"double"`` honours
 ``\\"`` and ``\\\\``, a backslash escapes the next character, and ``;``
 separates commands.  ``shlex`` does the same but forgets *which* characters
-were quoted, and omsh needs that twice: ``n='5'`` stores the string ``"5"``
-where ``n=5`` stores the number 5, and a quoted ``*`` is not a wildcard.
-So each :class:`Word` remembers where its quoted characters are.
+were quoted, and omsh needs that: a quoted ``*`` is not a wildcard.  So
+each :class:`Word` remembers where its quoted characters are.  (Metadata
+values are typed by their text alone: ``n='5'`` and ``n=5`` are the same.)
 
 omsh has no pipes, redirections, ``&&``/``||``, background jobs or command
 substitution.  An unquoted operator for one of them is a usage error for the

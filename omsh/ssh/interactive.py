@@ -145,7 +145,7 @@ class InteractiveShell:
         self.toolbar = Toolbar(self.session)
         self._interrupt = Interrupt()
         self._command_running = False
-        self._asking_secret = False
+        self._asking = False
         self._output = Vt100_Output(
             cast(TextIO, _ChannelText(process)),
             self._terminal_size,
@@ -175,6 +175,10 @@ class InteractiveShell:
                 input_processors=[PasswordProcessor(char="")],
                 style=SHELL_STYLE,
             )
+            # Questions (rm's "[y/N]") echo, and their answers are no history either.
+            question_prompt: PromptSession[str] = PromptSession(
+                input=keys, output=self._output, history=DummyHistory(), style=SHELL_STYLE
+            )
             shell = make_shell(
                 self._context,
                 self._process,
@@ -182,9 +186,12 @@ class InteractiveShell:
                 stdin=EmptySource(),
                 interrupt=self._interrupt,
                 ask_secret=lambda message: self._ask_secret(secret_prompt, message),
+                ask=lambda message: self._ask(question_prompt, message),
             )
             self._welcome()
-            pump = asyncio.create_task(self._pump_keystrokes(keys, shell, (prompt, secret_prompt)))
+            pump = asyncio.create_task(
+                self._pump_keystrokes(keys, shell, (prompt, secret_prompt, question_prompt))
+            )
             try:
                 return await self._command_loop(prompt, shell)
             finally:
@@ -231,28 +238,36 @@ class InteractiveShell:
             self.toolbar.last_status = status
         return status
 
-    def _ask_secret(self, secret_prompt: PromptSession[str], message: str) -> str:
-        """Read a line without echo; called by a command in its worker thread."""
-        future = asyncio.run_coroutine_threadsafe(
-            self._read_secret(secret_prompt, message), self._loop
-        )
+    def _ask(self, session: PromptSession[str], message: str) -> str | None:
+        """Read a line with *session*; called by a command in its worker thread.
+
+        None if the person pressed Ctrl-C or Ctrl-D instead of answering.
+        """
+        future = asyncio.run_coroutine_threadsafe(self._read_answer(session, message), self._loop)
         return future.result()
 
-    async def _read_secret(self, secret_prompt: PromptSession[str], message: str) -> str:
-        self._asking_secret = True
+    def _ask_secret(self, secret_prompt: PromptSession[str], message: str) -> str:
+        """Read a line without echo: no answer interrupts the command."""
+        answer = self._ask(secret_prompt, message)
+        if answer is None:
+            raise OmshError("interrupted")
+        return answer
+
+    async def _read_answer(self, session: PromptSession[str], message: str) -> str | None:
+        self._asking = True
         try:
-            return await secret_prompt.prompt_async(message)
+            return await session.prompt_async(message)
         except (KeyboardInterrupt, EOFError):
-            raise OmshError("interrupted") from None
+            return None
         finally:
-            self._asking_secret = False
+            self._asking = False
 
     async def _pump_keystrokes(
         self, keys: PipeInput, shell: Shell, prompts: tuple[PromptSession[str], ...]
     ) -> None:
         """Feed the channel's bytes to prompt_toolkit until the client is gone.
 
-        Ctrl-C while a command runs (and is not asking for a secret) becomes
+        Ctrl-C while a command runs (and is not asking a question) becomes
         an interrupt.  A window size change resizes command output and
         redraws whichever prompt is showing.
         """
@@ -272,7 +287,7 @@ class InteractiveShell:
             if not data:
                 break
             text = decoder.decode(data)
-            if self._command_running and not self._asking_secret and CTRL_C in text:
+            if self._command_running and not self._asking and CTRL_C in text:
                 self._interrupt.set()
                 text = text.replace(CTRL_C, "")
             if text:

@@ -95,6 +95,7 @@ def make_shell(
     stdin: InputStream | None = None,
     interrupt: Interrupt | None = None,
     ask_secret=None,
+    ask=None,
 ) -> Shell:
     """A :class:`Shell` wired to *process*'s channel.
 
@@ -109,7 +110,9 @@ def make_shell(
     out = Output(ChannelSink(loop, process.stdout, interrupt), terminal=terminal, width=width)
     err = Output(ChannelSink(loop, err_stream, interrupt), terminal=terminal, width=width)
     source = stdin if stdin is not None else ChannelSource(loop, process.stdin, interrupt)
-    return Shell(context.store, context.registry, session, out, err, source, ask_secret=ask_secret)
+    return Shell(
+        context.store, context.registry, session, out, err, source, ask_secret=ask_secret, ask=ask
+    )
 
 
 async def run_line(context: ServerContext, shell: Shell, line: str) -> int:

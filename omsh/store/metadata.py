@@ -2,19 +2,24 @@
 
 Values are scalars of five types so that ``size > 10`` compares numbers and
 ``taken < 2024-01-01T00:00:00`` compares instants: ``str``, ``int``,
-``float``, ``bool`` and timezone-aware ``datetime`` (UTC).  Text from a
-command line is typed by :func:`parse_value`: ``5`` is an int, ``'5'``
-(quoted) is a string.  Keys starting with ``cdmi_`` are reserved for system
-metadata and cannot be set by clients.
+``float``, ``bool`` and timezone-aware ``datetime`` (UTC).
+
+Text from a command line is typed by one rule that shell quoting cannot
+change (``n=5`` and ``'n=5'`` are the same word in ``sh``): the text decides
+(:func:`parse_value`), and an explicit ``KEY:TYPE=VALUE`` forces a type
+(:func:`split_key`, :data:`TYPE_NAMES`).  :func:`format_item` writes an item
+back so that it reads back as the same value and type.  Keys starting with
+``cdmi_`` are reserved for system metadata and cannot be set by clients.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from omsh.errors import OmshError
+from omsh.errors import OmshError, UsageError
 
 MetadataValue = str | int | float | bool | datetime
 
@@ -37,6 +42,10 @@ _DATETIME = re.compile(
 
 class InvalidMetadata(OmshError):
     """A metadata key or value that may not be stored."""
+
+
+class MisspelledValue(InvalidMetadata, UsageError):
+    """A value that is not a spelling of the type ``KEY:TYPE=`` asked for (exit 2)."""
 
 
 _MIMETYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[^\s;]+)*", re.ASCII)
@@ -76,31 +85,95 @@ def validate_value(value: MetadataValue) -> MetadataValue:
             raise InvalidMetadata("date out of range") from None
     elif isinstance(value, int) and not isinstance(value, bool):
         if not MIN_INT <= value <= MAX_INT:
-            raise InvalidMetadata("integer out of the 64-bit range; quote it to store text")
+            raise InvalidMetadata(_INT_RANGE)
     elif not isinstance(value, bool):
         raise InvalidMetadata(f"unsupported metadata type {type(value).__name__}")
     return value
 
 
-def parse_value(text: str, *, quoted: bool = False) -> MetadataValue:
-    """Type a value typed by a person: quoted text is always a string."""
-    if quoted:
-        return validate_value(text)
+_INT_RANGE = "integer out of the 64-bit range; write KEY:str=VALUE to store text"
+
+
+def _parse_int(text: str) -> int | None:
+    if not _INT.fullmatch(text):
+        return None
+    # Checked by length first: int() refuses more than 4300 digits.
+    if len(text.lstrip("+-").lstrip("0")) > 19:
+        raise InvalidMetadata(_INT_RANGE)
+    return int(text)
+
+
+def _parse_float(text: str) -> float | None:
+    return float(text) if _FLOAT.fullmatch(text) else None
+
+
+def _parse_bool(text: str) -> bool | None:
     lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if _INT.fullmatch(text):
-        # Checked by length first: int() refuses more than 4300 digits.
-        if len(text.lstrip("+-").lstrip("0")) > 19:
-            raise InvalidMetadata("integer out of the 64-bit range; quote it to store text")
-        return validate_value(int(text))
-    if _FLOAT.fullmatch(text):
-        return validate_value(float(text))
-    if _DATETIME.fullmatch(text):
-        try:
-            return validate_value(datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError:
-            pass
+    return lowered == "true" if lowered in ("true", "false") else None
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    if not _DATETIME.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+#: The explicit types of ``KEY:TYPE=VALUE``: each parser returns None for
+#: text that is not one of its spellings, and the spellings are named in
+#: the error.  ``time`` is another name for ``datetime`` (what ``meta`` shows).
+_EXPLICIT: dict[str, tuple[Callable[[str], MetadataValue | None], str]] = {
+    "str": (str, "any text"),
+    "int": (_parse_int, "digits with an optional sign, like 42 or -7"),
+    "float": (_parse_float, "a decimal number, like 1.5, -2 or 1e3"),
+    "bool": (_parse_bool, "true or false (any case)"),
+    "datetime": (_parse_datetime, "ISO 8601, like 2024-06-01 or 2024-06-01T12:00:00Z"),
+}
+_ALIASES = {"time": "datetime"}
+TYPE_NAMES = (*_EXPLICIT, *_ALIASES)
+#: The order the text rule tries; text that fits none stays a string.
+_BY_TEXT = ("bool", "int", "float", "datetime")
+
+
+def type_spellings() -> dict[str, str]:
+    """Each explicit type name and how its values are written (for help texts)."""
+    names = {name: spellings for name, (_, spellings) in _EXPLICIT.items()}
+    return names | {alias: f"as {name}" for alias, name in _ALIASES.items()}
+
+
+def split_key(spec: str) -> tuple[str, str | None]:
+    """``KEY:TYPE`` into the key and the canonical type name; a plain key and None.
+
+    Only a last ``:NAME`` that is one of :data:`TYPE_NAMES` counts, so keys
+    such as ``dc:title`` keep their colon; a key that itself ends in
+    ``:int`` is written with an explicit type (``x:int:str=…``).
+    """
+    key, colon, name = spec.rpartition(":")
+    if colon and name in TYPE_NAMES:
+        return key, _ALIASES.get(name, name)
+    return spec, None
+
+
+def parse_value(text: str, kind: str | None = None) -> MetadataValue:
+    """Type *text*: as *kind* (a :data:`TYPE_NAMES` entry) if given, else by its text.
+
+    By text, the first that fits wins: ``true``/``false`` (any case) a bool,
+    digits an int, a decimal number a float, an ISO 8601 date or time a
+    datetime (UTC if no offset), anything else the string itself.  With a
+    *kind*, text that is not one of that type's spellings is a
+    :class:`MisspelledValue`.
+    """
+    if kind is not None:
+        parse, spellings = _EXPLICIT[_ALIASES.get(kind, kind)]
+        value = parse(text)
+        if value is None:
+            raise MisspelledValue(f"{text[:60]!r} is not a {kind}: write {spellings}")
+        return validate_value(value)
+    for name in _BY_TEXT:
+        if (value := _EXPLICIT[name][0](text)) is not None:
+            return validate_value(value)
     return validate_value(text)
 
 
@@ -129,19 +202,31 @@ def to_json(value: MetadataValue) -> str | int | float | bool:
 
 
 def to_text(value: MetadataValue) -> str:
-    """How a value is shown to a person; strings that would re-type are quoted."""
+    """A value's text as a person reads it (strings as they are)."""
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value and _would_retype(value):
-        return "'" + value.replace("'", "''") + "'"
     return str(value)
 
 
-def _would_retype(text: str) -> bool:
-    """Whether *text*, typed back unquoted, would not come back as this string."""
+def format_item(key: str, value: MetadataValue) -> str:
+    """``KEY=VALUE``, or ``KEY:TYPE=VALUE`` where the text alone would read back otherwise.
+
+    The explicit form is used for a string that looks like another type
+    (``code:str=007``) and for a key that ends in a type name, so that
+    :func:`split_key` and :func:`parse_value` give back this very item.
+    """
+    text = to_text(value)
+    if split_key(key)[1] is None and _reads_back(text, value):
+        return f"{key}={text}"
+    return f"{key}:{type_name(value)}={text}"
+
+
+def _reads_back(text: str, value: MetadataValue) -> bool:
+    """Whether *text*, typed by the text rule, is *value* with *value*'s type."""
     try:
-        return parse_value(text) != text
+        parsed = parse_value(text)
     except InvalidMetadata:
-        return True
+        return False
+    return type(parsed) is type(value) and parsed == value
