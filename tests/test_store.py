@@ -356,6 +356,20 @@ def test_put_then_replace_keeps_the_object_id_and_merges_metadata(store: Store) 
     assert mimetype == "text/plain"
 
 
+def test_a_new_object_is_modified_when_it_is_created_and_a_replaced_one_later(store: Store) -> None:
+    put(store, "/doc.txt", b"one")
+
+    def times(view: StoreView) -> tuple[float, float]:
+        obj = view.resolve("/doc.txt")
+        return obj.ctime, obj.mtime
+
+    ctime, mtime = as_user(store, "admin", times, write=False)
+    assert mtime == ctime
+    put(store, "/doc.txt", b"two")
+    ctime_after, mtime_after = as_user(store, "admin", times, write=False)
+    assert ctime_after == ctime and mtime_after > ctime
+
+
 def test_put_onto_a_container_is_refused(store: Store) -> None:
     as_user(store, "admin", lambda v: v.make_container("/box"))
     with pytest.raises(IsAContainer):

@@ -410,7 +410,8 @@ class StoreView:
         upload.attach_to(obj.blob)
         obj.size = upload.size
         obj.sha256 = upload.sha256
-        obj.touch()
+        if existing is not None:  # a new object keeps mtime == ctime
+            obj.touch()
         if metadata:
             self._apply_metadata(obj, dict(metadata), ())
         # A new object is registered (and indexed) once it is complete.
