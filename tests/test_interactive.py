@@ -169,6 +169,18 @@ def test_paths_absolute_and_relative_containers_get_a_slash(tree, commands):
     assert entry.display_meta_text == "5B"
 
 
+def test_paths_under_a_tilde_complete_in_that_home_and_keep_the_tilde(tree, commands):
+    def homes(root) -> None:
+        view = StoreView.for_user(root, "admin")
+        view.make_container("/home/admin/notes", parents=True)
+        view.make_container("/home/bob/plans", parents=True)
+
+    tree.run(homes)
+    assert applied(tree, commands, "go ~/no") == ["go ~/notes/"]
+    assert applied(tree, commands, "go ~bob/p") == ["go ~bob/plans/"]
+    assert applied(tree, commands, "go '~'/no") == []  # a quoted tilde is a name, as in sh
+
+
 def test_container_arguments_offer_only_containers(tree, commands):
     offered = [c.display_text for c in completions(tree, commands, "go /data/")]
     assert offered == ["it's/", "my dir/", "plans/"]

@@ -36,6 +36,7 @@ from omsh.commands.arguments import Arg, Complete
 from omsh.commands.base import Command, ShellSession
 from omsh.commands.formatting import human_size, printable
 from omsh.commands.registry import command_factories
+from omsh.commands.runtime import expand_tilde
 from omsh.commands.words import Word, split_commands
 from omsh.errors import OmshError
 from omsh.store.database import Store
@@ -210,6 +211,9 @@ class ShellCompleter(Completer):
             return  # a wildcard is expanded when the command runs, not here
         directory, slash, prefix = typed.rpartition("/")
         lookup = (directory or "/") if slash else "."
+        if slash and directory.startswith("~"):  # ~/x and ~bob/x look in a home, as they run
+            quoted = frozenset(p for p in context.current.quoted_positions if p < len(directory))
+            lookup = str(expand_tilde(Word(directory, quoted), self.session.user))
         cwd = self.session.cwd
 
         def collect(view: StoreView) -> list[tuple[str, bool, str]]:
