@@ -18,7 +18,8 @@ from collections import Counter
 
 import asyncssh
 
-from omsh.ssh.session import ServerContext, handle_session
+from omsh.ssh.context import ServerContext
+from omsh.ssh.session import handle_session
 
 log = logging.getLogger(__name__)
 
