@@ -11,6 +11,9 @@ Benchmarks report; they never assert.  A target that is missed is printed as
 
 Modules:
 
+* :mod:`bench.launcher`: starting, waiting for and stopping servers on
+  127.0.0.1 (``omsh serve`` among them), and the OpenSSH client options;
+  the end-to-end tests use it too;
 * :mod:`bench.harness`: timing, medians, RSS sampling, results and the table;
 * :mod:`bench.ssh_client`: the OpenSSH client command line shared by both sides;
 * :mod:`bench.omsh_server`: an omsh server whose store is populated offline;

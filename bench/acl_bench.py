@@ -45,8 +45,9 @@ from bench.harness import (
     run_main,
     say,
 )
+from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import SSHClient, public_key_file
+from bench.ssh_client import SSHClient
 from omsh.store.acl import ACE, INHERIT, READ_WORD, AceFlag, AceType
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.model import StoreRoot
@@ -125,7 +126,7 @@ class AclBench:
         finally:
             store.close()
         self.say("starting omsh")
-        admin = self.omsh.start()
+        admin = self.omsh.start().endpoint()
         self.client.trust(admin)
         reader = dataclasses.replace(admin, label=READER, user=READER)
         command = f"ls -l {settings.path}"

@@ -54,7 +54,6 @@ from bench.harness import (
     BenchError,
     CaseResult,
     MemoryWatch,
-    ServerProcess,
     Target,
     add_run_options,
     case_keys,
@@ -68,9 +67,10 @@ from bench.harness import (
     run_checked,
     run_main,
     say,
+    write_random,
 )
+from bench.launcher import ServerProcess, generate_key, public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import generate_key, public_key_file
 from omsh.store.database import ADMIN_USER
 
 GIB = 1024 * MIB
@@ -368,7 +368,6 @@ class Reference(ServerProcess):
             str(self.scratch),
         ]
         env = {
-            **os.environ,
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # bench is no package
         }
@@ -385,7 +384,7 @@ class CdmiBench:
         self.settings = settings
         self.say = say
         client_key = generate_key(workdir / "client_ed25519", "bench@cdmi")
-        self.omsh = OmshServer(workdir / "omsh", public_key_file(client_key))
+        self.omsh = OmshServer(workdir / "omsh", public_key_file(client_key), cdmi=True)
         self.reference = Reference(workdir / "reference")
         self.small = workdir / "small.bin"
         self.big = workdir / "big.bin"
@@ -397,13 +396,8 @@ class CdmiBench:
     # -- set-up ---------------------------------------------------------------------
 
     def _write_sources(self) -> None:
-        self.small.write_bytes(os.urandom(SMALL))
-        remaining = self.settings.size
-        with self.big.open("wb") as stream:
-            while remaining > 0:
-                chunk = os.urandom(min(4 * MIB, remaining))
-                stream.write(chunk)
-                remaining -= len(chunk)
+        write_random(self.small, SMALL)
+        write_random(self.big, self.settings.size)
 
     def setup(self) -> None:
         self.say(f"writing the sources (4 KiB, {self.settings.size / MIB:g} MiB)")
@@ -414,7 +408,7 @@ class CdmiBench:
             objects={f"{TOP}/small": self.small, f"{TOP}/big": self.big},
         )
         self.say("starting omsh (CDMI) and the bare aiohttp app")
-        self.omsh.start(cdmi=True)
+        self.omsh.start()
         self.reference.start(self.small, self.big)
         credentials = f"{ADMIN_USER}:{self.omsh.admin_password}".encode()
         self.auth = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from bench.launcher import LaunchError
+
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "bench" / "out"
@@ -40,7 +42,11 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 class BenchError(Exception):
-    """A case could not be measured (a command failed, a server did not start)."""
+    """A case could not be measured (a command failed, the answers were wrong)."""
+
+
+#: What stops a case or a group's set-up without stopping the run.
+NOT_MEASURED = (BenchError, LaunchError)
 
 
 # -- the run's surroundings ----------------------------------------------------
@@ -189,67 +195,6 @@ def count_output(argv: Sequence[str], *, stdin: Path | None = None) -> OutputCou
     if process.returncode != 0:
         raise _failure(argv, process.returncode, errors)
     return OutputCount(size, lines)
-
-
-class ServerProcess:
-    """A server child process whose readiness shows as a line in a file.
-
-    Subclasses build the command line; :meth:`launch` starts it and waits
-    for the line, :meth:`stop` ends it (SIGTERM, then SIGKILL).
-    """
-
-    label = "server"
-
-    def __init__(self, log: Path) -> None:
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, "not started"
-        return self.process.pid
-
-    def launch(
-        self,
-        argv: Sequence[str],
-        ready: re.Pattern[str],
-        *,
-        console: Path | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float = 60.0,
-    ) -> re.Match[str]:
-        """Start *argv* and return the match of *ready* in its output.
-
-        Standard error goes to the log; standard output goes to *console* if
-        given (where *ready* is then looked for), else to the log as well.
-        """
-        watched = console or self.log
-        with self.log.open("ab") as log, watched.open("ab") as out:
-            self.process = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=log, env=env
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = ready.search(watched.read_text(encoding="utf-8", errors="replace"))
-            if match:
-                return match
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise BenchError(
-            f"{self.label} did not start; its log:\n{self.log.read_text(errors='replace')}"
-        )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
 
 def interleave(
@@ -578,7 +523,7 @@ def run_cases(
         result = case.result(settings)
         try:
             getattr(group, f"case_{case.key}")(result)
-        except BenchError as exc:
+        except NOT_MEASURED as exc:
             result.error = str(exc)
             say(f"case {case.key} failed: {exc}")
         results.append(result)
@@ -601,7 +546,7 @@ def run_group(group: CaseGroup) -> list[CaseResult] | None:
     try:
         group.setup()
         return group.run()
-    except BenchError as exc:
+    except NOT_MEASURED as exc:
         say(f"set-up failed: {exc}")
         return None
     finally:

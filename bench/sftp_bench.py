@@ -68,8 +68,9 @@ from bench.harness import (
     say,
     write_random,
 )
+from bench.launcher import need, public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, need, public_key_file
+from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
@@ -235,7 +236,7 @@ class SFTPBench:
             containers=(OMSH_TOP, f"{OMSH_TOP}/rclone"), objects={f"{OMSH_TOP}/big": self.source}
         )
         self.say("starting omsh and sshd")
-        self.ends = {"omsh": self.omsh.start(), "sshd": self.sshd.start()}
+        self.ends = {"omsh": self.omsh.start().endpoint(), "sshd": self.sshd.start()}
         for endpoint in self.ends.values():
             self.client.trust(endpoint)
             self.negotiated[endpoint.label] = self.client.negotiated(endpoint, "pwd")

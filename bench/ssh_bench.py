@@ -42,8 +42,9 @@ from bench.harness import (
     run_checked,
     write_random,
 )
+from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, public_key_file
+from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
@@ -198,7 +199,7 @@ class SSHBench:
             children=(f"{OMSH_TOP}/many", self._names()),
         )
         self.say("starting omsh and sshd")
-        self.omsh_end = self.omsh.start()
+        self.omsh_end = self.omsh.start().endpoint()
         self.ref_end = self.sshd.start()
         for endpoint, probe in ((self.omsh_end, "pwd"), (self.ref_end, "true")):
             self.client.trust(endpoint)
