@@ -24,29 +24,25 @@ Two figures, both ``reader / admin`` as ratios of medians, runs interleaved:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import (
     BenchError,
     CaseResult,
     Target,
-    add_run_options,
     count_output,
-    format_table,
     interleave,
-    positive,
+    report_text,
     run_checked,
-    run_main,
-    say,
 )
 from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
+from bench.runner import Entry, Option, positive
 from bench.ssh_client import SSHClient
 from omsh.store.acl import ACE, INHERIT, READ_WORD, AceFlag, AceType
 from omsh.store.database import ADMIN_USER, Store
@@ -57,7 +53,6 @@ from omsh.store.view import StoreView
 
 READER = "reader"
 TARGET = Target("<=", 1.3)
-QUICK = {"runs": 5, "children": 2_000}
 
 
 @dataclass(frozen=True)
@@ -214,56 +209,28 @@ class AclBench:
         return [over_ssh, listing]
 
 
-def report(settings: Settings, results: list[CaseResult]) -> str:
-    lines = [
+def report(
+    settings: Settings, bench: AclBench, results: list[CaseResult], context: dict[str, Any]
+) -> str:
+    head = [
         f"ACL cost: reader (access inherited {settings.depth} levels up through"
         f" {settings.aces} ACEs) vs admin, medians of {settings.runs} interleaved runs;"
         " 'omsh' is the reader, 'reference' is admin",
-        "",
-        format_table(results),
-        "",
     ]
-    for result in results:
-        lines.append(f"{result.name}: {result.description}")
-        if result.error:
-            lines.append(f"  error: {result.error}")
-    return "\n".join(lines)
+    return report_text(head, results)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench acl",
-        description="ls -l of a big container as a user with inherited access vs as admin",
-    )
-    parser.add_argument("--runs", type=positive, help="timed runs of each side (default 20)")
-    parser.add_argument("--children", type=positive, help="children of the container (10,000)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 children, 5 runs")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    defaults = Settings()
-    chosen: dict[str, int] = {}
-    for name in ("runs", "children"):
-        value = getattr(args, name)
-        if value is None:
-            value = QUICK[name] if args.quick else getattr(defaults, name)
-        chosen[name] = value
-    return Settings(**chosen)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "acl",
-        args,
-        lambda temp: AclBench(temp, settings, say),
-        lambda bench, results, context: report(settings, results),
-        {**dataclasses.asdict(settings), "path": settings.path},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+ENTRY = Entry(
+    name="acl",
+    description="ls -l of a big container as a user with inherited access vs as admin",
+    settings=Settings,
+    group=AclBench,
+    report=report,
+    options=(
+        Option("--runs", positive, "timed runs of each side (default 20)"),
+        Option("--children", positive, "children of the container (10,000)"),
+    ),
+    quick={"runs": 5, "children": 2_000},
+    quick_help="2,000 children, 5 runs",
+    record=lambda settings: {**dataclasses.asdict(settings), "path": settings.path},
+)

@@ -30,10 +30,8 @@ Benchmarks report, they never assert: a missed target prints ``MISS``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
-import dataclasses
 import json
 import os
 import re
@@ -53,24 +51,18 @@ from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    CaseSpec,
     MemoryWatch,
     Target,
-    add_run_options,
-    case_keys,
-    chosen_settings,
-    format_table,
     interleave,
-    parse_size,
-    positive,
-    result_lines,
+    report_text,
     run_cases,
     run_checked,
-    run_main,
-    say,
     write_random,
 )
 from bench.launcher import ServerProcess, generate_key, public_key_file
 from bench.omsh_server import OmshServer
+from bench.runner import Entry, Option, parse_size, positive
 from omsh.store.database import ADMIN_USER
 
 GIB = 1024 * MIB
@@ -116,23 +108,14 @@ class Settings:
     size: int = GIB
     cases: tuple[str, ...] = ()
 
-
-@dataclass(frozen=True)
-class Case:
-    key: str
-    name: str
-    description: str
-    unit: str
-    target: Target
-    judged: str = "ratio"
-
-    def result(self, settings: Settings) -> CaseResult:
-        description = self.description.format(size_mib=f"{settings.size / MIB:g}")
-        return CaseResult(self.name, description, self.unit, self.target, self.judged)
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """What case descriptions may use."""
+        return {"size_mib": f"{self.size / MIB:g}"}
 
 
 CASES = (
-    Case(
+    CaseSpec(
         "get",
         "get 4k",
         f"plain GET of a 4 KiB object, {GET_CONNECTIONS} connections, vs a bare handler"
@@ -140,7 +123,7 @@ CASES = (
         "req/s",
         Target(">=", 0.5),
     ),
-    Case(
+    CaseSpec(
         "json",
         "get 4k cdmi",
         f"CDMI JSON GET of the same object (metadata and value in JSON),"
@@ -148,7 +131,7 @@ CASES = (
         "req/s",
         Target(">=", 0.5),
     ),
-    Case(
+    CaseSpec(
         "put",
         "put 4k",
         f"plain PUTs of 4 KiB to new names, {PUT_CONNECTIONS} connections: objects committed"
@@ -157,21 +140,21 @@ CASES = (
         Target(">=", 1000),
         judged="median",
     ),
-    Case(
+    CaseSpec(
         "put_big",
         "put 1g",
         "one plain PUT of {size_mib} MiB vs the bare app writing it to a file",
         "MiB/s",
         Target(">=", 0.7),
     ),
-    Case(
+    CaseSpec(
         "get_big",
         "get 1g",
         "one plain GET of {size_mib} MiB vs the bare app's FileResponse",
         "MiB/s",
         Target(">=", 0.7),
     ),
-    Case(
+    CaseSpec(
         "rss",
         "server RSS over idle",
         "omsh's peak RSS during the {size_mib} MiB PUTs and GETs, minus its idle RSS",
@@ -181,7 +164,6 @@ CASES = (
     ),
 )
 CASE_KEYS = tuple(case.key for case in CASES)
-QUICK = {"runs": 2, "seconds": 2.0, "big_runs": 1, "size": 64 * MIB}
 
 
 # -- load generators -----------------------------------------------------------------
@@ -568,58 +550,30 @@ class CdmiBench:
 
 
 def report(settings: Settings, bench: CdmiBench, results: list[CaseResult], context: dict) -> str:
-    lines = [
+    head = [
         f"omsh CDMI vs a bare aiohttp app: medians of {settings.runs} runs of"
         f" {settings.seconds:g} s (4 KiB cases, load by {bench.load.label}) and"
         f" {settings.big_runs} transfers of {settings.size / MIB:g} MiB, runs interleaved;"
         f" {context['cpus']} CPUs, load average {context['loadavg_at_start'][0]:.1f}"
         f" at start, {context['loadavg_at_end'][0]:.1f} at end",
-        "",
-        format_table(results),
-        "",
-        *result_lines(results),
     ]
-    lines += [f"note: {note}" for note in bench.notes]
-    return "\n".join(lines)
+    return report_text(head, results, [f"note: {note}" for note in bench.notes])
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench cdmi",
-        description="omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)",
-    )
-    parser.add_argument("--runs", type=positive, help="timed runs of the 4 KiB cases (5)")
-    parser.add_argument("--seconds", type=float, help="length of each 4 KiB run (5)")
-    parser.add_argument("--big-runs", type=positive, help="timed big transfers each way (3)")
-    parser.add_argument("--size", type=parse_size, help="big transfer size, e.g. 1G, 256M (1G)")
-    parser.add_argument(
-        "--cases",
-        type=case_keys(CASE_KEYS),
-        default=CASE_KEYS,
-        help=f"subset of {','.join(CASE_KEYS)}",
-    )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 x 2 s, 1 x 64 MiB")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("runs", "seconds", "big_runs", "size")
-    return Settings(**chosen_settings(args, names, Settings(), QUICK), cases=args.cases)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "cdmi",
-        args,
-        lambda temp: CdmiBench(temp, settings, say),
-        lambda bench, results, context: report(settings, bench, results, context),
-        {**dataclasses.asdict(settings), "cases": list(settings.cases)},
-        details=lambda bench: {"load_generator": bench.load.label},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+ENTRY = Entry(
+    name="cdmi",
+    description="omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)",
+    settings=Settings,
+    group=CdmiBench,
+    report=report,
+    options=(
+        Option("--runs", positive, "timed runs of the 4 KiB cases (5)"),
+        Option("--seconds", float, "length of each 4 KiB run (5)"),
+        Option("--big-runs", positive, "timed big transfers each way (3)"),
+        Option("--size", parse_size, "big transfer size, e.g. 1G, 256M (1G)"),
+    ),
+    quick={"runs": 2, "seconds": 2.0, "big_runs": 1, "size": 64 * MIB},
+    quick_help="2 x 2 s, 1 x 64 MiB",
+    cases=CASE_KEYS,
+    details=lambda bench: {"load_generator": bench.load.label},
+)

@@ -30,47 +30,37 @@ both servers accept, so both negotiate the same.
 
 from __future__ import annotations
 
-import argparse
 import configparser
 import json
 import os
-import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-import asyncssh
-
-from bench import harness
+from bench import ssh_client
 from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    CaseSpec,
     MemoryWatch,
     Target,
-    add_run_options,
-    case_keys,
     checked_output,
-    chosen_settings,
-    format_table,
     interleave,
     load_line,
     negotiated_lines,
     output_of,
-    parse_size,
-    positive,
-    result_lines,
+    report_text,
     run_cases,
     run_checked,
-    run_main,
-    say,
     write_random,
 )
 from bench.launcher import need, public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient
+from bench.runner import Entry, Option, parse_size, positive
+from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, PIN_OPTIONS, Endpoint, SSHClient
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
@@ -83,34 +73,15 @@ SFTP_SERVERS = (
 )
 
 
-@dataclass(frozen=True)
-class SFTPCase:
-    """A case's key, how it is shown and judged; the description is a format string."""
-
-    key: str
-    name: str
-    description: str
-    unit: str
-    target: Target
-    judged: str = "ratio"
-    notes: tuple[str, ...] = ()
-
-    def result(self, settings: Settings) -> CaseResult:
-        description = self.description.format(**settings.placeholders)
-        return CaseResult(
-            self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
-        )
-
-
 CASES = (
-    SFTPCase(
+    CaseSpec(
         "get",
         "sftp get throughput",
         "OpenSSH `sftp -b`, `get` of a {size_mib} MiB object/file to /dev/null",
         "MiB/s",
         Target(">=", 0.8),
     ),
-    SFTPCase(
+    CaseSpec(
         "put",
         "sftp put throughput",
         "OpenSSH `sftp -b`, `put` of a {size_mib} MiB local file over the same target",
@@ -118,7 +89,7 @@ CASES = (
         Target(">=", 0.6),
         notes=("omsh fsyncs an upload before committing it; sftp-server does not",),
     ),
-    SFTPCase(
+    CaseSpec(
         "rss",
         "server RSS over idle",
         "omsh server peak RSS (VmHWM + VmRSS sampling) during the get and put runs, minus idle",
@@ -126,7 +97,7 @@ CASES = (
         Target("<", 150),
         judged="max",
     ),
-    SFTPCase(
+    CaseSpec(
         "rclone",
         "rclone copy throughput",
         "`rclone copy` of {files} files of {file_kib} KiB into a new folder, default options",
@@ -157,9 +128,6 @@ class Settings:
             "files": f"{self.files:,}",
             "file_kib": f"{self.file_size / KIB:g}",
         }
-
-
-QUICK = {"runs": 1, "size": 64 * MIB, "files": 100}
 
 
 def sftp_server() -> str:
@@ -402,78 +370,42 @@ class SFTPBench:
 # -- command line ------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench sftp",
-        description="omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)",
-    )
-    parser.add_argument("--runs", type=positive, help="timed runs of each case (default 5)")
-    parser.add_argument("--size", type=parse_size, help="get/put size, e.g. 64M (default 1G)")
-    parser.add_argument("--files", type=positive, help="files rclone copies (default 1000)")
-    parser.add_argument(
-        "--file-size", type=parse_size, default=64 * KIB, help="size of each (default 64K)"
-    )
-    parser.add_argument(
-        "--cases",
-        type=case_keys(CASE_KEYS),
-        default=CASE_KEYS,
-        help=f"comma-separated subset of {','.join(CASE_KEYS)}",
-    )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 run, 64 MiB, 100 files")
-    parser.add_argument("--cipher", default=DEFAULT_CIPHER, help="cipher the sftp client pins")
-    parser.add_argument("--kex", default=DEFAULT_KEX, help="key exchange the sftp client pins")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    chosen = chosen_settings(args, ("runs", "size", "files"), Settings(), QUICK)
-    return Settings(
-        **chosen, file_size=args.file_size, cases=args.cases, cipher=args.cipher, kex=args.kex
-    )
-
-
-def environment() -> dict[str, Any]:
-    """What the numbers were measured on, with the clients' and servers' versions."""
+def versions() -> dict[str, Any]:
+    """The clients' and servers' versions, for the JSON document."""
     rclone = output_of(["rclone", "version"])
-    return {
-        "openssh": output_of(["ssh", "-V"]),
-        "rclone": rclone.splitlines()[0] if rclone else None,
-        "asyncssh": asyncssh.__version__,
-        **harness.environment(),
-    }
+    return {**ssh_client.versions(), "rclone": rclone.splitlines()[0] if rclone else None}
 
 
 def report(
     settings: Settings, bench: SFTPBench, results: list[CaseResult], context: dict[str, Any]
 ) -> str:
     names = settings.placeholders
-    lines = [
+    head = [
         f"omsh vs OpenSSH sftp-server: medians of {settings.runs} runs, interleaved, fresh"
         f" connection each; {names['size_mib']} MiB (get, put),"
         f" {names['files']} x {names['file_kib']} KiB (rclone)",
         load_line(context),
         *negotiated_lines(bench.negotiated),
-        "",
-        format_table(results),
-        "",
-        *result_lines(results),
     ]
-    return "\n".join(lines)
+    return report_text(head, results)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "sftp",
-        args,
-        lambda temp: SFTPBench(temp, settings, say),
-        lambda bench, results, context: report(settings, bench, results, context),
-        {**asdict(settings), "cases": list(settings.cases)},
-        details=lambda bench: {"negotiated": bench.negotiated},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+ENTRY = Entry(
+    name="sftp",
+    description="omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)",
+    settings=Settings,
+    group=SFTPBench,
+    report=report,
+    options=(
+        Option("--runs", positive, "timed runs of each case (default 5)"),
+        Option("--size", parse_size, "get/put size, e.g. 64M (default 1G)"),
+        Option("--files", positive, "files rclone copies (default 1000)"),
+        Option("--file-size", parse_size, "size of each (default 64K)"),
+        *PIN_OPTIONS,
+    ),
+    quick={"runs": 1, "size": 64 * MIB, "files": 100},
+    quick_help="1 run, 64 MiB, 100 files",
+    cases=CASE_KEYS,
+    details=lambda bench: {"negotiated": bench.negotiated},
+    context=versions,
+)

@@ -28,48 +28,33 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    CaseSpec,
     MemoryWatch,
     OutputCount,
     Target,
     count_output,
     interleave,
+    load_line,
+    negotiated_lines,
+    report_text,
     run_cases,
     run_checked,
     write_random,
 )
 from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient
+from bench.runner import Entry, Option, parse_size, positive
+from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, PIN_OPTIONS, Endpoint, SSHClient, versions
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
 OMSH_TOP = "/bench"
-
-
-@dataclass(frozen=True)
-class CaseSpec:
-    """What a case measures and its goal; ``description`` may use {size_mib} and {children}."""
-
-    key: str
-    name: str
-    description: str
-    unit: str
-    target: Target
-    judged: str = "ratio"
-    notes: tuple[str, ...] = ()
-
-    def result(self, settings: Settings) -> CaseResult:
-        description = self.description.format(
-            size_mib=f"{settings.size / MIB:g}", children=settings.children
-        )
-        return CaseResult(
-            self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
-        )
 
 
 #: The cases in the order they run: the transfers come before the big ``ls``
@@ -127,6 +112,11 @@ class Settings:
     cases: tuple[str, ...] = CASE_KEYS
     cipher: str = DEFAULT_CIPHER
     kex: str = DEFAULT_KEX
+
+    @property
+    def placeholders(self) -> dict[str, Any]:
+        """What case descriptions may use."""
+        return {"size_mib": f"{self.size / MIB:g}", "children": self.children}
 
 
 def _milliseconds(seconds: float) -> float:
@@ -329,3 +319,40 @@ class SSHBench:
     def run(self) -> list[CaseResult]:
         """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
         return run_cases(self, CASES, self.settings.cases, self.settings)
+
+
+# -- command line ------------------------------------------------------------------
+
+
+def report(
+    settings: Settings, bench: SSHBench, results: list[CaseResult], context: dict[str, Any]
+) -> str:
+    head = [
+        f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
+        f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
+        " runs interleaved, fresh connection each",
+        load_line(context),
+        *negotiated_lines(bench.negotiated),
+    ]
+    return report_text(head, results)
+
+
+ENTRY = Entry(
+    name="ssh",
+    description="omsh vs OpenSSH sshd, as ratios of medians",
+    settings=Settings,
+    group=SSHBench,
+    report=report,
+    options=(
+        Option("--runs", positive, "timed runs of the small cases (default 20)"),
+        Option("--big-runs", positive, "timed runs of the cat and put transfers (default 5)"),
+        Option("--size", parse_size, "transfer size, e.g. 1G, 256M (default 1G)"),
+        Option("--children", positive, "children of the big container (default 10000)"),
+        *PIN_OPTIONS,
+    ),
+    quick={"runs": 3, "big_runs": 1, "size": 64 * MIB},
+    quick_help="3 runs, 1 x 64 MiB",
+    cases=CASE_KEYS,
+    details=lambda bench: {"negotiated": bench.negotiated},
+    context=versions,
+)

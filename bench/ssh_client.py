@@ -15,9 +15,13 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.harness import BenchError
+import asyncssh
+
+from bench.harness import BenchError, output_of
 from bench.launcher import generate_key, known_hosts_line, need, openssh_options
+from bench.runner import Option
 
 DEFAULT_CIPHER = "aes128-gcm@openssh.com"
 #: OpenSSH would pick sntrup761x25519 against sshd, which asyncssh lacks;
@@ -25,9 +29,20 @@ DEFAULT_CIPHER = "aes128-gcm@openssh.com"
 DEFAULT_KEX = "curve25519-sha256"
 HOST_KEY_ALGORITHM = "ssh-ed25519"
 
+#: ``--cipher`` and ``--kex`` of the groups that compare omsh with sshd.
+PIN_OPTIONS = (
+    Option("--cipher", str, f"cipher pinned for both servers (default {DEFAULT_CIPHER})"),
+    Option("--kex", str, f"key exchange pinned for both servers (default {DEFAULT_KEX})"),
+)
+
 _KEX = re.compile(r"kex: algorithm: (\S+)")
 _CIPHER = re.compile(r"kex: server->client cipher: (\S+) MAC: (\S+) compression: (\S+)")
 _HOST_KEY = re.compile(r"kex: host key algorithm: (\S+)")
+
+
+def versions() -> dict[str, Any]:
+    """The SSH implementations compared, for the JSON document: OpenSSH's and omsh's asyncssh."""
+    return {"openssh": output_of(["ssh", "-V"]), "asyncssh": asyncssh.__version__}
 
 
 @dataclass(frozen=True)
