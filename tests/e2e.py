@@ -89,15 +89,13 @@ class OpenSSHClients:
         """``user@127.0.0.1:path``, a remote operand for ``scp``."""
         return f"{user or self.user}@{HOST}:{path}"
 
+    def client_argv(self, name: str, *extra: str) -> list[str]:
+        """``NAME -p|-P PORT OPTIONS EXTRA…``: client *name*'s command line before its operands."""
+        port = "-p" if name == "ssh" else "-P"
+        return [self.client(name), port, str(self.port), *self.ssh_options(), *extra]
+
     def ssh_argv(self, *extra: str, user: str | None = None) -> list[str]:
-        return [
-            self.client("ssh"),
-            "-p",
-            str(self.port),
-            *self.ssh_options(),
-            *extra,
-            f"{user or self.user}@{HOST}",
-        ]
+        return [*self.client_argv("ssh", *extra), f"{user or self.user}@{HOST}"]
 
     def ssh(
         self,
@@ -112,14 +110,7 @@ class OpenSSHClients:
         return run([*self.ssh_argv(*extra, user=user), command], stdin=stdin, timeout=timeout)
 
     def sftp_argv(self, *extra: str, user: str | None = None) -> list[str]:
-        return [
-            self.client("sftp"),
-            "-P",
-            str(self.port),
-            *self.ssh_options(),
-            *extra,
-            f"{user or self.user}@{HOST}",
-        ]
+        return [*self.client_argv("sftp", *extra), f"{user or self.user}@{HOST}"]
 
     def sftp(
         self,
@@ -140,8 +131,7 @@ class OpenSSHClients:
 
     def scp(self, *operands: str, timeout: float = 120) -> Result:
         """OpenSSH ``scp`` with key auth; pass ``-O`` first for the legacy protocol."""
-        argv = [self.client("scp"), "-P", str(self.port), *self.ssh_options(), *operands]
-        return run(argv, timeout=timeout)
+        return run(self.client_argv("scp", *operands), timeout=timeout)
 
 
 class OmshServer(OmshProcess, OpenSSHClients):
@@ -201,6 +191,24 @@ class OmshServer(OmshProcess, OpenSSHClients):
 
     # -- PuTTY -----------------------------------------------------------
 
+    def plink_argv(
+        self, *flags: str, user: str = "admin", password_file: Path | None = None
+    ) -> list[str]:
+        """``plink FLAGS… -ssh -P PORT -hostkey FINGERPRINT -pwfile FILE USER@127.0.0.1``."""
+        return [
+            need("plink"),
+            *flags,
+            "-ssh",
+            "-P",
+            str(self.port),
+            "-hostkey",
+            self.host_key,
+            "-pwfile",
+            str(password_file or self.password_file),
+            "-noagent",
+            f"{user}@{HOST}",
+        ]
+
     def plink(
         self,
         command: str,
@@ -210,21 +218,6 @@ class OmshServer(OmshProcess, OpenSSHClients):
         stdin: bytes = b"",
         timeout: float = 60,
     ) -> Result:
-        return run(
-            [
-                need("plink"),
-                "-batch",
-                "-ssh",
-                "-P",
-                str(self.port),
-                "-hostkey",
-                self.host_key,
-                "-pwfile",
-                str(password_file or self.password_file),
-                "-noagent",
-                f"{user}@{HOST}",
-                command,
-            ],
-            stdin=stdin,
-            timeout=timeout,
-        )
+        """``plink -batch … COMMAND``: password authentication, never a prompt."""
+        argv = self.plink_argv("-batch", user=user, password_file=password_file)
+        return run([*argv, command], stdin=stdin, timeout=timeout)
