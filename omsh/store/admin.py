@@ -29,6 +29,7 @@ from omsh.errors import AlreadyExists, OmshError, PermissionDenied
 from omsh.store.access import ADMIN_GROUP, Perm
 from omsh.store.acl import ACE, INHERIT, AceType
 from omsh.store.audit import AuditEvent
+from omsh.store.metadata import format_timestamp
 from omsh.store.model import Container
 from omsh.store.principals import HOMES, AuthorizedKey, User, home_path, verify_password
 from omsh.store.view import StoreView
@@ -149,8 +150,6 @@ def delete_user(view: StoreView, name: str, *, remove_home: bool = False) -> str
 def describe_user(view: StoreView, name: str | None = None) -> dict[str, Any]:
     """An account as ``user show`` prints it: the caller's own, or any for an admin."""
     user = view.editable_user(name)
-    from omsh.store.metadata import format_timestamp
-
     return {
         "name": user.name,
         "groups": sorted(view.root.principals.groups_of(user.name)),

@@ -35,7 +35,7 @@ from BTrees.OIBTree import OIBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
-from omsh.store.model import Container, DataObject, StoreObject
+from omsh.store.model import Container, DataObject, StoreObject, walk
 
 RANK_BOOL = 0
 RANK_NUMBER = 1
@@ -519,8 +519,6 @@ def _trimming(items: Iterable[T], holder: Persistent) -> Iterator[T]:
 
 def _indexed_objects(tree: StoreObject) -> Iterator[StoreObject]:
     """Every object below the root, letting the cache shrink as the walk goes."""
-    from omsh.store.model import walk
-
     for _, obj in _trimming(walk(tree), tree):
         if obj.__parent__ is not None:
             yield obj
