@@ -1,7 +1,7 @@
 """The store as one principal sees it inside one transaction.
 
 :class:`StoreView` is the only place that changes the tree.  Each operation
-resolves paths, asks :func:`~omsh.store.access.require_access` for the bits
+resolves paths, asks :func:`~omsh.store.access.check_access` for the bits
 it needs, validates names and metadata, and keeps the object-ID map in step.
 The shell commands and the CDMI endpoint both go through it, so the rules are
 written once.
@@ -32,14 +32,15 @@ from omsh.errors import (
     OmshError,
     PermissionDenied,
 )
-from omsh.store.access import Perm, Principal, check_access, may_manage_user
-from omsh.store.acl import (
-    ACE,
-    SPECIAL_IDENTIFIERS,
+from omsh.store.access import (
     InheritanceCache,
+    Perm,
+    Principal,
+    check_access,
     effective_aces,
-    validate_acl,
+    may_manage_user,
 )
+from omsh.store.acl import ACE, SPECIAL_IDENTIFIERS, validate_acl
 from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.index import Catalog
