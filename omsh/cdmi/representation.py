@@ -13,7 +13,6 @@ import functools
 from typing import Any
 from urllib.parse import quote
 
-from omsh.store.access import Perm
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER, OBJECT_ID_BYTES, crc16
 from omsh.store.metadata import format_timestamp, to_json
 from omsh.store.model import Container, DataObject, StoreObject
@@ -133,7 +132,7 @@ def system_metadata(view: StoreView, obj: StoreObject) -> dict[str, Any]:
     }
     if isinstance(obj, DataObject):
         metadata["cdmi_hash"] = obj.sha256
-    if view.can(obj, Perm.READ_ACL):
+    if view.can_read_acl(obj):
         metadata["cdmi_acl"] = [ace.to_cdmi() for ace in obj.acl]
     return metadata
 

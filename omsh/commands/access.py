@@ -30,7 +30,7 @@ from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import NotFound, UsageError
-from omsh.store.access import Perm, Principal
+from omsh.store.access import Perm
 from omsh.store.acl import (
     ACE,
     INHERIT,
@@ -402,10 +402,7 @@ def check_document(inv: Invocation, path: str, user: str | None) -> dict[str, An
     """What ``acl check`` reports: the caller's rights, or (admins) another user's."""
 
     def check(view: StoreView) -> dict[str, Any]:
-        principal: Principal = view.principal
-        if user is not None and user != principal.name:
-            view.require_admin(user)
-            principal = view.root.principals.principal(user)
+        principal = view.principal_to_check(user)
         obj = view.resolve(path, inv.session.cwd)
         mask = view.effective_perms(obj, principal)
         return {

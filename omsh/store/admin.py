@@ -169,6 +169,26 @@ def list_users(view: StoreView) -> list[dict[str, Any]]:
     return [describe_user(view, name) for name in view.root.principals.users]
 
 
+def known_principals(view: StoreView, prefix: str, *, groups: bool, limit: int) -> list[str]:
+    """User (with *groups*, group) names starting with *prefix* the caller may know of.
+
+    Listing users and groups is an administrator's right (``user list``,
+    ``group list``), so anyone else learns only their own name and groups.
+    Sorted; at most *limit* names.
+    """
+    principal = view.principal
+    if not principal.is_admin:
+        own = principal.groups if groups else {principal.name}
+        return sorted(name for name in own if name.startswith(prefix))[:limit]
+    directory = view.root.principals.groups if groups else view.root.principals.users
+    names: list[str] = []
+    for name in directory.keys(min=prefix):
+        if not name.startswith(prefix) or len(names) >= limit:
+            break
+        names.append(name)
+    return names
+
+
 def add_group(view: StoreView, name: str) -> None:
     view.require_admin(name)
     view.root.principals.add_group(name)
