@@ -35,7 +35,8 @@ from BTrees.OIBTree import OIBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
-from omsh.store.model import Container, DataObject, StoreObject, walk
+from omsh.store.model import DataObject, StoreObject, walk
+from omsh.store.system import object_type, size_of
 
 RANK_BOOL = 0
 RANK_NUMBER = 1
@@ -89,21 +90,20 @@ def sort_key(value: object) -> SortKey | None:
 
 
 def system_values(obj: StoreObject) -> dict[str, SortKey]:
+    """The system fields of *obj* as the catalog keys them (see :mod:`omsh.store.system`)."""
     keys: dict[str, SortKey] = {
         "name": (RANK_STRING, obj.__name__),
         "path": (RANK_STRING, obj.path),
-        "type": (RANK_STRING, "container" if isinstance(obj, Container) else "object"),
+        "type": (RANK_STRING, object_type(obj)),
         "owner": (RANK_STRING, obj.owner),
+        "cdmi_size": (RANK_NUMBER, size_of(obj)),
         "cdmi_ctime": (RANK_DATETIME, obj.ctime),
         "cdmi_mtime": (RANK_DATETIME, obj.mtime),
         "objectid": (RANK_STRING, obj.object_id),
     }
     if isinstance(obj, DataObject):
-        keys["cdmi_size"] = (RANK_NUMBER, obj.size)
         keys["mimetype"] = (RANK_STRING, obj.mimetype)
         keys["cdmi_hash"] = (RANK_STRING, obj.sha256)
-    else:
-        keys["cdmi_size"] = (RANK_NUMBER, len(obj))  # type: ignore[arg-type]
     return keys
 
 
