@@ -65,16 +65,8 @@ from asyncssh import (
     SFTPPermissionDenied,
 )
 
-from omsh.errors import (
-    AlreadyExists,
-    InvalidName,
-    IsAContainer,
-    NotAContainer,
-    NotEmpty,
-    NotFound,
-    OmshError,
-    PermissionDenied,
-)
+from omsh import errors
+from omsh.errors import AlreadyExists, InvalidName, IsAContainer, NotFound, OmshError
 from omsh.ssh.session import ServerContext
 from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
 from omsh.ssh.sftp_wire import tolerate_padded_writes
@@ -99,13 +91,13 @@ _SIX_MONTHS = 182 * 24 * 3600
 # Most specific first: ConflictPersists is an AlreadyExists about no name.
 _STATUS_FOR: tuple[tuple[type[OmshError], type[SFTPError]], ...] = (
     (ConflictPersists, SFTPFailure),
-    (NotFound, SFTPNoSuchFile),
-    (PermissionDenied, SFTPPermissionDenied),
-    (AlreadyExists, SFTPFileAlreadyExists),
-    (NotEmpty, SFTPDirNotEmpty),
-    (NotAContainer, SFTPNotADirectory),
-    (IsAContainer, SFTPFileIsADirectory),
-    (InvalidName, SFTPInvalidFilename),
+    (errors.NotFound, SFTPNoSuchFile),
+    (errors.PermissionDenied, SFTPPermissionDenied),
+    (errors.AlreadyExists, SFTPFileAlreadyExists),
+    (errors.NotEmpty, SFTPDirNotEmpty),
+    (errors.NotAContainer, SFTPNotADirectory),
+    (errors.IsAContainer, SFTPFileIsADirectory),
+    (errors.InvalidName, SFTPInvalidFilename),
 )
 
 

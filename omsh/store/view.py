@@ -386,15 +386,19 @@ class StoreView:
 
     # -- creation --------------------------------------------------------
 
-    def _free_slot(self, path: str, cwd: str, perms: Perm) -> tuple[Container, str]:
-        """Parent container and name for a new object at *path*, checked."""
-        absolute = normalize_path(path, cwd)
+    def _parent_of(self, absolute: str, subject: str) -> tuple[Container, str]:
+        """The container that holds (or would hold) *absolute*, and the last name."""
         parent_path, name = parent_and_name(absolute)
         parent = self.lookup(parent_path)
         if parent is None:
-            raise self.missing(parent_path, path, "no such container")
+            raise self.missing(parent_path, subject, "no such container")
         if not isinstance(parent, Container):
-            raise NotAContainer(path, "parent is not a container")
+            raise NotAContainer(subject, "parent is not a container")
+        return parent, name
+
+    def _free_slot(self, path: str, cwd: str, perms: Perm) -> tuple[Container, str]:
+        """Parent container and name for a new object at *path*, checked."""
+        parent, name = self._parent_of(normalize_path(path, cwd), path)
         self._require(parent, perms, path)
         if name in parent:
             raise AlreadyExists(path)
@@ -655,13 +659,8 @@ class StoreView:
             subject = f"{target.rstrip('/')}/{name}"
             existing = parent.get(name)
         else:
-            parent_path, name = parent_and_name(absolute)
-            maybe_parent = self.lookup(parent_path)
-            if maybe_parent is None:
-                raise self.missing(parent_path, target, "no such container")
-            if not isinstance(maybe_parent, Container):
-                raise NotAContainer(target, "parent is not a container")
-            parent, subject = maybe_parent, target
+            parent, name = self._parent_of(absolute, target)
+            subject = target
         if existing is source:
             raise AlreadyExists(target, "source and destination are the same object")
         if existing is not None:
