@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg, repeated
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import NotFound, UsageError
@@ -631,19 +631,15 @@ class SetFacl(Command):
     name = "setfacl"
     summary = "change access control lists the POSIX way (-m, -x, -b; same as acl grant/revoke)"
     arguments = (
-        arg(
+        repeated(
             "-m",
             "--modify",
-            action="append",
-            default=[],
             metavar="ENTRY",
             help="set an entry: u:NAME:PERMS, g:NAME:PERMS, o::PERMS or SPECIAL@:PERMS",
         ),
-        arg(
+        repeated(
             "-x",
             "--remove",
-            action="append",
-            default=[],
             metavar="ENTRY",
             help="remove a principal's entries: u:NAME, g:NAME or SPECIAL@",
         ),

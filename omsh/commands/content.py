@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
@@ -83,17 +83,6 @@ def parse_byte_range(text: str) -> ByteRange:
     if first is None and last == 0:
         raise argparse.ArgumentTypeError(f"{text!r}: a suffix range needs at least one byte")
     return ByteRange(first, last)
-
-
-def positive_count(text: str) -> int:
-    """argparse ``type=`` for counts of lines or bytes (0 allowed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return value
 
 
 @dataclass(frozen=True)
@@ -259,8 +248,8 @@ class Head(ContentReader):
     name = "head"
     summary = "print the first lines (-n, default 10) or bytes (-c) of objects"
     arguments = (
-        arg("-n", "--lines", type=positive_count, metavar="N", help="first N lines (default 10)"),
-        arg("-c", "--bytes", type=positive_count, metavar="N", help="first N bytes"),
+        arg("-n", "--lines", type=at_least(0), metavar="N", help="first N lines (default 10)"),
+        arg("-c", "--bytes", type=at_least(0), metavar="N", help="first N bytes"),
         paths_arg("objects to print"),
     )
 

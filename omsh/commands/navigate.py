@@ -26,10 +26,7 @@ class PrintWorkingContainer(Command):
     summary = "print the working container"
 
     def run(self, inv: Invocation) -> None:
-        if inv.json:
-            inv.out.json({"path": inv.session.cwd})
-        else:
-            inv.out.line(printable(inv.session.cwd))
+        inv.emit({"path": inv.session.cwd}, printable(inv.session.cwd))
 
 
 class ChangeContainer(Command):
