@@ -108,9 +108,6 @@ class Container(StoreObject):
         """Child names in sorted order, optionally from *start* on."""
         return iter(self._children.keys(min=start))
 
-    def children(self) -> Iterator[StoreObject]:
-        return iter(self._children.values())
-
     def items(self, after: str | None = None) -> Iterator[tuple[str, StoreObject]]:
         """Name and child pairs in name order, optionally only names after *after*."""
         if after is None:
