@@ -98,12 +98,13 @@ class StoreView:
     #   see an object: its name in a listing, its system and
     #     user metadata (ls, stat, meta, SFTP stat, CDMI fields)   read-metadata
     #   list a container or enter it (ls, cd, opendir, ?children) read
-    #   read a data object's content (cat, get, GET, a copy)      read
+    #   read a data object's content (cat, get, GET)              read
+    #   copy (cp): everything copied                              read, read-metadata
     #   store content, or a new object in a container             write
-    #   make a container in a container                           append
+    #   make a container in a container (also by cp -r, mv)       append
     #   change metadata, the mimetype or the times                write-metadata
     #   read, change an ACL                                       read-acl, write-acl
-    #   remove an object, or move it away                         delete
+    #   remove (all of it, with -r), move away, replace by mv/cp  delete
     #   users, groups, ownership, other users' rights             admins only
 
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
