@@ -27,7 +27,6 @@ from typing import Any
 from aiohttp import web
 
 from omsh.commands.content import read_span
-from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE
 from omsh.store.model import DataObject
 from omsh.store.view import StoreView
@@ -77,7 +76,7 @@ class SmallValues:
 
 def whole_value(view: StoreView, obj: DataObject, subject: str, cache: SmallValues) -> bytes:
     """The value of a small object (read permission checked), from *cache* if there."""
-    view.require(obj, Perm.READ, subject)
+    view.require_read(obj, subject)
     data = cache.get(obj.sha256)
     if data is None:
         _, path = view.open_content(obj, subject)

@@ -88,6 +88,13 @@ class Invocation:
         user = self.session.user
         return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
 
+    def emit(self, document: object, text: str) -> None:
+        """One result: its JSON *document* with ``--json``, else a line of *text*."""
+        if self.json:
+            self.out.json(document)
+        else:
+            self.out.line(text)
+
     def warn(self, message: str) -> None:
         """A non-fatal one-line complaint on stderr, in the standard form."""
         self.err.line(f"omsh: {self.name}: {message}")

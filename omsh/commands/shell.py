@@ -85,10 +85,7 @@ class History(Command):
         if count is not None:
             entries = entries[len(entries) - count :] if count else []
         for number, line in entries:
-            if inv.json:
-                inv.out.json({"index": number, "line": line})
-            else:
-                inv.out.line(f"{number:5d}  {printable(line)}")
+            inv.emit({"index": number, "line": line}, f"{number:5d}  {printable(line)}")
 
 
 class Clear(Command):

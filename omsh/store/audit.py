@@ -24,6 +24,8 @@ from BTrees.Length import Length
 from BTrees.LOBTree import LOBTree
 from persistent import Persistent
 
+from omsh.store.metadata import format_timestamp
+
 MAX_EVENTS = 10_000
 MAX_ANONYMOUS_EVENTS = 10_000
 #: Trimming works in batches so not every write touches the oldest bucket.
@@ -41,8 +43,6 @@ class AuditEvent:
     detail: str = ""
 
     def to_json(self) -> dict[str, object]:
-        from omsh.store.metadata import format_timestamp
-
         return {
             "time": format_timestamp(self.time),
             "actor": self.actor,

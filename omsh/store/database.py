@@ -38,6 +38,7 @@ from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
+from omsh.store.schema import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -171,17 +172,18 @@ class Store:
         *admin_password*, or a generated one that is returned to be shown
         once (else ``None``), and *admin_keys*.  The root is owned by
         *first_admin*.  An existing store is only upgraded to the current
-        schema (see :meth:`StoreRoot.upgrade`); *populate* is not run.
+        schema (:func:`omsh.store.schema.upgrade`); *populate* is not run.
         """
         generated: list[str] = []
 
         def create(connection_root: dict) -> None:
             if ROOT_KEY in connection_root:
-                connection_root[ROOT_KEY].upgrade()
+                upgrade(connection_root[ROOT_KEY])
                 return
             principals = Principals()
             tree = Container("", first_admin, new_object_id())
             root = connection_root[ROOT_KEY] = StoreRoot(tree, principals)
+            upgrade(root)
             if populate is not None:
                 populate(root)
             if first_admin in principals.users:

@@ -3,7 +3,9 @@
 Everything here is plain ZODB persistence; nothing checks permissions.  The
 rules (who may do what, name validity, index upkeep) live in
 :mod:`omsh.store.view`, which is the only code that should change these
-objects.
+objects; how an older root is brought up to date lives in
+:mod:`omsh.store.schema`.  ZODB records these classes by their module path
+(``omsh.store.model.Container``…), so they must stay importable from here.
 """
 
 from __future__ import annotations
@@ -106,9 +108,6 @@ class Container(StoreObject):
         """Child names in sorted order, optionally from *start* on."""
         return iter(self._children.keys(min=start))
 
-    def children(self) -> Iterator[StoreObject]:
-        return iter(self._children.values())
-
     def items(self, after: str | None = None) -> Iterator[tuple[str, StoreObject]]:
         """Name and child pairs in name order, optionally only names after *after*."""
         if after is None:
@@ -177,13 +176,14 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
             stack.pop()
 
 
-#: Bumped when StoreRoot gains state; :meth:`StoreRoot.upgrade` brings older
-#: stores up to date at start-up.
-SCHEMA_VERSION = 5
-
-
 class StoreRoot(Persistent):
-    """What lives under ``root['omsh']``: the tree, the ID map, principals, audit."""
+    """What lives under ``root['omsh']``: the tree, the ID map and the principals.
+
+    Also ``audit`` (:class:`~omsh.store.audit.AuditLog`) and ``catalog``
+    (:class:`~omsh.store.index.Catalog`), which :func:`omsh.store.schema.upgrade`
+    adds: a new root starts at ``schema_version`` 1, as the oldest stores
+    did, and is brought up to date the same way.
+    """
 
     def __init__(self, tree: Container, principals: Persistent) -> None:
         self.tree = tree
@@ -192,27 +192,3 @@ class StoreRoot(Persistent):
         self.principals = principals
         self.enterprise_number = DEFAULT_ENTERPRISE_NUMBER
         self.schema_version = 1
-        self.upgrade()
-
-    def upgrade(self) -> bool:
-        """Add what newer code expects; True if anything changed."""
-        from omsh.store.acl import default_root_acl
-        from omsh.store.audit import AuditLog
-        from omsh.store.index import Catalog, rebuild_catalog
-
-        if self.schema_version >= SCHEMA_VERSION:
-            return False
-        if self.schema_version < 2:
-            if not self.tree.acl:
-                self.tree.acl = default_root_acl()
-            self.audit = AuditLog()
-        if self.schema_version < 3:
-            self.catalog = Catalog()
-            self.catalog.index_all(node for _, node in walk(self.tree))
-        elif self.schema_version < 5:
-            # The layout of FieldIndex changed (versions 3 and 4 kept every
-            # key's documents in one tree, and each type's documents in a
-            # set), so the catalog is built anew.
-            rebuild_catalog(self)
-        self.schema_version = SCHEMA_VERSION
-        return True
