@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
@@ -22,6 +22,9 @@ from zope.interface import Attribute, Interface, implementer
 from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
+
+if TYPE_CHECKING:
+    from omsh.store.principals import Principals
 
 
 class IStoreObject(Interface):
@@ -185,7 +188,7 @@ SCHEMA_VERSION = 5
 class StoreRoot(Persistent):
     """What lives under ``root['omsh']``: the tree, the ID map, principals, audit."""
 
-    def __init__(self, tree: Container, principals: Persistent) -> None:
+    def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree
         self.by_id: OOBTree = OOBTree()
         self.by_id[tree.object_id] = tree
