@@ -20,7 +20,7 @@ import contextlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +147,7 @@ def json_with_value(body: dict[str, Any], value: str, encoding: str) -> bytes:
     return f'{head}"value": {json.dumps(value, ensure_ascii=False)}}}'.encode()
 
 
-def file_chunks(path: str, start: int, end: int) -> Iterator[bytes]:
+def file_chunks(path: str, start: int, end: int) -> Generator[bytes, None, None]:
     """Bytes *start*..*end* of a file, :data:`CHUNK_SIZE` at a time (blocking)."""
     return read_span(open(path, "rb"), start, end - start + 1, CHUNK_SIZE)
 

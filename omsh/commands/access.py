@@ -156,8 +156,10 @@ class Scope(enum.Enum):
 class AclEdit(Protocol):
     """One change to objects' own ACLs: what ``acl`` and ``setfacl`` both make."""
 
-    #: The audit action (``acl-grant``…).
-    action: str
+    @property
+    def action(self) -> str:
+        """The audit action (``acl-grant``…)."""
+        ...
 
     def bind(self, view: StoreView, targets: Sequence[StoreObject]) -> Callable[[ACL], ACL]:
         """Resolve principals in this transaction; return the change to apply to each ACL."""

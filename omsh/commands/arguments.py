@@ -12,7 +12,7 @@ import argparse
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from omsh.errors import UsageError
 
@@ -43,9 +43,9 @@ class Arg:
     @property
     def dest(self) -> str:
         if self.is_positional:
-            return self.options.get("dest", self.flags[0])
+            return cast(str, self.options.get("dest", self.flags[0]))
         longest = max(self.flags, key=len).lstrip("-")
-        return self.options.get("dest", longest.replace("-", "_"))
+        return cast(str, self.options.get("dest", longest.replace("-", "_")))
 
     @property
     def takes_value(self) -> bool:

@@ -135,7 +135,8 @@ class Command:
 
     @classmethod
     def parser(cls) -> CommandParser:
-        return _parser_for(cls)
+        # mypy takes a type[...] for unhashable (python/mypy#11470).
+        return _parser_for(cls)  # type: ignore[arg-type]
 
     @classmethod
     def help_text(cls) -> str:
@@ -195,7 +196,7 @@ def _split_option_values(parser: CommandParser, words: list[str]) -> list[str]:
             and not value.startswith("-")
         ):
             offset = len(flag) + 1
-            quoted = getattr(word, "quoted_positions", frozenset())
+            quoted: frozenset[int] = getattr(word, "quoted_positions", frozenset())
             shifted = frozenset(position - offset for position in quoted if position >= offset)
             result += [Word(flag), Word(value, shifted)]
         else:

@@ -19,7 +19,7 @@ import base64
 import contextlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -133,7 +133,9 @@ def record_access(inv: Invocation, opened: OpenedContent) -> None:
             inv.view(lambda view: view.note_access(view.by_object_id(opened.object_id)), write=True)
 
 
-def read_span(stream: BinaryIO, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+def read_span(
+    stream: BinaryIO, offset: int, length: int, chunk: int
+) -> Generator[bytes, None, None]:
     """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
     with stream:
         stream.seek(offset)

@@ -106,7 +106,7 @@ class Exit(Command):
     arguments = (arg("status", nargs="?", type=int, default=0, metavar="N", help="exit status"),)
 
     def run(self, inv: Invocation) -> int:
-        status = inv.args.status
+        status: int = inv.args.status
         if not 0 <= status <= MAX_EXIT_STATUS:
             raise UsageError(f"exit status must be 0 to {MAX_EXIT_STATUS}")
         inv.session.finished = True

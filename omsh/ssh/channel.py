@@ -57,7 +57,7 @@ class ChannelSink:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        stream: asyncssh.SSHWriter,
+        stream: asyncssh.SSHWriter[bytes],
         interrupt: Interrupt | None = None,
     ) -> None:
         self._loop = loop
@@ -103,7 +103,7 @@ class ChannelSource:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        stream: asyncssh.SSHReader,
+        stream: asyncssh.SSHReader[bytes],
         interrupt: Interrupt | None = None,
     ) -> None:
         self._loop = loop

@@ -26,7 +26,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -150,7 +150,7 @@ class ShellCompleter(Completer):
 
     def _factories(self) -> dict[str, type[Command]]:
         """Every command name (aliases too) and its class, as registered now."""
-        return cast("dict[str, type[Command]]", command_factories(self.registry))
+        return command_factories(self.registry)
 
     def _complete(self, context: LineContext) -> Iterator[Completion]:
         if not context.words:

@@ -25,7 +25,7 @@ import asyncssh
 from zope.interface.registry import Components
 
 from omsh.authn import Authenticator
-from omsh.commands.base import ShellSession
+from omsh.commands.base import Ask, ShellSession
 from omsh.commands.output import InputStream, Output
 from omsh.commands.runtime import EXIT_FAILURE, Shell
 from omsh.errors import OmshError
@@ -89,13 +89,13 @@ class ServerContext:
 
 def make_shell(
     context: ServerContext,
-    process: asyncssh.SSHServerProcess,
+    process: asyncssh.SSHServerProcess[bytes],
     session: ShellSession,
     *,
     stdin: InputStream | None = None,
     interrupt: Interrupt | None = None,
-    ask_secret=None,
-    ask=None,
+    ask_secret: Callable[[str], str] | None = None,
+    ask: Ask | None = None,
 ) -> Shell:
     """A :class:`Shell` wired to *process*'s channel.
 
@@ -136,7 +136,7 @@ async def start_in_home(context: ServerContext, session: ShellSession) -> None:
         session.cwd = await context.read_quickly(where)
 
 
-async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess) -> None:
+async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess[bytes]) -> None:
     """asyncssh ``process_factory``: dispatch on the kind of session."""
     user = process.get_extra_info("username")
     status = EXIT_FAILURE
@@ -159,7 +159,9 @@ async def handle_session(context: ServerContext, process: asyncssh.SSHServerProc
             process.exit(status)
 
 
-async def _run_script(context: ServerContext, process: asyncssh.SSHServerProcess, user: str) -> int:
+async def _run_script(
+    context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str
+) -> int:
     """Command lines read from stdin, one per line; commands get no stdin."""
     session = ShellSession(user=user)
     await start_in_home(context, session)

@@ -40,7 +40,7 @@ import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import islice
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import asyncssh
 from asyncssh import (
@@ -89,7 +89,7 @@ MAX_OPEN_HANDLES = 256
 _SIX_MONTHS = 182 * 24 * 3600
 
 # Most specific first: ConflictPersists is an AlreadyExists about no name.
-_STATUS_FOR: tuple[tuple[type[OmshError], type[SFTPError]], ...] = (
+_STATUS_FOR: tuple[tuple[type[OmshError], Callable[[str], SFTPError]], ...] = (
     (ConflictPersists, SFTPFailure),
     (errors.NotFound, SFTPNoSuchFile),
     (errors.PermissionDenied, SFTPPermissionDenied),
@@ -192,7 +192,7 @@ def directory_entry(view: StoreView, name: str, obj: StoreObject) -> SFTPName:
     return named(name, attributes(view, obj), obj.owner)
 
 
-def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
+def client_gone(channel: asyncssh.SSHServerChannel[bytes]) -> bool:
     """Whether the client has stopped sending: EOF received, or channel closing.
 
     asyncssh calls ``SFTPServer.close`` both for a client's close request
@@ -212,7 +212,7 @@ def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
 class StoreSFTPServer(asyncssh.SFTPServer):
     """One SFTP or SCP session of one user over the store."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, context: ServerContext) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], context: ServerContext) -> None:
         super().__init__(chan)
         self._context = context
         self._user: str = chan.get_extra_info("username")
@@ -384,12 +384,12 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             while True:
                 page = await self._view(functools.partial(_listing_page, target, after))
                 for entry in page:
-                    name = entry.filename.decode("utf-8")
-                    handle = pending.pop(name, None)
-                    yield entry if handle is None else named(name, handle.attributes(), self._user)
+                    name = cast(bytes, entry.filename).decode("utf-8")
+                    staged = pending.pop(name, None)
+                    yield entry if staged is None else named(name, staged.attributes(), self._user)
                 if len(page) < LISTING_PAGE:
                     break
-                after = page[-1].filename.decode("utf-8")
+                after = cast(bytes, page[-1].filename).decode("utf-8")
             for name, handle in sorted(pending.items()):
                 yield named(name, handle.attributes(), self._user)
         except Exception as exc:
@@ -671,7 +671,9 @@ def _listing_page(target: str, after: str | None, view: StoreView) -> list[SFTPN
     return [directory_entry(view, name, child) for name, child in islice(children, LISTING_PAGE)]
 
 
-def sftp_factory(context: ServerContext) -> Callable[[asyncssh.SSHServerChannel], StoreSFTPServer]:
+def sftp_factory(
+    context: ServerContext,
+) -> Callable[[asyncssh.SSHServerChannel[bytes]], StoreSFTPServer]:
     """The ``sftp_factory`` for :func:`~omsh.ssh.server.start_ssh_server`.
 
     Also makes asyncssh accept the padded write requests rclone sends

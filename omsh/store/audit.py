@@ -19,6 +19,7 @@ import heapq
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from BTrees.Length import Length
 from BTrees.LOBTree import LOBTree
@@ -86,7 +87,7 @@ class AuditLog(Persistent):
 
     def __len__(self) -> int:
         anonymous = self._anonymous_count() if self._anonymous_count is not None else 0
-        return self._count() + anonymous
+        return cast(int, self._count()) + anonymous
 
     def record(
         self, actor: str, action: str, target: str, detail: str = "", *, anonymous: bool = False

@@ -21,8 +21,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import TypeVar, cast
 
 import transaction
 import ZODB
@@ -101,7 +101,7 @@ class Store:
 
     def temporary_directory(self) -> str:
         """Where uploads are staged: beside the blobs, so attaching is a rename."""
-        return self.db.storage.temporaryDirectory()
+        return cast(str, self.db.storage.temporaryDirectory())
 
     def sweep_staging(self) -> int:
         """Delete uploads left behind by a process that stopped mid-transfer.
@@ -176,7 +176,7 @@ class Store:
         """
         generated: list[str] = []
 
-        def create(connection_root: dict) -> None:
+        def create(connection_root: MutableMapping[str, StoreRoot]) -> None:
             if ROOT_KEY in connection_root:
                 upgrade(connection_root[ROOT_KEY])
                 return

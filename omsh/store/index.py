@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 from BTrees.IIBTree import IISet, IITreeSet, multiunion
 from BTrees.IOBTree import IOBTree
@@ -398,16 +398,16 @@ class Catalog(Persistent):
         self._count = Length()
 
     def __len__(self) -> int:
-        return self._count()
+        return cast(int, self._count())
 
     def field(self, name: str) -> FieldIndex | None:
-        return self.fields.get(name)
+        return cast("FieldIndex | None", self.fields.get(name))
 
     def all_docids(self) -> DocSet:
         return IISet(self._objects.keys())
 
     def object(self, docid: int) -> StoreObject:
-        return self._objects[docid]
+        return cast(StoreObject, self._objects[docid])
 
     def _docid(self, obj: StoreObject) -> int:
         """*obj*'s document id, claiming one if it has none in this catalog.
@@ -416,7 +416,7 @@ class Catalog(Persistent):
         it (after a rebuild, so a rebuild rewrites no object); a copy that
         carries its source's id gets a new one.
         """
-        docid = getattr(obj, "_docid", None)
+        docid: int | None = getattr(obj, "_docid", None)
         if docid is not None:
             holder = self._objects.get(docid)
             if holder is obj:
@@ -567,4 +567,6 @@ def rebuild_catalog(root: Any, progress: Callable[[int, int], None] | None = Non
 
 def transaction_of(obj: Persistent) -> Any:
     """The transaction *obj*'s connection is in (the store runs explicit managers)."""
-    return obj._p_jar.transaction_manager.get()
+    jar = obj._p_jar
+    assert jar is not None, "only a stored object is in a transaction"
+    return jar.transaction_manager.get()

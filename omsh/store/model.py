@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
@@ -24,6 +24,9 @@ from zope.interface import Attribute, Interface, implementer
 from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
+
+if TYPE_CHECKING:
+    from omsh.store.principals import Principals
 
 
 class IStoreObject(Interface):
@@ -49,6 +52,8 @@ class StoreObject(Persistent):
 
     __name__: str
     __parent__: Container | None
+    #: The catalog's document id (:mod:`omsh.store.index`), set once indexed.
+    _docid: int
     kind = "object"
 
     def __init__(self, name: str, owner: str, object_id: str) -> None:
@@ -96,13 +101,13 @@ class Container(StoreObject):
         self._count = Length()
 
     def __len__(self) -> int:
-        return self._count()
+        return cast(int, self._count())
 
     def __contains__(self, name: str) -> bool:
         return name in self._children
 
     def get(self, name: str) -> StoreObject | None:
-        return self._children.get(name)
+        return cast("StoreObject | None", self._children.get(name))
 
     def names(self, start: str | None = None) -> Iterator[str]:
         """Child names in sorted order, optionally from *start* on."""
@@ -122,7 +127,7 @@ class Container(StoreObject):
         self._count.change(1)
 
     def detach(self, name: str) -> StoreObject:
-        child = self._children.pop(name)
+        child: StoreObject = self._children.pop(name)
         self._count.change(-1)
         return child
 
@@ -131,6 +136,9 @@ class Container(StoreObject):
 class DataObject(StoreObject):
     """Bytes in a ZODB blob, with the size and hash computed while storing."""
 
+    #: How a CDMI client sent the current value: (encoding, sha256 it was sent
+    #: for); set by :func:`omsh.cdmi.values.remember_encoding`.
+    value_encoding: tuple[str, str]
     kind = "object"
 
     def __init__(self, name: str, owner: str, object_id: str, mimetype: str) -> None:
@@ -147,7 +155,7 @@ class DataObject(StoreObject):
         ZODB's ``POSKeyError`` when the blob file has gone missing.
         """
         try:
-            return self.blob.committed()
+            return cast(str, self.blob.committed())
         except POSKeyError:
             raise MissingContent(self.path) from None
 
@@ -185,7 +193,7 @@ class StoreRoot(Persistent):
     did, and is brought up to date the same way.
     """
 
-    def __init__(self, tree: Container, principals: Persistent) -> None:
+    def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree
         self.by_id: OOBTree = OOBTree()
         self.by_id[tree.object_id] = tree

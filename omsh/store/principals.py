@@ -155,7 +155,7 @@ class Principals(Persistent):
         self.groups[ADMIN_GROUP] = Group(ADMIN_GROUP)
 
     def get_user(self, name: str) -> User:
-        user = self.users.get(name)
+        user: User | None = self.users.get(name)
         if user is None:
             raise NotFound(name, "no such user")
         return user
@@ -183,7 +183,7 @@ class Principals(Persistent):
         return group
 
     def get_group(self, name: str) -> Group:
-        group = self.groups.get(name)
+        group: Group | None = self.groups.get(name)
         if group is None:
             raise NotFound(name, "no such group")
         return group

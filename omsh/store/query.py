@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from BTrees.IIBTree import IISet, difference, intersection, multiunion
 from lark import Lark, Token, Transformer, v_args
@@ -149,7 +149,7 @@ class Compare(Node):
         if actual is None or actual[0] != self.key[0]:
             return False
         left, right = actual[1], self.key[1]
-        return {
+        outcomes: dict[str, bool] = {
             "=": left == right,
             "!=": left != right,
             "<>": left != right,
@@ -157,7 +157,8 @@ class Compare(Node):
             "<=": left <= right,
             ">": left > right,
             ">=": left >= right,
-        }[self.op]
+        }
+        return outcomes[self.op]
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -333,7 +334,8 @@ class Between(Node):
         actual = values.get(self.field)
         if actual is None or self.low[0] != self.high[0] or actual[0] != self.low[0]:
             return False
-        return (self.low[1] <= actual[1] <= self.high[1]) != self.negated
+        inside: bool = self.low[1] <= actual[1] <= self.high[1]
+        return inside != self.negated
 
     def _keys(self) -> KeyRange:
         return KeyRange(self.low[0], self.low[1], self.high[1])
@@ -421,7 +423,7 @@ def _timestamp(text: str) -> SortKey:
 
 
 @v_args(inline=True)
-class _ToNodes(Transformer):
+class _ToNodes(Transformer[Token, Node]):
     def field(self, token: Token) -> str:
         if token.type == "QUOTED_NAME":
             return field_name(token[1:-1].replace('""', '"'), quoted=True)
@@ -502,7 +504,9 @@ def _describe(error: UnexpectedInput, query: str) -> str:
     if isinstance(error, UnexpectedToken):
         return _caret_message(query, error.column, f"syntax error: unexpected {str(error.token)!r}")
     if isinstance(error, UnexpectedCharacters):
-        bad = query[error.pos_in_stream] if error.pos_in_stream < len(query) else "end"
+        # lark declares pos_in_stream None on UnexpectedInput; this subclass sets an int.
+        position = cast(int, error.pos_in_stream)
+        bad = query[position] if position < len(query) else "end"
         what = "unterminated string" if bad in "'\"" else f"unexpected character {bad!r}"
         return _caret_message(query, error.column, f"syntax error: {what}")
     return f"syntax error: {error}"

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ZODB.TimeStamp import TimeStamp
 
@@ -304,7 +304,9 @@ class StoreView:
         catalog = self.root.catalog
         visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
-        transaction, as_of = _snapshot_names(self.root._p_jar._storage.lastTransaction())
+        jar = self.root._p_jar
+        assert jar is not None  # the root was read through a connection
+        transaction, as_of = _snapshot_names(jar._storage.lastTransaction())
         return QueryResult(node, catalog, scope, transaction, as_of, visible)
 
     def _sees(self, catalog: Catalog, top: Container, docid: int) -> bool:
@@ -367,7 +369,7 @@ class StoreView:
             canonical = parse_object_id(object_id)
         except InvalidObjectID as exc:
             raise OmshError(str(exc), subject=object_id) from None
-        obj = self.root.by_id.get(canonical)
+        obj: StoreObject | None = self.root.by_id.get(canonical)
         if obj is None:
             raise NotFound(object_id)
         return obj
@@ -749,7 +751,9 @@ class StoreView:
             assert isinstance(source, DataObject)
             clone = DataObject(name, owner, self._new_id(), source.mimetype)
             clone.size, clone.sha256 = source.size, source.sha256
-            _share_blob(source, clone, self.root._p_jar.db().storage.temporaryDirectory())
+            jar = self.root._p_jar
+            assert jar is not None  # the root was read through a connection
+            _share_blob(source, clone, jar.db().storage.temporaryDirectory())
         clone.replace_metadata(source.metadata)
         return clone
 
@@ -769,7 +773,7 @@ def _content_path(obj: DataObject) -> str:
     # ZODB has no public "is this blob uncommitted" test; committed() raises then.
     if obj.blob._p_blob_uncommitted:
         with obj.blob.open("r") as stream:
-            return stream.name
+            return cast(str, stream.name)
     return obj.committed_path()
 
 
