@@ -123,7 +123,7 @@ def system_metadata(view: StoreView, obj: StoreObject) -> dict[str, Any]:
     metadata; and ``cdmi_acl``, the object's own ACL, is there when the
     caller may read it.
     """
-    metadata = {
+    metadata: dict[str, Any] = {
         key: str(value) for key, value in store_system_metadata(obj).items() if key != "mimetype"
     }
     if view.can_read_acl(obj):

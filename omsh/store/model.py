@@ -25,7 +25,9 @@ from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type-only: index imports this module, so never at run time
+    from omsh.store.audit import AuditLog
+    from omsh.store.index import Catalog
     from omsh.store.principals import Principals
 
 
@@ -192,6 +194,9 @@ class StoreRoot(Persistent):
     adds: a new root starts at ``schema_version`` 1, as the oldest stores
     did, and is brought up to date the same way.
     """
+
+    audit: AuditLog
+    catalog: Catalog
 
     def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree

@@ -225,8 +225,10 @@ class Like(Node):
         prefix = self.literal_prefix()
         end = prefix_end(prefix)
         # Only strings starting with the prefix can match: one key range, if it has an end.
-        low, high = (prefix, end) if end is not None else (None, None)
-        candidates = index.entries(KeyRange(RANK_STRING, low, high, include_high=False))
+        scan = KeyRange(RANK_STRING, prefix, end, include_high=False)
+        if end is None:
+            scan = KeyRange(RANK_STRING)
+        candidates = index.entries(scan)
         return union_of(docids for value, docids in candidates if regex.fullmatch(value))
 
     def evaluate(self, catalog: Catalog) -> DocSet:
