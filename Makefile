@@ -25,15 +25,17 @@ run: venv
 
 test: system-packages venv
 	$(BIN)/ruff check omsh tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q tests
 
 lint: venv
 	$(BIN)/ruff check omsh tests bench
 	$(BIN)/ruff format --check omsh tests bench
+	$(BIN)/mypy
 
 # `make bench ARGS='sftp --quick'` runs another case group (see python -m bench --help).
 bench: system-packages venv
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -102,7 +102,7 @@ class LoginThrottle:
             return 0.0
         if entry.count < policy.free_failures:
             return 0.0
-        return min(cap, policy.base_delay * 2 ** (entry.count - policy.free_failures))
+        return min(cap, policy.base_delay * 2.0 ** (entry.count - policy.free_failures))
 
     def delay(self, address: str, user: str) -> float:
         """Seconds to wait before answering an attempt from *address* for *user*."""

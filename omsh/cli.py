@@ -16,10 +16,15 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from omsh.errors import OmshError, UsageError
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.model import StoreRoot
+
+if TYPE_CHECKING:
+    from omsh.cdmi.server import CdmiListener
+    from omsh.ssh.context import ServerContext
 
 log = logging.getLogger("omsh")
 
@@ -356,7 +361,7 @@ async def _serve(args: argparse.Namespace) -> int:
         store.close()
 
 
-async def _start_cdmi(args: argparse.Namespace, context) -> object:
+async def _start_cdmi(args: argparse.Namespace, context: ServerContext) -> CdmiListener:
     from omsh.cdmi.handlers import CdmiService
     from omsh.cdmi.server import start_cdmi_server, tls_context
 

@@ -6,15 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omsh.store.access import ANONYMOUS_PRINCIPAL, Perm, Principal, check_access
+from omsh.store.access import (
+    ANONYMOUS_PRINCIPAL,
+    InheritanceCache,
+    Perm,
+    Principal,
+    check_access,
+)
 from omsh.store.acl import (
     ACE,
     INHERIT,
     AceFlag,
     AceType,
-    InheritanceCache,
     InvalidACL,
-    decide,
     default_root_acl,
     open_root_entries,
     parse_perms,
@@ -171,11 +175,11 @@ def test_anonymous_only_through_anonymous_or_everyone():
 def test_changing_a_container_acl_changes_the_subtree_at_once():
     chain, obj = tree()
     cache = InheritanceCache()
-    assert not decide(ALICE, obj, WRITE, cache)
+    assert not check_access(ALICE, obj, WRITE, cache)
     chain[1].acl = (allow("alice", "w", INHERIT),)
     cache.clear()
-    assert decide(ALICE, obj, WRITE, cache)
-    assert decide(ALICE, obj, WRITE)  # no cache at all: always current
+    assert check_access(ALICE, obj, WRITE, cache)
+    assert check_access(ALICE, obj, WRITE)  # no cache at all: always current
 
 
 @pytest.mark.parametrize(
@@ -361,13 +365,13 @@ def test_cached_verdicts_still_depend_on_owner_and_group():
     chain[3].attach(theirs, "theirs")
     cache = InheritanceCache()
     delete = parse_perms("d")
-    assert decide(ALICE, mine, WRITE, cache)
-    assert not decide(ALICE, obj, WRITE, cache)  # owned by root
-    assert not decide(ALICE, theirs, WRITE, cache)
-    assert decide(BOB, theirs, WRITE, cache)
-    assert decide(ALICE, theirs, delete, cache)  # alice is in staff
-    assert not decide(ALICE, mine, delete, cache)  # mine has no group
-    assert not decide(BOB, theirs, delete, cache)
+    assert check_access(ALICE, mine, WRITE, cache)
+    assert not check_access(ALICE, obj, WRITE, cache)  # owned by root
+    assert not check_access(ALICE, theirs, WRITE, cache)
+    assert check_access(BOB, theirs, WRITE, cache)
+    assert check_access(ALICE, theirs, delete, cache)  # alice is in staff
+    assert not check_access(ALICE, mine, delete, cache)  # mine has no group
+    assert not check_access(BOB, theirs, delete, cache)
 
 
 @given(
@@ -401,4 +405,4 @@ def test_one_cache_for_many_objects_decides_as_no_cache(entries, objects):
     for who in (ALICE, BOB, CAROL):
         for sibling in siblings:
             for perms in (Perm.READ, Perm.WRITE, Perm.READ | Perm.WRITE):
-                assert decide(who, sibling, perms, cache) == decide(who, sibling, perms)
+                assert check_access(who, sibling, perms, cache) == check_access(who, sibling, perms)

@@ -15,6 +15,7 @@ from omsh.store.index import (
     RANK_STRING,
     Catalog,
     FieldIndex,
+    KeyRange,
     catalog_problems,
     rebuild_catalog,
 )
@@ -101,9 +102,8 @@ def test_counts_come_from_the_indexes_and_agree_with_the_sets() -> None:
     for low, high in [(None, 10), (5, 25), (39, None), (1000, 1000), (2000, None)]:
         for include_low in (True, False):
             for include_high in (True, False):
-                bounds = {"include_low": include_low, "include_high": include_high}
-                found = index.range(RANK_NUMBER, low, high, **bounds)
-                assert index.count_range(RANK_NUMBER, low, high, **bounds) == len(found)
+                keys = KeyRange(RANK_NUMBER, low, high, include_low, include_high)
+                assert index.count_range(keys) == len(index.range(keys))
     assert index.count_equal((RANK_NUMBER, 3)) == 3
     assert index.count_equal((RANK_NUMBER, 1000)) == 1
     assert index.count_equal((RANK_NUMBER, 5000)) == 0

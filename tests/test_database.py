@@ -9,9 +9,11 @@ import pytest
 import ZEO
 from ZODB.POSException import ConflictError
 
+from omsh.store.acl import default_root_acl
 from omsh.store.content import ContentUpload
 from omsh.store.database import CONFLICT_ATTEMPTS, ConflictPersists, Store
 from omsh.store.principals import verify_password
+from omsh.store.schema import SCHEMA_VERSION
 from omsh.store.view import StoreView
 
 
@@ -86,6 +88,34 @@ def test_bootstrap_creates_admin_once(tmp_path):
     assert verify_password(store.read(admin_hash), generated)
     assert store.read(lambda root: root.principals.groups_of("admin")) == frozenset({"admins"})
     store.close()
+
+
+def test_a_version_1_store_is_upgraded_when_opened(tmp_path):
+    """A root from before the audit trail, the catalog and the root's ACL gets all three."""
+    store = Store.open(data_dir=str(tmp_path))
+    store.bootstrap(admin_password="pw")
+    store.run(lambda root: StoreView.for_user(root, "admin").make_container("/kept"))
+
+    def make_old(root) -> None:
+        root.schema_version = 1
+        root.tree.acl = ()
+        del root.audit, root.catalog
+
+    store.run(make_old)
+    store.close()
+    reopened = Store.open(data_dir=str(tmp_path))
+    reopened.bootstrap()
+
+    def upgraded(root) -> tuple[int, tuple, int, list[str]]:
+        found = [root.catalog.object(docid).path for docid in root.catalog.all_docids()]
+        return root.schema_version, root.tree.acl, len(root.audit), found
+
+    version, acl, audited, indexed = reopened.read(upgraded)
+    reopened.close()
+    assert version == SCHEMA_VERSION
+    assert acl == default_root_acl()
+    assert audited == 0
+    assert indexed == ["/kept"]
 
 
 def test_conflicts_are_retried_then_reported(store):

@@ -22,7 +22,8 @@ from omsh.errors import (
     TransferAborted,
 )
 from omsh.store import database
-from omsh.store.acl import READ_WORD, AceType, with_entry
+from omsh.store.acl import READ_WORD, AceType, parse_perms, with_entry
+from omsh.store.admin import known_principals
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists, Store
 from omsh.store.ids import (
@@ -466,6 +467,59 @@ def test_others_may_read_but_not_write(store: Store) -> None:
     with pytest.raises(PermissionDenied):
         as_user(store, "alice", lambda v: v.check_can_store("/private/f"))
     assert as_user(store, "alice", lambda v: v.resolve("/private").path, write=False) == "/private"
+
+
+def test_each_read_operation_needs_its_own_right(store: Store) -> None:
+    """The rights chosen in StoreView: seeing needs read-metadata, listing and reading read."""
+    as_user(store, "admin", lambda v: v.make_container("/box"))
+    put(store, "/box/f", b"x")
+
+    def allow(path: str, words: str) -> None:
+        def grant(view: StoreView) -> None:
+            obj = view.resolve(path)
+            entry = with_entry(obj.acl, AceType.ALLOW, "alice", parse_perms(words))
+            view.replace_acl(obj, path, entry, action="t")
+
+        as_user(store, "admin", grant)
+
+    def rights(view: StoreView) -> tuple[bool, ...]:
+        box, f = view.resolve("/box"), view.resolve("/box/f")
+        return view.can_see(box), view.can_list(box), view.can_see(f), view.can_read(f)
+
+    assert as_user(store, "alice", rights, write=False) == (False, False, False, False)
+    allow("/box", "read-metadata")
+    allow("/box/f", "read-metadata")
+    assert as_user(store, "alice", rights, write=False) == (True, False, True, False)
+    with pytest.raises(PermissionDenied):
+        as_user(store, "alice", lambda v: v.enter("/box"), write=False)
+    allow("/box", "r")
+    allow("/box/f", "r")
+    assert as_user(store, "alice", rights, write=False) == (True, True, True, True)
+    seen = as_user(store, "alice", lambda v: v.stat(v.resolve("/box/f"), "f").path, write=False)
+    assert seen == "/box/f"
+    with pytest.raises(PermissionDenied, match="f"):
+        as_user(store, "alice", lambda v: v.check_removable(v.resolve("/box/f"), "f"))
+    with pytest.raises(PermissionDenied, match="root"):
+        as_user(store, "admin", lambda v: v.check_removable(v.resolve("/"), "/"))
+
+
+def test_only_administrators_learn_other_principals(store: Store) -> None:
+    def known(user: str, *, groups: bool = False) -> list[str]:
+        return as_user(
+            store,
+            user,
+            lambda v: known_principals(v, "", groups=groups, limit=10),
+            write=False,
+        )
+
+    assert known("admin") == ["admin", "alice", "bob"]
+    assert known("alice") == ["alice"]
+    assert known("admin", groups=True) == ["admins"]
+    assert known("alice", groups=True) == []
+    with pytest.raises(PermissionDenied):
+        as_user(store, "alice", lambda v: v.principal_to_check("bob"), write=False)
+    bob = as_user(store, "admin", lambda v: v.principal_to_check("bob").name, write=False)
+    assert bob == "bob"
 
 
 def test_metadata_item_limit(store: Store) -> None:

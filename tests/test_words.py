@@ -95,8 +95,7 @@ def test_unterminated(line: str, column: int) -> None:
 def test_quoted_positions_and_wildcards() -> None:
     ((word,),) = split_commands("n='5'")
     assert word == "n=5"
-    assert word.is_quoted_from(2)
-    assert not word.is_quoted_from(3)
+    assert word.quoted_positions == frozenset({2})
     ((glob,),) = split_commands("a*'*'?")
     assert glob.glob_pattern == "a*[*]?"
     assert Word("plain").glob_pattern is None

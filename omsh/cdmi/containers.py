@@ -18,7 +18,6 @@ from omsh.cdmi.protocol import CDMI_CONTAINER, Answer, accept_body, fail
 from omsh.cdmi.representation import container_body, select_fields, uri_of
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
 from omsh.errors import AlreadyExists
-from omsh.store.access import Perm
 from omsh.store.model import Container
 from omsh.store.query import parse_query
 from omsh.store.view import StoreView
@@ -32,12 +31,12 @@ def read(view: StoreView, call: Call, found: Located) -> Answer:
     assert isinstance(container, Container)
     selectors = call.selectors
     if selectors.query is not None:
-        view.require(container, Perm.READ, found.subject)
+        view.require_list(container, found.subject)
         return Answer.of(query_results(view, container, selectors.query), QUERY_TYPE)
-    view.require(container, Perm.READ_METADATA, found.subject)
+    view.stat(container, found.subject)
     with_children = not selectors.fields or "children" in selectors.fields
     if with_children:
-        view.require(container, Perm.READ, found.subject)
+        view.require_list(container, found.subject)
     body = container_body(
         view,
         container,
@@ -100,7 +99,7 @@ async def put(backend: Backend, call: Call) -> web.StreamResponse:
             fail(409, "a data object exists at that URI")
         assert isinstance(container, Container)
         apply_metadata(view, container, path, fields.metadata, names)
-        listable = view.can(container, Perm.READ)
+        listable = view.can_list(container)
         return created, Answer.of(
             container_body(view, container, with_children=listable), CDMI_CONTAINER, 201
         )

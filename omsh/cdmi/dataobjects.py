@@ -44,7 +44,6 @@ from omsh.cdmi.values import (
     whole_value,
 )
 from omsh.errors import IsAContainer
-from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE, ContentUpload
 from omsh.store.model import Container, DataObject
 from omsh.store.view import StoreView
@@ -101,7 +100,7 @@ def read_cdmi(
     obj = found.obj
     assert isinstance(obj, DataObject)
     selectors = call.selectors
-    view.require(obj, Perm.READ_METADATA, found.subject)
+    view.stat(obj, found.subject)
     body = dataobject_body(view, obj, selectors.metadata)
     if selectors.fields and "value" not in selectors.fields:
         return Answer.of(select_fields(body, selectors.fields), CDMI_OBJECT)

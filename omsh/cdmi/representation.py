@@ -9,14 +9,13 @@ specification shows them) and ``cdmi_acl``.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 from urllib.parse import quote
 
-from omsh.store.access import Perm
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER, OBJECT_ID_BYTES, crc16
-from omsh.store.metadata import format_timestamp, to_json
+from omsh.store.metadata import to_json
 from omsh.store.model import Container, DataObject, StoreObject
+from omsh.store.system import system_metadata as store_system_metadata
 from omsh.store.view import StoreView
 
 #: What this server really supports, as CDMI capability strings (spec §12).
@@ -43,6 +42,16 @@ SYSTEM_CAPABILITIES: dict[str, str] = {
     "cdmi_hash": "true",
     "omsh_query": "true",
 }
+#: What containers and data objects alike carry: their ACL and the system
+#: metadata of :mod:`omsh.store.system`.
+_STORED_OBJECT_CAPABILITIES: dict[str, str] = {
+    "cdmi_acl": "true",
+    "cdmi_size": "true",
+    "cdmi_ctime": "true",
+    "cdmi_mtime": "true",
+    "cdmi_atime": "true",
+    "cdmi_owner": "true",
+}
 CONTAINER_CAPABILITIES: dict[str, str] = {
     "cdmi_list_children": "true",
     "cdmi_list_children_range": "true",
@@ -55,12 +64,7 @@ CONTAINER_CAPABILITIES: dict[str, str] = {
     "cdmi_copy_container": "true",
     "cdmi_move_dataobject": "true",
     "cdmi_copy_dataobject": "true",
-    "cdmi_acl": "true",
-    "cdmi_size": "true",
-    "cdmi_ctime": "true",
-    "cdmi_mtime": "true",
-    "cdmi_atime": "true",
-    "cdmi_owner": "true",
+    **_STORED_OBJECT_CAPABILITIES,
     "omsh_query": "true",
 }
 DATAOBJECT_CAPABILITIES: dict[str, str] = {
@@ -73,12 +77,7 @@ DATAOBJECT_CAPABILITIES: dict[str, str] = {
     "cdmi_modify_deserialize_dataobject": "false",
     "cdmi_serialize_dataobject": "false",
     "cdmi_delete_dataobject": "true",
-    "cdmi_acl": "true",
-    "cdmi_size": "true",
-    "cdmi_ctime": "true",
-    "cdmi_mtime": "true",
-    "cdmi_atime": "true",
-    "cdmi_owner": "true",
+    **_STORED_OBJECT_CAPABILITIES,
     "cdmi_hash": "true",
     "cdmi_value_hash": "SHA256",
 }
@@ -116,24 +115,18 @@ def uri_of(path: str, *, container: bool) -> str:
     return encoded
 
 
-@functools.lru_cache(maxsize=8192)
-def _timestamp(seconds: float) -> str:
-    """:func:`format_timestamp`, remembered: an object's times repeat read after read."""
-    return format_timestamp(seconds)
-
-
 def system_metadata(view: StoreView, obj: StoreObject) -> dict[str, Any]:
-    size = obj.size if isinstance(obj, DataObject) else len(obj)  # type: ignore[arg-type]
+    """The store's system metadata (:mod:`omsh.store.system`) as CDMI writes it.
+
+    Values are strings, as the specification shows them (``"cdmi_size":
+    "37"``); ``mimetype`` is a field of the data object's body (§8.2.5), not
+    metadata; and ``cdmi_acl``, the object's own ACL, is there when the
+    caller may read it.
+    """
     metadata: dict[str, Any] = {
-        "cdmi_size": str(size),
-        "cdmi_ctime": _timestamp(obj.ctime),
-        "cdmi_mtime": _timestamp(obj.mtime),
-        "cdmi_atime": _timestamp(obj.atime),
-        "cdmi_owner": obj.owner,
+        key: str(value) for key, value in store_system_metadata(obj).items() if key != "mimetype"
     }
-    if isinstance(obj, DataObject):
-        metadata["cdmi_hash"] = obj.sha256
-    if view.can(obj, Perm.READ_ACL):
+    if view.can_read_acl(obj):
         metadata["cdmi_acl"] = [ace.to_cdmi() for ace in obj.acl]
     return metadata
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+from typing import cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -71,6 +73,7 @@ async def start_cdmi_server(
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=1024)
     await site.start()
-    server = site._server  # the port actually bound when port 0 was asked for
+    # The port actually bound when port 0 was asked for (a loop's server is an asyncio.Server).
+    server = cast(asyncio.Server | None, site._server)
     bound = server.sockets[0].getsockname()[1] if server is not None else port
     return CdmiListener(runner, service), bound

@@ -81,7 +81,12 @@ async def stage(
         await writer.submit(upload.finish)
         await writer.drain()
     except BaseException:
-        writer.after_last(lambda: (upload.discard(), close_old()))
+
+        def clean_up() -> None:
+            upload.discard()
+            close_old()
+
+        writer.after_last(clean_up)
         raise
     close_old()
     return upload

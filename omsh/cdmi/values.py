@@ -20,14 +20,13 @@ import contextlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from omsh.commands.content import read_span
-from omsh.store.access import Perm
 from omsh.store.content import CHUNK_SIZE
 from omsh.store.model import DataObject
 from omsh.store.view import StoreView
@@ -77,7 +76,7 @@ class SmallValues:
 
 def whole_value(view: StoreView, obj: DataObject, subject: str, cache: SmallValues) -> bytes:
     """The value of a small object (read permission checked), from *cache* if there."""
-    view.require(obj, Perm.READ, subject)
+    view.require_read(obj, subject)
     data = cache.get(obj.sha256)
     if data is None:
         _, path = view.open_content(obj, subject)
@@ -148,7 +147,7 @@ def json_with_value(body: dict[str, Any], value: str, encoding: str) -> bytes:
     return f'{head}"value": {json.dumps(value, ensure_ascii=False)}}}'.encode()
 
 
-def file_chunks(path: str, start: int, end: int) -> Iterator[bytes]:
+def file_chunks(path: str, start: int, end: int) -> Generator[bytes, None, None]:
     """Bytes *start*..*end* of a file, :data:`CHUNK_SIZE` at a time (blocking)."""
     return read_span(open(path, "rb"), start, end - start + 1, CHUNK_SIZE)
 

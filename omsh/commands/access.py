@@ -26,11 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg, repeated
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import NotFound, UsageError
-from omsh.store.access import Perm, Principal
+from omsh.store.access import Perm
 from omsh.store.acl import (
     ACE,
     INHERIT,
@@ -156,8 +156,10 @@ class Scope(enum.Enum):
 class AclEdit(Protocol):
     """One change to objects' own ACLs: what ``acl`` and ``setfacl`` both make."""
 
-    #: The audit action (``acl-grant``…).
-    action: str
+    @property
+    def action(self) -> str:
+        """The audit action (``acl-grant``…)."""
+        ...
 
     def bind(self, view: StoreView, targets: Sequence[StoreObject]) -> Callable[[ACL], ACL]:
         """Resolve principals in this transaction; return the change to apply to each ACL."""
@@ -402,10 +404,7 @@ def check_document(inv: Invocation, path: str, user: str | None) -> dict[str, An
     """What ``acl check`` reports: the caller's rights, or (admins) another user's."""
 
     def check(view: StoreView) -> dict[str, Any]:
-        principal: Principal = view.principal
-        if user is not None and user != principal.name:
-            view.require_admin(user)
-            principal = view.root.principals.principal(user)
+        principal = view.principal_to_check(user)
         obj = view.resolve(path, inv.session.cwd)
         mask = view.effective_perms(obj, principal)
         return {
@@ -634,19 +633,15 @@ class SetFacl(Command):
     name = "setfacl"
     summary = "change access control lists the POSIX way (-m, -x, -b; same as acl grant/revoke)"
     arguments = (
-        arg(
+        repeated(
             "-m",
             "--modify",
-            action="append",
-            default=[],
             metavar="ENTRY",
             help="set an entry: u:NAME:PERMS, g:NAME:PERMS, o::PERMS or SPECIAL@:PERMS",
         ),
-        arg(
+        repeated(
             "-x",
             "--remove",
-            action="append",
-            default=[],
             metavar="ENTRY",
             help="remove a principal's entries: u:NAME, g:NAME or SPECIAL@",
         ),

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg, repeated
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import render_table, short_time
 from omsh.commands.identity import parse_key_lines, render_key_table
@@ -51,14 +51,6 @@ def _check_action_arguments(inv: Invocation, needs_name: bool | None) -> None:
 
 def _dispatch(inv: Invocation, actions: dict[str, Callable[[Invocation], None]]) -> None:
     actions[inv.args.action](inv)
-
-
-def _emit(inv: Invocation, document: dict[str, Any], text: str) -> None:
-    """One result: its JSON *document* with ``--json``, else a line of *text*."""
-    if inv.json:
-        inv.out.json(document)
-    else:
-        inv.out.line(text)
 
 
 def _listing(
@@ -103,10 +95,8 @@ class Users(Command):
         # A password typed after the name lands here and is refused unrepeated.
         arg("stray", nargs="*", help=argparse.SUPPRESS),
         arg("--admin", action="store_true", help="add: make the user an administrator"),
-        arg(
+        repeated(
             "--group",
-            action="append",
-            default=[],
             metavar="G",
             complete=Complete.GROUP,
             help="add: also a member of group G (repeatable, or G1,G2)",
@@ -121,12 +111,8 @@ class Users(Command):
             action="store_true",
             help="add: ask for the password at the terminal, without echo",
         ),
-        arg(
-            "--key",
-            action="append",
-            default=[],
-            metavar="LINE",
-            help="add: authorize this OpenSSH public key line (repeatable)",
+        repeated(
+            "--key", metavar="LINE", help="add: authorize this OpenSSH public key line (repeatable)"
         ),
         arg(
             "--remove-home",
@@ -174,7 +160,7 @@ class Users(Command):
 
         document = inv.view(create, write=True)
         joined = f" (groups: {', '.join(document['groups'])})" if document["groups"] else ""
-        _emit(inv, document, f"user {name} created{joined}, home {document['home']}")
+        inv.emit(document, f"user {name} created{joined}, home {document['home']}")
         if password is None and not keys:
             inv.warn(f"{name} has no password and no key yet, so cannot log in")
 
@@ -194,7 +180,7 @@ class Users(Command):
         text = f"user {name} removed"
         if home is not None:
             text += f", home {home} " + ("removed" if remove_home else "kept")
-        _emit(inv, document, text)
+        inv.emit(document, text)
 
     def list_all(self, inv: Invocation) -> None:
         _check_action_arguments(inv, needs_name=False)
@@ -291,7 +277,7 @@ class Groups(Command):
         _check_action_arguments(inv, needs_name=True)
         name = str(inv.args.name)
         inv.view(lambda view: change(view, name), write=True)
-        _emit(inv, {"group": name, done: True}, f"group {name} {done}")
+        inv.emit({"group": name, done: True}, f"group {name} {done}")
 
     def list_all(self, inv: Invocation) -> None:
         _check_action_arguments(inv, needs_name=False)
@@ -320,7 +306,7 @@ class Groups(Command):
             return sorted(view.root.principals.get_group(group).members)
 
         members = inv.view(apply, write=True)
-        _emit(inv, {"name": group, "members": members}, f"{', '.join(users)} {done} {group}")
+        inv.emit({"name": group, "members": members}, f"{', '.join(users)} {done} {group}")
 
 
 class ChangeOwner(Command):
@@ -369,16 +355,6 @@ def parse_since(text: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 class Audit(Command):
     name = "audit"
     summary = "the audit trail: logins, failed logins, user, group, key and ACL changes"
@@ -395,7 +371,7 @@ class Audit(Command):
         arg(
             "-n",
             dest="count",
-            type=_positive,
+            type=at_least(1),
             metavar="N",
             help=f"the newest N events (default {DEFAULT_AUDIT_EVENTS})",
         ),

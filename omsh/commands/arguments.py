@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from omsh.errors import UsageError
 
@@ -43,9 +43,9 @@ class Arg:
     @property
     def dest(self) -> str:
         if self.is_positional:
-            return self.options.get("dest", self.flags[0])
+            return cast(str, self.options.get("dest", self.flags[0]))
         longest = max(self.flags, key=len).lstrip("-")
-        return self.options.get("dest", longest.replace("-", "_"))
+        return cast(str, self.options.get("dest", longest.replace("-", "_")))
 
     @property
     def takes_value(self) -> bool:
@@ -64,9 +64,32 @@ def paths_arg(help: str, *, dest: str = "paths") -> Arg:
     return arg(dest, nargs="+", metavar="PATH", complete=Complete.PATH, help=help)
 
 
+def repeated(*flags: str, metavar: str, help: str, **options: Any) -> Arg:
+    """An option that may be given many times: its values in order, ``[]`` if never."""
+    return arg(*flags, action="append", default=[], metavar=metavar, help=help, **options)
+
+
 def recursive_arg(help: str) -> Arg:
     """The common ``-r``/``-R``/``--recursive`` switch."""
     return arg("-r", "-R", "--recursive", action="store_true", help=help)
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for counts: a whole number, *minimum* or more.
+
+    Bad text is a usage error that names it, as every other argument's is.
+    """
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is less than {minimum}")
+        return value
+
+    return whole_number
 
 
 class CommandParser(argparse.ArgumentParser):

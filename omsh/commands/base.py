@@ -88,6 +88,13 @@ class Invocation:
         user = self.session.user
         return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
 
+    def emit(self, document: object, text: str) -> None:
+        """One result: its JSON *document* with ``--json``, else a line of *text*."""
+        if self.json:
+            self.out.json(document)
+        else:
+            self.out.line(text)
+
     def warn(self, message: str) -> None:
         """A non-fatal one-line complaint on stderr, in the standard form."""
         self.err.line(f"omsh: {self.name}: {message}")
@@ -128,7 +135,8 @@ class Command:
 
     @classmethod
     def parser(cls) -> CommandParser:
-        return _parser_for(cls)
+        # mypy takes a type[...] for unhashable (python/mypy#11470).
+        return _parser_for(cls)  # type: ignore[arg-type]
 
     @classmethod
     def help_text(cls) -> str:
@@ -188,7 +196,7 @@ def _split_option_values(parser: CommandParser, words: list[str]) -> list[str]:
             and not value.startswith("-")
         ):
             offset = len(flag) + 1
-            quoted = getattr(word, "quoted_positions", frozenset())
+            quoted: frozenset[int] = getattr(word, "quoted_positions", frozenset())
             shifted = frozenset(position - offset for position in quoted if position >= offset)
             result += [Word(flag), Word(value, shifted)]
         else:

@@ -19,18 +19,17 @@ import base64
 import contextlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg
+from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
 from omsh.commands.output import Output
 from omsh.commands.streams import require_piped_input
-from omsh.errors import NotFound, OmshError, PermissionDenied, UsageError
-from omsh.store.access import Perm
+from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file
 from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, walk
@@ -86,17 +85,6 @@ def parse_byte_range(text: str) -> ByteRange:
     return ByteRange(first, last)
 
 
-def positive_count(text: str) -> int:
-    """argparse ``type=`` for counts of lines or bytes (0 allowed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return value
-
-
 @dataclass(frozen=True)
 class OpenedContent:
     """What a read transaction learned about one data object: plain values only."""
@@ -145,7 +133,9 @@ def record_access(inv: Invocation, opened: OpenedContent) -> None:
             inv.view(lambda view: view.note_access(view.by_object_id(opened.object_id)), write=True)
 
 
-def read_span(stream: BinaryIO, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+def read_span(
+    stream: BinaryIO, offset: int, length: int, chunk: int
+) -> Generator[bytes, None, None]:
     """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
     with stream:
         stream.seek(offset)
@@ -260,8 +250,8 @@ class Head(ContentReader):
     name = "head"
     summary = "print the first lines (-n, default 10) or bytes (-c) of objects"
     arguments = (
-        arg("-n", "--lines", type=positive_count, metavar="N", help="first N lines (default 10)"),
-        arg("-c", "--bytes", type=positive_count, metavar="N", help="first N bytes"),
+        arg("-n", "--lines", type=at_least(0), metavar="N", help="first N lines (default 10)"),
+        arg("-c", "--bytes", type=at_least(0), metavar="N", help="first N bytes"),
         paths_arg("objects to print"),
     )
 
@@ -371,9 +361,7 @@ def _post_order(relative: str) -> list[tuple[int, str]]:
 def _removal_order(view: StoreView, path: str, cwd: str, recursive: bool) -> list[str]:
     """*path*, and with *recursive* everything below it, deepest first (for ``rm -i``)."""
     obj = view.resolve(path, cwd)
-    if obj.__parent__ is None:  # view.remove refuses it too; ask nothing first
-        raise PermissionDenied(path, "cannot remove the root container")
-    view.require(obj, Perm.DELETE, path)
+    view.check_removable(obj, path)  # as view.remove will: ask nothing first
     if not recursive:
         return [path]
     relatives = sorted((relative for relative, _ in walk(obj)), key=_post_order)
@@ -546,10 +534,10 @@ def stored_hashes(view: StoreView, path: str, cwd: str, recursive: bool) -> list
     top = view.resolve(path, cwd)
     if isinstance(top, Container) and not recursive:
         raise OmshError("is a container (use -r)", subject=path)
-    view.require(top, Perm.READ, path)
+    view.require_read(top, path)
     found = []
     for relative, obj in walk(top):
-        if not isinstance(obj, DataObject) or not view.can(obj, Perm.READ):
+        if not isinstance(obj, DataObject) or not view.can_read(obj):
             continue
         if not view.visible_below(top, obj):
             continue

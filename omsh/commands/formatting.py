@@ -82,5 +82,6 @@ def render_columns(out: Output, names: Sequence[str], styles: Sequence[str | Non
             index = column * rows + row
             if index < len(names):
                 cell = pad(names[index], width) if column < per_row - 1 else names[index]
-                cells.append(out.style(cell, styles[index]) if styles[index] else cell)
+                style = styles[index]
+                cells.append(out.style(cell, style) if style else cell)
         out.line("".join(cells).rstrip())

@@ -41,10 +41,7 @@ class WhoAmI(Command):
     summary = "print your user name"
 
     def run(self, inv: Invocation) -> None:
-        if inv.json:
-            inv.out.json({"user": inv.session.user})
-        else:
-            inv.out.line(inv.session.user)
+        inv.emit({"user": inv.session.user}, inv.session.user)
 
 
 class Identity(Command):
@@ -63,10 +60,8 @@ class Identity(Command):
             return sorted(principals.groups_of(name))
 
         groups = inv.view(look)
-        if inv.json:
-            inv.out.json({"user": name, "groups": groups, "admin": ADMIN_GROUP in groups})
-        else:
-            inv.out.line(f"uid={name} groups={','.join(groups)}")
+        document = {"user": name, "groups": groups, "admin": ADMIN_GROUP in groups}
+        inv.emit(document, f"uid={name} groups={','.join(groups)}")
 
 
 class ChangePassword(Command):
@@ -102,10 +97,7 @@ class ChangePassword(Command):
             inv.view(lambda view: admin.record_wrong_password(view, target), write=True)
             time.sleep(WRONG_PASSWORD_DELAY)
             raise
-        if inv.json:
-            inv.out.json({"user": target, "password": "updated"})
-        else:
-            inv.out.line(f"password updated for {target}")
+        inv.emit({"user": target, "password": "updated"}, f"password updated for {target}")
 
 
 def parse_key_lines(text: str) -> list[AuthorizedKey]:
@@ -190,10 +182,7 @@ class Keys(Command):
             return [key_document(first + offset, key) for offset, key in enumerate(keys)]
 
         for document in inv.view(store, write=True):
-            if inv.json:
-                inv.out.json(document)
-            else:
-                inv.out.line(f"added {_describe_key(document)}")
+            inv.emit(document, f"added {_describe_key(document)}")
 
     def list_keys(self, inv: Invocation, target: str) -> None:
         def read(view: StoreView) -> list[dict[str, Any]]:
@@ -218,10 +207,7 @@ class Keys(Command):
             return key_document(before.index(removed) + 1, removed)
 
         document = inv.view(drop, write=True)
-        if inv.json:
-            inv.out.json(document)
-        else:
-            inv.out.line(f"removed {_describe_key(document)}")
+        inv.emit(document, f"removed {_describe_key(document)}")
 
 
 def _describe_key(document: dict[str, Any]) -> str:

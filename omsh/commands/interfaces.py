@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from omsh.commands.base import Invocation
 
 
 class ICommand(Interface):
@@ -17,5 +22,5 @@ class ICommand(Interface):
     summary = Attribute("One line for `help`")
     arguments = Attribute("Sequence of omsh.commands.arguments.Arg")
 
-    def run(invocation):
+    def run(invocation: Invocation) -> int | None:
         """Do the work; raise omsh.errors.OmshError subclasses to fail."""

@@ -272,10 +272,7 @@ class Check(Command):
                 inv.out.line(f"{kind} {printable(finding.message)}{repaired}")
 
         report = check_store(inv.view, repair=inv.args.repair, on_finding=show)
-        if inv.json:
-            inv.out.json(report.as_json())
-        else:
-            inv.out.line(report.summary())
+        inv.emit(report.as_json(), report.summary())
         return report.exit_status or None
 
 

@@ -17,7 +17,6 @@ from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import UsageError
-from omsh.store.access import Perm
 from omsh.store.metadata import (
     TYPE_NAMES,
     MetadataValue,
@@ -102,9 +101,7 @@ class ShowMetadata(Command):
         path = inv.args.path
 
         def read(view: StoreView) -> tuple[str, list[tuple[str, MetadataValue]]]:
-            obj = view.resolve(path, inv.session.cwd)
-            view.require(obj, Perm.READ_METADATA, path)
-            return _read_items(obj)
+            return _read_items(view.stat(view.resolve(path, inv.session.cwd), path))
 
         absolute, items = inv.view(read)
         if inv.json:

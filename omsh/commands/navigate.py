@@ -14,7 +14,6 @@ from omsh.commands.formatting import (
     short_time,
 )
 from omsh.errors import OmshError, UsageError
-from omsh.store.access import Perm
 from omsh.store.admin import start_container
 from omsh.store.model import Container, StoreObject
 from omsh.store.names import join_path
@@ -27,10 +26,7 @@ class PrintWorkingContainer(Command):
     summary = "print the working container"
 
     def run(self, inv: Invocation) -> None:
-        if inv.json:
-            inv.out.json({"path": inv.session.cwd})
-        else:
-            inv.out.line(printable(inv.session.cwd))
+        inv.emit({"path": inv.session.cwd}, printable(inv.session.cwd))
 
 
 class ChangeContainer(Command):
@@ -59,9 +55,7 @@ class ChangeContainer(Command):
         def enter(view: StoreView) -> str:
             if target is None:
                 return start_container(view)
-            container = view.resolve_as(Container, target, session.cwd)
-            view.require(container, Perm.READ, target)
-            return container.path
+            return view.enter(target, session.cwd).path
 
         new_cwd = inv.view(enter)
         session.previous_cwd, session.cwd = session.cwd, new_cwd
@@ -134,8 +128,7 @@ class ListContainer(Command):
             singles: list[dict[str, Any]] = []
             for path in paths:
                 try:
-                    obj = view.resolve(path, inv.session.cwd)
-                    view.require(obj, Perm.READ_METADATA, path)
+                    obj = view.stat(view.resolve(path, inv.session.cwd), path)
                 except OmshError as exc:
                     failures.append(exc)
                     continue
@@ -186,7 +179,7 @@ class ListContainer(Command):
         sections.append((shown, entries))
         if recursive:
             for name, child in sub_containers:
-                if view.can(child, Perm.READ):
+                if view.can_list(child):
                     self._list_container(
                         view, child, join_path(shown, name), sections, show_hidden, True
                     )
@@ -226,7 +219,7 @@ class Tree(Command):
             if isinstance(obj, Container):
                 node["type"] = "container"
                 node["children"] = []
-                if (level is None or depth < level) and view.can(obj, Perm.READ):
+                if (level is None or depth < level) and view.can_list(obj):
                     for name, child in view.children(obj, shown):
                         if name.startswith(".") and not inv.args.all:
                             continue
@@ -234,10 +227,10 @@ class Tree(Command):
             return node
 
         def walk(view: StoreView) -> dict[str, Any]:
-            root = view.resolve(inv.args.path, inv.session.cwd)
+            root = view.stat(view.resolve(inv.args.path, inv.session.cwd), inv.args.path)
             # Like ls: the top must be listable; unlistable ones below show empty.
-            needed = Perm.READ_METADATA | (Perm.READ if isinstance(root, Container) else Perm.NONE)
-            view.require(root, needed, inv.args.path)
+            if isinstance(root, Container):
+                view.require_list(root, inv.args.path)
             return build(view, root, inv.args.path, 0)
 
         tree = inv.view(walk)
@@ -277,8 +270,7 @@ class Stat(Command):
             found = []
             for path in inv.args.paths:
                 try:
-                    obj = view.resolve(path, inv.session.cwd)
-                    view.require(obj, Perm.READ_METADATA, path)
+                    obj = view.stat(view.resolve(path, inv.session.cwd), path)
                 except OmshError as exc:
                     failures.append(exc)
                     continue

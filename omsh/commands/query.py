@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, repeated
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
@@ -195,10 +195,8 @@ class Find(_Search):
         arg("--newer-than", metavar="AGE", help="modified less than AGE ago (30m, 2h, 3d)"),
         arg("--older-than", metavar="AGE", help="modified more than AGE ago"),
         arg("--type", choices=["container", "object"], help="only containers or objects"),
-        arg(
+        repeated(
             "--meta",
-            action="append",
-            default=[],
             metavar="K=V",
             help=f"metadata K equals V, typed as in set-meta: {TYPING_HELP}; repeatable",
         ),

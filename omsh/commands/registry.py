@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from zope.interface import directlyProvides, providedBy
 from zope.interface.registry import Components
 
 from omsh.commands.interfaces import ICommand
 from omsh.store.model import IStoreObject, StoreObject
+
+if TYPE_CHECKING:
+    from omsh.commands.base import Command
 
 
 @dataclass
@@ -38,7 +42,9 @@ class Location:
         return location
 
 
-def register_command(registry: Components, factory: type, for_: type | None = None) -> None:
+def register_command(
+    registry: Components, factory: type[Command], for_: type | None = None
+) -> None:
     """Register *factory* under its ``name`` and each of its ``aliases``."""
     required = (for_ or IStoreObject,)
     for name in (factory.name, *getattr(factory, "aliases", ())):
@@ -49,16 +55,17 @@ def lookup_command(registry: Components, name: str, location: Location) -> IComm
     return registry.queryAdapter(location, ICommand, name)
 
 
-def command_factories(registry: Components) -> dict[str, type]:
+def command_factories(registry: Components) -> dict[str, type[Command]]:
     """Every registered command name mapped to its factory, aliases included."""
     return {
         registration.name: registration.factory
-        for registration in registry.registeredAdapters()
+        # mypy-zope's stub says registeredAdapters() returns None; it yields registrations.
+        for registration in registry.registeredAdapters()  # type: ignore[func-returns-value, attr-defined]
         if registration.provided is ICommand
     }
 
 
-def primary_commands(registry: Components) -> list[type]:
+def primary_commands(registry: Components) -> list[type[Command]]:
     """Each command factory once, sorted by its primary name."""
     unique = {factory.name: factory for factory in command_factories(registry).values()}
     return [unique[name] for name in sorted(unique)]

@@ -25,7 +25,6 @@ from omsh.commands.output import InputStream, Output
 from omsh.commands.registry import Location, lookup_command
 from omsh.commands.words import Word, split_commands
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.access import Perm
 from omsh.store.database import Store
 from omsh.store.model import Container
 from omsh.store.names import normalize_path
@@ -263,7 +262,7 @@ def expand_wildcard(view: StoreView, cwd: str, word: str) -> list[str]:
                 container = view.lookup(normalize_path(real))
             except OmshError:
                 continue
-            if not isinstance(container, Container) or not view.can(container, Perm.READ):
+            if not isinstance(container, Container) or not view.can_list(container):
                 continue
             # Only names the caller may see, as ls shows them.
             for name, child in view.children(container, real):

@@ -85,10 +85,7 @@ class History(Command):
         if count is not None:
             entries = entries[len(entries) - count :] if count else []
         for number, line in entries:
-            if inv.json:
-                inv.out.json({"index": number, "line": line})
-            else:
-                inv.out.line(f"{number:5d}  {printable(line)}")
+            inv.emit({"index": number, "line": line}, f"{number:5d}  {printable(line)}")
 
 
 class Clear(Command):
@@ -109,7 +106,7 @@ class Exit(Command):
     arguments = (arg("status", nargs="?", type=int, default=0, metavar="N", help="exit status"),)
 
     def run(self, inv: Invocation) -> int:
-        status = inv.args.status
+        status: int = inv.args.status
         if not 0 <= status <= MAX_EXIT_STATUS:
             raise UsageError(f"exit status must be 0 to {MAX_EXIT_STATUS}")
         inv.session.finished = True

@@ -95,10 +95,6 @@ class Word(str):
         word.quoted_positions = quoted_positions
         return word
 
-    def is_quoted_from(self, index: int) -> bool:
-        """Whether any character at or after *index* was quoted."""
-        return any(position >= index for position in self.quoted_positions)
-
     @property
     def glob_pattern(self) -> str | None:
         """An ``fnmatch`` pattern if the word has an unquoted wildcard, else None.

@@ -49,7 +49,7 @@ class _Bridge:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        stream: asyncssh.SSHWriter | asyncssh.SSHReader,
+        stream: asyncssh.SSHWriter[bytes] | asyncssh.SSHReader[bytes],
         interrupt: Interrupt | None = None,
     ) -> None:
         self._loop = loop
@@ -73,7 +73,7 @@ class ChannelSink(_Bridge):
     reads slowly still holds the worker back.
     """
 
-    _stream: asyncssh.SSHWriter
+    _stream: asyncssh.SSHWriter[bytes]
     #: The write handed to the loop last, not yet waited for.
     _pending: Future[None] | None = None
 
@@ -111,12 +111,12 @@ class ChannelSource(_Bridge):
     each grant allows, which keeps the buffered total to about three windows.
     """
 
-    _stream: asyncssh.SSHReader
+    _stream: asyncssh.SSHReader[bytes]
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        stream: asyncssh.SSHReader,
+        stream: asyncssh.SSHReader[bytes],
         interrupt: Interrupt | None = None,
     ) -> None:
         super().__init__(loop, stream, interrupt)

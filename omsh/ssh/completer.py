@@ -26,7 +26,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -39,6 +39,7 @@ from omsh.commands.registry import command_factories
 from omsh.commands.runtime import expand_tilde
 from omsh.commands.words import Word, split_commands
 from omsh.errors import OmshError
+from omsh.store.admin import known_principals
 from omsh.store.database import Store
 from omsh.store.model import Container, DataObject, StoreRoot
 from omsh.store.names import normalize_path
@@ -149,7 +150,7 @@ class ShellCompleter(Completer):
 
     def _factories(self) -> dict[str, type[Command]]:
         """Every command name (aliases too) and its class, as registered now."""
-        return cast("dict[str, type[Command]]", command_factories(self.registry))
+        return command_factories(self.registry)
 
     def _complete(self, context: LineContext) -> Iterator[Completion]:
         if not context.words:
@@ -247,25 +248,11 @@ class ShellCompleter(Completer):
             )
 
     def _principals(self, context: LineContext, *, groups: bool) -> Iterator[Completion]:
-        """User or group names; all of them only for administrators.
-
-        Listing users and groups is an administrator's right (``user list``),
-        so anyone else is offered only their own name and groups.
-        """
+        """User or group names the caller may know of (see :func:`known_principals`)."""
         prefix = str(context.current)
 
         def collect(view: StoreView) -> list[str]:
-            principal = view.principal
-            if not principal.is_admin:
-                own = principal.groups if groups else {principal.name}
-                return sorted(name for name in own if name.startswith(prefix))
-            directory = view.root.principals.groups if groups else view.root.principals.users
-            names: list[str] = []
-            for name in directory.keys(min=prefix):
-                if not name.startswith(prefix) or len(names) >= MAX_COMPLETIONS:
-                    break
-                names.append(name)
-            return names
+            return known_principals(view, prefix, groups=groups, limit=MAX_COMPLETIONS)
 
         for name in self._read(collect):
             yield self._completion(context, name, meta="group" if groups else "user")

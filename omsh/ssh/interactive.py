@@ -60,7 +60,7 @@ MISSING_NEWLINE_MARK = "\x1b[7m%\x1b[27m"
 class _ChannelText:
     """The text stream prompt_toolkit renders into: UTF-8 onto the channel."""
 
-    def __init__(self, process: asyncssh.SSHServerProcess) -> None:
+    def __init__(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         self._process = process
 
     def write(self, data: str) -> None:
@@ -125,7 +125,7 @@ def command_prompt(
 
 
 async def run_interactive(
-    context: ServerContext, process: asyncssh.SSHServerProcess, user: str
+    context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str
 ) -> int:
     """Prompt, run, repeat until ``exit`` or end-of-file; returns the last status."""
     return await InteractiveShell(context, process, user).run()
@@ -135,7 +135,7 @@ class InteractiveShell:
     """One interactive session: prompts, the keystroke pump and the command loop."""
 
     def __init__(
-        self, context: ServerContext, process: asyncssh.SSHServerProcess, user: str
+        self, context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str
     ) -> None:
         self._context = context
         self._process = process

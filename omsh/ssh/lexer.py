@@ -49,7 +49,7 @@ class OmshLexer(RegexLexer):
     aliases: ClassVar[list[str]] = ["omsh"]
     filenames: ClassVar[list[str]] = []
 
-    tokens: ClassVar[dict[str, list]] = {
+    tokens: ClassVar[dict[str, list[object]]] = {
         "root": [
             (r"\s+", Whitespace),
             (r";", Punctuation),

@@ -15,9 +15,12 @@ import functools
 import logging
 import socket
 from collections import Counter
+from collections.abc import Callable, Sequence
 
 import asyncssh
+from asyncssh.session import DataType
 
+from omsh.authn import Authenticator
 from omsh.ssh.context import ServerContext
 from omsh.ssh.session import handle_session
 
@@ -58,8 +61,8 @@ def acknowledge_promptly(conn: asyncssh.SSHServerConnection) -> None:
         return
     handle = conn.data_received
 
-    def data_received(*args: object, **kwargs: object) -> None:
-        handle(*args, **kwargs)
+    def data_received(data: bytes, datatype: DataType = None) -> None:
+        handle(data, datatype)
         with contextlib.suppress(OSError):  # the connection may have closed meanwhile
             sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
@@ -106,7 +109,7 @@ class OmshSSHServer(asyncssh.SSHServer):
         self._method = "none"
 
     @property
-    def _auth(self):
+    def _auth(self) -> Authenticator:
         return self._context.authenticator
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -146,10 +149,12 @@ class OmshSSHServer(asyncssh.SSHServer):
     def kbdint_auth_supported(self) -> bool:
         return True
 
-    def get_kbdint_challenge(self, username: str, lang: str, submethods: str):
+    def get_kbdint_challenge(
+        self, username: str, lang: str, submethods: str
+    ) -> tuple[str, str, str, list[tuple[str, bool]]]:
         return "", "", "", [("Password: ", False)]
 
-    async def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
+    async def validate_kbdint_response(self, username: str, responses: Sequence[str]) -> bool:
         self._method = "keyboard-interactive"
         if len(responses) != 1:
             return False
@@ -172,10 +177,10 @@ async def start_ssh_server(
     port: int,
     host_key: asyncssh.SSHKey,
     *,
-    sftp_factory=None,
+    sftp_factory: Callable[[asyncssh.SSHServerChannel[bytes]], asyncssh.SFTPServer] | None = None,
 ) -> asyncssh.SSHAcceptor:
     limits = ConnectionLimits()
-    options = {}
+    options: dict[str, object] = {}
     if sftp_factory is not None:
         options.update(sftp_factory=sftp_factory, allow_scp=True)
     return await asyncssh.create_server(

@@ -38,13 +38,13 @@ log = logging.getLogger(__name__)
 __all__ = ["ServerContext", "handle_session"]
 
 
-async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess) -> None:
+async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess[bytes]) -> None:
     """asyncssh ``process_factory``: dispatch on the kind of session."""
     user = process.get_extra_info("username")
     status = EXIT_FAILURE
     try:
         if process.command is not None:
-            status = await _run_command(context, process, user)
+            status = await _run_command(context, process, user, process.command)
         elif process.get_terminal_type() is not None:
             status = await run_interactive(context, process, user)
         else:
@@ -57,16 +57,18 @@ async def handle_session(context: ServerContext, process: asyncssh.SSHServerProc
 
 
 async def _run_command(
-    context: ServerContext, process: asyncssh.SSHServerProcess, user: str
+    context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str, line: str
 ) -> int:
     """``ssh host CMD``: one command line, with the channel's stdin."""
     session = ShellSession(user=user)
     await start_in_home(context, session)
     shell = make_shell(context, process, session)
-    return await run_line(context, shell, process.command)
+    return await run_line(context, shell, line)
 
 
-async def _run_script(context: ServerContext, process: asyncssh.SSHServerProcess, user: str) -> int:
+async def _run_script(
+    context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str
+) -> int:
     """Command lines read from stdin, one per line; commands get no stdin."""
     session = ShellSession(user=user)
     await start_in_home(context, session)

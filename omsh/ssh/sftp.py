@@ -40,7 +40,7 @@ import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import islice
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import asyncssh
 from asyncssh import (
@@ -65,20 +65,11 @@ from asyncssh import (
     SFTPPermissionDenied,
 )
 
-from omsh.errors import (
-    AlreadyExists,
-    InvalidName,
-    IsAContainer,
-    NotAContainer,
-    NotEmpty,
-    NotFound,
-    OmshError,
-    PermissionDenied,
-)
+from omsh import errors
+from omsh.errors import AlreadyExists, InvalidName, IsAContainer, NotFound, OmshError
 from omsh.ssh.session import ServerContext
 from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
 from omsh.ssh.sftp_wire import tolerate_padded_writes
-from omsh.store.access import Perm
 from omsh.store.admin import start_container
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists
@@ -98,15 +89,15 @@ MAX_OPEN_HANDLES = 256
 _SIX_MONTHS = 182 * 24 * 3600
 
 # Most specific first: ConflictPersists is an AlreadyExists about no name.
-_STATUS_FOR: tuple[tuple[type[OmshError], type[SFTPError]], ...] = (
+_STATUS_FOR: tuple[tuple[type[OmshError], Callable[[str], SFTPError]], ...] = (
     (ConflictPersists, SFTPFailure),
-    (NotFound, SFTPNoSuchFile),
-    (PermissionDenied, SFTPPermissionDenied),
-    (AlreadyExists, SFTPFileAlreadyExists),
-    (NotEmpty, SFTPDirNotEmpty),
-    (NotAContainer, SFTPNotADirectory),
-    (IsAContainer, SFTPFileIsADirectory),
-    (InvalidName, SFTPInvalidFilename),
+    (errors.NotFound, SFTPNoSuchFile),
+    (errors.PermissionDenied, SFTPPermissionDenied),
+    (errors.AlreadyExists, SFTPFileAlreadyExists),
+    (errors.NotEmpty, SFTPDirNotEmpty),
+    (errors.NotAContainer, SFTPNotADirectory),
+    (errors.IsAContainer, SFTPFileIsADirectory),
+    (errors.InvalidName, SFTPInvalidFilename),
 )
 
 
@@ -166,7 +157,7 @@ def attributes(view: StoreView, obj: StoreObject) -> SFTPAttrs:
     The permission bits tell the caller whether *they* may write it; the
     size of a container is its number of children, as ``cdmi_size`` says.
     """
-    writable = view.can(obj, Perm.WRITE)
+    writable = view.can_write(obj)
     if isinstance(obj, Container):
         kind, size = FILEXFER_TYPE_DIRECTORY, len(obj)
         mode = stat.S_IFDIR | (0o755 if writable else 0o555)
@@ -201,7 +192,7 @@ def directory_entry(view: StoreView, name: str, obj: StoreObject) -> SFTPName:
     return named(name, attributes(view, obj), obj.owner)
 
 
-def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
+def client_gone(channel: asyncssh.SSHServerChannel[bytes]) -> bool:
     """Whether the client has stopped sending: EOF received, or channel closing.
 
     asyncssh calls ``SFTPServer.close`` both for a client's close request
@@ -221,7 +212,7 @@ def client_gone(channel: asyncssh.SSHServerChannel) -> bool:
 class StoreSFTPServer(asyncssh.SFTPServer):
     """One SFTP or SCP session of one user over the store."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, context: ServerContext) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], context: ServerContext) -> None:
         super().__init__(chan)
         self._context = context
         self._user: str = chan.get_extra_info("username")
@@ -295,9 +286,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             return self._writing[target].attributes()
 
         def look(view: StoreView) -> SFTPAttrs:
-            obj = view.resolve(target)
-            view.require(obj, Perm.READ_METADATA, target)
-            return attributes(view, obj)
+            return attributes(view, view.stat(view.resolve(target), target))
 
         # Cheap and frequent (rclone stats every file twice).
         user = self._user
@@ -343,8 +332,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         changes = mtime is not None or atime is not None
 
         def keep_times(view: StoreView) -> None:
-            obj = view.resolve(target)
-            view.require(obj, Perm.READ_METADATA, target)
+            obj = view.stat(view.resolve(target), target)
             if changes:
                 view.set_times(obj, target, mtime=mtime, atime=atime)
 
@@ -396,12 +384,12 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             while True:
                 page = await self._view(functools.partial(_listing_page, target, after))
                 for entry in page:
-                    name = entry.filename.decode("utf-8")
-                    handle = pending.pop(name, None)
-                    yield entry if handle is None else named(name, handle.attributes(), self._user)
+                    name = cast(bytes, entry.filename).decode("utf-8")
+                    staged = pending.pop(name, None)
+                    yield entry if staged is None else named(name, staged.attributes(), self._user)
                 if len(page) < LISTING_PAGE:
                     break
-                after = page[-1].filename.decode("utf-8")
+                after = cast(bytes, page[-1].filename).decode("utf-8")
             for name, handle in sorted(pending.items()):
                 yield named(name, handle.attributes(), self._user)
         except Exception as exc:
@@ -543,7 +531,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         def store(view: StoreView) -> None:
             obj = view.store_data(handle.path, handle.upload)
             times = handle.mtime is not None or handle.atime is not None
-            if times and view.can(obj, Perm.WRITE_METADATA):
+            if times and view.can_set_times(obj):
                 view.set_times(obj, handle.path, mtime=handle.mtime, atime=handle.atime)
 
         await self._view(store, write=True)
@@ -671,8 +659,7 @@ def _handle(file_obj: object) -> OpenFile:
 
 def _listing_head(target: str, view: StoreView) -> list[SFTPName]:
     """``.`` and ``..`` of the container at *target*, checked for listing."""
-    container = view.resolve_as(Container, target)
-    view.require(container, Perm.READ, target)
+    container = view.enter(target)
     parent = container.__parent__ or container
     return [directory_entry(view, ".", container), directory_entry(view, "..", parent)]
 
@@ -684,7 +671,9 @@ def _listing_page(target: str, after: str | None, view: StoreView) -> list[SFTPN
     return [directory_entry(view, name, child) for name, child in islice(children, LISTING_PAGE)]
 
 
-def sftp_factory(context: ServerContext) -> Callable[[asyncssh.SSHServerChannel], StoreSFTPServer]:
+def sftp_factory(
+    context: ServerContext,
+) -> Callable[[asyncssh.SSHServerChannel[bytes]], StoreSFTPServer]:
     """The ``sftp_factory`` for :func:`~omsh.ssh.server.start_ssh_server`.
 
     Also makes asyncssh accept the padded write requests rclone sends

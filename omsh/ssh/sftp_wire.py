@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from asyncssh.constants import FXP_WRITE
 from asyncssh.packet import SSHPacket
@@ -34,7 +33,7 @@ from asyncssh.sftp import SFTPServerHandler
 
 log = logging.getLogger(__name__)
 
-_Handler = Callable[[Any, SSHPacket], Awaitable[Any]]
+_Handler = Callable[[SFTPServerHandler, SSHPacket], Awaitable[object]]
 
 #: The version of the packet after the handle and offset: uint32 length, data.
 _LENGTH_SIZE = 4
@@ -60,7 +59,7 @@ def padded_write_end(payload: bytes, start: int) -> int | None:
 
 
 def _without_padding(write: _Handler) -> _Handler:
-    async def process_write(handler: Any, packet: SSHPacket) -> Any:
+    async def process_write(handler: SFTPServerHandler, packet: SSHPacket) -> object:
         payload = packet.get_full_payload()
         start = len(packet.get_consumed_payload())
         end = padded_write_end(payload, start)
@@ -78,5 +77,5 @@ def tolerate_padded_writes() -> None:
     """Accept write requests with bytes after their data, as sshd does (idempotent)."""
     handlers = SFTPServerHandler._packet_handlers
     current = handlers[FXP_WRITE]
-    if not getattr(current, "omsh_tolerates_padding", False):
+    if current is not None and not getattr(current, "omsh_tolerates_padding", False):
         handlers[FXP_WRITE] = _without_padding(current)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import asyncssh
 
-from omsh.commands.base import ShellSession
+from omsh.commands.base import Ask, ShellSession
 from omsh.commands.output import InputStream, Output
 from omsh.commands.runtime import Shell
 from omsh.errors import OmshError
@@ -29,13 +30,13 @@ log = logging.getLogger(__name__)
 
 def make_shell(
     context: ServerContext,
-    process: asyncssh.SSHServerProcess,
+    process: asyncssh.SSHServerProcess[bytes],
     session: ShellSession,
     *,
     stdin: InputStream | None = None,
     interrupt: Interrupt | None = None,
-    ask_secret=None,
-    ask=None,
+    ask_secret: Callable[[str], str] | None = None,
+    ask: Ask | None = None,
 ) -> Shell:
     """A :class:`Shell` wired to *process*'s channel.
 

@@ -3,8 +3,27 @@
 This package knows nothing of SSH, HTTP or the shell commands.  Front ends
 open a :class:`Store`, and inside :meth:`Store.run` build a
 :class:`StoreView` for the calling user; every change to the tree goes
-through that view and every permission decision through
-:func:`check_access`.
+through that view, which chooses the right each operation needs, and every
+permission decision through :func:`check_access`.
+
+The modules, each building only on those above it (nothing imports in a
+circle):
+
+- ``names``, ``ids``, ``metadata``, ``perms``, ``content``: path and name
+  rules, CDMI object IDs, typed metadata values, permission bits, streaming
+  content into blobs;
+- ``model``: the persistent classes (their module path is in every stored
+  pickle: they stay here); ``audit``: the audit trail;
+- ``acl``: access control entries as data; ``access``: who asks
+  (:class:`Principal`) and the one decision; ``principals``: the users,
+  groups and keys a principal is made from;
+- ``system``: system metadata; ``index`` and ``query``: the catalog and the
+  query language; ``schema``: bringing an older store up to date;
+- ``view``: every operation, checked; ``admin``: administering principals
+  through a view;
+- ``database``: opening a store and running transactions; ``commits``,
+  ``writebehind``, ``loopreads``: group commit, writing uploads behind the
+  event loop, small reads on it.
 """
 
 from omsh.store.access import Perm, Principal, check_access

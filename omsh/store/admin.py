@@ -29,6 +29,7 @@ from omsh.errors import AlreadyExists, OmshError, PermissionDenied
 from omsh.store.access import ADMIN_GROUP, Perm
 from omsh.store.acl import ACE, INHERIT, AceType
 from omsh.store.audit import AuditEvent
+from omsh.store.metadata import format_timestamp
 from omsh.store.model import Container
 from omsh.store.principals import HOMES, AuthorizedKey, User, home_path, verify_password
 from omsh.store.view import StoreView
@@ -149,8 +150,6 @@ def delete_user(view: StoreView, name: str, *, remove_home: bool = False) -> str
 def describe_user(view: StoreView, name: str | None = None) -> dict[str, Any]:
     """An account as ``user show`` prints it: the caller's own, or any for an admin."""
     user = view.editable_user(name)
-    from omsh.store.metadata import format_timestamp
-
     return {
         "name": user.name,
         "groups": sorted(view.root.principals.groups_of(user.name)),
@@ -168,6 +167,26 @@ def describe_user(view: StoreView, name: str | None = None) -> dict[str, Any]:
 def list_users(view: StoreView) -> list[dict[str, Any]]:
     view.require_admin()
     return [describe_user(view, name) for name in view.root.principals.users]
+
+
+def known_principals(view: StoreView, prefix: str, *, groups: bool, limit: int) -> list[str]:
+    """User (with *groups*, group) names starting with *prefix* the caller may know of.
+
+    Listing users and groups is an administrator's right (``user list``,
+    ``group list``), so anyone else learns only their own name and groups.
+    Sorted; at most *limit* names.
+    """
+    principal = view.principal
+    if not principal.is_admin:
+        own = principal.groups if groups else {principal.name}
+        return sorted(name for name in own if name.startswith(prefix))[:limit]
+    directory = view.root.principals.groups if groups else view.root.principals.users
+    names: list[str] = []
+    for name in directory.keys(min=prefix):
+        if not name.startswith(prefix) or len(names) >= limit:
+            break
+        names.append(name)
+    return names
 
 
 def add_group(view: StoreView, name: str) -> None:

@@ -19,10 +19,13 @@ import heapq
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from BTrees.Length import Length
 from BTrees.LOBTree import LOBTree
 from persistent import Persistent
+
+from omsh.store.metadata import format_timestamp
 
 MAX_EVENTS = 10_000
 MAX_ANONYMOUS_EVENTS = 10_000
@@ -41,8 +44,6 @@ class AuditEvent:
     detail: str = ""
 
     def to_json(self) -> dict[str, object]:
-        from omsh.store.metadata import format_timestamp
-
         return {
             "time": format_timestamp(self.time),
             "actor": self.actor,
@@ -86,7 +87,7 @@ class AuditLog(Persistent):
 
     def __len__(self) -> int:
         anonymous = self._anonymous_count() if self._anonymous_count is not None else 0
-        return self._count() + anonymous
+        return cast(int, self._count()) + anonymous
 
     def record(
         self, actor: str, action: str, target: str, detail: str = "", *, anonymous: bool = False

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from omsh.store.database import Store
 from omsh.store.model import StoreRoot
@@ -39,6 +40,7 @@ GATHER_SECONDS = 0.004
 _GATHER_STEP = 0.0005
 
 Work = Callable[[StoreRoot], Any]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -75,13 +77,13 @@ class GroupCommit:
         finally:
             self._coming -= 1
 
-    async def run(self, work: Work) -> Any:
+    async def run(self, work: Callable[[StoreRoot], T]) -> T:
         """Commit *work* (given the store root) with whatever else is queued."""
         write = _Write(work)
         self._queue.append(write)
         if self._committer is None or self._committer.done():
             self._committer = asyncio.get_running_loop().create_task(self._commit_all())
-        return await asyncio.shield(write.done)
+        return cast(T, await asyncio.shield(write.done))
 
     async def _gather(self) -> None:
         """Wait briefly for announced writes, up to a full batch."""
@@ -95,7 +97,7 @@ class GroupCommit:
             await self._gather()
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                outcomes = await self.in_thread(lambda batch=batch: self._commit(batch))
+                outcomes = await self.in_thread(functools.partial(self._commit, batch))
             except BaseException:  # shutting down: nobody waits for an answer any more
                 for write in batch + self._queue:
                     write.done.cancel()

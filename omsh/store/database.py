@@ -21,8 +21,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import TypeVar, cast
 
 import transaction
 import ZODB
@@ -38,6 +38,7 @@ from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
+from omsh.store.schema import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class Store:
 
     def temporary_directory(self) -> str:
         """Where uploads are staged: beside the blobs, so attaching is a rename."""
-        return self.db.storage.temporaryDirectory()
+        return cast(str, self.db.storage.temporaryDirectory())
 
     def sweep_staging(self) -> int:
         """Delete uploads left behind by a process that stopped mid-transfer.
@@ -171,17 +172,18 @@ class Store:
         *admin_password*, or a generated one that is returned to be shown
         once (else ``None``), and *admin_keys*.  The root is owned by
         *first_admin*.  An existing store is only upgraded to the current
-        schema (see :meth:`StoreRoot.upgrade`); *populate* is not run.
+        schema (:func:`omsh.store.schema.upgrade`); *populate* is not run.
         """
         generated: list[str] = []
 
-        def create(connection_root: dict) -> None:
+        def create(connection_root: MutableMapping[str, StoreRoot]) -> None:
             if ROOT_KEY in connection_root:
-                connection_root[ROOT_KEY].upgrade()
+                upgrade(connection_root[ROOT_KEY])
                 return
             principals = Principals()
             tree = Container("", first_admin, new_object_id())
             root = connection_root[ROOT_KEY] = StoreRoot(tree, principals)
+            upgrade(root)
             if populate is not None:
                 populate(root)
             if first_admin in principals.users:

@@ -25,8 +25,9 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 from BTrees.IIBTree import IISet, IITreeSet, multiunion
 from BTrees.IOBTree import IOBTree
@@ -35,7 +36,8 @@ from BTrees.OIBTree import OIBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
-from omsh.store.model import Container, DataObject, StoreObject
+from omsh.store.model import DataObject, StoreObject, walk
+from omsh.store.system import object_type, size_of
 
 RANK_BOOL = 0
 RANK_NUMBER = 1
@@ -89,21 +91,20 @@ def sort_key(value: object) -> SortKey | None:
 
 
 def system_values(obj: StoreObject) -> dict[str, SortKey]:
+    """The system fields of *obj* as the catalog keys them (see :mod:`omsh.store.system`)."""
     keys: dict[str, SortKey] = {
         "name": (RANK_STRING, obj.__name__),
         "path": (RANK_STRING, obj.path),
-        "type": (RANK_STRING, "container" if isinstance(obj, Container) else "object"),
+        "type": (RANK_STRING, object_type(obj)),
         "owner": (RANK_STRING, obj.owner),
+        "cdmi_size": (RANK_NUMBER, size_of(obj)),
         "cdmi_ctime": (RANK_DATETIME, obj.ctime),
         "cdmi_mtime": (RANK_DATETIME, obj.mtime),
         "objectid": (RANK_STRING, obj.object_id),
     }
     if isinstance(obj, DataObject):
-        keys["cdmi_size"] = (RANK_NUMBER, obj.size)
         keys["mimetype"] = (RANK_STRING, obj.mimetype)
         keys["cdmi_hash"] = (RANK_STRING, obj.sha256)
-    else:
-        keys["cdmi_size"] = (RANK_NUMBER, len(obj))  # type: ignore[arg-type]
     return keys
 
 
@@ -158,6 +159,27 @@ def _key(stored: Any) -> SortKey:
     if type(stored) is tuple:
         return stored
     return (RANK_STRING, stored) if type(stored) is str else (RANK_NUMBER, stored)
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """The keys of one type (*rank*) from *low* to *high*; None leaves a side open."""
+
+    rank: int
+    low: Any = None
+    high: Any = None
+    include_low: bool = True
+    include_high: bool = True
+
+    def bounds(self) -> dict[str, Any]:
+        """The range as B-tree ``keys()``/``values()``/``items()`` arguments take it."""
+        rank, low, high = self.rank, self.low, self.high
+        return {
+            "min": (rank,) if low is None else (rank, low),
+            "max": (rank + 1,) if high is None else (rank, high),
+            "excludemin": low is not None and not self.include_low,
+            "excludemax": high is None or not self.include_high,
+        }
 
 
 class FieldIndex(Persistent):
@@ -318,7 +340,7 @@ class FieldIndex(Persistent):
             return IISet()
         if held == len(self):
             return self.docids()
-        return self.range(rank)
+        return self.range(KeyRange(rank))
 
     def count_of_rank(self, rank: int) -> int:
         counter = self._rank_counts.get(rank)
@@ -328,49 +350,26 @@ class FieldIndex(Persistent):
         """Every document with a value in this field."""
         return IITreeSet(self._reverse.keys())
 
-    def range(
-        self,
-        rank: int,
-        low: Any = None,
-        high: Any = None,
-        *,
-        include_low: bool = True,
-        include_high: bool = True,
-    ) -> DocSet:
-        """Documents whose key of *rank* lies between *low* and *high* (None: open)."""
-        bounds = _bounds(rank, low, high, include_low, include_high)
+    def range(self, keys: KeyRange) -> DocSet:
+        """The documents whose key lies in *keys*."""
+        bounds = keys.bounds()
         # Bare ids into an IITreeSet: multiunion takes them too, but 5x slower.
         found = IITreeSet(self._unique.values(**bounds))
         shared = list(self._shared.values(**bounds))
         return multiunion([found, *shared]) if shared else found
 
-    def count_range(
-        self,
-        rank: int,
-        low: Any = None,
-        high: Any = None,
-        *,
-        include_low: bool = True,
-        include_high: bool = True,
-    ) -> int:
+    def count_range(self, keys: KeyRange) -> int:
         """How many documents :meth:`range` would return, without making the set.
 
         The single-document keys are counted by the length of a B-tree key
         range (bucket by bucket, in C); only shared keys are visited.
         """
-        bounds = _bounds(rank, low, high, include_low, include_high)
+        bounds = keys.bounds()
         return len(self._unique.values(**bounds)) + sum(map(len, self._shared.values(**bounds)))
 
-    def keys_between(self, rank: int, low: Any, high: Any) -> Iterator[tuple[Any, DocIds]]:
-        """(value, docids) pairs with ``low <= value < high`` in one rank."""
-        bounds = {"min": (rank, low), "max": (rank, high), "excludemax": True}
-        for tree in (self._unique, self._shared):
-            for key, docids in tree.items(**bounds):
-                yield key[1], docids
-
-    def keys_of_rank(self, rank: int) -> Iterator[tuple[Any, DocIds]]:
-        """(value, docids) pairs of one rank, for pattern matching."""
-        bounds = {"min": (rank,), "max": (rank + 1,), "excludemax": True}
+    def entries(self, keys: KeyRange) -> Iterator[tuple[Any, DocIds]]:
+        """(value, docids) pairs for the keys in *keys*, for pattern matching."""
+        bounds = keys.bounds()
         for tree in (self._unique, self._shared):
             for key, docids in tree.items(**bounds):
                 yield key[1], docids
@@ -389,18 +388,6 @@ def union_of(held: Iterable[DocIds]) -> DocSet:
     return multiunion([IITreeSet(singles), *sets]) if sets else IITreeSet(singles)
 
 
-def _bounds(
-    rank: int, low: Any, high: Any, include_low: bool, include_high: bool
-) -> dict[str, Any]:
-    """B-tree range arguments for keys of *rank* between *low* and *high* (None: open)."""
-    return {
-        "min": (rank,) if low is None else (rank, low),
-        "max": (rank + 1,) if high is None else (rank, high),
-        "excludemin": low is not None and not include_low,
-        "excludemax": high is None or not include_high,
-    }
-
-
 class Catalog(Persistent):
     """All field indexes plus the document-id map."""
 
@@ -411,16 +398,16 @@ class Catalog(Persistent):
         self._count = Length()
 
     def __len__(self) -> int:
-        return self._count()
+        return cast(int, self._count())
 
     def field(self, name: str) -> FieldIndex | None:
-        return self.fields.get(name)
+        return cast("FieldIndex | None", self.fields.get(name))
 
     def all_docids(self) -> DocSet:
         return IISet(self._objects.keys())
 
     def object(self, docid: int) -> StoreObject:
-        return self._objects[docid]
+        return cast(StoreObject, self._objects[docid])
 
     def _docid(self, obj: StoreObject) -> int:
         """*obj*'s document id, claiming one if it has none in this catalog.
@@ -429,7 +416,7 @@ class Catalog(Persistent):
         it (after a rebuild, so a rebuild rewrites no object); a copy that
         carries its source's id gets a new one.
         """
-        docid = getattr(obj, "_docid", None)
+        docid: int | None = getattr(obj, "_docid", None)
         if docid is not None:
             holder = self._objects.get(docid)
             if holder is obj:
@@ -519,8 +506,6 @@ def _trimming(items: Iterable[T], holder: Persistent) -> Iterator[T]:
 
 def _indexed_objects(tree: StoreObject) -> Iterator[StoreObject]:
     """Every object below the root, letting the cache shrink as the walk goes."""
-    from omsh.store.model import walk
-
     for _, obj in _trimming(walk(tree), tree):
         if obj.__parent__ is not None:
             yield obj
@@ -582,4 +567,6 @@ def rebuild_catalog(root: Any, progress: Callable[[int, int], None] | None = Non
 
 def transaction_of(obj: Persistent) -> Any:
     """The transaction *obj*'s connection is in (the store runs explicit managers)."""
-    return obj._p_jar.transaction_manager.get()
+    jar = obj._p_jar
+    assert jar is not None, "only a stored object is in a transaction"
+    return jar.transaction_manager.get()

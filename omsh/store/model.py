@@ -3,14 +3,16 @@
 Everything here is plain ZODB persistence; nothing checks permissions.  The
 rules (who may do what, name validity, index upkeep) live in
 :mod:`omsh.store.view`, which is the only code that should change these
-objects.
+objects; how an older root is brought up to date lives in
+:mod:`omsh.store.schema`.  ZODB records these classes by their module path
+(``omsh.store.model.Container``…), so they must stay importable from here.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
@@ -22,6 +24,11 @@ from zope.interface import Attribute, Interface, implementer
 from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
+
+if TYPE_CHECKING:  # type-only: index imports this module, so never at run time
+    from omsh.store.audit import AuditLog
+    from omsh.store.index import Catalog
+    from omsh.store.principals import Principals
 
 
 class IStoreObject(Interface):
@@ -47,6 +54,8 @@ class StoreObject(Persistent):
 
     __name__: str
     __parent__: Container | None
+    #: The catalog's document id (:mod:`omsh.store.index`), set once indexed.
+    _docid: int
     kind = "object"
 
     def __init__(self, name: str, owner: str, object_id: str) -> None:
@@ -94,20 +103,17 @@ class Container(StoreObject):
         self._count = Length()
 
     def __len__(self) -> int:
-        return self._count()
+        return cast(int, self._count())
 
     def __contains__(self, name: str) -> bool:
         return name in self._children
 
     def get(self, name: str) -> StoreObject | None:
-        return self._children.get(name)
+        return cast("StoreObject | None", self._children.get(name))
 
     def names(self, start: str | None = None) -> Iterator[str]:
         """Child names in sorted order, optionally from *start* on."""
         return iter(self._children.keys(min=start))
-
-    def children(self) -> Iterator[StoreObject]:
-        return iter(self._children.values())
 
     def items(self, after: str | None = None) -> Iterator[tuple[str, StoreObject]]:
         """Name and child pairs in name order, optionally only names after *after*."""
@@ -123,7 +129,7 @@ class Container(StoreObject):
         self._count.change(1)
 
     def detach(self, name: str) -> StoreObject:
-        child = self._children.pop(name)
+        child: StoreObject = self._children.pop(name)
         self._count.change(-1)
         return child
 
@@ -132,6 +138,9 @@ class Container(StoreObject):
 class DataObject(StoreObject):
     """Bytes in a ZODB blob, with the size and hash computed while storing."""
 
+    #: How a CDMI client sent the current value: (encoding, sha256 it was sent
+    #: for); set by :func:`omsh.cdmi.values.remember_encoding`.
+    value_encoding: tuple[str, str]
     kind = "object"
 
     def __init__(self, name: str, owner: str, object_id: str, mimetype: str) -> None:
@@ -148,7 +157,7 @@ class DataObject(StoreObject):
         ZODB's ``POSKeyError`` when the blob file has gone missing.
         """
         try:
-            return self.blob.committed()
+            return cast(str, self.blob.committed())
         except POSKeyError:
             raise MissingContent(self.path) from None
 
@@ -177,42 +186,22 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
             stack.pop()
 
 
-#: Bumped when StoreRoot gains state; :meth:`StoreRoot.upgrade` brings older
-#: stores up to date at start-up.
-SCHEMA_VERSION = 5
-
-
 class StoreRoot(Persistent):
-    """What lives under ``root['omsh']``: the tree, the ID map, principals, audit."""
+    """What lives under ``root['omsh']``: the tree, the ID map and the principals.
 
-    def __init__(self, tree: Container, principals: Persistent) -> None:
+    Also ``audit`` (:class:`~omsh.store.audit.AuditLog`) and ``catalog``
+    (:class:`~omsh.store.index.Catalog`), which :func:`omsh.store.schema.upgrade`
+    adds: a new root starts at ``schema_version`` 1, as the oldest stores
+    did, and is brought up to date the same way.
+    """
+
+    audit: AuditLog
+    catalog: Catalog
+
+    def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree
         self.by_id: OOBTree = OOBTree()
         self.by_id[tree.object_id] = tree
         self.principals = principals
         self.enterprise_number = DEFAULT_ENTERPRISE_NUMBER
         self.schema_version = 1
-        self.upgrade()
-
-    def upgrade(self) -> bool:
-        """Add what newer code expects; True if anything changed."""
-        from omsh.store.acl import default_root_acl
-        from omsh.store.audit import AuditLog
-        from omsh.store.index import Catalog, rebuild_catalog
-
-        if self.schema_version >= SCHEMA_VERSION:
-            return False
-        if self.schema_version < 2:
-            if not self.tree.acl:
-                self.tree.acl = default_root_acl()
-            self.audit = AuditLog()
-        if self.schema_version < 3:
-            self.catalog = Catalog()
-            self.catalog.index_all(node for _, node in walk(self.tree))
-        elif self.schema_version < 5:
-            # The layout of FieldIndex changed (versions 3 and 4 kept every
-            # key's documents in one tree, and each type's documents in a
-            # set), so the catalog is built anew.
-            rebuild_catalog(self)
-        self.schema_version = SCHEMA_VERSION
-        return True

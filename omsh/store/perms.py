@@ -1,7 +1,8 @@
 """Permission bits: the CDMI 1.1.1 ACE mask values (the NFSv4 ones).
 
-Kept apart from :mod:`omsh.store.access` so that the ACL engine and the
-decision function can both use them without importing each other.
+Their own module because both the entries that name them
+(:mod:`omsh.store.acl`) and the decision that reads those entries
+(:mod:`omsh.store.access`, which builds on that module) need them.
 """
 
 from __future__ import annotations

@@ -155,31 +155,35 @@ class Principals(Persistent):
         self.groups[ADMIN_GROUP] = Group(ADMIN_GROUP)
 
     def get_user(self, name: str) -> User:
-        user = self.users.get(name)
+        user: User | None = self.users.get(name)
         if user is None:
             raise NotFound(name, "no such user")
         return user
 
-    def add_user(self, name: str) -> User:
+    def _check_new_name(self, name: str, kind: str) -> None:
+        """Refuse *name* for a new *kind* (``user`` or ``group``) unless it is valid and free.
+
+        Users and groups share one set of names: an ACE may name either
+        without saying which (``acl grant PATH staff r``).
+        """
         validate_principal_name(name)
-        if name in self.users:
-            raise AlreadyExists(name, "user already exists")
-        if name in self.groups:
-            raise AlreadyExists(name, "a group has that name")
+        for holder, table in (("user", self.users), ("group", self.groups)):
+            if name in table:
+                taken = f"{kind} already exists" if holder == kind else f"a {holder} has that name"
+                raise AlreadyExists(name, taken)
+
+    def add_user(self, name: str) -> User:
+        self._check_new_name(name, "user")
         user = self.users[name] = User(name)
         return user
 
     def add_group(self, name: str) -> Group:
-        validate_principal_name(name)
-        if name in self.groups:
-            raise AlreadyExists(name, "group already exists")
-        if name in self.users:
-            raise AlreadyExists(name, "a user has that name")
+        self._check_new_name(name, "group")
         group = self.groups[name] = Group(name)
         return group
 
     def get_group(self, name: str) -> Group:
-        group = self.groups.get(name)
+        group: Group | None = self.groups.get(name)
         if group is None:
             raise NotFound(name, "no such group")
         return group

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from BTrees.IIBTree import IISet, difference, intersection, multiunion
 from lark import Lark, Token, Transformer, v_args
@@ -44,6 +44,7 @@ from omsh.store.index import (
     Catalog,
     DocSet,
     FieldIndex,
+    KeyRange,
     SortKey,
     sort_key,
     union_of,
@@ -123,7 +124,7 @@ class Compare(Node):
             return index.equal(self.key)
         if self.op in ("!=", "<>"):
             return difference(index.of_rank(rank), index.equal(self.key))
-        return index.range(rank, **self._bounds())
+        return index.range(self._keys())
 
     def count(self, catalog: Catalog) -> int | None:
         index = _field_index(catalog, self.field)
@@ -134,25 +135,21 @@ class Compare(Node):
             return index.count_equal(self.key)
         if self.op in ("!=", "<>"):
             return index.count_of_rank(rank) - index.count_equal(self.key)
-        return index.count_range(rank, **self._bounds())
+        return index.count_range(self._keys())
 
-    def _bounds(self) -> dict[str, Any]:
-        """The key range of an ordering comparison, as :meth:`FieldIndex.range` takes it."""
-        value = self.key[1]
-        below = self.op in ("<", "<=")
-        return {
-            "low": None if below else value,
-            "high": value if below else None,
-            "include_low": self.op == ">=",
-            "include_high": self.op == "<=",
-        }
+    def _keys(self) -> KeyRange:
+        """The keys an ordering comparison matches."""
+        rank, value = self.key
+        if self.op in ("<", "<="):
+            return KeyRange(rank, high=value, include_high=self.op == "<=")
+        return KeyRange(rank, low=value, include_low=self.op == ">=")
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         actual = values.get(self.field)
         if actual is None or actual[0] != self.key[0]:
             return False
         left, right = actual[1], self.key[1]
-        return {
+        outcomes: dict[str, bool] = {
             "=": left == right,
             "!=": left != right,
             "<>": left != right,
@@ -160,7 +157,8 @@ class Compare(Node):
             "<=": left <= right,
             ">": left > right,
             ">=": left >= right,
-        }[self.op]
+        }
+        return outcomes[self.op]
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -222,14 +220,15 @@ class Like(Node):
             low, high = span
             if high is None:
                 return index.equal((RANK_STRING, low))
-            return index.range(RANK_STRING, low, high, include_high=False)
+            return index.range(KeyRange(RANK_STRING, low, high, include_high=False))
         regex = self.regex()
         prefix = self.literal_prefix()
         end = prefix_end(prefix)
-        if end is not None:
-            candidates = index.keys_between(RANK_STRING, prefix, end)
-        else:
-            candidates = index.keys_of_rank(RANK_STRING)
+        # Only strings starting with the prefix can match: one key range, if it has an end.
+        scan = KeyRange(RANK_STRING, prefix, end, include_high=False)
+        if end is None:
+            scan = KeyRange(RANK_STRING)
+        candidates = index.entries(scan)
         return union_of(docids for value, docids in candidates if regex.fullmatch(value))
 
     def evaluate(self, catalog: Catalog) -> DocSet:
@@ -252,7 +251,7 @@ class Like(Node):
         if high is None:
             found = index.count_equal((RANK_STRING, low))
         else:
-            found = index.count_range(RANK_STRING, low, high, include_high=False)
+            found = index.count_range(KeyRange(RANK_STRING, low, high, include_high=False))
         return index.count_of_rank(RANK_STRING) - found if self.negated else found
 
     def matches(self, values: dict[str, SortKey]) -> bool:
@@ -321,7 +320,7 @@ class Between(Node):
         index = _field_index(catalog, self.field)
         if index is None or self.low[0] != self.high[0]:
             return IISet()
-        found = index.range(self.low[0], self.low[1], self.high[1])
+        found = index.range(self._keys())
         if self.negated:
             return difference(index.of_rank(self.low[0]), found)
         return found
@@ -330,14 +329,18 @@ class Between(Node):
         index = _field_index(catalog, self.field)
         if index is None or self.low[0] != self.high[0]:
             return 0
-        found = index.count_range(self.low[0], self.low[1], self.high[1])
+        found = index.count_range(self._keys())
         return index.count_of_rank(self.low[0]) - found if self.negated else found
 
     def matches(self, values: dict[str, SortKey]) -> bool:
         actual = values.get(self.field)
         if actual is None or self.low[0] != self.high[0] or actual[0] != self.low[0]:
             return False
-        return (self.low[1] <= actual[1] <= self.high[1]) != self.negated
+        inside: bool = self.low[1] <= actual[1] <= self.high[1]
+        return inside != self.negated
+
+    def _keys(self) -> KeyRange:
+        return KeyRange(self.low[0], self.low[1], self.high[1])
 
 
 @dataclass(frozen=True)
@@ -422,7 +425,7 @@ def _timestamp(text: str) -> SortKey:
 
 
 @v_args(inline=True)
-class _ToNodes(Transformer):
+class _ToNodes(Transformer[Token, Node]):
     def field(self, token: Token) -> str:
         if token.type == "QUOTED_NAME":
             return field_name(token[1:-1].replace('""', '"'), quoted=True)
@@ -503,7 +506,9 @@ def _describe(error: UnexpectedInput, query: str) -> str:
     if isinstance(error, UnexpectedToken):
         return _caret_message(query, error.column, f"syntax error: unexpected {str(error.token)!r}")
     if isinstance(error, UnexpectedCharacters):
-        bad = query[error.pos_in_stream] if error.pos_in_stream < len(query) else "end"
+        # lark declares pos_in_stream None on UnexpectedInput; this subclass sets an int.
+        position = cast(int, error.pos_in_stream)
+        bad = query[position] if position < len(query) else "end"
         what = "unterminated string" if bad in "'\"" else f"unexpected character {bad!r}"
         return _caret_message(query, error.column, f"syntax error: {what}")
     return f"syntax error: {error}"
@@ -559,7 +564,7 @@ def evaluate(node: Node, catalog: Catalog, within: str | None = None) -> DocSet:
             return IISet()
         # Every path below /a/b starts with "/a/b/".
         top = within + "/"
-        below = path_index.range(RANK_STRING, top, prefix_end(top), include_high=False)
+        below = path_index.range(KeyRange(RANK_STRING, top, prefix_end(top), include_high=False))
         found = intersection(found, below)
     return found
 

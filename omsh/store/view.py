@@ -1,9 +1,13 @@
 """The store as one principal sees it inside one transaction.
 
-:class:`StoreView` is the only place that changes the tree.  Each operation
-resolves paths, asks :func:`~omsh.store.access.require_access` for the bits
-it needs, validates names and metadata, and keeps the object-ID map in step.
-The shell commands and the CDMI endpoint both go through it, so the rules are
+:class:`StoreView` is the only place that changes the tree, and the only
+place that chooses which right an operation needs (the table at the top of
+the class).  Each operation resolves paths, asks
+:func:`~omsh.store.access.check_access` for the right it needs, validates
+names and metadata, and keeps the object-ID map and the catalog in step.
+The shell commands, SFTP and the CDMI endpoint all go through it and ask for
+operations (:meth:`StoreView.stat`, :meth:`StoreView.children`,
+:meth:`StoreView.open_content`…), never for rights, so the rules are
 written once.
 
 Error subjects are the paths as the caller wrote them, so a message reads
@@ -19,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ZODB.TimeStamp import TimeStamp
 
@@ -32,14 +36,15 @@ from omsh.errors import (
     OmshError,
     PermissionDenied,
 )
-from omsh.store.access import Perm, Principal, check_access, may_manage_user
-from omsh.store.acl import (
-    ACE,
-    SPECIAL_IDENTIFIERS,
+from omsh.store.access import (
     InheritanceCache,
+    Perm,
+    Principal,
+    check_access,
     effective_aces,
-    validate_acl,
+    may_manage_user,
 )
+from omsh.store.acl import ACE, SPECIAL_IDENTIFIERS, validate_acl
 from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.index import Catalog
@@ -85,14 +90,78 @@ class StoreView:
             raise PermissionDenied(None, "account no longer exists") from None
         return cls(root, principal)
 
-    # -- access ----------------------------------------------------------
+    # -- access: the right each operation needs, chosen here ----------------
+    #
+    # Front ends ask for an operation, never for a right (DESIGN §5); every
+    # operation below checks its right with check_access:
+    #
+    #   see an object: its name in a listing, its system and
+    #     user metadata (ls, stat, meta, SFTP stat, CDMI fields)   read-metadata
+    #   list a container or enter it (ls, cd, opendir, ?children) read
+    #   read a data object's content (cat, get, GET)              read
+    #   copy (cp): everything copied                              read, read-metadata
+    #   store content, or a new object in a container             write
+    #   make a container in a container (also by cp -r, mv)       append
+    #   change metadata, the mimetype or the times                write-metadata
+    #   read, change an ACL                                       read-acl, write-acl
+    #   remove (all of it, with -r), move away, replace by mv/cp  delete
+    #   users, groups, ownership, other users' rights             admins only
 
-    def can(self, obj: StoreObject, perms: Perm) -> bool:
+    def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
         return check_access(self.principal, obj, perms, self._inheritance)
 
-    def require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
+    def _require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         if not check_access(self.principal, obj, perms, self._inheritance):
             raise PermissionDenied(subject)
+
+    def can_see(self, obj: StoreObject) -> bool:
+        """Whether the caller may see *obj*: list its name, read its metadata."""
+        return self._allowed(obj, Perm.READ_METADATA)
+
+    def stat(self, obj: ObjT, subject: str) -> ObjT:
+        """*obj*, checked for :meth:`can_see`: what ``stat``, ``ls`` and ``meta`` show."""
+        self._require(obj, Perm.READ_METADATA, subject)
+        return obj
+
+    def can_list(self, container: StoreObject) -> bool:
+        """Whether the caller may list *container*'s children (and enter it)."""
+        return self._allowed(container, Perm.READ)
+
+    def require_list(self, container: StoreObject, subject: str) -> None:
+        """Refuse unless :meth:`can_list`."""
+        self._require(container, Perm.READ, subject)
+
+    def enter(self, path: str, cwd: str = "/") -> Container:
+        """The container at *path*, if the caller may list it (``cd``, SFTP ``opendir``)."""
+        container = self.resolve_as(Container, path, cwd)
+        self.require_list(container, path)
+        return container
+
+    def can_read(self, obj: StoreObject) -> bool:
+        """Whether the caller may read *obj*'s content (list it, for a container)."""
+        return self._allowed(obj, Perm.READ)
+
+    def require_read(self, obj: StoreObject, subject: str) -> None:
+        """Refuse unless :meth:`can_read` (see also :meth:`open_content`)."""
+        self._require(obj, Perm.READ, subject)
+
+    def can_write(self, obj: StoreObject) -> bool:
+        """Whether the caller may replace *obj*'s content, or add to a container."""
+        return self._allowed(obj, Perm.WRITE)
+
+    def can_set_times(self, obj: StoreObject) -> bool:
+        """Whether :meth:`set_times` would be allowed."""
+        return self._allowed(obj, Perm.WRITE_METADATA)
+
+    def can_read_acl(self, obj: StoreObject) -> bool:
+        """Whether :meth:`read_acl` would be allowed (CDMI shows ``cdmi_acl`` then)."""
+        return self._allowed(obj, Perm.READ_ACL)
+
+    def check_removable(self, obj: StoreObject, subject: str) -> None:
+        """Refuse unless the caller may remove *obj* itself (not what is below it)."""
+        if obj.__parent__ is None:
+            raise PermissionDenied(subject, "cannot remove the root container")
+        self._require(obj, Perm.DELETE, subject)
 
     def require_admin(self, subject: str | None = None) -> None:
         """Administration (users, groups, ownership) is for ``admins`` only."""
@@ -107,7 +176,7 @@ class StoreView:
 
     def read_acl(self, obj: StoreObject, subject: str) -> list[tuple[ACE, StoreObject]]:
         """Every ACE bearing on *obj* in evaluation order, each with its source."""
-        self.require(obj, Perm.READ_ACL, subject)
+        self._require(obj, Perm.READ_ACL, subject)
         return effective_aces(obj)
 
     def principal_kind(self, identifier: str, is_group: bool | None) -> bool:
@@ -159,7 +228,7 @@ class StoreView:
         """
         pending: list[tuple[StoreObject, tuple[ACE, ...]]] = []
         for obj, subject, acl in changes:
-            self.require(obj, Perm.WRITE_ACL, subject)
+            self._require(obj, Perm.WRITE_ACL, subject)
             entries = validate_acl(acl)
             if entries == obj.acl:
                 continue
@@ -174,6 +243,13 @@ class StoreView:
             self._inheritance.clear()
             self.audit(action, target, detail)
         return len(pending)
+
+    def principal_to_check(self, user_name: str | None) -> Principal:
+        """Whose rights ``acl check`` reports: the caller's, or (administrators) anyone's."""
+        if user_name is None or user_name == self.principal.name:
+            return self.principal
+        self.require_admin(user_name)
+        return self.root.principals.principal(user_name)
 
     def effective_perms(self, obj: StoreObject, principal: Principal) -> Perm:
         """Every bit *principal* holds on *obj* (``acl check``)."""
@@ -223,13 +299,14 @@ class StoreView:
         scope = None
         top: Container = self.root.tree
         if within is not None:
-            top = self.resolve_as(Container, within, cwd)
-            self.require(top, Perm.READ, within)
+            top = self.enter(within, cwd)
             scope = top.path
         catalog = self.root.catalog
         visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
-        transaction, as_of = _snapshot_names(self.root._p_jar._storage.lastTransaction())
+        jar = self.root._p_jar
+        assert jar is not None  # the root was read through a connection
+        transaction, as_of = _snapshot_names(jar._storage.lastTransaction())
         return QueryResult(node, catalog, scope, transaction, as_of, visible)
 
     def _sees(self, catalog: Catalog, top: Container, docid: int) -> bool:
@@ -277,7 +354,7 @@ class StoreView:
             if child is None:
                 break
             node = child
-        if not self.can(node, Perm.READ):
+        if not self.can_read(node):  # list it (read it, for a data object in the way)
             return PermissionDenied(subject)
         return NotFound(subject, message)
 
@@ -292,7 +369,7 @@ class StoreView:
             canonical = parse_object_id(object_id)
         except InvalidObjectID as exc:
             raise OmshError(str(exc), subject=object_id) from None
-        obj = self.root.by_id.get(canonical)
+        obj: StoreObject | None = self.root.by_id.get(canonical)
         if obj is None:
             raise NotFound(object_id)
         return obj
@@ -305,23 +382,27 @@ class StoreView:
         With *after*, only the names that sort after it: a listing can then
         be fetched in pages, one short transaction each (SFTP ``readdir``).
         """
-        self.require(container, Perm.READ, subject)
+        self.require_list(container, subject)
         for name, child in container.items(after=after):
-            if self.can(child, Perm.READ_METADATA):
+            if self.can_see(child):
                 yield name, child
 
     # -- creation --------------------------------------------------------
 
-    def _free_slot(self, path: str, cwd: str, perms: Perm) -> tuple[Container, str]:
-        """Parent container and name for a new object at *path*, checked."""
-        absolute = normalize_path(path, cwd)
+    def _parent_of(self, absolute: str, subject: str) -> tuple[Container, str]:
+        """The container that holds (or would hold) *absolute*, and the last name."""
         parent_path, name = parent_and_name(absolute)
         parent = self.lookup(parent_path)
         if parent is None:
-            raise self.missing(parent_path, path, "no such container")
+            raise self.missing(parent_path, subject, "no such container")
         if not isinstance(parent, Container):
-            raise NotAContainer(path, "parent is not a container")
-        self.require(parent, perms, path)
+            raise NotAContainer(subject, "parent is not a container")
+        return parent, name
+
+    def _free_slot(self, path: str, cwd: str, perms: Perm) -> tuple[Container, str]:
+        """Parent container and name for a new object at *path*, checked."""
+        parent, name = self._parent_of(normalize_path(path, cwd), path)
+        self._require(parent, perms, path)
         if name in parent:
             raise AlreadyExists(path)
         return parent, name
@@ -398,7 +479,7 @@ class StoreView:
             if isinstance(existing, Container):
                 raise IsAContainer(path)
             assert isinstance(existing, DataObject)
-            self.require(existing, Perm.WRITE, path)
+            self._require(existing, Perm.WRITE, path)
             obj = existing
             if mimetype:
                 obj.mimetype = mimetype
@@ -428,7 +509,7 @@ class StoreView:
         if isinstance(existing, Container):
             raise IsAContainer(path)
         if isinstance(existing, DataObject):
-            self.require(existing, Perm.WRITE, path)
+            self._require(existing, Perm.WRITE, path)
         else:
             self._free_slot(absolute, "/", Perm.WRITE)
 
@@ -453,14 +534,14 @@ class StoreView:
         updates: Mapping[str, MetadataValue],
         deletions: tuple[str, ...] = (),
     ) -> None:
-        self.require(obj, Perm.WRITE_METADATA, subject)
+        self._require(obj, Perm.WRITE_METADATA, subject)
         self._apply_metadata(obj, dict(updates), deletions)
         obj.touch()
         self._reindex(obj)
 
     def set_mimetype(self, obj: DataObject, subject: str, mimetype: str) -> None:
         """Change a data object's media type (a write of its metadata)."""
-        self.require(obj, Perm.WRITE_METADATA, subject)
+        self._require(obj, Perm.WRITE_METADATA, subject)
         if not is_mimetype(mimetype):
             raise InvalidMetadata(f"{mimetype[:60]!r}: not a media type like text/plain")
         obj.mimetype = mimetype
@@ -482,7 +563,7 @@ class StoreView:
         copy everything again.  ``cdmi_mtime`` is system metadata, so changing
         it is a write of the object's metadata.
         """
-        self.require(obj, Perm.WRITE_METADATA, subject)
+        self._require(obj, Perm.WRITE_METADATA, subject)
         if mtime is not None:
             obj.mtime = float(mtime)
         if atime is not None:
@@ -495,7 +576,7 @@ class StoreView:
         """Check read access and return the object and its blob's filename."""
         if not isinstance(obj, DataObject):
             raise IsAContainer(subject)
-        self.require(obj, Perm.READ, subject)
+        self.require_read(obj, subject)
         try:
             return obj, obj.committed_path()
         except MissingContent:
@@ -524,11 +605,11 @@ class StoreView:
         """
         if obj is top:
             return True
-        if not self.can(obj, Perm.READ_METADATA):
+        if not self.can_see(obj):
             return False
         node = obj.__parent__
         while node is not None:
-            if not self.can(node, Perm.READ):
+            if not self.can_list(node):
                 return False
             if node is top:
                 return True
@@ -550,15 +631,14 @@ class StoreView:
 
     def _require_subtree(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         for relative, node in walk(obj):
-            self.require(node, perms, self.subtree_subject(obj, subject, relative, node))
+            self._require(node, perms, self.subtree_subject(obj, subject, relative, node))
 
     def remove(self, path: str, cwd: str = "/", *, recursive: bool = False) -> StoreObject:
         obj = self.resolve(path, cwd)
-        parent = obj.__parent__
-        if parent is None:
-            raise PermissionDenied(path, "cannot remove the root container")
         # Permission first: "not empty" would tell a stranger there is something inside.
-        self.require(obj, Perm.DELETE, path)
+        self.check_removable(obj, path)
+        parent = obj.__parent__
+        assert parent is not None
         if isinstance(obj, Container) and len(obj) and not recursive:
             raise NotEmpty(path)
         self._require_subtree(obj, Perm.DELETE, path)
@@ -582,20 +662,15 @@ class StoreView:
             subject = f"{target.rstrip('/')}/{name}"
             existing = parent.get(name)
         else:
-            parent_path, name = parent_and_name(absolute)
-            maybe_parent = self.lookup(parent_path)
-            if maybe_parent is None:
-                raise self.missing(parent_path, target, "no such container")
-            if not isinstance(maybe_parent, Container):
-                raise NotAContainer(target, "parent is not a container")
-            parent, subject = maybe_parent, target
+            parent, name = self._parent_of(absolute, target)
+            subject = target
         if existing is source:
             raise AlreadyExists(target, "source and destination are the same object")
         if existing is not None:
             if isinstance(existing, Container) or isinstance(source, Container):
                 raise AlreadyExists(subject)
-            self.require(existing, Perm.DELETE, subject)
-        self.require(parent, Perm.APPEND if isinstance(source, Container) else Perm.WRITE, target)
+            self._require(existing, Perm.DELETE, subject)
+        self._require(parent, Perm.APPEND if isinstance(source, Container) else Perm.WRITE, target)
         return parent, name, existing
 
     def _clear_destination(
@@ -619,7 +694,7 @@ class StoreView:
         old_parent = source.__parent__
         if old_parent is None:
             raise PermissionDenied(source_path, "cannot move the root container")
-        self.require(source, Perm.DELETE, source_path)
+        self._require(source, Perm.DELETE, source_path)
         parent, name = self._clear_destination(source, target, cwd, "move")
         old_parent.detach(source.__name__)
         old_parent.touch()
@@ -676,7 +751,9 @@ class StoreView:
             assert isinstance(source, DataObject)
             clone = DataObject(name, owner, self._new_id(), source.mimetype)
             clone.size, clone.sha256 = source.size, source.sha256
-            _share_blob(source, clone, self.root._p_jar.db().storage.temporaryDirectory())
+            jar = self.root._p_jar
+            assert jar is not None  # the root was read through a connection
+            _share_blob(source, clone, jar.db().storage.temporaryDirectory())
         clone.replace_metadata(source.metadata)
         return clone
 
@@ -696,7 +773,7 @@ def _content_path(obj: DataObject) -> str:
     # ZODB has no public "is this blob uncommitted" test; committed() raises then.
     if obj.blob._p_blob_uncommitted:
         with obj.blob.open("r") as stream:
-            return stream.name
+            return cast(str, stream.name)
     return obj.committed_path()
 
 
