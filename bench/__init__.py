@@ -12,8 +12,8 @@ Benchmarks report; they never assert.  A target that is missed is printed as
 Modules:
 
 * :mod:`bench.__main__`: ``python -m bench [GROUP]``, which group runs;
-* :mod:`bench.runner`: what every group's command line does, from a
-  declaration (:class:`~bench.runner.Entry`): options, settings, temp
+* :mod:`bench.runner`: what every group's command line does, from what the
+  group declares (:class:`~bench.runner.Group`): options, settings, temp
   folder, set-up, cases, report, JSON;
 * :mod:`bench.harness`: timing, medians, RSS sampling, results and the table;
 * :mod:`bench.launcher`: starting, waiting for and stopping servers on

@@ -1,7 +1,7 @@
 """``python -m bench [GROUP] …``: run one case group, print its table, save its JSON.
 
-The groups (see :data:`GROUPS`), each one module declaring a
-:class:`bench.runner.Entry`:
+The groups (see :data:`GROUPS`), each a :class:`bench.runner.Group` in a
+module of its own:
 
 ``ssh`` (the default)  omsh against OpenSSH's sshd: exec round trip, ``cat``
                        and ``put`` of 1 GiB, RSS, a big ``ls``
@@ -30,13 +30,13 @@ import sys
 
 from bench.runner import run
 
-#: ``python -m bench NAME …`` runs the ``ENTRY`` of the module.
+#: ``python -m bench NAME …`` runs this group: module and class.
 GROUPS = {
-    "ssh": "bench.ssh_bench",
-    "query": "bench.query_bench",
-    "acl": "bench.acl_bench",
-    "cdmi": "bench.cdmi_bench",
-    "sftp": "bench.sftp_bench",
+    "ssh": ("bench.ssh_bench", "SSHBench"),
+    "query": ("bench.query_bench", "QueryBench"),
+    "acl": ("bench.acl_bench", "AclBench"),
+    "cdmi": ("bench.cdmi_bench", "CdmiBench"),
+    "sftp": ("bench.sftp_bench", "SFTPBench"),
 }
 DEFAULT = "ssh"
 
@@ -45,11 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bench [GROUP] …``; without a group name, the ssh group."""
     argv = sys.argv[1:] if argv is None else argv
     name = argv[0] if argv[:1] and argv[0] in GROUPS else None
-    entry = importlib.import_module(GROUPS[name or DEFAULT]).ENTRY
+    module, group = GROUPS[name or DEFAULT]
+    group_type = getattr(importlib.import_module(module), group)
     if name is not None:
-        return run(entry, argv[1:])
+        return run(group_type, name, argv[1:])
     others = ", ".join(f"python -m bench {other} --help" for other in GROUPS if other != DEFAULT)
-    return run(entry, argv, prog="python -m bench [ssh]", epilog=f"other case groups: {others}")
+    epilog = f"other case groups: {others}"
+    return run(group_type, DEFAULT, argv, prog="python -m bench [ssh]", epilog=epilog)
 
 
 if __name__ == "__main__":

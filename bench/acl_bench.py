@@ -37,12 +37,11 @@ from bench.harness import (
     Target,
     count_output,
     interleave,
-    report_text,
     run_checked,
 )
 from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.runner import Entry, Option, positive
+from bench.runner import Group, option, positive
 from bench.ssh_client import SSHClient
 from omsh.store.acl import ACE, INHERIT, READ_WORD, AceFlag, AceType
 from omsh.store.database import ADMIN_USER, Store
@@ -57,8 +56,8 @@ TARGET = Target("<=", 1.3)
 
 @dataclass(frozen=True)
 class Settings:
-    runs: int = 20
-    children: int = 10_000
+    runs: int = option(20, positive, "timed runs of each side (20)", quick=5)
+    children: int = option(10_000, positive, "children of the container (10,000)", quick=2_000)
     depth: int = 10
     aces: int = 50
 
@@ -95,14 +94,17 @@ def path_acls(settings: Settings) -> list[tuple[str, tuple[ACE, ...]]]:
     return levels
 
 
-class AclBench:
+class AclBench(Group):
     """One omsh server; the reader and admin list the same big container."""
+
+    description = "ls -l of a big container as a user with inherited access vs as admin"
+    quick_help = "2,000 children, 5 runs"
+    settings_type = Settings
 
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
         if settings.aces % settings.depth:
             raise BenchError("the ACE count must be a multiple of the depth")
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.client = SSHClient(workdir / "client")
         self.omsh = OmshServer(workdir / "omsh", public_key_file(self.client.key))
         self.argv: dict[str, list[str]] = {}
@@ -208,29 +210,15 @@ class AclBench:
             over_ssh.error = str(exc)
         return [over_ssh, listing]
 
+    # -- the report ------------------------------------------------------------------
 
-def report(
-    settings: Settings, bench: AclBench, results: list[CaseResult], context: dict[str, Any]
-) -> str:
-    head = [
-        f"ACL cost: reader (access inherited {settings.depth} levels up through"
-        f" {settings.aces} ACEs) vs admin, medians of {settings.runs} interleaved runs;"
-        " 'omsh' is the reader, 'reference' is admin",
-    ]
-    return report_text(head, results)
+    def head(self, context: dict[str, Any]) -> list[str]:
+        depth, aces, runs = self.settings.depth, self.settings.aces, self.settings.runs
+        return [
+            f"ACL cost: reader (access inherited {depth} levels up through {aces} ACEs)"
+            f" vs admin, medians of {runs} interleaved runs;"
+            " 'omsh' is the reader, 'reference' is admin",
+        ]
 
-
-ENTRY = Entry(
-    name="acl",
-    description="ls -l of a big container as a user with inherited access vs as admin",
-    settings=Settings,
-    group=AclBench,
-    report=report,
-    options=(
-        Option("--runs", positive, "timed runs of each side (default 20)"),
-        Option("--children", positive, "children of the container (10,000)"),
-    ),
-    quick={"runs": 5, "children": 2_000},
-    quick_help="2,000 children, 5 runs",
-    record=lambda settings: {**dataclasses.asdict(settings), "path": settings.path},
-)
+    def record(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self.settings), "path": self.settings.path}

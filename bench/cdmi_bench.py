@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -55,14 +56,13 @@ from bench.harness import (
     MemoryWatch,
     Target,
     interleave,
-    report_text,
     run_cases,
     run_checked,
     write_random,
 )
 from bench.launcher import ServerProcess, generate_key, public_key_file
 from bench.omsh_server import OmshServer
-from bench.runner import Entry, Option, parse_size, positive
+from bench.runner import Group, option, parse_size, positive
 from omsh.store.database import ADMIN_USER
 
 GIB = 1024 * MIB
@@ -96,22 +96,6 @@ end
 
 
 # -- settings and cases ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What to run and how long."""
-
-    runs: int = 5
-    seconds: float = 5.0
-    big_runs: int = 3
-    size: int = GIB
-    cases: tuple[str, ...] = ()
-
-    @property
-    def placeholders(self) -> dict[str, str]:
-        """What case descriptions may use."""
-        return {"size_mib": f"{self.size / MIB:g}"}
 
 
 CASES = (
@@ -164,6 +148,22 @@ CASES = (
     ),
 )
 CASE_KEYS = tuple(case.key for case in CASES)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run and how long."""
+
+    runs: int = option(5, positive, "timed runs of the 4 KiB cases (5)", quick=2)
+    seconds: float = option(5.0, float, "length of each 4 KiB run (5)", quick=2.0)
+    big_runs: int = option(3, positive, "timed big transfers each way (3)", quick=1)
+    size: int = option(GIB, parse_size, "big transfer size, e.g. 1G, 256M (1G)", quick=64 * MIB)
+    cases: tuple[str, ...] = CASE_KEYS
+
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """What case descriptions may use."""
+        return {"size_mib": f"{self.size / MIB:g}"}
 
 
 # -- load generators -----------------------------------------------------------------
@@ -358,13 +358,15 @@ class Reference(ServerProcess):
         return self.url
 
 
-class CdmiBench:
+class CdmiBench(Group):
     """Both servers, the cases, the tear-down."""
 
+    description = "omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)"
+    quick_help = "2 x 2 s, 1 x 64 MiB"
+    settings_type = Settings
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         client_key = generate_key(workdir / "client_ed25519", "bench@cdmi")
         self.omsh = OmshServer(workdir / "omsh", public_key_file(client_key), cdmi=True)
         self.reference = Reference(workdir / "reference")
@@ -545,35 +547,20 @@ class CdmiBench:
         """Every selected case in :data:`CASES` order; a failing case is reported, not fatal."""
         return run_cases(self, CASES, self.settings.cases, self.settings)
 
+    # -- the report ------------------------------------------------------------------------
 
-# -- command line ----------------------------------------------------------------------
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings = self.settings
+        return [
+            f"omsh CDMI vs a bare aiohttp app: medians of {settings.runs} runs of"
+            f" {settings.seconds:g} s (4 KiB cases, load by {self.load.label}) and"
+            f" {settings.big_runs} transfers of {settings.size / MIB:g} MiB, runs interleaved;"
+            f" {context['cpus']} CPUs, load average {context['loadavg_at_start'][0]:.1f}"
+            f" at start, {context['loadavg_at_end'][0]:.1f} at end",
+        ]
 
+    def tail(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
 
-def report(settings: Settings, bench: CdmiBench, results: list[CaseResult], context: dict) -> str:
-    head = [
-        f"omsh CDMI vs a bare aiohttp app: medians of {settings.runs} runs of"
-        f" {settings.seconds:g} s (4 KiB cases, load by {bench.load.label}) and"
-        f" {settings.big_runs} transfers of {settings.size / MIB:g} MiB, runs interleaved;"
-        f" {context['cpus']} CPUs, load average {context['loadavg_at_start'][0]:.1f}"
-        f" at start, {context['loadavg_at_end'][0]:.1f} at end",
-    ]
-    return report_text(head, results, [f"note: {note}" for note in bench.notes])
-
-
-ENTRY = Entry(
-    name="cdmi",
-    description="omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)",
-    settings=Settings,
-    group=CdmiBench,
-    report=report,
-    options=(
-        Option("--runs", positive, "timed runs of the 4 KiB cases (5)"),
-        Option("--seconds", float, "length of each 4 KiB run (5)"),
-        Option("--big-runs", positive, "timed big transfers each way (3)"),
-        Option("--size", parse_size, "big transfer size, e.g. 1G, 256M (1G)"),
-    ),
-    quick={"runs": 2, "seconds": 2.0, "big_runs": 1, "size": 64 * MIB},
-    quick_help="2 x 2 s, 1 x 64 MiB",
-    cases=CASE_KEYS,
-    details=lambda bench: {"load_generator": bench.load.label},
-)
+    def details(self) -> dict[str, Any]:
+        return {"load_generator": self.load.label}

@@ -65,8 +65,8 @@ from ZODB.blob import Blob
 from ZODB.serialize import referencesf
 from ZODB.utils import get_pickle_metadata
 
-from bench.harness import BenchError, CaseResult, Target, interleave, report_text
-from bench.runner import Entry, Option, positive
+from bench.harness import BenchError, CaseResult, Target, interleave
+from bench.runner import Group, option, positive
 from omsh.store.content import ContentUpload
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.index import USER_FIELD_PREFIX, rebuild_catalog
@@ -357,13 +357,18 @@ class SQLiteSide:
 # -- the run -------------------------------------------------------------------
 
 
+def _objects(text: str) -> int:
+    """``--objects``: a count, which may be written ``1_000_000`` or ``1,000,000``."""
+    return positive(text.replace("_", "").replace(",", ""))
+
+
 @dataclass(frozen=True)
 class Settings:
     """What to run and how often."""
 
-    objects: int = DEFAULT_OBJECTS
-    runs: int = DEFAULT_RUNS
-    seed: int = SEED
+    objects: int = option(DEFAULT_OBJECTS, _objects, "objects/rows (1,000,000)", quick=20_000)
+    runs: int = option(DEFAULT_RUNS, positive, f"timed runs per case ({DEFAULT_RUNS})", quick=5)
+    seed: int = option(SEED, int, f"data set seed ({SEED})")
     cases: tuple[str, ...] = CASE_KEYS
 
 
@@ -410,13 +415,19 @@ def _hits(answer: list[str] | int) -> int:
     return answer if isinstance(answer, int) else len(answer)
 
 
-class QueryBench:
+class QueryBench(Group):
     """Builds both sides, runs the cases, closes everything."""
 
+    description = "omsh's metadata queries vs SQLite with an index per field, as ratios"
+    quick_help = "20,000 objects, 5 runs"
+    settings_type = Settings
+
+    @staticmethod
+    def versions() -> dict[str, Any]:
+        return {"sqlite": sqlite3.sqlite_version}
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.figures = Figures()
         self.omsh: OmshSide | None = None
         self.sqlite: SQLiteSide | None = None
@@ -493,18 +504,23 @@ class QueryBench:
             self.say(f"case {case.key} failed: {exc}")
         return result
 
+    # -- the report --------------------------------------------------------------
 
-def report(
-    settings: Settings, bench: QueryBench, results: list[CaseResult], context: dict[str, Any]
-) -> str:
-    head = [
-        f"omsh catalog vs SQLite: medians of {settings.runs} interleaved runs over"
-        f" {settings.objects:,} objects with 5 typed fields (seed {settings.seed})",
-        "  omsh: parse, StoreView.query as admin, paths in path order (or the count),"
-        " in an open read transaction",
-        "  SQLite: the same SELECT path … ORDER BY path (or count(*)), all rows fetched",
-    ]
-    return report_text(head, results, ["", *figure_lines(settings, bench.figures)])
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings = self.settings
+        return [
+            f"omsh catalog vs SQLite: medians of {settings.runs} interleaved runs over"
+            f" {settings.objects:,} objects with 5 typed fields (seed {settings.seed})",
+            "  omsh: parse, StoreView.query as admin, paths in path order (or the count),"
+            " in an open read transaction",
+            "  SQLite: the same SELECT path … ORDER BY path (or count(*)), all rows fetched",
+        ]
+
+    def tail(self) -> list[str]:
+        return ["", *figure_lines(self.settings, self.figures)]
+
+    def details(self) -> dict[str, Any]:
+        return {"figures": self.figures.as_dict()}
 
 
 def figure_lines(settings: Settings, figures: Figures) -> list[str]:
@@ -536,30 +552,3 @@ def figure_lines(settings: Settings, figures: Figures) -> list[str]:
     if figures.peak_rss:
         lines.append(f"peak RSS of the benchmark process: {figures.peak_rss / 1024**3:.2f} GiB")
     return lines
-
-
-# -- command line --------------------------------------------------------------
-
-
-def _objects(text: str) -> int:
-    """``--objects``: a count, which may be written ``1_000_000`` or ``1,000,000``."""
-    return positive(text.replace("_", "").replace(",", ""))
-
-
-ENTRY = Entry(
-    name="query",
-    description="omsh's metadata queries vs SQLite with an index per field, as ratios",
-    settings=Settings,
-    group=QueryBench,
-    report=report,
-    options=(
-        Option("--objects", _objects, "objects/rows (default 1,000,000)"),
-        Option("--runs", positive, f"timed runs per case (default {DEFAULT_RUNS})"),
-        Option("--seed", int, f"data set seed (default {SEED})"),
-    ),
-    quick={"objects": 20_000, "runs": 5},
-    quick_help="20,000 objects, 5 runs",
-    cases=CASE_KEYS,
-    details=lambda bench: {"figures": bench.figures.as_dict()},
-    context=lambda: {"sqlite": sqlite3.sqlite_version},
-)

@@ -1,14 +1,16 @@
 """``python -m bench NAME``: what every case group's command line does.
 
-A group declares itself once as an :class:`Entry`: its settings (a frozen
-dataclass whose defaults are the full run), the options that may change
-them, the values ``--quick`` uses, its cases, the class that sets up its
-servers and runs the cases, and its report.  :func:`run` then does the rest
-the same way for every group: the options (plus ``--cases``, ``--quick``,
-``--workdir``, ``--keep`` and ``--out``), the settings, a temp folder, set-up,
-the cases, tear-down, the report on stdout and the JSON document in
-``bench/out/``.  The exit status is 0 whatever the verdicts, 1 if a case
-could not be measured or the group could not be set up.
+A group is a class that subclasses :class:`Group`: it says in three class
+attributes what it is (``description``, ``quick_help``) and what settings it
+takes (``settings_type``, a frozen dataclass whose defaults are the full run
+and whose :func:`option` fields are its command-line options, with the value
+``--quick`` uses).  It sets its servers up, runs its cases, tears down, and
+gives the lines above and below its table.  :func:`run` does the rest the
+same way for every group: the options (plus ``--cases`` if the settings
+have ``cases``, ``--quick``, ``--workdir``, ``--keep`` and ``--out``), the
+settings, a temp folder, set-up, the cases, tear-down, the report on stdout
+and the JSON document in ``bench/out/``.  The exit status is 0 whatever the
+verdicts, 1 if a case could not be measured or the group could not be set up.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
-from bench.harness import MIB, NOT_MEASURED, CaseResult, output_of, say
+from bench.harness import MIB, NOT_MEASURED, CaseResult, output_of, report_text, say
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "bench" / "out"
@@ -73,94 +74,96 @@ def case_keys(keys: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
 # -- what a group declares -------------------------------------------------------
 
 
-class CaseGroup(Protocol):
-    """A group of cases with its own servers: what :func:`run` drives."""
+def option(default: Any, parse: Callable[[str], Any], text: str, *, quick: Any = None) -> Any:
+    """A settings field that ``--NAME`` sets (``_`` in NAME becomes ``-``).
 
-    def setup(self) -> None: ...
-
-    def run(self) -> list[CaseResult]: ...
-
-    def teardown(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Option:
-    """A command-line option that sets the settings field of the same name."""
-
-    flag: str
-    type: Callable[[str], Any]
-    help: str
-
-    @property
-    def name(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-
-def _no_details(group: Any) -> dict[str, Any]:
-    return {}
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A case group as ``python -m bench NAME`` runs it."""
-
-    name: str
-    description: str
-    #: A frozen dataclass; its defaults are the full run.
-    settings: type
-    #: ``group(workdir, settings, say)``: sets the servers up, runs the cases.
-    group: Callable[[Path, Any, Callable[[str], None]], CaseGroup]
-    #: ``report(settings, group, results, context)``: the text printed.
-    report: Callable[[Any, Any, list[CaseResult], dict[str, Any]], str]
-    options: tuple[Option, ...]
-    #: What ``--quick`` sets, unless the option is given, and how it is described.
-    quick: Mapping[str, Any]
-    quick_help: str
-    #: The case keys ``--cases`` chooses from (in the settings' ``cases``); none: no option.
-    cases: tuple[str, ...] = ()
-    #: What the JSON document adds at its top level, from the group after its run.
-    details: Callable[[Any], dict[str, Any]] = _no_details
-    #: What the environment record adds (versions of the systems compared).
-    context: Callable[[], dict[str, Any]] = dict
-    #: The settings as the JSON document records them.
-    record: Callable[[Any], dict[str, Any]] = dataclasses.asdict
-
-
-def parser(
-    entry: Entry, prog: str | None = None, epilog: str | None = None
-) -> argparse.ArgumentParser:
-    """The group's options, then ``--cases``, ``--quick`` and where it works and reports."""
-    parser = argparse.ArgumentParser(
-        prog=prog or f"python -m bench {entry.name}", description=entry.description, epilog=epilog
+    *parse* reads the option's text, *text* is its help, *quick* the value
+    ``--quick`` gives it when the option is not given (None: the default).
+    """
+    return dataclasses.field(
+        default=default, metadata={"parse": parse, "help": text, "quick": quick}
     )
-    for option in entry.options:
-        parser.add_argument(option.flag, type=option.type, help=option.help)
-    if entry.cases:
-        parser.add_argument(
-            "--cases",
-            type=case_keys(entry.cases),
-            default=entry.cases,
-            help=f"comma-separated subset of {','.join(entry.cases)}",
-        )
-    parser.add_argument("--quick", action="store_true", help=f"smoke run: {entry.quick_help}")
+
+
+class Group:
+    """A group of cases with its own servers; subclasses declare the class attributes."""
+
+    #: One line for ``--help``.
+    description: ClassVar[str]
+    #: What ``--quick`` runs, for ``--help``.
+    quick_help: ClassVar[str]
+    #: The settings' frozen dataclass (see :func:`option`).
+    settings_type: ClassVar[type]
+
+    def __init__(self, workdir: Path, settings: Any, say: Callable[[str], None]) -> None:
+        """A temp folder for its files, its settings, and a progress printer."""
+        self.workdir = workdir
+        self.settings = settings
+        self.say = say
+
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> list[CaseResult]:
+        raise NotImplementedError
+
+    def teardown(self) -> None:
+        raise NotImplementedError
+
+    def head(self, context: dict[str, Any]) -> list[str]:
+        """The report's lines above the table; *context* is the environment record."""
+        raise NotImplementedError
+
+    def tail(self) -> list[str]:
+        """The report's lines after the cases'."""
+        return []
+
+    def details(self) -> dict[str, Any]:
+        """What the JSON document adds at its top level, after the run."""
+        return {}
+
+    @staticmethod
+    def versions() -> dict[str, Any]:
+        """What the environment record adds: versions of the systems compared."""
+        return {}
+
+    def record(self) -> dict[str, Any]:
+        """The settings as the JSON document records them."""
+        return dataclasses.asdict(self.settings)
+
+
+def parser(group: type[Group], prog: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """The group's options, ``--cases``, ``--quick`` and where it works and reports."""
+    parser = argparse.ArgumentParser(prog=prog, description=group.description, epilog=epilog)
+    for field in dataclasses.fields(group.settings_type):
+        if "parse" in field.metadata:
+            flag = "--" + field.name.replace("_", "-")
+            parser.add_argument(flag, type=field.metadata["parse"], help=field.metadata["help"])
+        elif field.name == "cases":
+            keys = field.default
+            parser.add_argument(
+                "--cases",
+                type=case_keys(keys),
+                default=keys,
+                help=f"comma-separated subset of {','.join(keys)}",
+            )
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {group.quick_help}")
     parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (stores, logs)")
     parser.add_argument("--out", type=Path, help="JSON results folder (default: bench/out)")
     return parser
 
 
-def settings_from(entry: Entry, args: argparse.Namespace) -> Any:
-    """Each setting from its option if given, else from ``--quick``'s values, else its default."""
+def settings_from(group: type[Group], args: argparse.Namespace) -> Any:
+    """Each setting from its option if given, else its ``--quick`` value, else its default."""
     chosen: dict[str, Any] = {}
-    for option in entry.options:
-        value = getattr(args, option.name)
+    for field in dataclasses.fields(group.settings_type):
+        value = getattr(args, field.name, None)
         if value is None and args.quick:
-            value = entry.quick.get(option.name)
+            value = field.metadata.get("quick")
         if value is not None:
-            chosen[option.name] = value
-    if entry.cases:
-        chosen["cases"] = args.cases
-    return entry.settings(**chosen)
+            chosen[field.name] = value
+    return group.settings_type(**chosen)
 
 
 # -- running a group -------------------------------------------------------------
@@ -188,7 +191,7 @@ def workspace(keep: bool, parent: Path | None) -> contextlib.AbstractContextMana
     return tempfile.TemporaryDirectory(prefix="omsh-bench-", dir=parent)
 
 
-def run_group(group: CaseGroup) -> list[CaseResult] | None:
+def run_group(group: Group) -> list[CaseResult] | None:
     """Set *group* up, run its cases, tear it down; None if it could not be set up."""
     try:
         group.setup()
@@ -201,35 +204,32 @@ def run_group(group: CaseGroup) -> list[CaseResult] | None:
 
 
 def run(
-    entry: Entry,
+    group_type: type[Group],
+    name: str,
     argv: Sequence[str] | None = None,
     *,
     prog: str | None = None,
     epilog: str | None = None,
 ) -> int:
-    """``python -m bench NAME ARGV…``: run *entry*'s group; the exit status.
+    """``python -m bench NAME ARGV…``: run the group; the exit status.
 
     A workspace, the group set up, run and torn down, the report printed and
     the JSON document saved (the settings, the environment, then what the
-    entry's ``details`` adds).
+    group's ``details`` adds).
     """
-    args = parser(entry, prog, epilog).parse_args(argv)
-    settings = settings_from(entry, args)
+    args = parser(group_type, prog or f"python -m bench {name}", epilog).parse_args(argv)
+    settings = settings_from(group_type, args)
     started = time.time()
-    context = {**environment(), **entry.context()}
+    context = {**environment(), **group_type.versions()}
     with workspace(args.keep, args.workdir) as temp:
-        group = entry.group(Path(temp), settings, say)
+        group = group_type(Path(temp), settings, say)
         results = run_group(group)
     if results is None:
         return 1
     context["loadavg_at_end"] = os.getloadavg()
-    print(entry.report(settings, group, results, context))
-    document = {
-        "settings": entry.record(settings),
-        "environment": context,
-        **entry.details(group),
-    }
-    return save_results(args.out or DEFAULT_OUT, entry.name, started, document, results)
+    print(report_text(group.head(context), results, group.tail()))
+    document = {"settings": group.record(), "environment": context, **group.details()}
+    return save_results(args.out or DEFAULT_OUT, name, started, document, results)
 
 
 def save_results(

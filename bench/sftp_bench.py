@@ -52,15 +52,14 @@ from bench.harness import (
     load_line,
     negotiated_lines,
     output_of,
-    report_text,
     run_cases,
     run_checked,
     write_random,
 )
 from bench.launcher import need, public_key_file
 from bench.omsh_server import OmshServer
-from bench.runner import Entry, Option, parse_size, positive
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, PIN_OPTIONS, Endpoint, SSHClient
+from bench.runner import Group, option, parse_size, positive
+from bench.ssh_client import Endpoint, SSHClient, cipher_option, kex_option
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
@@ -112,13 +111,13 @@ CASE_KEYS = tuple(case.key for case in CASES)
 class Settings:
     """What to run and how often."""
 
-    runs: int = 5
-    size: int = GIB
-    files: int = 1000
-    file_size: int = 64 * KIB
+    runs: int = option(5, positive, "timed runs of each case (5)", quick=1)
+    size: int = option(GIB, parse_size, "get/put size, e.g. 64M (1G)", quick=64 * MIB)
+    files: int = option(1000, positive, "files rclone copies (1000)", quick=100)
+    file_size: int = option(64 * KIB, parse_size, "size of each (64K)")
     cases: tuple[str, ...] = CASE_KEYS
-    cipher: str = DEFAULT_CIPHER
-    kex: str = DEFAULT_KEX
+    cipher: str = cipher_option()
+    kex: str = kex_option()
 
     @property
     def placeholders(self) -> dict[str, str]:
@@ -159,13 +158,22 @@ def _quoted(path: str) -> str:
     return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class SFTPBench:
+def versions() -> dict[str, Any]:
+    """The clients' and servers' versions, for the JSON document."""
+    rclone = output_of(["rclone", "version"])
+    return {**ssh_client.versions(), "rclone": rclone.splitlines()[0] if rclone else None}
+
+
+class SFTPBench(Group):
     """Sets both servers up, runs the cases, tears everything down."""
 
+    description = "omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)"
+    quick_help = "1 run, 64 MiB, 100 files"
+    settings_type = Settings
+    versions = staticmethod(versions)
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.client = SSHClient(workdir / "client", cipher=settings.cipher, kex=settings.kex)
         client_key = public_key_file(self.client.key)
         self.omsh = OmshServer(workdir / "omsh", client_key)
@@ -366,46 +374,17 @@ class SFTPBench:
         """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
         return run_cases(self, CASES, self.settings.cases, self.settings)
 
+    # -- the report ------------------------------------------------------------------
 
-# -- command line ------------------------------------------------------------------
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings, names = self.settings, self.settings.placeholders
+        return [
+            f"omsh vs OpenSSH sftp-server: medians of {settings.runs} runs, interleaved, fresh"
+            f" connection each; {names['size_mib']} MiB (get, put),"
+            f" {names['files']} x {names['file_kib']} KiB (rclone)",
+            load_line(context),
+            *negotiated_lines(self.negotiated),
+        ]
 
-
-def versions() -> dict[str, Any]:
-    """The clients' and servers' versions, for the JSON document."""
-    rclone = output_of(["rclone", "version"])
-    return {**ssh_client.versions(), "rclone": rclone.splitlines()[0] if rclone else None}
-
-
-def report(
-    settings: Settings, bench: SFTPBench, results: list[CaseResult], context: dict[str, Any]
-) -> str:
-    names = settings.placeholders
-    head = [
-        f"omsh vs OpenSSH sftp-server: medians of {settings.runs} runs, interleaved, fresh"
-        f" connection each; {names['size_mib']} MiB (get, put),"
-        f" {names['files']} x {names['file_kib']} KiB (rclone)",
-        load_line(context),
-        *negotiated_lines(bench.negotiated),
-    ]
-    return report_text(head, results)
-
-
-ENTRY = Entry(
-    name="sftp",
-    description="omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)",
-    settings=Settings,
-    group=SFTPBench,
-    report=report,
-    options=(
-        Option("--runs", positive, "timed runs of each case (default 5)"),
-        Option("--size", parse_size, "get/put size, e.g. 64M (default 1G)"),
-        Option("--files", positive, "files rclone copies (default 1000)"),
-        Option("--file-size", parse_size, "size of each (default 64K)"),
-        *PIN_OPTIONS,
-    ),
-    quick={"runs": 1, "size": 64 * MIB, "files": 100},
-    quick_help="1 run, 64 MiB, 100 files",
-    cases=CASE_KEYS,
-    details=lambda bench: {"negotiated": bench.negotiated},
-    context=versions,
-)
+    def details(self) -> dict[str, Any]:
+        return {"negotiated": self.negotiated}

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import ssh_client
 from bench.harness import (
     MIB,
     BenchError,
@@ -42,15 +43,14 @@ from bench.harness import (
     interleave,
     load_line,
     negotiated_lines,
-    report_text,
     run_cases,
     run_checked,
     write_random,
 )
 from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.runner import Entry, Option, parse_size, positive
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, PIN_OPTIONS, Endpoint, SSHClient, versions
+from bench.runner import Group, option, parse_size, positive
+from bench.ssh_client import Endpoint, SSHClient, cipher_option, kex_option
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
@@ -105,13 +105,13 @@ CASE_KEYS = tuple(spec.key for spec in CASES)
 class Settings:
     """What to run and how often."""
 
-    runs: int = 20
-    big_runs: int = 5
-    size: int = GIB
-    children: int = 10_000
+    runs: int = option(20, positive, "timed runs of the small cases (20)", quick=3)
+    big_runs: int = option(5, positive, "timed runs of the cat and put transfers (5)", quick=1)
+    size: int = option(GIB, parse_size, "transfer size, e.g. 1G, 256M (1G)", quick=64 * MIB)
+    children: int = option(10_000, positive, "children of the big container (10000)")
     cases: tuple[str, ...] = CASE_KEYS
-    cipher: str = DEFAULT_CIPHER
-    kex: str = DEFAULT_KEX
+    cipher: str = cipher_option()
+    kex: str = kex_option()
 
     @property
     def placeholders(self) -> dict[str, Any]:
@@ -147,13 +147,16 @@ class Sides:
     reference: list[str]
 
 
-class SSHBench:
+class SSHBench(Group):
     """Sets both servers up, runs the cases, tears everything down."""
 
+    description = "omsh vs OpenSSH sshd, as ratios of medians"
+    quick_help = "3 runs, 1 x 64 MiB"
+    settings_type = Settings
+    versions = staticmethod(ssh_client.versions)
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.client = SSHClient(workdir / "client", cipher=settings.cipher, kex=settings.kex)
         client_key = public_key_file(self.client.key)
         self.omsh = OmshServer(workdir / "omsh", client_key)
@@ -320,39 +323,17 @@ class SSHBench:
         """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
         return run_cases(self, CASES, self.settings.cases, self.settings)
 
+    # -- the report ------------------------------------------------------------------
 
-# -- command line ------------------------------------------------------------------
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings = self.settings
+        return [
+            f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
+            f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
+            " runs interleaved, fresh connection each",
+            load_line(context),
+            *negotiated_lines(self.negotiated),
+        ]
 
-
-def report(
-    settings: Settings, bench: SSHBench, results: list[CaseResult], context: dict[str, Any]
-) -> str:
-    head = [
-        f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
-        f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
-        " runs interleaved, fresh connection each",
-        load_line(context),
-        *negotiated_lines(bench.negotiated),
-    ]
-    return report_text(head, results)
-
-
-ENTRY = Entry(
-    name="ssh",
-    description="omsh vs OpenSSH sshd, as ratios of medians",
-    settings=Settings,
-    group=SSHBench,
-    report=report,
-    options=(
-        Option("--runs", positive, "timed runs of the small cases (default 20)"),
-        Option("--big-runs", positive, "timed runs of the cat and put transfers (default 5)"),
-        Option("--size", parse_size, "transfer size, e.g. 1G, 256M (default 1G)"),
-        Option("--children", positive, "children of the big container (default 10000)"),
-        *PIN_OPTIONS,
-    ),
-    quick={"runs": 3, "big_runs": 1, "size": 64 * MIB},
-    quick_help="3 runs, 1 x 64 MiB",
-    cases=CASE_KEYS,
-    details=lambda bench: {"negotiated": bench.negotiated},
-    context=versions,
-)
+    def details(self) -> dict[str, Any]:
+        return {"negotiated": self.negotiated}

@@ -21,7 +21,7 @@ import asyncssh
 
 from bench.harness import BenchError, output_of
 from bench.launcher import generate_key, known_hosts_line, need, openssh_options
-from bench.runner import Option
+from bench.runner import option
 
 DEFAULT_CIPHER = "aes128-gcm@openssh.com"
 #: OpenSSH would pick sntrup761x25519 against sshd, which asyncssh lacks;
@@ -29,15 +29,19 @@ DEFAULT_CIPHER = "aes128-gcm@openssh.com"
 DEFAULT_KEX = "curve25519-sha256"
 HOST_KEY_ALGORITHM = "ssh-ed25519"
 
-#: ``--cipher`` and ``--kex`` of the groups that compare omsh with sshd.
-PIN_OPTIONS = (
-    Option("--cipher", str, f"cipher pinned for both servers (default {DEFAULT_CIPHER})"),
-    Option("--kex", str, f"key exchange pinned for both servers (default {DEFAULT_KEX})"),
-)
-
 _KEX = re.compile(r"kex: algorithm: (\S+)")
 _CIPHER = re.compile(r"kex: server->client cipher: (\S+) MAC: (\S+) compression: (\S+)")
 _HOST_KEY = re.compile(r"kex: host key algorithm: (\S+)")
+
+
+def cipher_option() -> Any:
+    """The ``--cipher`` setting of a group that compares omsh with sshd."""
+    return option(DEFAULT_CIPHER, str, f"cipher pinned for both servers ({DEFAULT_CIPHER})")
+
+
+def kex_option() -> Any:
+    """The ``--kex`` setting of a group that compares omsh with sshd."""
+    return option(DEFAULT_KEX, str, f"key exchange pinned for both servers ({DEFAULT_KEX})")
 
 
 def versions() -> dict[str, Any]:
