@@ -56,7 +56,6 @@ from bench.harness import (
     MemoryWatch,
     Target,
     interleave,
-    run_cases,
     run_checked,
     write_random,
 )
@@ -364,6 +363,7 @@ class CdmiBench(Group):
     description = "omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)"
     quick_help = "2 x 2 s, 1 x 64 MiB"
     settings_type = Settings
+    case_specs = CASES
 
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
         super().__init__(workdir, settings, say)
@@ -542,10 +542,6 @@ class CdmiBench(Group):
 
     def case_rss(self, result: CaseResult) -> None:
         self.memory.fill(result, "the put 1g or get 1g case")
-
-    def run(self) -> list[CaseResult]:
-        """Every selected case in :data:`CASES` order; a failing case is reported, not fatal."""
-        return run_cases(self, CASES, self.settings.cases, self.settings)
 
     # -- the report ------------------------------------------------------------------------
 

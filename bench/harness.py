@@ -2,8 +2,8 @@
 
 Nothing here knows about SSH: it times child processes, interleaves two
 contenders so that a noisy, shared machine hurts both alike, samples a
-process's resident memory from ``/proc``, runs a group's declared cases, and
-turns medians into a table and a report (:mod:`bench.runner` saves the JSON).
+process's resident memory from ``/proc``, and turns medians into a table and
+a report (:mod:`bench.runner` saves the JSON).
 """
 
 from __future__ import annotations
@@ -422,28 +422,6 @@ class CaseSpec:
         return CaseResult(
             self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
         )
-
-
-def run_cases(
-    group: object, cases: Sequence[CaseSpec], selected: Sequence[str], settings: Any
-) -> list[CaseResult]:
-    """Run ``group.case_KEY(result)`` for each selected case, in *cases* order.
-
-    A case that raises :class:`BenchError` is reported with its error, not fatal.
-    """
-    results = []
-    for case in cases:
-        if case.key not in selected:
-            continue
-        say(f"case {case.key}")
-        result = case.result(settings)
-        try:
-            getattr(group, f"case_{case.key}")(result)
-        except NOT_MEASURED as exc:
-            result.error = str(exc)
-            say(f"case {case.key} failed: {exc}")
-        results.append(result)
-    return results
 
 
 def result_lines(results: Sequence[CaseResult]) -> list[str]:

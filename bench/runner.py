@@ -29,7 +29,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.harness import MIB, NOT_MEASURED, CaseResult, output_of, report_text, say
+from bench.harness import (
+    MIB,
+    NOT_MEASURED,
+    CaseResult,
+    CaseSpec,
+    output_of,
+    report_text,
+    say,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "bench" / "out"
@@ -94,6 +102,8 @@ class Group:
     quick_help: ClassVar[str]
     #: The settings' frozen dataclass (see :func:`option`).
     settings_type: ClassVar[type]
+    #: Its cases in the order they run, for the default :meth:`run`.
+    case_specs: ClassVar[Sequence[CaseSpec]] = ()
 
     def __init__(self, workdir: Path, settings: Any, say: Callable[[str], None]) -> None:
         """A temp folder for its files, its settings, and a progress printer."""
@@ -105,7 +115,21 @@ class Group:
         raise NotImplementedError
 
     def run(self) -> list[CaseResult]:
-        raise NotImplementedError
+        """Each selected case of :attr:`case_specs`, in order: its method ``case_KEY``
+        fills its result in; a case that cannot be measured is reported, not fatal."""
+        results = []
+        for case in self.case_specs:
+            if case.key not in self.settings.cases:
+                continue
+            self.say(f"case {case.key}")
+            result = case.result(self.settings)
+            try:
+                getattr(self, f"case_{case.key}")(result)
+            except NOT_MEASURED as exc:
+                result.error = str(exc)
+                self.say(f"case {case.key} failed: {exc}")
+            results.append(result)
+        return results
 
     def teardown(self) -> None:
         raise NotImplementedError

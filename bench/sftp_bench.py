@@ -52,7 +52,6 @@ from bench.harness import (
     load_line,
     negotiated_lines,
     output_of,
-    run_cases,
     run_checked,
     write_random,
 )
@@ -170,6 +169,7 @@ class SFTPBench(Group):
     description = "omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)"
     quick_help = "1 run, 64 MiB, 100 files"
     settings_type = Settings
+    case_specs = CASES
     versions = staticmethod(versions)
 
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
@@ -369,10 +369,6 @@ class SFTPBench(Group):
             for side in self.ends
         )
         return f"rclone's md5sum_command, run over exec after each upload to check it: {found}"
-
-    def run(self) -> list[CaseResult]:
-        """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
-        return run_cases(self, CASES, self.settings.cases, self.settings)
 
     # -- the report ------------------------------------------------------------------
 

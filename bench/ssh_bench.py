@@ -43,7 +43,6 @@ from bench.harness import (
     interleave,
     load_line,
     negotiated_lines,
-    run_cases,
     run_checked,
     write_random,
 )
@@ -153,6 +152,7 @@ class SSHBench(Group):
     description = "omsh vs OpenSSH sshd, as ratios of medians"
     quick_help = "3 runs, 1 x 64 MiB"
     settings_type = Settings
+    case_specs = CASES
     versions = staticmethod(ssh_client.versions)
 
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
@@ -318,10 +318,6 @@ class SSHBench(Group):
         sides = self.sides(f"ls {OMSH_TOP}/many", f"ls {self.ref_top / 'many'}")
         warm_up = _expect_output(f"{children} lines", lambda count: count.lines == children)
         self._measure(result, sides, self.settings.runs, _milliseconds, warm_up)
-
-    def run(self) -> list[CaseResult]:
-        """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
-        return run_cases(self, CASES, self.settings.cases, self.settings)
 
     # -- the report ------------------------------------------------------------------
 
