@@ -11,15 +11,23 @@ Benchmarks report; they never assert.  A target that is missed is printed as
 
 Modules:
 
+* :mod:`bench.__main__`: ``python -m bench [GROUP]``, which group runs;
+* :mod:`bench.runner`: what every group's command line does, from what the
+  group declares (:class:`~bench.runner.Group`): options, settings, temp
+  folder, set-up, cases, report, JSON;
 * :mod:`bench.harness`: timing, medians, RSS sampling, results and the table;
-* :mod:`bench.ssh_client`: the OpenSSH client command line shared by both sides;
+* :mod:`bench.launcher`: starting, waiting for and stopping servers on
+  127.0.0.1 (``omsh serve`` among them), and the OpenSSH client options;
+  the end-to-end tests use it too;
 * :mod:`bench.omsh_server`: an omsh server whose store is populated offline;
+* :mod:`bench.ssh_client`: the OpenSSH client command line shared by both sides;
 * :mod:`bench.ssh_reference`: an unprivileged ``sshd`` with its own keys and config;
-* :mod:`bench.ssh_bench`: the cases (exec, cat, put, RSS, big ``ls``);
-* :mod:`bench.query_bench`: ``python -m bench query``, metadata queries over
-  1,000,000 objects against SQLite with an index per field, index build rate
-  and index size;
-* :mod:`bench.acl_bench`: ``python -m bench acl``, ``ls -l`` of 10,000 children
-  as a user whose access is inherited 10 levels up through 50 ACEs vs as admin;
-* :mod:`bench.__main__`: the command line.
+* the groups, one module each: :mod:`bench.ssh_bench` (exec, cat, put, RSS,
+  big ``ls`` against sshd), :mod:`bench.query_bench` (metadata queries over
+  1,000,000 objects against SQLite, index build rate and size),
+  :mod:`bench.acl_bench` (``ls -l`` of 10,000 children as a user whose
+  access is inherited 10 levels up through 50 ACEs vs as admin),
+  :mod:`bench.cdmi_bench` (the CDMI endpoint against a bare aiohttp app, with
+  :mod:`bench.cdmi_reference`) and :mod:`bench.sftp_bench` (SFTP and rclone
+  against sshd's sftp-server).
 """

@@ -24,29 +24,25 @@ Two figures, both ``reader / admin`` as ratios of medians, runs interleaved:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import (
     BenchError,
     CaseResult,
     Target,
-    add_run_options,
     count_output,
-    format_table,
     interleave,
-    positive,
     run_checked,
-    run_main,
-    say,
 )
+from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import SSHClient, public_key_file
+from bench.runner import Group, option, positive
+from bench.ssh_client import SSHClient
 from omsh.store.acl import ACE, INHERIT, READ_WORD, AceFlag, AceType
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.model import StoreRoot
@@ -56,13 +52,12 @@ from omsh.store.view import StoreView
 
 READER = "reader"
 TARGET = Target("<=", 1.3)
-QUICK = {"runs": 5, "children": 2_000}
 
 
 @dataclass(frozen=True)
 class Settings:
-    runs: int = 20
-    children: int = 10_000
+    runs: int = option(20, positive, "timed runs of each side (20)", quick=5)
+    children: int = option(10_000, positive, "children of the container (10,000)", quick=2_000)
     depth: int = 10
     aces: int = 50
 
@@ -99,14 +94,17 @@ def path_acls(settings: Settings) -> list[tuple[str, tuple[ACE, ...]]]:
     return levels
 
 
-class AclBench:
+class AclBench(Group):
     """One omsh server; the reader and admin list the same big container."""
+
+    description = "ls -l of a big container as a user with inherited access vs as admin"
+    quick_help = "2,000 children, 5 runs"
+    settings_type = Settings
 
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
         if settings.aces % settings.depth:
             raise BenchError("the ACE count must be a multiple of the depth")
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.client = SSHClient(workdir / "client")
         self.omsh = OmshServer(workdir / "omsh", public_key_file(self.client.key))
         self.argv: dict[str, list[str]] = {}
@@ -125,7 +123,7 @@ class AclBench:
         finally:
             store.close()
         self.say("starting omsh")
-        admin = self.omsh.start()
+        admin = self.omsh.start().endpoint()
         self.client.trust(admin)
         reader = dataclasses.replace(admin, label=READER, user=READER)
         command = f"ls -l {settings.path}"
@@ -212,57 +210,15 @@ class AclBench:
             over_ssh.error = str(exc)
         return [over_ssh, listing]
 
+    # -- the report ------------------------------------------------------------------
 
-def report(settings: Settings, results: list[CaseResult]) -> str:
-    lines = [
-        f"ACL cost: reader (access inherited {settings.depth} levels up through"
-        f" {settings.aces} ACEs) vs admin, medians of {settings.runs} interleaved runs;"
-        " 'omsh' is the reader, 'reference' is admin",
-        "",
-        format_table(results),
-        "",
-    ]
-    for result in results:
-        lines.append(f"{result.name}: {result.description}")
-        if result.error:
-            lines.append(f"  error: {result.error}")
-    return "\n".join(lines)
+    def head(self, context: dict[str, Any]) -> list[str]:
+        depth, aces, runs = self.settings.depth, self.settings.aces, self.settings.runs
+        return [
+            f"ACL cost: reader (access inherited {depth} levels up through {aces} ACEs)"
+            f" vs admin, medians of {runs} interleaved runs;"
+            " 'omsh' is the reader, 'reference' is admin",
+        ]
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench acl",
-        description="ls -l of a big container as a user with inherited access vs as admin",
-    )
-    parser.add_argument("--runs", type=positive, help="timed runs of each side (default 20)")
-    parser.add_argument("--children", type=positive, help="children of the container (10,000)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 children, 5 runs")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    defaults = Settings()
-    chosen: dict[str, int] = {}
-    for name in ("runs", "children"):
-        value = getattr(args, name)
-        if value is None:
-            value = QUICK[name] if args.quick else getattr(defaults, name)
-        chosen[name] = value
-    return Settings(**chosen)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "acl",
-        args,
-        lambda temp: AclBench(temp, settings, say),
-        lambda bench, results, context: report(settings, results),
-        {**dataclasses.asdict(settings), "path": settings.path},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def record(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self.settings), "path": self.settings.path}

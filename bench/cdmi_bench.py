@@ -30,10 +30,8 @@ Benchmarks report, they never assert: a missed target prints ``MISS``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
-import dataclasses
 import json
 import os
 import re
@@ -46,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -53,24 +52,16 @@ from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    CaseSpec,
     MemoryWatch,
-    ServerProcess,
     Target,
-    add_run_options,
-    case_keys,
-    chosen_settings,
-    format_table,
     interleave,
-    parse_size,
-    positive,
-    result_lines,
-    run_cases,
     run_checked,
-    run_main,
-    say,
+    write_random,
 )
+from bench.launcher import ServerProcess, generate_key, public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import generate_key, public_key_file
+from bench.runner import Group, option, parse_size, positive
 from omsh.store.database import ADMIN_USER
 
 GIB = 1024 * MIB
@@ -106,33 +97,8 @@ end
 # -- settings and cases ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What to run and how long."""
-
-    runs: int = 5
-    seconds: float = 5.0
-    big_runs: int = 3
-    size: int = GIB
-    cases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Case:
-    key: str
-    name: str
-    description: str
-    unit: str
-    target: Target
-    judged: str = "ratio"
-
-    def result(self, settings: Settings) -> CaseResult:
-        description = self.description.format(size_mib=f"{settings.size / MIB:g}")
-        return CaseResult(self.name, description, self.unit, self.target, self.judged)
-
-
 CASES = (
-    Case(
+    CaseSpec(
         "get",
         "get 4k",
         f"plain GET of a 4 KiB object, {GET_CONNECTIONS} connections, vs a bare handler"
@@ -140,7 +106,7 @@ CASES = (
         "req/s",
         Target(">=", 0.5),
     ),
-    Case(
+    CaseSpec(
         "json",
         "get 4k cdmi",
         f"CDMI JSON GET of the same object (metadata and value in JSON),"
@@ -148,7 +114,7 @@ CASES = (
         "req/s",
         Target(">=", 0.5),
     ),
-    Case(
+    CaseSpec(
         "put",
         "put 4k",
         f"plain PUTs of 4 KiB to new names, {PUT_CONNECTIONS} connections: objects committed"
@@ -157,21 +123,21 @@ CASES = (
         Target(">=", 1000),
         judged="median",
     ),
-    Case(
+    CaseSpec(
         "put_big",
         "put 1g",
         "one plain PUT of {size_mib} MiB vs the bare app writing it to a file",
         "MiB/s",
         Target(">=", 0.7),
     ),
-    Case(
+    CaseSpec(
         "get_big",
         "get 1g",
         "one plain GET of {size_mib} MiB vs the bare app's FileResponse",
         "MiB/s",
         Target(">=", 0.7),
     ),
-    Case(
+    CaseSpec(
         "rss",
         "server RSS over idle",
         "omsh's peak RSS during the {size_mib} MiB PUTs and GETs, minus its idle RSS",
@@ -181,7 +147,22 @@ CASES = (
     ),
 )
 CASE_KEYS = tuple(case.key for case in CASES)
-QUICK = {"runs": 2, "seconds": 2.0, "big_runs": 1, "size": 64 * MIB}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run and how long."""
+
+    runs: int = option(5, positive, "timed runs of the 4 KiB cases (5)", quick=2)
+    seconds: float = option(5.0, float, "length of each 4 KiB run (5)", quick=2.0)
+    big_runs: int = option(3, positive, "timed big transfers each way (3)", quick=1)
+    size: int = option(GIB, parse_size, "big transfer size, e.g. 1G, 256M (1G)", quick=64 * MIB)
+    cases: tuple[str, ...] = CASE_KEYS
+
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """What case descriptions may use."""
+        return {"size_mib": f"{self.size / MIB:g}"}
 
 
 # -- load generators -----------------------------------------------------------------
@@ -368,7 +349,6 @@ class Reference(ServerProcess):
             str(self.scratch),
         ]
         env = {
-            **os.environ,
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # bench is no package
         }
@@ -377,15 +357,18 @@ class Reference(ServerProcess):
         return self.url
 
 
-class CdmiBench:
+class CdmiBench(Group):
     """Both servers, the cases, the tear-down."""
 
+    description = "omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)"
+    quick_help = "2 x 2 s, 1 x 64 MiB"
+    settings_type = Settings
+    case_specs = CASES
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         client_key = generate_key(workdir / "client_ed25519", "bench@cdmi")
-        self.omsh = OmshServer(workdir / "omsh", public_key_file(client_key))
+        self.omsh = OmshServer(workdir / "omsh", public_key_file(client_key), cdmi=True)
         self.reference = Reference(workdir / "reference")
         self.small = workdir / "small.bin"
         self.big = workdir / "big.bin"
@@ -397,13 +380,8 @@ class CdmiBench:
     # -- set-up ---------------------------------------------------------------------
 
     def _write_sources(self) -> None:
-        self.small.write_bytes(os.urandom(SMALL))
-        remaining = self.settings.size
-        with self.big.open("wb") as stream:
-            while remaining > 0:
-                chunk = os.urandom(min(4 * MIB, remaining))
-                stream.write(chunk)
-                remaining -= len(chunk)
+        write_random(self.small, SMALL)
+        write_random(self.big, self.settings.size)
 
     def setup(self) -> None:
         self.say(f"writing the sources (4 KiB, {self.settings.size / MIB:g} MiB)")
@@ -414,7 +392,7 @@ class CdmiBench:
             objects={f"{TOP}/small": self.small, f"{TOP}/big": self.big},
         )
         self.say("starting omsh (CDMI) and the bare aiohttp app")
-        self.omsh.start(cdmi=True)
+        self.omsh.start()
         self.reference.start(self.small, self.big)
         credentials = f"{ADMIN_USER}:{self.omsh.admin_password}".encode()
         self.auth = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
@@ -565,67 +543,20 @@ class CdmiBench:
     def case_rss(self, result: CaseResult) -> None:
         self.memory.fill(result, "the put 1g or get 1g case")
 
-    def run(self) -> list[CaseResult]:
-        """Every selected case in :data:`CASES` order; a failing case is reported, not fatal."""
-        return run_cases(self, CASES, self.settings.cases, self.settings)
+    # -- the report ------------------------------------------------------------------------
 
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings = self.settings
+        return [
+            f"omsh CDMI vs a bare aiohttp app: medians of {settings.runs} runs of"
+            f" {settings.seconds:g} s (4 KiB cases, load by {self.load.label}) and"
+            f" {settings.big_runs} transfers of {settings.size / MIB:g} MiB, runs interleaved;"
+            f" {context['cpus']} CPUs, load average {context['loadavg_at_start'][0]:.1f}"
+            f" at start, {context['loadavg_at_end'][0]:.1f} at end",
+        ]
 
-# -- command line ----------------------------------------------------------------------
+    def tail(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
 
-
-def report(settings: Settings, bench: CdmiBench, results: list[CaseResult], context: dict) -> str:
-    lines = [
-        f"omsh CDMI vs a bare aiohttp app: medians of {settings.runs} runs of"
-        f" {settings.seconds:g} s (4 KiB cases, load by {bench.load.label}) and"
-        f" {settings.big_runs} transfers of {settings.size / MIB:g} MiB, runs interleaved;"
-        f" {context['cpus']} CPUs, load average {context['loadavg_at_start'][0]:.1f}"
-        f" at start, {context['loadavg_at_end'][0]:.1f} at end",
-        "",
-        format_table(results),
-        "",
-        *result_lines(results),
-    ]
-    lines += [f"note: {note}" for note in bench.notes]
-    return "\n".join(lines)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench cdmi",
-        description="omsh's CDMI endpoint vs a bare aiohttp app (needs wrk: apt-get install wrk)",
-    )
-    parser.add_argument("--runs", type=positive, help="timed runs of the 4 KiB cases (5)")
-    parser.add_argument("--seconds", type=float, help="length of each 4 KiB run (5)")
-    parser.add_argument("--big-runs", type=positive, help="timed big transfers each way (3)")
-    parser.add_argument("--size", type=parse_size, help="big transfer size, e.g. 1G, 256M (1G)")
-    parser.add_argument(
-        "--cases",
-        type=case_keys(CASE_KEYS),
-        default=CASE_KEYS,
-        help=f"subset of {','.join(CASE_KEYS)}",
-    )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 x 2 s, 1 x 64 MiB")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("runs", "seconds", "big_runs", "size")
-    return Settings(**chosen_settings(args, names, Settings(), QUICK), cases=args.cases)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "cdmi",
-        args,
-        lambda temp: CdmiBench(temp, settings, say),
-        lambda bench, results, context: report(settings, bench, results, context),
-        {**dataclasses.asdict(settings), "cases": list(settings.cases)},
-        details=lambda bench: {"load_generator": bench.load.label},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def details(self) -> dict[str, Any]:
+        return {"load_generator": self.load.label}

@@ -3,32 +3,27 @@
 Nothing here knows about SSH: it times child processes, interleaves two
 contenders so that a noisy, shared machine hurts both alike, samples a
 process's resident memory from ``/proc``, and turns medians into a table and
-a JSON document.
+a report (:mod:`bench.runner` saves the JSON).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import operator
 import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
+
+from bench.launcher import LaunchError
 
 MIB = 1024 * 1024
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "bench" / "out"
 
 #: How a measured value is compared with its target.
 _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
@@ -40,7 +35,11 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 class BenchError(Exception):
-    """A case could not be measured (a command failed, a server did not start)."""
+    """A case could not be measured (a command failed, the answers were wrong)."""
+
+
+#: What stops a case or a group's set-up without stopping the run.
+NOT_MEASURED = (BenchError, LaunchError)
 
 
 # -- the run's surroundings ----------------------------------------------------
@@ -58,19 +57,6 @@ def output_of(argv: list[str]) -> str | None:
     except OSError:
         return None
     return (done.stdout + done.stderr).strip() or None
-
-
-def environment() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    dirty = output_of(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "git_head": output_of(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
-        "git_tracked_changes": bool(dirty),
-    }
 
 
 def load_line(context: dict[str, Any]) -> str:
@@ -93,15 +79,6 @@ def negotiated_lines(negotiated: dict[str, dict[str, str]]) -> list[str]:
         f" kex {algorithms['kex']}, host key {algorithms['host_key']}"
         for label, algorithms in negotiated.items()
     ]
-
-
-def workspace(keep: bool, parent: Path | None) -> contextlib.AbstractContextManager[str]:
-    """A temp folder for keys, stores and files: removed at the end unless *keep*."""
-    if keep:
-        kept = tempfile.mkdtemp(prefix="omsh-bench-", dir=parent)
-        say(f"keeping {kept}")
-        return contextlib.nullcontext(kept)
-    return tempfile.TemporaryDirectory(prefix="omsh-bench-", dir=parent)
 
 
 def write_random(path: Path, size: int, chunk: int = 4 * MIB) -> None:
@@ -189,67 +166,6 @@ def count_output(argv: Sequence[str], *, stdin: Path | None = None) -> OutputCou
     if process.returncode != 0:
         raise _failure(argv, process.returncode, errors)
     return OutputCount(size, lines)
-
-
-class ServerProcess:
-    """A server child process whose readiness shows as a line in a file.
-
-    Subclasses build the command line; :meth:`launch` starts it and waits
-    for the line, :meth:`stop` ends it (SIGTERM, then SIGKILL).
-    """
-
-    label = "server"
-
-    def __init__(self, log: Path) -> None:
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, "not started"
-        return self.process.pid
-
-    def launch(
-        self,
-        argv: Sequence[str],
-        ready: re.Pattern[str],
-        *,
-        console: Path | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float = 60.0,
-    ) -> re.Match[str]:
-        """Start *argv* and return the match of *ready* in its output.
-
-        Standard error goes to the log; standard output goes to *console* if
-        given (where *ready* is then looked for), else to the log as well.
-        """
-        watched = console or self.log
-        with self.log.open("ab") as log, watched.open("ab") as out:
-            self.process = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=log, env=env
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = ready.search(watched.read_text(encoding="utf-8", errors="replace"))
-            if match:
-                return match
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise BenchError(
-            f"{self.label} did not start; its log:\n{self.log.read_text(errors='replace')}"
-        )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
 
 def interleave(
@@ -484,105 +400,28 @@ def format_table(results: Sequence[CaseResult]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def write_json(directory: Path, stem: str, document: dict[str, Any]) -> Path:
-    """Write *document* to ``DIRECTORY/STEM-<timestamp>.json`` and return the path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    return path
+@dataclass(frozen=True)
+class CaseSpec:
+    """A case as its group declares it: its key, how it is shown and judged.
 
-
-def positive(text: str) -> int:
-    """argparse ``type=`` for counts that must be at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """argparse ``type=`` for sizes: ``1073741824``, ``1G``, ``256MiB``, ``64m`` (binary units)."""
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1G or 256M")
-    scale = {"": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}[match.group(2).lower()]
-    return int(match.group(1)) * scale
-
-
-def case_keys(keys: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
-    """argparse ``type=`` for ``--cases a,b``: a subset of *keys*."""
-
-    def parse(text: str) -> tuple[str, ...]:
-        cases = tuple(name.strip() for name in text.split(",") if name.strip())
-        unknown = sorted(set(cases) - set(keys))
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown cases {unknown}; choose from {keys}")
-        return cases
-
-    return parse
-
-
-def chosen_settings(
-    args: argparse.Namespace, names: Sequence[str], defaults: object, quick: dict[str, Any]
-) -> dict[str, Any]:
-    """Each of *names* from the command line, else from *quick* with ``--quick``, else default."""
-    chosen: dict[str, Any] = {}
-    for name in names:
-        value = getattr(args, name)
-        if value is None:
-            value = quick[name] if args.quick else getattr(defaults, name)
-        chosen[name] = value
-    return chosen
-
-
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """``--workdir``, ``--keep`` and ``--out``: where a case group works and reports."""
-    parser.add_argument("--workdir", type=Path, help="where the temp folder goes (default: TMPDIR)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder (stores, logs)")
-    parser.add_argument("--out", type=Path, help="JSON results folder (default: bench/out)")
-
-
-class CaseGroup(Protocol):
-    """A group of cases with its own servers: what :func:`run_group` drives."""
-
-    def setup(self) -> None: ...
-
-    def run(self) -> list[CaseResult]: ...
-
-    def teardown(self) -> None: ...
-
-
-class CaseSpec(Protocol):
-    """What :func:`run_cases` needs of a case: its key and how to start its result."""
+    The key names it in ``--cases`` and its method ``case_KEY``; the
+    description may use the group settings' ``placeholders``.
+    """
 
     key: str
+    name: str
+    description: str
+    unit: str
+    target: Target
+    judged: str = "ratio"
+    notes: tuple[str, ...] = ()
 
-    def result(self, settings: Any) -> CaseResult: ...
-
-
-def run_cases(
-    group: object, cases: Sequence[CaseSpec], selected: Sequence[str], settings: Any
-) -> list[CaseResult]:
-    """Run ``group.case_KEY(result)`` for each selected case, in *cases* order.
-
-    A case that raises :class:`BenchError` is reported with its error, not fatal.
-    """
-    results = []
-    for case in cases:
-        if case.key not in selected:
-            continue
-        say(f"case {case.key}")
-        result = case.result(settings)
-        try:
-            getattr(group, f"case_{case.key}")(result)
-        except BenchError as exc:
-            result.error = str(exc)
-            say(f"case {case.key} failed: {exc}")
-        results.append(result)
-    return results
+    def result(self, settings: Any) -> CaseResult:
+        """The case's empty result, its description filled in from *settings*."""
+        description = self.description.format(**settings.placeholders)
+        return CaseResult(
+            self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
+        )
 
 
 def result_lines(results: Sequence[CaseResult]) -> list[str]:
@@ -596,69 +435,8 @@ def result_lines(results: Sequence[CaseResult]) -> list[str]:
     return lines
 
 
-def run_group(group: CaseGroup) -> list[CaseResult] | None:
-    """Set *group* up, run its cases, tear it down; None if it could not be set up."""
-    try:
-        group.setup()
-        return group.run()
-    except BenchError as exc:
-        say(f"set-up failed: {exc}")
-        return None
-    finally:
-        group.teardown()
-
-
-Group = TypeVar("Group", bound=CaseGroup)
-
-
-def run_main(
-    name: str,
-    args: argparse.Namespace,
-    make_group: Callable[[Path], Group],
-    report: Callable[[Group, list[CaseResult], dict[str, Any]], str],
-    settings: dict[str, Any],
-    *,
-    details: Callable[[Group], dict[str, Any]] = lambda group: {},
-    context: dict[str, Any] | None = None,
-) -> int:
-    """What every group's ``main`` does once its options are read.
-
-    A workspace, the group set up, run and torn down, the report printed and
-    the JSON document saved (*settings*, the environment, then what
-    *details* adds); 1 if the group could not be set up.
-    """
-    started = time.time()
-    context = {**environment(), **(context or {})}
-    with workspace(args.keep, args.workdir) as temp:
-        group = make_group(Path(temp))
-        results = run_group(group)
-    if results is None:
-        return 1
-    context["loadavg_at_end"] = os.getloadavg()
-    print(report(group, results, context))
-    document = {"settings": settings, "environment": context, **details(group)}
-    return save_results(args.out or DEFAULT_OUT, name, started, document, results)
-
-
-def save_results(
-    directory: Path,
-    name: str,
-    started: float,
-    document: dict[str, Any],
-    results: Sequence[CaseResult],
-) -> int:
-    """Write a run's JSON (*document* with the results), say where; the exit status.
-
-    The status is 1 if a case could not be measured, else 0 whatever the
-    verdicts: benchmarks report, they do not assert.
-    """
-    full = {
-        "benchmark": name,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "duration_s": round(time.time() - started, 1),
-        **document,
-        "results": [result.as_dict() for result in results],
-    }
-    path = write_json(directory, name, full)
-    print(f"\nresults written to {path}")
-    return 1 if any(result.status == "ERROR" for result in results) else 0
+def report_text(
+    head: Sequence[str], results: Sequence[CaseResult], tail: Sequence[str] = ()
+) -> str:
+    """A group's report: *head* lines, the table, each case's lines, then *tail*."""
+    return "\n".join([*head, "", format_table(results), "", *result_lines(results), *tail])

@@ -1,5 +1,6 @@
 """The contender: an ``omsh serve`` process with a store filled offline.
 
+The process itself is :class:`bench.launcher.OmshProcess`, as in the tests.
 The store is populated through omsh's own store API before the server
 starts (a FileStorage is opened by one process at a time), so the benchmark
 measures the server, not a slow way of filling it: the big object is streamed
@@ -9,45 +10,38 @@ the many small children are created in a few large transactions.
 
 from __future__ import annotations
 
-import os
-import re
 import secrets
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.harness import ServerProcess
-from bench.ssh_client import Endpoint, public_key
+from bench.launcher import HOST, OmshProcess
+from bench.ssh_client import Endpoint
 from omsh.store.content import CHUNK_SIZE, ContentUpload
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.model import StoreRoot
 from omsh.store.view import StoreView
 
-HOST = "127.0.0.1"
-HOST_KEY_NAME = "ssh_host_ed25519_key"
 #: Children created per transaction when filling a big container.
 BATCH = 2000
-_LISTENING = re.compile(r"SSH listening on [\d.]+:(\d+)")
-_CDMI_LISTENING = re.compile(r"CDMI listening on (http://[\d.]+:\d+/)")
 
 
-class OmshServer(ServerProcess):
-    """``omsh serve`` on a free loopback port, with its own data and keys."""
+class OmshServer(OmshProcess):
+    """``omsh serve`` on a free loopback port, with its own data and keys.
 
-    label = "omsh"
+    Unless *cdmi*, without its CDMI endpoint: that is not what the SSH cases
+    measure.
+    """
 
-    def __init__(self, workdir: Path, client_public_key: Path) -> None:
-        super().__init__(workdir / "omsh.log")
-        self.workdir = workdir
-        self.data = workdir / "var"
-        self.keys = workdir / "keys"
-        self.keys.mkdir(parents=True, exist_ok=True)
-        self.authorized_keys = self.keys / "authorized_keys"
-        self.authorized_keys.write_text(client_public_key.read_text(encoding="ascii"))
+    def __init__(self, workdir: Path, client_public_key: Path, *, cdmi: bool = False) -> None:
+        super().__init__(
+            workdir, client_public_key, cdmi=cdmi, serve_args=("--log-level", "WARNING")
+        )
         #: admin's password (for HTTP Basic on the CDMI endpoint).
         self.admin_password = secrets.token_urlsafe(16)
-        #: The CDMI endpoint's base URL, once started with ``cdmi=True``.
-        self.cdmi_url = ""
+
+    def endpoint(self) -> Endpoint:
+        """How the SSH client reaches the started server: as admin, with the client key."""
+        return Endpoint(self.label, HOST, self.port, ADMIN_USER, self.public_host_key())
 
     # -- filling the store offline -------------------------------------------
 
@@ -102,31 +96,3 @@ class OmshServer(ServerProcess):
                     view.store_data(f"{parent}/{name}", upload)
 
         self._as_admin(store, create)
-
-    # -- the server process ----------------------------------------------------
-
-    def start(self, timeout: float = 60.0, *, cdmi: bool = False) -> Endpoint:
-        """Start the server; with *cdmi* also its CDMI endpoint (on a free port)."""
-        options = {
-            "--data": self.data,
-            "--keys": self.keys,
-            "--host": HOST,
-            "--ssh-port": 0,
-            # Unless asked for, no CDMI: it is not what the SSH cases measure
-            # (and a fixed default port could clash with another server).
-            "--cdmi-port": 0 if cdmi else -1,
-            "--log-level": "WARNING",
-        }
-        argv = [str(Path(sys.executable).with_name("omsh")), "serve"]
-        for option, value in options.items():
-            argv += [option, str(value)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        console = self.workdir / "omsh.out"
-        ready = _CDMI_LISTENING if cdmi else _LISTENING
-        match = self.launch(argv, ready, console=console, env=env, timeout=timeout)
-        if cdmi:
-            self.cdmi_url = match.group(1)
-            match = _LISTENING.search(console.read_text(encoding="utf-8", errors="replace"))
-            assert match is not None, "the SSH line comes before the CDMI one"
-        host_key = public_key(self.keys / HOST_KEY_NAME)
-        return Endpoint(self.label, HOST, int(match.group(1)), ADMIN_USER, host_key)

@@ -46,14 +46,12 @@ Figures beside the table:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import resource
 import secrets
 import sqlite3
 import statistics
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -67,20 +65,8 @@ from ZODB.blob import Blob
 from ZODB.serialize import referencesf
 from ZODB.utils import get_pickle_metadata
 
-from bench.harness import (
-    BenchError,
-    CaseResult,
-    Target,
-    add_run_options,
-    case_keys,
-    chosen_settings,
-    format_table,
-    interleave,
-    positive,
-    result_lines,
-    run_main,
-    say,
-)
+from bench.harness import BenchError, CaseResult, Target, interleave
+from bench.runner import Group, option, positive
 from omsh.store.content import ContentUpload
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.index import USER_FIELD_PREFIX, rebuild_catalog
@@ -90,7 +76,6 @@ from omsh.store.view import StoreView
 T = TypeVar("T")
 
 DEFAULT_OBJECTS = 1_000_000
-QUICK = {"objects": 20_000, "runs": 5}
 DEFAULT_RUNS = 20
 SEED = 5800
 #: Objects per container, and per transaction while loading.
@@ -372,13 +357,18 @@ class SQLiteSide:
 # -- the run -------------------------------------------------------------------
 
 
+def _objects(text: str) -> int:
+    """``--objects``: a count, which may be written ``1_000_000`` or ``1,000,000``."""
+    return positive(text.replace("_", "").replace(",", ""))
+
+
 @dataclass(frozen=True)
 class Settings:
     """What to run and how often."""
 
-    objects: int = DEFAULT_OBJECTS
-    runs: int = DEFAULT_RUNS
-    seed: int = SEED
+    objects: int = option(DEFAULT_OBJECTS, _objects, "objects/rows (1,000,000)", quick=20_000)
+    runs: int = option(DEFAULT_RUNS, positive, f"timed runs per case ({DEFAULT_RUNS})", quick=5)
+    seed: int = option(SEED, int, f"data set seed ({SEED})")
     cases: tuple[str, ...] = CASE_KEYS
 
 
@@ -425,13 +415,19 @@ def _hits(answer: list[str] | int) -> int:
     return answer if isinstance(answer, int) else len(answer)
 
 
-class QueryBench:
+class QueryBench(Group):
     """Builds both sides, runs the cases, closes everything."""
 
+    description = "omsh's metadata queries vs SQLite with an index per field, as ratios"
+    quick_help = "20,000 objects, 5 runs"
+    settings_type = Settings
+
+    @staticmethod
+    def versions() -> dict[str, Any]:
+        return {"sqlite": sqlite3.sqlite_version}
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.figures = Figures()
         self.omsh: OmshSide | None = None
         self.sqlite: SQLiteSide | None = None
@@ -508,20 +504,28 @@ class QueryBench:
             self.say(f"case {case.key} failed: {exc}")
         return result
 
+    # -- the report --------------------------------------------------------------
 
-def report(settings: Settings, figures: Figures, results: list[CaseResult]) -> str:
-    lines = [
-        f"omsh catalog vs SQLite: medians of {settings.runs} interleaved runs over"
-        f" {settings.objects:,} objects with 5 typed fields (seed {settings.seed})",
-        "  omsh: parse, StoreView.query as admin, paths in path order (or the count),"
-        " in an open read transaction",
-        "  SQLite: the same SELECT path … ORDER BY path (or count(*)), all rows fetched",
-        "",
-        format_table(results),
-        "",
-    ]
-    lines += result_lines(results)
-    lines.append("")
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings = self.settings
+        return [
+            f"omsh catalog vs SQLite: medians of {settings.runs} interleaved runs over"
+            f" {settings.objects:,} objects with 5 typed fields (seed {settings.seed})",
+            "  omsh: parse, StoreView.query as admin, paths in path order (or the count),"
+            " in an open read transaction",
+            "  SQLite: the same SELECT path … ORDER BY path (or count(*)), all rows fetched",
+        ]
+
+    def tail(self) -> list[str]:
+        return ["", *figure_lines(self.settings, self.figures)]
+
+    def details(self) -> dict[str, Any]:
+        return {"figures": self.figures.as_dict()}
+
+
+def figure_lines(settings: Settings, figures: Figures) -> list[str]:
+    """Below the cases: load and index build rates, index sizes, the process's peak RSS."""
+    lines = []
     load = figures.load_seconds
     if "omsh" in load:
         lines.append(
@@ -547,56 +551,4 @@ def report(settings: Settings, figures: Figures, results: list[CaseResult]) -> s
         )
     if figures.peak_rss:
         lines.append(f"peak RSS of the benchmark process: {figures.peak_rss / 1024**3:.2f} GiB")
-    return "\n".join(lines)
-
-
-# -- command line --------------------------------------------------------------
-
-
-def _objects(text: str) -> int:
-    """``--objects``: a count, which may be written ``1_000_000`` or ``1,000,000``."""
-    return positive(text.replace("_", "").replace(",", ""))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench query",
-        description="omsh's metadata queries vs SQLite with an index per field, as ratios",
-    )
-    parser.add_argument("--objects", type=_objects, help="objects/rows (default 1,000,000)")
-    parser.add_argument(
-        "--runs", type=positive, help=f"timed runs per case (default {DEFAULT_RUNS})"
-    )
-    parser.add_argument("--seed", type=int, default=SEED, help="data set seed")
-    parser.add_argument(
-        "--cases",
-        type=case_keys(CASE_KEYS),
-        default=CASE_KEYS,
-        help=f"comma-separated subset of {','.join(CASE_KEYS)}",
-    )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 objects, 5 runs")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    chosen = chosen_settings(args, ("objects", "runs"), Settings(), QUICK)
-    return Settings(**chosen, seed=args.seed, cases=args.cases)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "query",
-        args,
-        lambda temp: QueryBench(temp, settings, say),
-        lambda bench, results, context: report(settings, bench.figures, results),
-        {**vars(settings), "cases": list(settings.cases)},
-        details=lambda bench: {"figures": bench.figures.as_dict()},
-        context={"sqlite": sqlite3.sqlite_version},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return lines

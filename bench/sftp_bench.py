@@ -30,46 +30,35 @@ both servers accept, so both negotiate the same.
 
 from __future__ import annotations
 
-import argparse
 import configparser
 import json
 import os
-import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-import asyncssh
-
-from bench import harness
+from bench import ssh_client
 from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    CaseSpec,
     MemoryWatch,
     Target,
-    add_run_options,
-    case_keys,
     checked_output,
-    chosen_settings,
-    format_table,
     interleave,
     load_line,
     negotiated_lines,
     output_of,
-    parse_size,
-    positive,
-    result_lines,
-    run_cases,
     run_checked,
-    run_main,
-    say,
     write_random,
 )
+from bench.launcher import need, public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, need, public_key_file
+from bench.runner import Group, option, parse_size, positive
+from bench.ssh_client import Endpoint, SSHClient, cipher_option, kex_option
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
@@ -82,34 +71,15 @@ SFTP_SERVERS = (
 )
 
 
-@dataclass(frozen=True)
-class SFTPCase:
-    """A case's key, how it is shown and judged; the description is a format string."""
-
-    key: str
-    name: str
-    description: str
-    unit: str
-    target: Target
-    judged: str = "ratio"
-    notes: tuple[str, ...] = ()
-
-    def result(self, settings: Settings) -> CaseResult:
-        description = self.description.format(**settings.placeholders)
-        return CaseResult(
-            self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
-        )
-
-
 CASES = (
-    SFTPCase(
+    CaseSpec(
         "get",
         "sftp get throughput",
         "OpenSSH `sftp -b`, `get` of a {size_mib} MiB object/file to /dev/null",
         "MiB/s",
         Target(">=", 0.8),
     ),
-    SFTPCase(
+    CaseSpec(
         "put",
         "sftp put throughput",
         "OpenSSH `sftp -b`, `put` of a {size_mib} MiB local file over the same target",
@@ -117,7 +87,7 @@ CASES = (
         Target(">=", 0.6),
         notes=("omsh fsyncs an upload before committing it; sftp-server does not",),
     ),
-    SFTPCase(
+    CaseSpec(
         "rss",
         "server RSS over idle",
         "omsh server peak RSS (VmHWM + VmRSS sampling) during the get and put runs, minus idle",
@@ -125,7 +95,7 @@ CASES = (
         Target("<", 150),
         judged="max",
     ),
-    SFTPCase(
+    CaseSpec(
         "rclone",
         "rclone copy throughput",
         "`rclone copy` of {files} files of {file_kib} KiB into a new folder, default options",
@@ -140,13 +110,13 @@ CASE_KEYS = tuple(case.key for case in CASES)
 class Settings:
     """What to run and how often."""
 
-    runs: int = 5
-    size: int = GIB
-    files: int = 1000
-    file_size: int = 64 * KIB
+    runs: int = option(5, positive, "timed runs of each case (5)", quick=1)
+    size: int = option(GIB, parse_size, "get/put size, e.g. 64M (1G)", quick=64 * MIB)
+    files: int = option(1000, positive, "files rclone copies (1000)", quick=100)
+    file_size: int = option(64 * KIB, parse_size, "size of each (64K)")
     cases: tuple[str, ...] = CASE_KEYS
-    cipher: str = DEFAULT_CIPHER
-    kex: str = DEFAULT_KEX
+    cipher: str = cipher_option()
+    kex: str = kex_option()
 
     @property
     def placeholders(self) -> dict[str, str]:
@@ -156,9 +126,6 @@ class Settings:
             "files": f"{self.files:,}",
             "file_kib": f"{self.file_size / KIB:g}",
         }
-
-
-QUICK = {"runs": 1, "size": 64 * MIB, "files": 100}
 
 
 def sftp_server() -> str:
@@ -190,13 +157,23 @@ def _quoted(path: str) -> str:
     return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class SFTPBench:
+def versions() -> dict[str, Any]:
+    """The clients' and servers' versions, for the JSON document."""
+    rclone = output_of(["rclone", "version"])
+    return {**ssh_client.versions(), "rclone": rclone.splitlines()[0] if rclone else None}
+
+
+class SFTPBench(Group):
     """Sets both servers up, runs the cases, tears everything down."""
 
+    description = "omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)"
+    quick_help = "1 run, 64 MiB, 100 files"
+    settings_type = Settings
+    case_specs = CASES
+    versions = staticmethod(versions)
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.client = SSHClient(workdir / "client", cipher=settings.cipher, kex=settings.kex)
         client_key = public_key_file(self.client.key)
         self.omsh = OmshServer(workdir / "omsh", client_key)
@@ -235,7 +212,7 @@ class SFTPBench:
             containers=(OMSH_TOP, f"{OMSH_TOP}/rclone"), objects={f"{OMSH_TOP}/big": self.source}
         )
         self.say("starting omsh and sshd")
-        self.ends = {"omsh": self.omsh.start(), "sshd": self.sshd.start()}
+        self.ends = {"omsh": self.omsh.start().endpoint(), "sshd": self.sshd.start()}
         for endpoint in self.ends.values():
             self.client.trust(endpoint)
             self.negotiated[endpoint.label] = self.client.negotiated(endpoint, "pwd")
@@ -393,86 +370,17 @@ class SFTPBench:
         )
         return f"rclone's md5sum_command, run over exec after each upload to check it: {found}"
 
-    def run(self) -> list[CaseResult]:
-        """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
-        return run_cases(self, CASES, self.settings.cases, self.settings)
+    # -- the report ------------------------------------------------------------------
 
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings, names = self.settings, self.settings.placeholders
+        return [
+            f"omsh vs OpenSSH sftp-server: medians of {settings.runs} runs, interleaved, fresh"
+            f" connection each; {names['size_mib']} MiB (get, put),"
+            f" {names['files']} x {names['file_kib']} KiB (rclone)",
+            load_line(context),
+            *negotiated_lines(self.negotiated),
+        ]
 
-# -- command line ------------------------------------------------------------------
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench sftp",
-        description="omsh's SFTP server vs OpenSSH's sftp-server (sftp get/put, rclone copy)",
-    )
-    parser.add_argument("--runs", type=positive, help="timed runs of each case (default 5)")
-    parser.add_argument("--size", type=parse_size, help="get/put size, e.g. 64M (default 1G)")
-    parser.add_argument("--files", type=positive, help="files rclone copies (default 1000)")
-    parser.add_argument(
-        "--file-size", type=parse_size, default=64 * KIB, help="size of each (default 64K)"
-    )
-    parser.add_argument(
-        "--cases",
-        type=case_keys(CASE_KEYS),
-        default=CASE_KEYS,
-        help=f"comma-separated subset of {','.join(CASE_KEYS)}",
-    )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 run, 64 MiB, 100 files")
-    parser.add_argument("--cipher", default=DEFAULT_CIPHER, help="cipher the sftp client pins")
-    parser.add_argument("--kex", default=DEFAULT_KEX, help="key exchange the sftp client pins")
-    add_run_options(parser)
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    chosen = chosen_settings(args, ("runs", "size", "files"), Settings(), QUICK)
-    return Settings(
-        **chosen, file_size=args.file_size, cases=args.cases, cipher=args.cipher, kex=args.kex
-    )
-
-
-def environment() -> dict[str, Any]:
-    """What the numbers were measured on, with the clients' and servers' versions."""
-    rclone = output_of(["rclone", "version"])
-    return {
-        "openssh": output_of(["ssh", "-V"]),
-        "rclone": rclone.splitlines()[0] if rclone else None,
-        "asyncssh": asyncssh.__version__,
-        **harness.environment(),
-    }
-
-
-def report(
-    settings: Settings, bench: SFTPBench, results: list[CaseResult], context: dict[str, Any]
-) -> str:
-    names = settings.placeholders
-    lines = [
-        f"omsh vs OpenSSH sftp-server: medians of {settings.runs} runs, interleaved, fresh"
-        f" connection each; {names['size_mib']} MiB (get, put),"
-        f" {names['files']} x {names['file_kib']} KiB (rclone)",
-        load_line(context),
-        *negotiated_lines(bench.negotiated),
-        "",
-        format_table(results),
-        "",
-        *result_lines(results),
-    ]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from(args)
-    return run_main(
-        "sftp",
-        args,
-        lambda temp: SFTPBench(temp, settings, say),
-        lambda bench, results, context: report(settings, bench, results, context),
-        {**asdict(settings), "cases": list(settings.cases)},
-        details=lambda bench: {"negotiated": bench.negotiated},
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def details(self) -> dict[str, Any]:
+        return {"negotiated": self.negotiated}

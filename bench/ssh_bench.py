@@ -28,47 +28,32 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bench import ssh_client
 from bench.harness import (
     MIB,
     BenchError,
     CaseResult,
+    CaseSpec,
     MemoryWatch,
     OutputCount,
     Target,
     count_output,
     interleave,
-    run_cases,
+    load_line,
+    negotiated_lines,
     run_checked,
     write_random,
 )
+from bench.launcher import public_key_file
 from bench.omsh_server import OmshServer
-from bench.ssh_client import DEFAULT_CIPHER, DEFAULT_KEX, Endpoint, SSHClient, public_key_file
+from bench.runner import Group, option, parse_size, positive
+from bench.ssh_client import Endpoint, SSHClient, cipher_option, kex_option
 from bench.ssh_reference import OpenSSHServer
 
 GIB = 1024 * MIB
 OMSH_TOP = "/bench"
-
-
-@dataclass(frozen=True)
-class CaseSpec:
-    """What a case measures and its goal; ``description`` may use {size_mib} and {children}."""
-
-    key: str
-    name: str
-    description: str
-    unit: str
-    target: Target
-    judged: str = "ratio"
-    notes: tuple[str, ...] = ()
-
-    def result(self, settings: Settings) -> CaseResult:
-        description = self.description.format(
-            size_mib=f"{settings.size / MIB:g}", children=settings.children
-        )
-        return CaseResult(
-            self.name, description, self.unit, self.target, self.judged, notes=list(self.notes)
-        )
 
 
 #: The cases in the order they run: the transfers come before the big ``ls``
@@ -119,13 +104,18 @@ CASE_KEYS = tuple(spec.key for spec in CASES)
 class Settings:
     """What to run and how often."""
 
-    runs: int = 20
-    big_runs: int = 5
-    size: int = GIB
-    children: int = 10_000
+    runs: int = option(20, positive, "timed runs of the small cases (20)", quick=3)
+    big_runs: int = option(5, positive, "timed runs of the cat and put transfers (5)", quick=1)
+    size: int = option(GIB, parse_size, "transfer size, e.g. 1G, 256M (1G)", quick=64 * MIB)
+    children: int = option(10_000, positive, "children of the big container (10000)")
     cases: tuple[str, ...] = CASE_KEYS
-    cipher: str = DEFAULT_CIPHER
-    kex: str = DEFAULT_KEX
+    cipher: str = cipher_option()
+    kex: str = kex_option()
+
+    @property
+    def placeholders(self) -> dict[str, Any]:
+        """What case descriptions may use."""
+        return {"size_mib": f"{self.size / MIB:g}", "children": self.children}
 
 
 def _milliseconds(seconds: float) -> float:
@@ -156,13 +146,17 @@ class Sides:
     reference: list[str]
 
 
-class SSHBench:
+class SSHBench(Group):
     """Sets both servers up, runs the cases, tears everything down."""
 
+    description = "omsh vs OpenSSH sshd, as ratios of medians"
+    quick_help = "3 runs, 1 x 64 MiB"
+    settings_type = Settings
+    case_specs = CASES
+    versions = staticmethod(ssh_client.versions)
+
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        self.workdir = workdir
-        self.settings = settings
-        self.say = say
+        super().__init__(workdir, settings, say)
         self.client = SSHClient(workdir / "client", cipher=settings.cipher, kex=settings.kex)
         client_key = public_key_file(self.client.key)
         self.omsh = OmshServer(workdir / "omsh", client_key)
@@ -198,7 +192,7 @@ class SSHBench:
             children=(f"{OMSH_TOP}/many", self._names()),
         )
         self.say("starting omsh and sshd")
-        self.omsh_end = self.omsh.start()
+        self.omsh_end = self.omsh.start().endpoint()
         self.ref_end = self.sshd.start()
         for endpoint, probe in ((self.omsh_end, "pwd"), (self.ref_end, "true")):
             self.client.trust(endpoint)
@@ -325,6 +319,17 @@ class SSHBench:
         warm_up = _expect_output(f"{children} lines", lambda count: count.lines == children)
         self._measure(result, sides, self.settings.runs, _milliseconds, warm_up)
 
-    def run(self) -> list[CaseResult]:
-        """Every selected case, in :data:`CASES` order; a failing case is reported, not fatal."""
-        return run_cases(self, CASES, self.settings.cases, self.settings)
+    # -- the report ------------------------------------------------------------------
+
+    def head(self, context: dict[str, Any]) -> list[str]:
+        settings = self.settings
+        return [
+            f"omsh vs OpenSSH sshd: medians of {settings.runs} runs (exec, ls) and"
+            f" {settings.big_runs} runs of {settings.size / MIB:g} MiB (cat, put),"
+            " runs interleaved, fresh connection each",
+            load_line(context),
+            *negotiated_lines(self.negotiated),
+        ]
+
+    def details(self) -> dict[str, Any]:
+        return {"negotiated": self.negotiated}

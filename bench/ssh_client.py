@@ -5,17 +5,23 @@ no user or system configuration (``-F /dev/null``), key authentication with
 one ed25519 key, strict host-key checking against our own known_hosts file,
 no connection sharing (``ControlMaster=no``), no compression, no PTY, and a
 pinned cipher and key exchange so that both sides do the same cryptography.
+The options every OpenSSH command line gets, in the tests as here, come from
+:func:`bench.launcher.openssh_options`; this adds what the comparison pins.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.harness import BenchError
+import asyncssh
+
+from bench.harness import BenchError, output_of
+from bench.launcher import generate_key, known_hosts_line, need, openssh_options
+from bench.runner import option
 
 DEFAULT_CIPHER = "aes128-gcm@openssh.com"
 #: OpenSSH would pick sntrup761x25519 against sshd, which asyncssh lacks;
@@ -28,33 +34,19 @@ _CIPHER = re.compile(r"kex: server->client cipher: (\S+) MAC: (\S+) compression:
 _HOST_KEY = re.compile(r"kex: host key algorithm: (\S+)")
 
 
-def need(tool: str) -> str:
-    """The absolute path of *tool*, or a :class:`BenchError` if it is missing."""
-    path = shutil.which(tool)
-    if path is None:
-        raise BenchError(f"{tool} is not installed")
-    return path
+def cipher_option() -> Any:
+    """The ``--cipher`` setting of a group that compares omsh with sshd."""
+    return option(DEFAULT_CIPHER, str, f"cipher pinned for both servers ({DEFAULT_CIPHER})")
 
 
-def generate_key(path: Path, comment: str) -> Path:
-    """An unencrypted ed25519 key pair at *path* (and ``path.pub``)."""
-    if not path.exists():
-        subprocess.run(
-            [need("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-            check=True,
-        )
-    return path
+def kex_option() -> Any:
+    """The ``--kex`` setting of a group that compares omsh with sshd."""
+    return option(DEFAULT_KEX, str, f"key exchange pinned for both servers ({DEFAULT_KEX})")
 
 
-def public_key_file(private_key: Path) -> Path:
-    """Where ssh-keygen put the public half of *private_key*."""
-    return private_key.with_name(private_key.name + ".pub")
-
-
-def public_key(private_key: Path) -> str:
-    """``TYPE BASE64`` of *private_key*'s public half (comment dropped)."""
-    kind, blob = public_key_file(private_key).read_text(encoding="ascii").split()[:2]
-    return f"{kind} {blob}"
+def versions() -> dict[str, Any]:
+    """The SSH implementations compared, for the JSON document: OpenSSH's and omsh's asyncssh."""
+    return {"openssh": output_of(["ssh", "-V"]), "asyncssh": asyncssh.__version__}
 
 
 @dataclass(frozen=True)
@@ -84,16 +76,12 @@ class SSHClient:
     def trust(self, endpoint: Endpoint) -> None:
         """Record *endpoint*'s host key, so strict checking passes."""
         with self.known_hosts.open("a", encoding="ascii") as known:
-            known.write(f"[{endpoint.host}]:{endpoint.port} {endpoint.host_key}\n")
+            known.write(known_hosts_line(endpoint.port, endpoint.host_key, endpoint.host))
 
     def options(self) -> list[str]:
         """The options every connection uses, to either server."""
-        settings = {
-            "BatchMode": "yes",
-            "IdentitiesOnly": "yes",
-            "UserKnownHostsFile": str(self.known_hosts),
+        pinned = {
             "GlobalKnownHostsFile": "/dev/null",
-            "StrictHostKeyChecking": "yes",
             "UpdateHostKeys": "no",
             "ControlMaster": "no",
             "ControlPath": "none",
@@ -101,15 +89,11 @@ class SSHClient:
             "RequestTTY": "no",
             "ForwardAgent": "no",
             "ForwardX11": "no",
-            "LogLevel": "ERROR",
             "Ciphers": self.cipher,
             "KexAlgorithms": self.kex,
             "HostKeyAlgorithms": HOST_KEY_ALGORITHM,
         }
-        options = ["-F", "/dev/null", "-i", str(self.key)]
-        for name, value in settings.items():
-            options += ["-o", f"{name}={value}"]
-        return options
+        return ["-F", "/dev/null", *openssh_options(self.known_hosts, self.key, **pinned)]
 
     def argv(self, endpoint: Endpoint, command: str, *, verbose: bool = False) -> list[str]:
         """``ssh [-v] OPTIONS -p PORT USER@HOST COMMAND``."""

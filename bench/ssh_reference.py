@@ -20,22 +20,13 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import socket
 from pathlib import Path
 
-from bench.harness import BenchError, ServerProcess
-from bench.ssh_client import Endpoint, generate_key, public_key
+from bench.launcher import HOST, LaunchError, ServerProcess, free_port, generate_key, public_key
+from bench.ssh_client import Endpoint
 
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")
-HOST = "127.0.0.1"
-
-
-def free_port(host: str = HOST) -> int:
-    """A port nobody listens on right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def find_sshd() -> str:
@@ -43,7 +34,7 @@ def find_sshd() -> str:
     for candidate in SSHD_CANDIDATES:
         if os.access(candidate, os.X_OK):
             return candidate
-    raise BenchError("sshd is not installed (apt-get install openssh-server)")
+    raise LaunchError("sshd is not installed (apt-get install openssh-server)")
 
 
 class OpenSSHServer(ServerProcess):

@@ -24,7 +24,7 @@ from omsh.store.model import StoreRoot
 
 if TYPE_CHECKING:
     from omsh.cdmi.server import CdmiListener
-    from omsh.ssh.session import ServerContext
+    from omsh.ssh.context import ServerContext
 
 log = logging.getLogger("omsh")
 
@@ -297,9 +297,9 @@ def serve(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     from omsh.authn import Authenticator, ThrottlePolicy
     from omsh.commands.registry import default_registry
+    from omsh.ssh.context import ServerContext
     from omsh.ssh.hostkey import fingerprint, load_or_create_host_key
     from omsh.ssh.server import start_ssh_server
-    from omsh.ssh.session import ServerContext
     from omsh.ssh.sftp import sftp_factory
 
     store = _open_store(args)

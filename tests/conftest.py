@@ -1,9 +1,12 @@
-"""Shared fixtures: an in-memory store with users, and a shell to drive."""
+"""Shared fixtures: an in-memory store with users, and a shell to drive;
+for end-to-end tests, a real server and a CDMI client of it."""
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
+from itertools import count
 
 import pytest
 
@@ -131,3 +134,23 @@ def server(tmp_path_factory):
     instance = OmshServer(tmp_path_factory.mktemp("omsh-e2e")).start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture(scope="module")
+def cdmi(server):
+    """A CDMI client of the module's server, as admin."""
+    from tests.cdmi_http import CdmiClient
+
+    return CdmiClient(server.cdmi_url)
+
+
+_boxes = count()
+
+
+@pytest.fixture
+def box(cdmi, request: pytest.FixtureRequest) -> str:
+    """A fresh container for one test on the CDMI endpoint, as a URI ending in '/'."""
+    name = re.sub(r"\W", "-", request.node.name)[:60]
+    uri = f"/{name}-{next(_boxes)}/"
+    assert cdmi.put_container(uri).status == 201
+    return uri

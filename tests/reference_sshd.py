@@ -33,10 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import BenchError
-from bench.ssh_client import public_key_file
+from bench.launcher import LaunchError, known_hosts_line, public_key_file
 from bench.ssh_reference import OpenSSHServer
-from tests.e2e import OmshServer, Result, openssh_options, run
+from tests.e2e import OmshServer, OpenSSHClients, Result, run
 
 #: A modification time clients set and must get back: 2001-02-03 04:05:06 UTC.
 OLD_MTIME = 981173106
@@ -68,7 +67,7 @@ def tool(name: str, package: str) -> str:
     return path
 
 
-class Target(ABC):
+class Target(OpenSSHClients, ABC):
     """One SSH server as a client sees it, plus a look at what it stored."""
 
     #: "omsh" or "sshd", for messages and rclone remote names.
@@ -124,35 +123,15 @@ class Target(ABC):
     @abstractmethod
     def make_dirs(self, path: str) -> None: ...
 
-    # -- clients ----------------------------------------------------------
+    # -- clients (ssh, sftp, scp: OpenSSHClients) ----------------------------
 
     def path(self, *parts: str) -> str:
         """Absolute remote path of *parts* below :attr:`base`."""
         return "/".join([self.base, *parts])
 
-    def remote(self, path: str) -> str:
-        """``user@127.0.0.1:path``, a remote operand for ``scp``."""
-        return f"{self.user}@127.0.0.1:{path}"
-
-    def ssh_options(self) -> list[str]:
-        """OpenSSH options: this key only, strict host key checking, never prompt."""
-        return openssh_options(self.known_hosts(), self.key)
-
-    def ssh(self, command: str, timeout: float = 60) -> Result:
-        """``ssh user@127.0.0.1 COMMAND`` (omsh's shell or sshd's bash)."""
-        argv = [tool("ssh", "openssh-client"), "-p", str(self.port), *self.ssh_options()]
-        return run([*argv, f"{self.user}@127.0.0.1", command], timeout=timeout)
-
-    def sftp(self, batch: str, timeout: float = 120) -> Result:
-        """OpenSSH ``sftp -b -``; blank lines dropped, indentation stripped."""
-        lines = [line.strip() for line in batch.splitlines() if line.strip()]
-        argv = [tool("sftp", "openssh-client"), "-P", str(self.port), *self.ssh_options()]
-        stdin = "".join(f"{line}\n" for line in lines).encode()
-        return run([*argv, "-b", "-", f"{self.user}@127.0.0.1"], stdin=stdin, timeout=timeout)
-
-    def scp(self, *operands: str, timeout: float = 120) -> Result:
-        argv = [tool("scp", "openssh-client"), "-P", str(self.port), *self.ssh_options()]
-        return run([*argv, *operands], timeout=timeout)
+    def client(self, name: str) -> str:
+        """An OpenSSH client, or skip the test if it is missing."""
+        return tool(name, "openssh-client")
 
 
 class OmshTarget(Target):
@@ -238,12 +217,12 @@ class ReferenceSSHD(Target):
     def start(self) -> ReferenceSSHD:
         try:
             endpoint = self.process.start()
-        except BenchError as error:
+        except LaunchError as error:
             if "not installed" in str(error):
                 pytest.skip("sshd is not installed (Debian package: openssh-server)")
             raise
         self.host_key = endpoint.host_key
-        self._known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.host_key}\n")
+        self._known_hosts.write_text(known_hosts_line(self.port, self.host_key))
         return self
 
     def stop(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-from itertools import count
 from typing import Any
 
 import pytest
@@ -18,22 +17,6 @@ import pytest
 from tests.cdmi_http import CAPABILITY, CONTAINER, TIMESTAMP, CdmiClient
 
 pytestmark = pytest.mark.e2e
-
-_serial = count()
-
-
-@pytest.fixture(scope="module")
-def cdmi(server) -> CdmiClient:
-    return CdmiClient(server.cdmi_url)
-
-
-@pytest.fixture
-def box(cdmi: CdmiClient, request: pytest.FixtureRequest) -> str:
-    """A fresh container for one test, as a URI ending in '/'."""
-    name = re.sub(r"\W", "-", request.node.name)[:50]
-    uri = f"/conf-{name}-{next(_serial)}/"
-    assert cdmi.put_container(uri).status == 201
-    return uri
 
 
 def b64(data: bytes) -> str:

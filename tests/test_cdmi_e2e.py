@@ -13,7 +13,6 @@ import base64
 import hashlib
 import os
 import re
-from itertools import count
 from typing import Any
 from urllib.parse import quote
 
@@ -23,22 +22,6 @@ from omsh.store.ids import new_object_id, parse_object_id
 from tests.cdmi_http import CAPABILITY, CONTAINER, OBJECT, TIMESTAMP, CdmiClient
 
 pytestmark = pytest.mark.e2e
-
-_serial = count()
-
-
-@pytest.fixture(scope="module")
-def cdmi(server) -> CdmiClient:
-    return CdmiClient(server.cdmi_url)
-
-
-@pytest.fixture
-def box(cdmi: CdmiClient, request: pytest.FixtureRequest) -> str:
-    """A fresh container for one test, as a URI ending in '/'."""
-    name = re.sub(r"\W", "-", request.node.name)[:60]
-    uri = f"/{name}-{next(_serial)}/"
-    assert cdmi.put_container(uri).status == 201
-    return uri
 
 
 def user_metadata(body: dict[str, Any]) -> dict[str, Any]:

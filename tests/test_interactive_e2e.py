@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 
 from omsh import __version__
-from tests.e2e import need
 from tests.terminal import Terminal
 
 pytestmark = pytest.mark.e2e
@@ -223,20 +222,7 @@ def test_resize_redraws_and_output_follows_the_width(term):
 
 
 def test_putty_plink_interactive(server, tree, tmp_path):
-    argv = [
-        need("plink"),
-        "-t",
-        "-ssh",
-        "-P",
-        str(server.port),
-        "-hostkey",
-        server.host_key,
-        "-pwfile",
-        str(server.password_file),
-        "-noagent",
-        "admin@127.0.0.1",
-    ]
-    terminal = Terminal(argv, tmp_path)
+    terminal = Terminal(server.plink_argv("-t"), tmp_path)
     try:
         # PuTTY's anti-spoofing pause after keyboard-interactive authentication.
         terminal.wait_for("Press Return to begin session")

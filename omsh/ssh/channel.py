@@ -43,7 +43,26 @@ class Interrupt:
             raise OmshError("interrupted")
 
 
-class ChannelSink:
+class _Bridge:
+    """A worker thread's end of one channel stream: the loop that owns it, and Ctrl-C."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        stream: asyncssh.SSHWriter[bytes] | asyncssh.SSHReader[bytes],
+        interrupt: Interrupt | None = None,
+    ) -> None:
+        self._loop = loop
+        self._stream = stream
+        self._interrupt = interrupt
+
+    def _check_interrupt(self) -> None:
+        """Raise "interrupted" if the front end has set the interrupt since the last check."""
+        if self._interrupt is not None:
+            self._interrupt.check()
+
+
+class ChannelSink(_Bridge):
     """A callable that writes bytes to an SSH stream from a worker thread.
 
     Writes are pipelined one deep: a call hands its bytes to the event loop
@@ -54,16 +73,9 @@ class ChannelSink:
     reads slowly still holds the worker back.
     """
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        stream: asyncssh.SSHWriter[bytes],
-        interrupt: Interrupt | None = None,
-    ) -> None:
-        self._loop = loop
-        self._stream = stream
-        self._interrupt = interrupt
-        self._pending: Future[None] | None = None
+    _stream: asyncssh.SSHWriter[bytes]
+    #: The write handed to the loop last, not yet waited for.
+    _pending: Future[None] | None = None
 
     async def _send(self, data: bytes) -> None:
         self._stream.write(data)
@@ -76,8 +88,7 @@ class ChannelSink:
             raise ClientGone() from None
 
     def __call__(self, data: bytes) -> None:
-        if self._interrupt is not None:
-            self._interrupt.check()
+        self._check_interrupt()
         if self._stream.channel.is_closing():
             raise ClientGone()
         future = asyncio.run_coroutine_threadsafe(self._send(data), self._loop)
@@ -86,7 +97,7 @@ class ChannelSink:
             self._wait(previous)
 
 
-class ChannelSource:
+class ChannelSource(_Bridge):
     """Blocking reads of a session's stdin from a worker thread.
 
     Data is fetched from the channel in blocks of its whole receive window
@@ -100,15 +111,15 @@ class ChannelSource:
     each grant allows, which keeps the buffered total to about three windows.
     """
 
+    _stream: asyncssh.SSHReader[bytes]
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         stream: asyncssh.SSHReader[bytes],
         interrupt: Interrupt | None = None,
     ) -> None:
-        self._loop = loop
-        self._stream = stream
-        self._interrupt = interrupt
+        super().__init__(loop, stream, interrupt)
         self._block = max(stream.channel.get_recv_window(), 1)
         self._buffer = b""
         self._offset = 0
@@ -128,8 +139,7 @@ class ChannelSource:
 
     def _fill(self) -> bool:
         """Fetch the next block into the buffer; False at end of input."""
-        if self._interrupt is not None:
-            self._interrupt.check()
+        self._check_interrupt()
         future = asyncio.run_coroutine_threadsafe(self._read(self._block), self._loop)
         try:
             self._buffer = future.result()

@@ -43,10 +43,11 @@ from omsh.commands.runtime import Shell
 from omsh.errors import OmshError
 from omsh.ssh.channel import EmptySource, Interrupt
 from omsh.ssh.completer import ShellCompleter
+from omsh.ssh.context import ServerContext
 from omsh.ssh.history import SessionHistory
 from omsh.ssh.keybindings import shell_key_bindings
 from omsh.ssh.lexer import OmshLexer
-from omsh.ssh.session import ServerContext, make_shell, run_line, start_in_home
+from omsh.ssh.shell import make_shell, run_line, start_in_home
 from omsh.ssh.style import SHELL_STYLE
 from omsh.ssh.toolbar import Toolbar
 

@@ -21,7 +21,8 @@ import asyncssh
 from asyncssh.session import DataType
 
 from omsh.authn import Authenticator
-from omsh.ssh.session import ServerContext, handle_session
+from omsh.ssh.context import ServerContext
+from omsh.ssh.session import handle_session
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,77 @@
+"""A command :class:`~omsh.commands.runtime.Shell` on an SSH channel.
+
+What exec, script and interactive sessions have in common, whichever kind
+:mod:`omsh.ssh.session` chose: a shell wired to the channel
+(:func:`make_shell`), command lines run in a worker thread
+(:func:`run_line`), and the start in the user's home (:func:`start_in_home`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncssh
+
+from omsh.commands.base import Ask, ShellSession
+from omsh.commands.output import InputStream, Output
+from omsh.commands.runtime import Shell
+from omsh.errors import OmshError
+from omsh.ssh.channel import ChannelSink, ChannelSource, Interrupt
+from omsh.ssh.context import ServerContext
+from omsh.store.admin import start_container
+from omsh.store.model import StoreRoot
+from omsh.store.view import StoreView
+
+log = logging.getLogger(__name__)
+
+
+def make_shell(
+    context: ServerContext,
+    process: asyncssh.SSHServerProcess[bytes],
+    session: ShellSession,
+    *,
+    stdin: InputStream | None = None,
+    interrupt: Interrupt | None = None,
+    ask_secret: Callable[[str], str] | None = None,
+    ask: Ask | None = None,
+) -> Shell:
+    """A :class:`Shell` wired to *process*'s channel.
+
+    With a PTY, errors go to the channel's stdout, as fd 1 and 2 share a tty
+    under sshd: stdout and stderr are separate SSH streams that the client
+    writes out independently, so an error could land after the next prompt.
+    """
+    loop = asyncio.get_running_loop()
+    terminal = process.get_terminal_type() is not None
+    width = process.get_terminal_size()[0] or 80
+    err_stream = process.stdout if terminal else process.stderr
+    out = Output(ChannelSink(loop, process.stdout, interrupt), terminal=terminal, width=width)
+    err = Output(ChannelSink(loop, err_stream, interrupt), terminal=terminal, width=width)
+    source = stdin if stdin is not None else ChannelSource(loop, process.stdin, interrupt)
+    return Shell(
+        context.store, context.registry, session, out, err, source, ask_secret=ask_secret, ask=ask
+    )
+
+
+async def run_line(context: ServerContext, shell: Shell, line: str) -> int:
+    """Run one command line in a worker thread; a vanished client is status 1."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(context.executor, shell.execute, line)
+    except OmshError as exc:
+        log.info("session of %s ended early: %s", shell.session.user, exc)
+        return exc.exit_status
+
+
+async def start_in_home(context: ServerContext, session: ShellSession) -> None:
+    """Put a new *session* in its user's home if that exists, else leave it at ``/``."""
+    user = session.user
+
+    def where(root: StoreRoot) -> str:
+        return start_container(StoreView.for_user(root, user))
+
+    with contextlib.suppress(OmshError):  # a removed account is refused by its command
+        session.cwd = await context.read_quickly(where)
