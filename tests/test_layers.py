@@ -62,7 +62,8 @@ def run_time_imports(source: str) -> set[str]:
 def import_graph() -> dict[str, set[str]]:
     modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
     return {
-        name: {target for target in run_time_imports(path.read_text()) if target in modules} - {name}
+        name: {target for target in run_time_imports(path.read_text()) if target in modules}
+        - {name}
         for name, path in modules.items()
     }
 
