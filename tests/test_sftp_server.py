@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from omsh.errors import AlreadyExists, InvalidName, NotFound, OmshError, PermissionDenied
 from omsh.ssh import sftp, sftp_files
-from omsh.ssh.session import ServerContext
+from omsh.ssh.context import ServerContext
 from omsh.ssh.sftp import (
     StoreSFTPServer,
     client_gone,

@@ -34,9 +34,6 @@ from omsh.ssh.shell import make_shell, run_line, start_in_home
 
 log = logging.getLogger(__name__)
 
-#: Still importable from here, where it used to live (omsh.ssh.sftp imports it so).
-__all__ = ["ServerContext", "handle_session"]
-
 
 async def handle_session(context: ServerContext, process: asyncssh.SSHServerProcess[bytes]) -> None:
     """asyncssh ``process_factory``: dispatch on the kind of session."""

@@ -67,7 +67,7 @@ from asyncssh import (
 
 from omsh import errors
 from omsh.errors import AlreadyExists, InvalidName, IsAContainer, NotFound, OmshError
-from omsh.ssh.session import ServerContext
+from omsh.ssh.context import ServerContext
 from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
 from omsh.ssh.sftp_wire import tolerate_padded_writes
 from omsh.store.admin import start_container
