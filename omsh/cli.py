@@ -362,7 +362,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 async def _start_cdmi(args: argparse.Namespace, context: ServerContext) -> CdmiListener:
-    from omsh.cdmi.handlers import CdmiService
+    from omsh.cdmi.dispatch import CdmiService
     from omsh.cdmi.server import start_cdmi_server, tls_context
 
     if bool(args.tls_cert) != bool(args.tls_key):

@@ -2,19 +2,22 @@
 
 Thin like the SSH front end: it maps HTTP to :class:`~omsh.store.view.StoreView`
 operations, so every access is decided by the same ``check_access`` and every
-change keeps the same catalog and audit trail.  Modules:
+change keeps the same catalog and audit trail.  The modules, in the order
+a request meets them (ARCHITECTURE §3 follows a PUT through them):
 
+* :mod:`~omsh.cdmi.server` — the aiohttp application and its listener;
+* :mod:`~omsh.cdmi.dispatch` — the entry point: negotiate, authenticate,
+  route to a handler, turn errors into statuses;
 * :mod:`~omsh.cdmi.protocol` — media types, version negotiation, URIs,
   selectors, JSON answers and errors;
 * :mod:`~omsh.cdmi.auth` — HTTP Basic against the store's principals;
-* :mod:`~omsh.cdmi.bodies` — CDMI JSON request bodies, checked up front;
-* :mod:`~omsh.cdmi.representation` — the JSON bodies CDMI defines, capabilities;
-* :mod:`~omsh.cdmi.context` — the parsed request and the store plumbing;
+* :mod:`~omsh.cdmi.context` — the parsed request, locating its target, the
+  store plumbing (worker threads, loop reads, group commit);
 * :mod:`~omsh.cdmi.containers`, :mod:`~omsh.cdmi.dataobjects` — the handlers;
-* :mod:`~omsh.cdmi.updates` — metadata, ``cdmi_acl``, copy and move;
+* :mod:`~omsh.cdmi.bodies` — CDMI JSON request bodies, checked up front;
 * :mod:`~omsh.cdmi.values`, :mod:`~omsh.cdmi.staging` — values out and in;
-* :mod:`~omsh.cdmi.handlers` — the entry point and dispatch;
-* :mod:`~omsh.cdmi.server` — the application and its listener.
+* :mod:`~omsh.cdmi.updates` — metadata, ``cdmi_acl``, copy and move;
+* :mod:`~omsh.cdmi.representation` — the JSON bodies CDMI defines, capabilities.
 
 Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
 

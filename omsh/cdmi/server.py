@@ -10,7 +10,7 @@ from typing import cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from omsh.cdmi.handlers import CdmiService
+from omsh.cdmi.dispatch import CdmiService
 
 #: aiohttp's own limits answer oversized request lines and headers with 400.
 MAX_LINE = 8190
