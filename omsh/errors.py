@@ -12,7 +12,7 @@ from __future__ import annotations
 class OmshError(Exception):
     """A failure that is reported to the user as one line.
 
-    ``exit_status`` is the status an exec session returns (DESIGN §3).
+    ``exit_status`` is the status an exec session returns (ARCHITECTURE §6.2).
     """
 
     exit_status = 1

@@ -1,4 +1,4 @@
-"""Shell commands: one module per command family (DESIGN §3).
+"""Shell commands: one module per command family (ARCHITECTURE §6.2).
 
 Each family module defines ``COMMANDS``, a tuple of :class:`Command`
 subclasses.  :func:`omsh.commands.registry.default_registry` registers them

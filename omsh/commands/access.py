@@ -1,7 +1,7 @@
 """Access control: ``acl``, and ``getfacl``/``setfacl`` for people coming from OMS or POSIX.
 
 ``acl PATH`` lists the entries that decide access to an object, in the order
-they are evaluated (DESIGN §5): its own, then the inheritable ones of its
+they are evaluated (ARCHITECTURE §6.4): its own, then the inheritable ones of its
 ancestors, nearest first, each with where it comes from.  ``acl grant``,
 ``deny`` and ``revoke`` edit the object's own ACL; ``acl check`` prints the
 permissions someone effectively holds (OMS ``permcheck``).

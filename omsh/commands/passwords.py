@@ -1,6 +1,6 @@
 """Asking for passwords: at the terminal without echo, or from standard input.
 
-A password never travels on a command line (DESIGN §6), so ``passwd`` and
+A password never travels on a command line (ARCHITECTURE §6.5), so ``passwd`` and
 ``user add`` take one only from here: the interactive shell's no-echo prompt
 (:attr:`Invocation.ask_secret`, whose history keeps nothing) or the first
 lines of standard input in an exec session (``ssh host passwd < file``).

@@ -4,7 +4,7 @@
 in the registry, expands a leading ``~`` in every word (:func:`expand_tilde`),
 parses its arguments, expands wildcards in path arguments, runs it and turns
 any :class:`~omsh.errors.OmshError` into one line on stderr
-and an exit status (DESIGN §3).  Anything else is a bug: the traceback goes to
+and an exit status (ARCHITECTURE §6.2).  Anything else is a bug: the traceback goes to
 the server log and the user sees one line.  It is synchronous and meant to run
 in a worker thread; the front ends give it blocking I/O objects.
 """

@@ -3,7 +3,7 @@
 :class:`ShellCompleter` is a prompt_toolkit completer that reads the command
 line the way :func:`~omsh.commands.words.split_commands` does, so quoting,
 escapes and ``;`` mean the same to completion as to execution.  What it
-offers comes from the declarations commands already make (DESIGN §3):
+offers comes from the declarations commands already make (ARCHITECTURE §6.2):
 
 * the first word of a command: command names from the registry;
 * a word starting with ``-``: the flags of that command;

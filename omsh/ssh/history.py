@@ -2,7 +2,7 @@
 
 Each session starts with the user's earlier lines (Up, Ctrl-R) and adds its
 own to the same per-user list, which the ``history`` command shows.  A line
-that may carry a secret is never recorded anywhere (DESIGN §6): a line that
+that may carry a secret is never recorded anywhere (ARCHITECTURE §6.5): a line that
 starts with a space (bash's ``ignorespace``), and any line with a word that
 hints at a secret, ``passwd`` included, in case someone types a password as
 its argument.  Recording too little is harmless; recording a secret is not.

@@ -4,7 +4,7 @@
 channel and picks the kind of session:
 
 * ``ssh host CMD`` (exec): the command line runs once; stdin and stdout are
-  streamed; the exit status follows DESIGN §3.  Escape codes appear only if
+  streamed; the exit status follows ARCHITECTURE §6.2.  Escape codes appear only if
   the client asked for a PTY (``ssh -t``).
 * ``ssh host`` with a PTY: the interactive prompt_toolkit shell
   (:mod:`omsh.ssh.interactive`).

@@ -2,7 +2,7 @@
 
 It keeps in sight what a prompt has no room for: who is logged in, the
 working container in full, how the last command went (only when it failed,
-with the meaning of its exit status, DESIGN §3), and a hint for newcomers.
+with the meaning of its exit status, ARCHITECTURE §6.2), and a hint for newcomers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from omsh.commands.base import ShellSession
 from omsh.commands.formatting import printable
 
-#: What each failing exit status means (DESIGN §3).
+#: What each failing exit status means (ARCHITECTURE §6.2).
 STATUS_MEANINGS = {
     1: "failed",
     2: "usage error",

@@ -10,7 +10,7 @@ bits (the NFSv4 ones), so the CDMI endpoint can carry ``cdmi_acl`` masks
 through unchanged.  The entries themselves (:class:`~omsh.store.acl.ACE`),
 how they are spelled and edited, are :mod:`omsh.store.acl`.
 
-Policy (DESIGN §5): members of ``admins`` may do anything, before any entry
+Policy (ARCHITECTURE §6.4): members of ``admins`` may do anything, before any entry
 is read.  Everyone else is decided by the object's own ACEs in order, then
 the inheritable ACEs of its ancestors, nearest first; the first ACE that
 matches a still-undecided requested bit decides that bit; a DENY of any

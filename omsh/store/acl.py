@@ -81,7 +81,7 @@ MASK_NAMES: dict[str, Perm] = {
     "ALL_PERMS": Perm.all(),
 }
 
-# -- the shell's permission words (DESIGN §5) --------------------------------
+# -- the shell's permission words (ARCHITECTURE §6.4) --------------------------------
 
 READ_WORD = Perm.READ | Perm.READ_ATTRIBUTES | Perm.READ_METADATA | Perm.READ_ACL
 PERM_WORDS: dict[str, Perm] = {
@@ -270,7 +270,7 @@ def validate_acl(entries: Iterable[ACE]) -> tuple[ACE, ...]:
 def default_root_acl() -> tuple[ACE, ...]:
     """The ACL of a fresh store's root, inherited by everything below it.
 
-    Private by default (DESIGN §5): owners may do anything to what they own,
+    Private by default (ARCHITECTURE §6.4): owners may do anything to what they own,
     administrators are allowed before any ACE is read, and nobody else gets
     anything.  Sharing is an explicit grant (``acl grant / AUTHENTICATED@
     read --inherit`` opens the whole store to every account).

@@ -1,6 +1,6 @@
 """Metadata indexes, kept in the same transaction as the tree they describe.
 
-Every system field (DESIGN §4) and every user metadata key has a
+Every system field (ARCHITECTURE §6.3) and every user metadata key has a
 :class:`FieldIndex`: forward from a typed sort key to the documents holding
 it, reverse from a document to its value.  Keys are ``(rank, value)`` so
 that each type sorts and compares only with itself — ints and floats share
@@ -57,7 +57,7 @@ DocSet: TypeAlias = "IISet | IITreeSet"
 #: What a forward index holds per key: one document id, or a set once two share it.
 DocIds: TypeAlias = "int | IITreeSet"
 
-#: System fields every object is indexed under (DESIGN §4).
+#: System fields every object is indexed under (ARCHITECTURE §6.3).
 SYSTEM_FIELDS = (
     "name",
     "path",

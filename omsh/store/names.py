@@ -1,7 +1,7 @@
 """Object names and paths.
 
 A name is any Unicode text except ``/`` and NUL, not ``.`` or ``..``, at most
-255 bytes of UTF-8 (DESIGN §2).  A path is a ``/``-separated sequence of
+255 bytes of UTF-8 (ARCHITECTURE §6.1).  A path is a ``/``-separated sequence of
 names, absolute or relative to a working container.  ``..`` above the root
 stays at the root, as on every POSIX system, so no path can escape the tree.
 """

@@ -1,6 +1,6 @@
 """The query language: parsing (lark), planning on the catalog, brute force.
 
-``parse_query`` turns a SQL WHERE subset (DESIGN §4) into a small tree of
+``parse_query`` turns a SQL WHERE subset (ARCHITECTURE §6.3) into a small tree of
 :class:`Node` objects.  Each node answers two ways:
 
 * :meth:`Node.evaluate` computes the matching document ids from the

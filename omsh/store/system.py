@@ -1,6 +1,6 @@
 """System metadata: what the server computes and clients can never set.
 
-The one definition of each field (DESIGN §2), read by ``stat`` and ``ls``
+The one definition of each field (ARCHITECTURE §6.1), read by ``stat`` and ``ls``
 (:func:`describe`), by CDMI (which writes them its own way, see
 :func:`omsh.cdmi.representation.system_metadata`) and, for queries, by the
 catalog (:func:`omsh.store.index.system_values`):

@@ -92,7 +92,7 @@ class StoreView:
 
     # -- access: the right each operation needs, chosen here ----------------
     #
-    # Front ends ask for an operation, never for a right (DESIGN §5); every
+    # Front ends ask for an operation, never for a right (ARCHITECTURE §6.4); every
     # operation below checks its right with check_access:
     #
     #   see an object: its name in a listing, its system and
