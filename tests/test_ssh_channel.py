@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import asyncssh
 
-from omsh.ssh.channel import ChannelSink, ChannelSource
+from omsh.ssh.channel import ChannelSink, ChannelSource, Interrupt, SessionInput
 
 MIB = 1024 * 1024
 WINDOW = 1 * MIB
@@ -85,11 +85,22 @@ def _exchange(
     return result[0]
 
 
+def _source(
+    loop: asyncio.AbstractEventLoop, process: asyncssh.SSHServerProcess, interrupt: Interrupt
+) -> ChannelSource:
+    """A source over *process*'s stdin, from a worker thread (its reader starts on the loop)."""
+
+    async def make() -> ChannelSource:
+        return ChannelSource(loop, SessionInput(process.stdin, interrupt), interrupt)
+
+    return asyncio.run_coroutine_threadsafe(make(), loop).result()
+
+
 def test_source_reads_everything_and_lines_split_correctly():
     payload = b"first line\nsecond\n" + bytes(range(256)) * 4096 + b"\nlast"
 
     def work(loop, process) -> tuple[bytes, bytes, bytes]:
-        source = ChannelSource(loop, process.stdin)
+        source = _source(loop, process, Interrupt())
         first, second = source.readline(), source.readline()
         return first, second, source.read()
 
@@ -109,7 +120,7 @@ def test_slow_reader_keeps_a_fast_uploader_within_a_few_windows():
     block = b"\xa5" * MIB
 
     def work(loop, process) -> tuple[int, str, int]:
-        source = ChannelSource(loop, process.stdin)
+        source = _source(loop, process, Interrupt())
         digest = hashlib.sha256()
         received = 0
         tracemalloc.reset_peak()

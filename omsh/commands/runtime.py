@@ -20,11 +20,11 @@ from collections.abc import Callable
 from zope.interface.registry import Components
 
 from omsh.commands.arguments import Complete
-from omsh.commands.base import Ask, Command, Invocation, ShellSession, parse_arguments
+from omsh.commands.base import Ask, Command, Interrupt, Invocation, ShellSession, parse_arguments
 from omsh.commands.output import InputStream, Output
 from omsh.commands.registry import Location, lookup_command
 from omsh.commands.words import Word, split_commands
-from omsh.errors import NotFound, OmshError, UsageError
+from omsh.errors import Cancelled, NotFound, OmshError, UsageError
 from omsh.store.database import Store
 from omsh.store.model import Container
 from omsh.store.names import normalize_path
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+#: A command stopped by Ctrl-C, as bash reports one killed by SIGINT.
+EXIT_INTERRUPTED = Cancelled.exit_status
 
 # How Word.glob_pattern writes a quoted (literal) wildcard character.
 _ESCAPED_WILDCARD = re.compile(r"\[([*?[])\]")
@@ -53,6 +55,7 @@ class Shell:
         stdin: InputStream,
         ask_secret: Callable[[str], str] | None = None,
         ask: Ask | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -63,6 +66,8 @@ class Shell:
         self.ask_secret = ask_secret
         #: Without a front end's own way to ask, answers come from stdin.
         self.ask = ask if ask is not None else functools.partial(ask_on_streams, err, stdin)
+        #: Set by the front end on Ctrl-C; cleared once a cancellation is reported.
+        self.interrupt = interrupt
 
     def execute(self, line: str) -> int:
         """Run every command on *line*; the status is the last command's."""
@@ -73,7 +78,8 @@ class Shell:
             return self._report("omsh", exc)
         for words in commands:
             status = self.run_words(words)
-            if self.session.finished:
+            # Ctrl-C abandons the rest of the line too, as in bash.
+            if self.session.finished or status == EXIT_INTERRUPTED:
                 break
         self.out.flush()
         self.err.flush()
@@ -105,10 +111,13 @@ class Shell:
                 stdin=self.stdin,
                 ask_secret=self.ask_secret,
                 ask=self.ask,
+                interrupt=self.interrupt,
             )
             status = command.run(invocation)
             self.out.flush()
             return EXIT_OK if status is None else status
+        except Cancelled:
+            return self._report_cancelled()
         except OmshError as exc:
             self.out.flush()
             return self._report(name, exc)
@@ -118,6 +127,23 @@ class Shell:
             self.err.line(f"omsh: {name}: internal error (details are in the server log)")
             self.err.flush()
             return EXIT_FAILURE
+
+    def _report_cancelled(self) -> int:
+        """Drop the interrupted command's unsent output; ``^C`` on a terminal; 130.
+
+        The flag is cleared only now, so every check the command passed on
+        its way out raised again; what is written here must not.  Without a
+        terminal nothing is printed, as a program killed by SIGINT prints
+        nothing: the exit status says it.
+        """
+        self.out.discard()
+        self.err.discard()
+        if self.interrupt is not None:
+            self.interrupt.clear()
+        if self.err.terminal:
+            self.err.line("^C")  # after any partial line, as a tty echoes it; erases a bar
+        self.err.flush()
+        return EXIT_INTERRUPTED
 
     def _report(self, name: str, exc: OmshError) -> int:
         prefix = "omsh" if name == "omsh" else f"omsh: {name}"

@@ -19,7 +19,7 @@ from omsh.commands.base import Ask, ShellSession
 from omsh.commands.output import InputStream, Output
 from omsh.commands.runtime import Shell
 from omsh.errors import OmshError
-from omsh.ssh.channel import ChannelSink, ChannelSource, Interrupt
+from omsh.ssh.channel import ChannelSink, Interrupt
 from omsh.ssh.context import ServerContext
 from omsh.store.admin import start_container
 from omsh.store.model import StoreRoot
@@ -33,7 +33,7 @@ def make_shell(
     process: asyncssh.SSHServerProcess[bytes],
     session: ShellSession,
     *,
-    stdin: InputStream | None = None,
+    stdin: InputStream,
     interrupt: Interrupt | None = None,
     ask_secret: Callable[[str], str] | None = None,
     ask: Ask | None = None,
@@ -43,6 +43,8 @@ def make_shell(
     With a PTY, errors go to the channel's stdout, as fd 1 and 2 share a tty
     under sshd: stdout and stderr are separate SSH streams that the client
     writes out independently, so an error could land after the next prompt.
+    The two then share the terminal's status line (a progress bar).
+    *interrupt* is the session's Ctrl-C; without one nothing interrupts.
     """
     loop = asyncio.get_running_loop()
     terminal = process.get_terminal_type() is not None
@@ -50,9 +52,18 @@ def make_shell(
     err_stream = process.stdout if terminal else process.stderr
     out = Output(ChannelSink(loop, process.stdout, interrupt), terminal=terminal, width=width)
     err = Output(ChannelSink(loop, err_stream, interrupt), terminal=terminal, width=width)
-    source = stdin if stdin is not None else ChannelSource(loop, process.stdin, interrupt)
+    if terminal:
+        out.partner, err.partner = err, out
     return Shell(
-        context.store, context.registry, session, out, err, source, ask_secret=ask_secret, ask=ask
+        context.store,
+        context.registry,
+        session,
+        out,
+        err,
+        stdin,
+        ask_secret=ask_secret,
+        ask=ask,
+        interrupt=interrupt,
     )
 
 
