@@ -52,7 +52,7 @@ def test_multi_object_cat_stops_mid_object_and_goes_no_further(admin, tree):
 def test_on_a_terminal_it_echoes_caret_c_and_abandons_the_line(admin, tree):
     admin.terminal = True
     admin.interrupt = CtrlCAfter(2)
-    status, out, err = admin("cat /t/a; mkdir /t/after")
+    status, _, err = admin("cat /t/a; mkdir /t/after")
     assert status == 130
     assert err == "^C\r\n"
     admin.terminal, admin.interrupt = False, None
