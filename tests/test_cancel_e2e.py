@@ -17,6 +17,7 @@ import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pytest
@@ -49,16 +50,21 @@ def big(server: OmshServer) -> None:
 # -- exec mode: signal and break requests over the channel --------------------------
 
 
-async def _interrupted_cat(server: OmshServer, interrupt: str) -> tuple[int, int, float]:
-    """``cat`` of every object; after 1 MiB, *interrupt*; returns status, bytes, seconds."""
-    async with asyncssh.connect(
+def _connect(server: OmshServer) -> Any:
+    """An asyncssh connection as the admin, by key."""
+    return asyncssh.connect(
         "127.0.0.1",
         server.port,
         username="admin",
         client_keys=[str(server.client_key)],
         known_hosts=str(server.known_hosts()),
         agent_path=None,
-    ) as conn:
+    )
+
+
+async def _interrupted_cat(server: OmshServer, interrupt: str) -> tuple[int, int, float]:
+    """``cat`` of every object; after 1 MiB, *interrupt*; returns status, bytes, seconds."""
+    async with _connect(server) as conn:
         process = await conn.create_process(f"cat {' '.join(OBJECTS)}", encoding=None)
         received = 0
         while received < MIB:
@@ -84,14 +90,7 @@ def test_exec_signal_stops_a_multi_object_cat(server, big, interrupt):
 
 
 async def _interrupted_put(server: OmshServer) -> int:
-    async with asyncssh.connect(
-        "127.0.0.1",
-        server.port,
-        username="admin",
-        client_keys=[str(server.client_key)],
-        known_hosts=str(server.known_hosts()),
-        agent_path=None,
-    ) as conn:
+    async with _connect(server) as conn:
         process = await conn.create_process("put /cancel/half-sent", encoding=None)
         process.stdin.write(LINE * 40_000)  # 2 MiB, and no end of input
         await process.stdin.drain()
@@ -107,14 +106,7 @@ def test_exec_signal_stops_a_put_and_stores_nothing(server, big):
 
 def test_exec_signals_that_do_not_interrupt_are_ignored(server, big):
     async def scenario() -> tuple[int, bytes]:
-        async with asyncssh.connect(
-            "127.0.0.1",
-            server.port,
-            username="admin",
-            client_keys=[str(server.client_key)],
-            known_hosts=str(server.known_hosts()),
-            agent_path=None,
-        ) as conn:
+        async with _connect(server) as conn:
             process = await conn.create_process(f"head -n 2 {OBJECTS[0]}", encoding=None)
             process.send_signal("WINCH")
             out = await process.stdout.read()
@@ -192,14 +184,7 @@ def test_cat_of_a_large_object_shows_a_progress_bar_then_clears_it(logged):
 
 def test_a_signal_request_interrupts_the_interactive_shell_too(server, big):
     async def scenario() -> bytes:
-        async with asyncssh.connect(
-            "127.0.0.1",
-            server.port,
-            username="admin",
-            client_keys=[str(server.client_key)],
-            known_hosts=str(server.known_hosts()),
-            agent_path=None,
-        ) as conn:
+        async with _connect(server) as conn:
             process = await conn.create_process(
                 term_type="xterm", term_size=(100, 30), encoding=None
             )
