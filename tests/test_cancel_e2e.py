@@ -176,6 +176,7 @@ def test_cat_of_a_large_object_shows_a_progress_bar_then_clears_it(logged):
     term, log = logged
     term.type(f"cat {OBJECTS[0]}")
     term.press("Enter")
+    term.wait_for(LINE.decode().strip())  # started: the bare prompt is gone
     screen = term.wait_for(_prompt_is_back, timeout=60)
     drawn = log.read_bytes()
     assert b"\rcat  " in drawn and b" / 16.0 MiB  " in drawn and b"ETA " in drawn

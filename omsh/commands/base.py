@@ -208,10 +208,21 @@ def _parser_for(cls: type[Command]) -> CommandParser:
     return build_parser(cls.name, cls.summary, cls.arguments)
 
 
+#: argparse's intermixed parsing changes the (shared, cached) parser while it
+#: runs, so two sessions parsing the same command at once could see each
+#: other's half-changed parser (rclone runs eight ``md5sum`` in parallel).
+_PARSING = threading.Lock()
+
+
 def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
     """Parse *words* (without the command name) or raise ``UsageError``."""
     parser = cls.parser()
     words = _split_option_values(parser, words)
+    with _PARSING:
+        return _parse(parser, words)
+
+
+def _parse(parser: CommandParser, words: list[str]) -> argparse.Namespace:
     try:
         # Intermixed, so options may follow positionals (`rm a -r b`, `key rm
         # --json 2`); but Python 3.11's intermixed parsing loses `--`, so a
