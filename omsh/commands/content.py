@@ -26,10 +26,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import hashlib
 import json
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -47,7 +46,7 @@ from omsh.commands.progress import (
 )
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent
+from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file, read_span
 from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.names import join_path, normalize_path
@@ -148,21 +147,6 @@ def record_access(inv: Invocation, opened: OpenedContent) -> None:
     if opened.atime_due:
         with contextlib.suppress(OmshError):
             inv.view(lambda view: view.note_access(view.by_object_id(opened.object_id)), write=True)
-
-
-def read_span(
-    stream: BinaryIO, offset: int, length: int, chunk: int
-) -> Generator[bytes, None, None]:
-    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
-    with stream:
-        stream.seek(offset)
-        remaining = length
-        while remaining > 0:
-            data = stream.read(min(chunk, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
 
 
 def read_lines(stream: BinaryIO, count: int, chunk: int) -> Iterator[bytes]:
@@ -633,18 +617,10 @@ def rehash(
     """
     if stored.filename is None:
         return None, None
-    digest = hashlib.sha256()
-    size = 0
     try:
-        with open(stored.filename, "rb") as stream:
-            while chunk := stream.read(CHUNK_SIZE):
-                digest.update(chunk)
-                size += len(chunk)
-                if passed is not None:
-                    passed(len(chunk))
+        return hash_file(stored.filename, passed)
     except OSError:
         return None, None
-    return size, digest.hexdigest()
 
 
 class Verify(Command):
