@@ -63,16 +63,29 @@ def _connect(server: OmshServer) -> Any:
 
 
 async def _interrupted_cat(server: OmshServer, interrupt: str) -> tuple[int, int, float]:
-    """``cat`` of every object; after 1 MiB, *interrupt*; returns status, bytes, seconds."""
+    """``cat`` of every object; after 1 MiB, *interrupt*; returns status, bytes, seconds.
+
+    *interrupt*: ``INT`` (a signal request), ``INT after EOF`` (stdin closed
+    first), ``break``, or ``typed`` (a PTY; keys typed ahead, then Ctrl-C).
+    """
     async with _connect(server) as conn:
-        process = await conn.create_process(f"cat {' '.join(OBJECTS)}", encoding=None)
+        command = f"cat {' '.join(OBJECTS)}"
+        tty = {"term_type": "xterm"} if interrupt == "typed" else {}
+        process = await conn.create_process(command, encoding=None, **tty)
+        if interrupt == "INT after EOF":
+            process.stdin.write_eof()
         received = 0
         while received < MIB:
             received += len(await process.stdout.read(64 * 1024))
         if interrupt == "break":
             process.send_break(0)
+        elif interrupt == "typed":
+            for _ in range(3):  # more typed ahead than the command takes (none)
+                process.stdin.write(b"typed ahead, never read\r" * 100)
+                await asyncio.sleep(0.05)
+            process.stdin.write(b"\x03")
         else:
-            process.send_signal(interrupt)
+            process.send_signal(interrupt.split()[0])
         sent = time.monotonic()
         while data := await process.stdout.read(1 << 20):
             received += len(data)
@@ -80,7 +93,7 @@ async def _interrupted_cat(server: OmshServer, interrupt: str) -> tuple[int, int
         return completed.exit_status, received, time.monotonic() - sent
 
 
-@pytest.mark.parametrize("interrupt", ["INT", "break"])
+@pytest.mark.parametrize("interrupt", ["INT", "INT after EOF", "break", "typed"])
 def test_exec_signal_stops_a_multi_object_cat(server, big, interrupt):
     status, received, seconds = asyncio.run(_interrupted_cat(server, interrupt))
     print(f"\nexec {interrupt}: exit {status} {seconds:.3f} s after it, {received / MIB:.1f} MiB")

@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 #: How long a worker waits on the loop before looking at the interrupt again.
 _WAIT_SLICE = 0.05
+#: After end of input, how often to look for a signal asyncssh queued.
+_SIGNAL_POLL = 0.02
 #: Ctrl-C on a terminal, which a tty's line discipline turns into SIGINT.
 CTRL_C = b"\x03"
 #: Signals (``signal`` channel requests) that cancel the running command.
@@ -154,19 +156,22 @@ def _discard_unsent(channel: SSHChannel[bytes]) -> None:
 class SessionInput:
     """An exec session's stdin, read ahead on the loop, watching for Ctrl-C.
 
-    A task reads the channel a whole receive window at a time into a
-    one-block queue, so it is always waiting on the channel and notices a
-    ``signal`` request (``INT``, ``TERM``, ``QUIT``, ``HUP``), a ``break``
-    or, on a PTY (``ssh -t``), a typed ``0x03``: each sets the interrupt, as
-    a tty's line discipline would send SIGINT; the ``0x03`` is not data.
+    A task keeps reading the channel, so it notices a ``signal`` request
+    (``INT``, ``TERM``, ``QUIT``, ``HUP``), a ``break`` or, on a PTY
+    (``ssh -t``), a typed ``0x03`` while the command is busy: each sets the
+    interrupt, as a tty's line discipline would send SIGINT; the ``0x03`` is
+    not data.  After end of input asyncssh still queues signals but never
+    wakes a reader for them, so they are looked for every
+    :data:`_SIGNAL_POLL` seconds.
 
-    Reading a whole window per block also bounds memory: asyncssh (2.24)
-    grants the client a full window again whenever it delivers a packet
-    after a pause, whatever the application has actually consumed, so a
-    reader that takes less than a window per read lets a fast client push
-    data into the server's buffers without limit (a 1 GiB ``put`` held
-    ~1 GiB).  Taking a window per read, and no more than one block ahead,
-    keeps the buffered total to a few windows.
+    Data is read a whole receive window at a time, and no more than one
+    window is held that the command has not taken.  This bounds memory:
+    asyncssh (2.24) grants the client a full window again whenever it
+    delivers a packet after a pause, whatever the application has actually
+    consumed, so a reader that takes less than a window per read lets a fast
+    client push data into the server's buffers without limit (a 1 GiB
+    ``put`` held ~1 GiB).  A signal sent behind a window of input the
+    command does not read waits until it does (typing ahead is far less).
     """
 
     def __init__(
@@ -176,48 +181,71 @@ class SessionInput:
         self._interrupt = interrupt
         self._tty = tty
         self._block = max(stream.channel.get_recv_window(), 1)
-        self._blocks: asyncio.Queue[bytes | OmshError] = asyncio.Queue(maxsize=1)
-        #: End of input once seen: b"" (end-of-file) or the error to raise again.
+        self._buffer = bytearray()
+        #: End of input once seen: b"" (end-of-file) or the error to raise.
         self._end: bytes | OmshError | None = None
+        self._arrived = asyncio.Event()  # data or the end, for the reader
+        self._taken = asyncio.Event()  # the reader took data, for the pump
         self._task = asyncio.get_running_loop().create_task(self._pump())
 
+    async def _next(self) -> bytes | None:
+        """The next data from the channel; None for a signal, break or resize."""
+        try:
+            return await self._stream.read(self._block)
+        except asyncssh.SignalReceived as signal:
+            if signal.signal.upper() in CANCELLING_SIGNALS:
+                self._interrupt.set()
+        except asyncssh.BreakReceived:
+            self._interrupt.set()
+        except asyncssh.TerminalSizeChanged:
+            pass
+        return None
+
     async def _pump(self) -> None:
-        while True:
-            try:
-                data = await self._stream.read(self._block)
-            except asyncssh.SignalReceived as signal:
-                if signal.signal.upper() in CANCELLING_SIGNALS:
-                    self._interrupt.set()
-                continue
-            except asyncssh.BreakReceived:
-                self._interrupt.set()
-                continue
-            except asyncssh.TerminalSizeChanged:
-                continue
-            except (BrokenPipeError, ConnectionError, asyncssh.Error):
-                await self._blocks.put(TransferAborted())
-                return
-            if not data:
-                # asyncssh reports a lost connection as end-of-file too; only an
-                # EOF the client sent while the channel is still open is real.
-                await asyncio.sleep(0)
-                closing = self._stream.channel.is_closing()
-                await self._blocks.put(TransferAborted() if closing else b"")
-                return
-            if self._tty and CTRL_C in data:
-                self._interrupt.set()
-                data = data.replace(CTRL_C, b"")
-                if not data:
+        try:
+            while True:
+                while len(self._buffer) >= self._block:
+                    self._taken.clear()
+                    await self._taken.wait()
+                data = await self._next()
+                if data is None:
                     continue
-            await self._blocks.put(data)
+                if not data:
+                    break
+                if self._tty and CTRL_C in data:
+                    self._interrupt.set()
+                    data = data.replace(CTRL_C, b"")
+                self._buffer += data
+                self._arrived.set()
+        except (BrokenPipeError, ConnectionError, asyncssh.Error):
+            self._finish(TransferAborted())
+            return
+        # asyncssh reports a lost connection as end-of-file too; only an
+        # EOF the client sent while the channel is still open is real.
+        await asyncio.sleep(0)
+        if self._stream.channel.is_closing():
+            self._finish(TransferAborted())
+            return
+        self._finish(b"")
+        with contextlib.suppress(BrokenPipeError, ConnectionError, asyncssh.Error):
+            while not self._stream.channel.is_closing():
+                await asyncio.sleep(_SIGNAL_POLL)
+                await self._next()
+
+    def _finish(self, end: bytes | OmshError) -> None:
+        self._end = end
+        self._arrived.set()
 
     async def read_block(self) -> bytes:
-        """The next block of input; ``b""`` at end of input (every time after)."""
-        if self._end is None:
-            item = await self._blocks.get()
-            if isinstance(item, bytes) and item:
-                return item
-            self._end = item
+        """The input not yet taken (up to a window); ``b""`` at end of input, every time."""
+        while not self._buffer and self._end is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            self._taken.set()
+            return data
         if isinstance(self._end, OmshError):
             raise self._end
         return b""
