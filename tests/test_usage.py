@@ -229,9 +229,7 @@ def test_du_equals_a_walk_of_a_random_tree(admin, store) -> None:
         totals = {}
         for _, obj in walk(StoreView.for_user(root, "admin").lookup("/r")):
             if isinstance(obj, Container):
-                totals[obj.path] = sum(
-                    o.size for _, o in walk(obj) if isinstance(o, DataObject)
-                )
+                totals[obj.path] = sum(o.size for _, o in walk(obj) if isinstance(o, DataObject))
         return totals
 
     expected = store.read(walked)
@@ -250,9 +248,7 @@ def walk_figures(root) -> tuple[int, int, int]:
 
 def test_df_is_the_whole_store_and_follows_changes(tree, alice, store) -> None:
     figures = json.loads(alice.ok("df --json"))
-    assert (figures["objects"], figures["containers"], figures["used"]) == store.read(
-        walk_figures
-    )
+    assert (figures["objects"], figures["containers"], figures["used"]) == store.read(walk_figures)
     assert figures["used"] == 6607
     assert figures["size"] == figures["used"] + figures["available"]
     assert figures["blobs_local"] is True
