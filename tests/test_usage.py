@@ -278,3 +278,20 @@ def test_df_text_and_human(tree) -> None:
 def test_store_figures_count_the_root(store) -> None:
     figures = store.read(store_figures)
     assert (figures.objects, figures.containers, figures.used) == (0, 1, 0)  # the root alone
+
+
+def test_the_completer_offers_what_the_parser_takes(store, registry) -> None:
+    """Flags come from the same declaration: ``-h`` is human-readable for ls, help for stat."""
+    from tests.test_interactive import completions
+
+    offered = {c.display_text: c.display_meta_text for c in completions(store, registry, "ls -")}
+    assert offered["-h"].startswith("with -l, sizes as 1.0K")
+    assert offered["--help"] == "show this help and exit"
+    stat_flags = {
+        c.display_text: c.display_meta_text for c in completions(store, registry, "stat -")
+    }
+    assert stat_flags["-h"] == "show this help and exit"
+    assert {c.display_text for c in completions(store, registry, "du --h")} == {
+        "--help",
+        "--human-readable",
+    }
