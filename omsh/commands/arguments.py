@@ -61,9 +61,11 @@ def arg(*flags: str, help: str, complete: Complete = Complete.NOTHING, **options
     return Arg(tuple(flags), help, complete, options)
 
 
-def paths_arg(help: str, *, dest: str = "paths") -> Arg:
-    """The common ``PATH…`` positional: one or more paths, wildcards expanded."""
-    return arg(dest, nargs="+", metavar="PATH", complete=Complete.PATH, help=help)
+def paths_arg(help: str, *, dest: str = "paths", optional: bool = False) -> Arg:
+    """The common ``PATH…`` positional: one or more paths (any number if *optional*),
+    wildcards expanded."""
+    nargs = "*" if optional else "+"
+    return arg(dest, nargs=nargs, metavar="PATH", complete=Complete.PATH, help=help)
 
 
 def repeated(*flags: str, metavar: str, help: str, **options: Any) -> Arg:

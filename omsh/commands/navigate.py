@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, paths_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import (
     human_size,
@@ -119,13 +119,7 @@ class ListContainer(Command):
             action="store_true",
             help="list containers themselves, not their contents",
         ),
-        arg(
-            "paths",
-            nargs="*",
-            metavar="PATH",
-            complete=Complete.PATH,
-            help="containers or objects to list (wildcards allowed)",
-        ),
+        paths_arg("containers or objects to list (wildcards allowed)", optional=True),
     )
 
     def run(self, inv: Invocation) -> int | None:

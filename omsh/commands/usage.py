@@ -7,7 +7,7 @@ human-readable sizes, as in coreutils; their help is ``--help``.
 
 from __future__ import annotations
 
-from omsh.commands.arguments import Arg, Complete, arg, at_least
+from omsh.commands.arguments import Arg, arg, at_least, paths_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import human_size, printable, render_table
 from omsh.errors import UsageError
@@ -58,12 +58,8 @@ class DiskUsage(Command):
             help="show containers at most N levels below PATH (they still count in full)",
         ),
         arg("-c", "--total", action="store_true", help="a grand total after the PATHs"),
-        arg(
-            "paths",
-            nargs="*",
-            metavar="PATH",
-            complete=Complete.PATH,
-            help="containers or objects to measure (default: the working container)",
+        paths_arg(
+            "containers or objects to measure (default: the working container)", optional=True
         ),
     )
     details = """
@@ -117,12 +113,9 @@ class DiskFree(Command):
     summary = "the store's size: objects, containers, bytes stored and space left"
     arguments = (
         _human_arg(),
-        arg(
-            "paths",
-            nargs="*",
-            metavar="PATH",
-            complete=Complete.PATH,
-            help="objects in the store to show (each must exist; the figures are the store's)",
+        paths_arg(
+            "objects in the store to show (each must exist; the figures are the store's)",
+            optional=True,
         ),
     )
     details = """
