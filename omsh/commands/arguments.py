@@ -3,7 +3,9 @@
 A command lists :func:`arg` declarations; from them :func:`build_parser`
 makes an ``argparse`` parser (help text and usage errors), and the shell's
 completer reads :attr:`Arg.complete` to know which words are paths, users or
-command names.  Every parser also gets ``-h/--help`` and ``--json``.
+command names.  Every parser also gets ``--help`` and ``--json``, and ``-h``
+for help too unless the command claims ``-h`` for itself (see
+:func:`claims_dash_h`).
 """
 
 from __future__ import annotations
@@ -59,9 +61,11 @@ def arg(*flags: str, help: str, complete: Complete = Complete.NOTHING, **options
     return Arg(tuple(flags), help, complete, options)
 
 
-def paths_arg(help: str, *, dest: str = "paths") -> Arg:
-    """The common ``PATH…`` positional: one or more paths, wildcards expanded."""
-    return arg(dest, nargs="+", metavar="PATH", complete=Complete.PATH, help=help)
+def paths_arg(help: str, *, dest: str = "paths", optional: bool = False) -> Arg:
+    """The common ``PATH…`` positional: one or more paths (any number if *optional*),
+    wildcards expanded."""
+    nargs = "*" if optional else "+"
+    return arg(dest, nargs=nargs, metavar="PATH", complete=Complete.PATH, help=help)
 
 
 def repeated(*flags: str, metavar: str, help: str, **options: Any) -> Arg:
@@ -102,6 +106,21 @@ class CommandParser(argparse.ArgumentParser):
         raise UsageError(message or "invalid arguments")
 
 
+def claims_dash_h(arguments: Sequence[Arg]) -> bool:
+    """Whether a command declares ``-h`` itself (``ls -h``, ``du -h``, ``df -h``).
+
+    The rule: ``--help`` is help everywhere; ``-h`` is help only where the
+    command does not give it the coreutils meaning (human-readable sizes),
+    so ``ls -lh`` works as every bash user types it.
+    """
+    return any("-h" in declared.flags for declared in arguments)
+
+
+def help_flags(arguments: Sequence[Arg]) -> tuple[str, ...]:
+    """The words that ask a command with these *arguments* for its help."""
+    return ("--help",) if claims_dash_h(arguments) else ("-h", "--help")
+
+
 def build_parser(name: str, summary: str, arguments: Sequence[Arg]) -> CommandParser:
     """The argparse parser for one command's declared arguments.
 
@@ -110,7 +129,7 @@ def build_parser(name: str, summary: str, arguments: Sequence[Arg]) -> CommandPa
     escaped here rather than in every declaration.
     """
     parser = CommandParser(prog=name, description=summary, add_help=False, allow_abbrev=False)
-    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    parser.add_argument(*help_flags(arguments), action="store_true", help="show this help and exit")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     for declared in arguments:
         help_text = declared.help.replace("%", "%%")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from zope.interface import implementer
 
-from omsh.commands.arguments import Arg, CommandParser, build_parser
+from omsh.commands.arguments import Arg, CommandParser, build_parser, help_flags
 from omsh.commands.interfaces import ICommand
 from omsh.commands.output import InputStream, Output
 from omsh.commands.words import Word
@@ -126,7 +126,7 @@ class Command:
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     arguments: ClassVar[tuple[Arg, ...]] = ()
-    #: Text shown after the argument list by ``-h``/``help``: forms of a
+    #: Text shown after the argument list by ``--help``/``help``: forms of a
     #: command with sub-actions, accepted spellings, the JSON shape.
     details: ClassVar[str] = ""
 
@@ -167,7 +167,7 @@ def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
         else:
             args, extras = parser.parse_known_intermixed_args(words)
     except UsageError:
-        if "-h" in words or "--help" in words:
+        if any(flag in words for flag in help_flags(cls.arguments)):
             return argparse.Namespace(help=True, json=False)
         raise
     if extras and not args.help:

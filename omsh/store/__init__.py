@@ -20,7 +20,7 @@ circle):
 - ``system``: system metadata; ``index`` and ``query``: the catalog and the
   query language; ``schema``: bringing an older store up to date;
 - ``view``: every operation, checked; ``admin``: administering principals
-  through a view;
+  through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``database``: opening a store and running transactions; ``commits``,
   ``writebehind``, ``loopreads``: group commit, writing uploads behind the
   event loop, small reads on it.

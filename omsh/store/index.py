@@ -281,6 +281,15 @@ class FieldIndex(Persistent):
         """
         return dict(zip(docids, map(self._reverse.get, docids), strict=True))
 
+    def total(self, docids: Iterable[int] | None = None) -> int:
+        """The sum of the values of *docids* (of every document when None), in C.
+
+        For a field of numbers (``cdmi_size``): what ``df`` and ``du`` add
+        up without loading an object.  A document without a value adds 0.
+        """
+        values = self._reverse.values() if docids is None else map(self._reverse.get, docids)
+        return sum(filter(None, values))
+
     def problems(self) -> list[str]:
         """Where the forward, reverse and per-type indexes disagree (``omsh check``).
 
