@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from bench.harness import BenchError, CaseResult, CaseSpec, Target, interleave
-from bench.query_bench import EMPTY
+from bench.query_bench import EMPTY, _milliseconds
 from bench.runner import Group, option, positive
 from omsh.commands.base import ShellSession
 from omsh.commands.registry import default_registry
@@ -87,15 +84,6 @@ def name_of(index: int) -> str:
     return f"f{index:06d}"
 
 
-def _milliseconds(work: Callable[[], object]) -> Callable[[], float]:
-    def timed() -> float:
-        started = time.perf_counter()
-        work()
-        return (time.perf_counter() - started) * 1000
-
-    return timed
-
-
 class CompleteBench(Group):
     """One store in process; completion and listing of the same big container."""
 
@@ -103,11 +91,8 @@ class CompleteBench(Group):
     quick_help = "10,000 children, 5 runs"
     settings_type = Settings
     case_specs = CASES
-
-    def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
-        super().__init__(workdir, settings, say)
-        self.store: Store | None = None
-        self.completer: ShellCompleter | None = None
+    store: Store | None = None
+    completer: ShellCompleter | None = None
 
     def setup(self) -> None:
         children = self.settings.children

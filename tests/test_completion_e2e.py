@@ -10,10 +10,10 @@ nearest names after it, in the interactive shell and in exec mode alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
+from tests import test_interactive_e2e as interactive
 from tests.terminal import Terminal
 from tests.test_interactive_e2e import PROMPT, current_line, last_line, run
 
@@ -23,7 +23,13 @@ pytestmark = pytest.mark.e2e
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 
-@pytest.fixture(scope="module")
+# The shell tests' terminals (``ssh -tt``, ``plink -t``; at their first prompt) and tree.
+term = interactive.term
+tree = interactive.tree
+plink_term = interactive.plink_term
+
+
+@pytest.fixture(scope="module", autouse=True)
 def tagged(server) -> None:
     """/tab with two photos carrying metadata, and a document."""
     for path in ("/tab/photos/a.jpg", "/tab/photos/b.jpg", "/tab/doc.txt"):
@@ -34,17 +40,6 @@ def tagged(server) -> None:
         " set-meta /tab/photos/b.jpg camera=canon rating=4; set-meta /tab/doc.txt author=me"
     )
     assert done.status == 0, done.err
-
-
-@pytest.fixture
-def term(server, tagged, tmp_path) -> Iterator[Terminal]:
-    """``ssh -tt admin@…`` on a 100x30 terminal, at its first prompt."""
-    terminal = Terminal(server.ssh_argv("-tt"), tmp_path)
-    try:
-        terminal.wait_for(PROMPT)
-        yield terminal
-    finally:
-        terminal.close()
 
 
 def tab(term: Terminal, typed: str, expected_line: str) -> None:
@@ -146,19 +141,11 @@ def test_acl_completes_actions_principals_and_permissions(term):
     tab(term, "setfacl -m g:ad", "setfacl -m g:admins:")
     term.press("C-c")
     tab(term, "find /tab --type o", "find /tab --type object")
+    term.press("C-c")
+    tab(term, "chown ad", "chown admin")
 
 
-def test_putty_plink_completes_a_query(server, tagged, tmp_path):
-    terminal = Terminal(server.plink_argv("-t"), tmp_path)
-    try:
-        terminal.wait_for("Press Return to begin session")
-        terminal.press("Enter")
-        terminal.wait_for(lambda s: PROMPT in s and " admin  / " in last_line(s))
-        tab(terminal, 'query "auth', 'query "author ')
-        terminal.type("= 'me'\"")
-        assert "/tab/doc.txt" in enter(terminal)
-        terminal.type("exit")
-        terminal.press("Enter")
-        assert terminal.wait_for_exit() == 0
-    finally:
-        terminal.close()
+def test_putty_plink_completes_a_query(plink_term):
+    tab(plink_term, 'query "auth', 'query "author ')
+    plink_term.type("= 'me'\"")
+    assert "/tab/doc.txt" in enter(plink_term)

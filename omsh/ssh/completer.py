@@ -355,8 +355,8 @@ class ShellCompleter(Completer):
         yield from self._offer(context, "", _SPECIALS, fold=True)
         yield from self._offer(context, "", _labelled(self._known(typed, groups=False), False))
         if "g:".startswith(typed):  # nothing or "g" typed: the groups too, as g:NAME
-            groups = _labelled(self._known("", groups=True), True)
-            yield from self._offer(context, "", [("g:" + name, meta) for name, meta in groups])
+            named = [(f"g:{name}", "group") for name in self._known("", groups=True)]
+            yield from self._offer(context, "", named)
 
     def _facl_entries(self, context: LineContext, *, with_perms: bool) -> Iterator[Completion]:
         """setfacl's ``[d:]u:NAME[:PERMS]``, ``g:NAME``, ``o:``, ``SPECIAL@``, comma-separated."""
