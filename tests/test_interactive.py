@@ -24,15 +24,23 @@ from prompt_toolkit.output import DummyOutput
 from pygments.token import Error, Name, Number, Operator, Punctuation, String, Text
 from zope.interface.registry import Components
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, close_matches, did_you_mean
 from omsh.commands.base import Command, ShellSession
 from omsh.commands.registry import register_command
 from omsh.commands.words import split_commands
 from omsh.ssh import history as history_module
-from omsh.ssh.completer import FLAGS, ShellCompleter, line_context, pending_argument
+from omsh.ssh.completer import (
+    FLAGS,
+    ShellCompleter,
+    line_context,
+    pending_argument,
+    query_expectation,
+    query_field,
+)
 from omsh.ssh.history import SessionHistory, may_hold_secret
 from omsh.ssh.interactive import command_prompt, prompt_message
-from omsh.ssh.lexer import OmshLexer
+from omsh.ssh.lexer import UNKNOWN_COMMAND, OmshLexer
+from omsh.ssh.style import SHELL_STYLE
 from omsh.ssh.toolbar import Toolbar
 from omsh.store.acl import AceType, with_entry
 from omsh.store.content import ContentUpload
@@ -550,3 +558,268 @@ def test_toolbar_shows_user_cwd_failure_and_hint():
 def test_prompt_shows_control_characters_escaped():
     message = prompt_message(ShellSession(user="bob", cwd="/a\x1bb"))
     assert "".join(text for _, text in message) == "bob@omsh:/a\\x1bb$ "
+
+
+# -- did you mean (issue 11): unknown commands and flags ------------------------
+
+
+def test_an_unknown_command_suggests_the_nearest_names(admin):
+    assert admin("lss /") == (3, "", "omsh: lss: command not found; did you mean ls?\n")
+    assert admin("mkdri /x")[2] == "omsh: mkdri: command not found; did you mean mkdir?\n"
+    # Nothing close: the old pointer to help, and the same status.
+    assert admin("frobnicate") == (3, "", "omsh: frobnicate: command not found (try 'help')\n")
+
+
+def test_an_unknown_flag_suggests_the_nearest_flags_of_that_command(admin):
+    status, _, err = admin("ls --jsn /")
+    assert (status, err) == (2, "omsh: ls: unrecognized arguments: --jsn; did you mean --json?\n")
+    assert admin("rm --recursiv=3 /x")[2].endswith("did you mean --recursive?\n")
+    assert admin("set-meta / --delte k")[2].endswith("--delte k; did you mean --delete?\n")
+    assert admin("ls -Z /")[2] == "omsh: ls: unrecognized arguments: -Z\n"
+
+
+def test_close_matches_keep_only_the_nearly_best():
+    assert close_matches("pwdd", ["pwd", "passwd", "cd", "ls"]) == ["pwd"]
+    assert close_matches("xyz", ["pwd", "ls"]) == []
+    assert did_you_mean([]) == ""
+    assert did_you_mean(["cp", "cd"]) == "; did you mean cp or cd?"
+    assert did_you_mean(["a", "b", "c"]) == "; did you mean a, b or c?"
+
+
+# -- the lexer knows the commands ----------------------------------------------------
+
+
+def known_tokens(line: str, names=("ls", "cd", "dir")) -> list[tuple[object, str]]:
+    lexer = OmshLexer.knowing(names)(stripnl=False, ensurenl=False)
+    return [(kind, text) for _, kind, text in lexer.get_tokens_unprocessed(line) if text.strip()]
+
+
+def test_lexer_marks_unknown_commands():
+    assert known_tokens("lss -l /x; cd /; dir") == [
+        (UNKNOWN_COMMAND, "lss"),
+        (Name.Attribute, "-l"),
+        (Name.Namespace, "/x"),
+        (Punctuation, ";"),
+        (Name.Function, "cd"),
+        (Name.Namespace, "/"),
+        (Punctuation, ";"),
+        (Name.Function, "dir"),
+    ]
+    assert known_tokens("ls; nosuch")[-1] == (UNKNOWN_COMMAND, "nosuch")
+    assert tokens("nosuch")[0] == (Name.Function, "nosuch")  # a lexer told no names judges none
+
+
+def test_unknown_commands_are_shown_in_the_error_colour():
+    unknown = SHELL_STYLE.get_attrs_for_style_str("class:pygments.name.function.unknown")
+    error = SHELL_STYLE.get_attrs_for_style_str("class:pygments.error")
+    command = SHELL_STYLE.get_attrs_for_style_str("class:pygments.name.function")
+    assert (unknown.color, unknown.bold) == (error.color, error.bold) == ("ansired", True)
+    assert command.color != unknown.color
+
+
+# -- completing metadata keys, query expressions and principals ----------------
+
+
+@pytest.fixture
+def tagged(store, admin):
+    """/photos and /docs with tagged objects; /shared, where alice may look but
+    not into /shared/private."""
+    for path in ("/photos/cats", "/docs", "/shared/open", "/shared/private"):
+        admin.ok(f"mkdir -p {path}")
+    for path in (
+        "/photos/a.jpg",
+        "/photos/cats/b.jpg",
+        "/docs/c.txt",
+        "/shared/open/d",
+        "/shared/private/e",
+    ):
+        admin.ok(f"put {path}", b"data")
+    admin.ok("set-meta /photos/a.jpg camera=nikon 'colour space=rgb' size=3")
+    admin.ok("set-meta /photos/cats/b.jpg cat=tabby")
+    admin.ok("set-meta /docs/c.txt author=me")
+    admin.ok("set-meta /shared/open/d public=yes")
+    admin.ok("set-meta /shared/private/e hidden=yes")
+    admin.ok("set-meta /docs gone=1")
+    admin.ok("set-meta /docs -d gone")
+    admin.ok("acl grant /shared alice read,read-metadata --inherit")
+    admin.ok("acl deny /shared/private alice read")
+    return store
+
+
+def test_set_meta_offers_keys_at_and_beside_the_target(tagged, registry):
+    assert applied(tagged, registry, "set-meta /photos/a.jpg ") == [
+        "set-meta /photos/a.jpg camera=",
+        "set-meta /photos/a.jpg cat=",
+        "set-meta /photos/a.jpg colour\\ space=",
+        "set-meta /photos/a.jpg size=",
+    ]
+    assert applied(tagged, registry, "set-meta /photos/a.jpg ca") == [
+        "set-meta /photos/a.jpg camera=",
+        "set-meta /photos/a.jpg cat=",
+    ]
+    assert applied(tagged, registry, "set-meta /photos/a.jpg camera=") == []  # the value
+    # -d: only the keys the object has.
+    assert applied(tagged, registry, "set-meta /photos/cats/b.jpg -d ") == [
+        "set-meta /photos/cats/b.jpg -d cat"
+    ]
+    assert applied(tagged, registry, "set-meta /docs -d ") == []  # its one key was deleted
+
+
+def test_find_meta_offers_keys_below_its_path(tagged, registry):
+    assert applied(tagged, registry, "find /docs --meta ") == ["find /docs --meta author="]
+    assert applied(tagged, registry, "find --meta=a", cwd="/docs") == ["find --meta=author="]
+    below_root = applied(tagged, registry, "find / --meta ")
+    assert [line.removeprefix("find / --meta ") for line in below_root] == [
+        "author=",
+        "camera=",
+        "cat=",
+        "colour\\ space=",
+        "hidden=",
+        "public=",
+        "size=",
+    ]
+
+
+def test_keys_of_objects_the_user_may_not_see_are_not_offered(tagged, registry):
+    assert applied(tagged, registry, "find /shared --meta ", user="alice") == [
+        "find /shared --meta public="
+    ]
+    assert applied(tagged, registry, "find /photos --meta ", user="alice") == []  # private
+
+
+def test_keys_come_from_the_smaller_side_of_key_and_subtree(tagged, registry, admin):
+    # "common" held by many objects, /docs holding few: the subtree's documents are checked.
+    for n in range(12):
+        admin.ok(f"put /photos/p{n}", b"x")
+        admin.ok(f"set-meta /photos/p{n} common=1")
+    admin.ok("set-meta /docs/c.txt common=2")
+    assert applied(tagged, registry, "find /docs --meta c") == ["find /docs --meta common="]
+    # A key one object holds, in a subtree of many: the key's documents are checked.
+    assert applied(tagged, registry, "find /photos --meta cat") == ["find /photos --meta cat="]
+
+
+def test_key_search_is_bounded(tagged, registry, admin, monkeypatch):
+    from omsh.store import index
+
+    for n in range(5):
+        admin.ok(f"put /docs/x{n}", b"x")
+    admin.ok("set-meta /docs/x4 late=1")
+    monkeypatch.setattr(index, "KEY_SCAN_PER_FIELD", 1)
+    monkeypatch.setattr(index, "KEY_SCAN_TOTAL", 1)
+    offered = applied(tagged, registry, "find / --meta ")
+    assert len(offered) == 1  # one document looked at in all: at most one key
+
+
+def test_query_offers_fields_then_operators_then_connectives(tagged, registry):
+    offered = {c.display_text for c in completions(tagged, registry, "query ")}
+    assert {"name", "size", "cdmi_size", "mimetype", "camera", "NOT"} <= offered
+    assert '"colour space"' in offered and '"size"' in offered  # quoted keys
+    # A query begun unquoted gets its quote; completions leave it open.
+    assert "query 'camera " in applied(tagged, registry, "query ")
+    assert applied(tagged, registry, "query 'cam") == ["query 'camera "]
+    assert applied(tagged, registry, 'query "cam') == ['query "camera ']
+    assert applied(tagged, registry, "query 'camera = 'x' a") == ["query 'camera = 'x' and "]
+    assert applied(tagged, registry, "query 'size IS ") == [
+        "query 'size IS NULL ",
+        "query 'size IS NOT NULL ",
+    ]
+    assert applied(tagged, registry, "query 'x' --order-by cam") == ["query 'x' --order-by camera"]
+    assert applied(tagged, registry, "query 'x' --select name,col") == []  # needs its quote
+    assert applied(tagged, registry, """query 'x' --select 'name,"col""") == [
+        """query 'x' --select 'name,"colour space"'"""
+    ]
+    # --in scopes the keys, as it scopes the query.
+    fields = {c.display_text for c in completions(tagged, registry, "query --in /docs '")}
+    assert "author" in fields and "camera" not in fields
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "partial"),
+    [
+        ("", "field", ""),
+        ("si", "field", "si"),
+        ("size ", "operator", ""),
+        ("size >", "operator", ">"),
+        ("size > ", "value", ""),
+        ("size > 5 ", "after", ""),
+        ("size > 5 AND ", "field", ""),
+        ("size > 5 or NOT (", "field", ""),
+        ('"my key" NOT ', "negated", ""),
+        ("a is ", "is", ""),
+        ("a IS NOT ", "is-not", ""),
+        ("a IS NULL ", "after", ""),
+        ("a BETWEEN 1 ", "between-and", ""),
+        ("a BETWEEN 1 AND 2 ", "after", ""),
+        ("a IN (1, ", "in-list", ""),
+        ("a IN (1, 2) ", "after", ""),
+        ("a LIKE 'x%' ", "after", ""),
+        ("a = TIMESTAMP '2024-01-01' ", "after", ""),
+        ("a = 'it''s ", None, ""),  # inside a string
+        ("a = = ", None, ""),  # wrong: no guess
+        ("a ! ", None, ""),
+    ],
+)
+def test_query_expectation(text, expecting, partial):
+    assert query_expectation(text) == (expecting, partial)
+
+
+def test_query_field_quotes_what_the_language_would_misread():
+    assert query_field("camera") == "camera"
+    assert query_field("size") == '"size"'
+    assert query_field("and") == '"and"'
+    assert query_field('a "b" c') == '"a ""b"" c"'
+    assert query_field("camera", quoted=True) == '"camera"'
+
+
+def test_acl_offers_actions_principals_and_permissions(tagged, registry):
+    tagged.run(lambda root: root.principals.add_group("staff"))
+    assert applied(tagged, registry, "acl g") == ["acl grant"]
+    offered = [c.display_text for c in completions(tagged, registry, "acl grant /docs ")]
+    assert offered[:6] == [
+        "OWNER@",
+        "GROUP@",
+        "EVERYONE@",
+        "AUTHENTICATED@",
+        "ANONYMOUS@",
+        "ADMINISTRATOR@",
+    ]
+    assert {"admin", "alice", "bob", "g:admins", "g:staff"} <= set(offered)
+    assert applied(tagged, registry, "acl grant /docs g:s") == ["acl grant /docs g:staff"]
+    assert applied(tagged, registry, "acl grant /docs ev") == ["acl grant /docs everyone@"]
+    assert applied(tagged, registry, "acl grant /docs alice read,w") == [
+        "acl grant /docs alice read,write",
+        "acl grant /docs alice read,write-acl",
+        "acl grant /docs alice read,write-metadata",
+        "acl grant /docs alice read,w",
+    ]
+    assert applied(tagged, registry, "acl check /docs --user b") == ["acl check /docs --user bob"]
+    # Only the caller's own names for a user who may not list principals.
+    assert {
+        c.display_text for c in completions(tagged, registry, "acl grant /x a", user="bob")
+    } == {
+        "anonymous@",
+        "authenticated@",
+        "administrator@",
+    }
+
+
+def test_setfacl_offers_entries(tagged, registry):
+    offered = [c.display_text for c in completions(tagged, registry, "setfacl -m ")]
+    assert offered[:4] == ["d:", "u:", "g:", "o::"] and "EVERYONE@:" in offered
+    assert applied(tagged, registry, "setfacl -m u:al") == ["setfacl -m u:alice:"]
+    assert applied(tagged, registry, "setfacl -x u:al") == ["setfacl -x u:alice"]
+    assert "setfacl -m u:alice:rw,d:g:" in applied(tagged, registry, "setfacl -m u:alice:rw,d:")
+    assert applied(tagged, registry, "setfacl -m EVERYONE@:wr") == [
+        "setfacl -m EVERYONE@:write",
+        "setfacl -m EVERYONE@:write-acl",
+        "setfacl -m EVERYONE@:write-metadata",
+    ]
+
+
+def test_chown_and_choices(tagged, registry):
+    assert applied(tagged, registry, "chown al") == ["chown alice"]
+    assert applied(tagged, registry, "find --type ") == [
+        "find --type container",
+        "find --type object",
+    ]
+    assert applied(tagged, registry, "user s") == ["user show"]

@@ -221,7 +221,9 @@ def test_resize_redraws_and_output_follows_the_width(term):
     assert all(len(line) <= 40 for line in listed)
 
 
-def test_putty_plink_interactive(server, tree, tmp_path):
+@pytest.fixture
+def plink_term(server, tree, tmp_path) -> Iterator[Terminal]:
+    """PuTTY's ``plink -t admin@…`` on a 100x30 terminal, at its first prompt."""
     terminal = Terminal(server.plink_argv("-t"), tmp_path)
     try:
         # PuTTY's anti-spoofing pause after keyboard-interactive authentication.
@@ -230,13 +232,17 @@ def test_putty_plink_interactive(server, tree, tmp_path):
         # The toolbar is drawn once the terminal's cursor report came back
         # through plink: from then on what is typed reaches the server.
         terminal.wait_for(lambda s: PROMPT in s and " admin  / " in last_line(s))
-        terminal.type("cd /e2e/b")
-        terminal.press("Tab")
-        terminal.wait_for(f"{PROMPT} cd /e2e/box/")
-        terminal.press("Enter")
-        terminal.wait_for("admin@omsh:/e2e/box$")
-        terminal.type("exit")
-        terminal.press("Enter")
-        assert terminal.wait_for_exit() == 0
+        yield terminal
     finally:
         terminal.close()
+
+
+def test_putty_plink_interactive(plink_term):
+    plink_term.type("cd /e2e/b")
+    plink_term.press("Tab")
+    plink_term.wait_for(f"{PROMPT} cd /e2e/box/")
+    plink_term.press("Enter")
+    plink_term.wait_for("admin@omsh:/e2e/box$")
+    plink_term.type("exit")
+    plink_term.press("Enter")
+    assert plink_term.wait_for_exit() == 0

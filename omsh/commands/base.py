@@ -171,7 +171,7 @@ def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
             return argparse.Namespace(help=True, json=False)
         raise
     if extras and not args.help:
-        raise UsageError(f"unrecognized arguments: {' '.join(extras)}")
+        raise parser.unrecognized(extras)
     return args
 
 

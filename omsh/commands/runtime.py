@@ -19,10 +19,10 @@ from collections.abc import Callable
 
 from zope.interface.registry import Components
 
-from omsh.commands.arguments import Complete
+from omsh.commands.arguments import Complete, close_matches, did_you_mean
 from omsh.commands.base import Ask, Command, Invocation, ShellSession, parse_arguments
 from omsh.commands.output import InputStream, Output
-from omsh.commands.registry import Location, lookup_command
+from omsh.commands.registry import Location, command_factories, lookup_command
 from omsh.commands.words import Word, split_commands
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.database import Store
@@ -85,7 +85,7 @@ class Shell:
             location = self._location()
             command = lookup_command(self.registry, name, location)
             if command is None:
-                raise NotFound(None, "command not found (try 'help')")
+                raise NotFound(None, command_not_found(self.registry, name))
             factory: type[Command] = type(command)  # type: ignore[assignment]
             args = parse_arguments(
                 factory, [expand_tilde(word, self.session.user) for word in words[1:]]
@@ -170,6 +170,15 @@ class Shell:
                     setattr(args, declared.dest, matches[0])
 
         self.store.read(lambda root: expand_all(StoreView.for_user(root, self.session.user)))
+
+
+def command_not_found(registry: Components, name: str) -> str:
+    """``command not found; did you mean ls?``, or a pointer to ``help`` if nothing is close.
+
+    Command names and aliases are candidates: a typo of either is common.
+    """
+    hint = did_you_mean(close_matches(name, command_factories(registry)))
+    return f"command not found{hint}" if hint else "command not found (try 'help')"
 
 
 def expand_tilde(word: Word, user: str) -> Word:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TextIO, cast
 
 import asyncssh
@@ -98,8 +98,12 @@ def command_prompt(
     completer: Completer,
     history: History,
     toolbar: Callable[[], StyleAndTextTuples] | None = None,
+    command_names: Collection[str] | None = None,
 ) -> PromptSession[str]:
     """The prompt session for command lines, with every part wired in.
+
+    With *command_names*, a command word naming none of them is coloured as
+    an error while it is typed.
 
     The editor, system-command and suspend features stay off: they would
     act on the server, not on the user's machine.
@@ -113,7 +117,9 @@ def command_prompt(
         # still be running when a quick Tab arrives, and swallow it.
         complete_while_typing=False,
         auto_suggest=AutoSuggestFromHistory(),
-        lexer=PygmentsLexer(OmshLexer),
+        lexer=PygmentsLexer(
+            OmshLexer if command_names is None else OmshLexer.knowing(command_names)
+        ),
         style=SHELL_STYLE,
         include_default_pygments_style=False,
         key_bindings=shell_key_bindings(),
@@ -165,7 +171,12 @@ class InteractiveShell:
         with create_pipe_input() as keys:
             completer = ShellCompleter(self._context.store, self._context.registry, self.session)
             prompt = command_prompt(
-                keys, self._output, completer, SessionHistory(self.session.history), self.toolbar
+                keys,
+                self._output,
+                completer,
+                SessionHistory(self.session.history),
+                self.toolbar,
+                command_names=completer.command_names(),
             )
             # Its own session, with a history that keeps nothing (a secret can
             # never come back with Up or Ctrl-R) and no echo, not even '*'s.

@@ -23,6 +23,7 @@ TOKEN_STYLES = {
     String.Escape: "bold ansiyellow",
     Punctuation: "bold",  # ;
     Error: "bold ansired",
+    Name.Function.Unknown: "bold ansired",  # a command that does not exist
 }
 
 #: prompt_toolkit class names used by the prompt, toolbar and menus.
