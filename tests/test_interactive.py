@@ -134,6 +134,8 @@ def test_flags_come_from_the_declaration(store, commands):
         "-h",
         "--help",
         "--json",
+        "--color",
+        "--no-pager",
         "--group",
         "--in",
         "-v",

@@ -3,7 +3,8 @@
 A command lists :func:`arg` declarations; from them :func:`build_parser`
 makes an ``argparse`` parser (help text and usage errors), and the shell's
 completer reads :attr:`Arg.complete` to know which words are paths, users or
-command names.  Every parser also gets ``-h/--help`` and ``--json``.
+command names.  Every parser also gets the options every command takes:
+``-h/--help``, ``--json``, ``--color WHEN`` and ``--no-pager``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, cast
 
 from omsh.errors import UsageError
+
+#: The values of ``--color``, as ls and git spell them.
+COLOR_CHOICES = ("never", "auto", "always")
 
 
 class Complete(enum.Enum):
@@ -112,6 +116,15 @@ def build_parser(name: str, summary: str, arguments: Sequence[Arg]) -> CommandPa
     parser = CommandParser(prog=name, description=summary, add_help=False, allow_abbrev=False)
     parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        metavar="WHEN",
+        help="colour the output: never, auto (on a terminal, unless NO_COLOR) or always",
+    )
+    parser.add_argument(
+        "--no-pager", action="store_true", help="never page the output (interactive shell)"
+    )
     for declared in arguments:
         help_text = declared.help.replace("%", "%%")
         parser.add_argument(*declared.flags, help=help_text, **declared.options)
