@@ -129,6 +129,8 @@ def chop(line: str, left: int, width: int) -> str:
 
     for match in _CONTROL.finditer(line):
         put(line[position : match.start()])
+        if column >= right:
+            break
         position = match.end()
         code = match.group()
         if _SGR.fullmatch(code):
