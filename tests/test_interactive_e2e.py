@@ -326,6 +326,13 @@ def test_quitting_the_pager_stops_a_long_cat_at_once(server, term):
     # Only what was read ahead was read: nothing like 44 MiB went by.
     assert first_screen < 5 and quit_after < 6, (first_screen, quit_after)
     assert "exit 1" not in last_line(term.screen())  # quitting is not a failure
+    term.type("cat /e2e/huge.txt")
+    term.press("Enter")
+    term.wait_for(lambda s: last_line(s) == STATUS)
+    term.type("G")  # reads on to the end of the 44 MiB
+    screen = term.wait_for(lambda s: "(END)" in last_line(s), timeout=60)
+    assert screen.splitlines()[-2] == line.decode().strip()
+    term.type("q")
     assert run(term, "pwd") == "/"
 
 
@@ -469,3 +476,24 @@ def test_ctrl_z_is_ignored_with_a_hint(term):
     term.press("Enter")
     term.wait_for(f"{PROMPT} pwd\n/\n{PROMPT}")
     term.wait_for(lambda s: "help: list commands" in last_line(s))
+
+
+def test_putty_plink_pages_with_its_own_keys(server, numbered, tmp_path):
+    terminal = Terminal(server.plink_argv("-t"), tmp_path)
+    try:
+        terminal.wait_for("Press Return to begin session")
+        terminal.press("Enter")
+        terminal.wait_for(lambda s: PROMPT in s and " admin  / " in last_line(s))
+        terminal.type(f"cat {numbered}")
+        terminal.press("Enter")
+        terminal.wait_for(lambda s: last_line(s) == STATUS)
+        terminal.press("NPage")  # PuTTY's PgDn
+        top_line(terminal, "line 030")
+        terminal.press("End")
+        terminal.wait_for(lambda s: "(END)" in last_line(s))
+        terminal.press("Home")
+        top_line(terminal, "line 001")
+        terminal.type("q")
+        terminal.wait_for(lambda s: s.rstrip("\n").splitlines()[-2] == PROMPT)
+    finally:
+        terminal.close()

@@ -283,7 +283,7 @@ class TerminalPager:
             view.add_text(text)
         self._loop.call_soon_threadsafe(view.start if start is not None else view.refresh)
         with self._state:
-            while self._mode is _Mode.PAGING and not view.satisfied():
+            while self._mode is _Mode.PAGING and not view.wants_more():
                 self._state.wait()
             if self._mode is _Mode.QUIT:
                 raise PagerQuit()
@@ -387,11 +387,11 @@ class _View:
                 start, direction = self._pending_search
                 self._pending_search = (max(start - excess, 0), direction)
 
-    def satisfied(self) -> bool:
-        """Whether the command may wait: enough is read, or the view is gone."""
+    def wants_more(self) -> bool:
+        """Whether the command should write on: the view is open and has not read far enough."""
         if self.closed:
-            return True
-        return self._wanted is not None and self._count() >= self._wanted
+            return False
+        return self._wanted is None or self._count() < self._wanted
 
     # The event loop.
 
