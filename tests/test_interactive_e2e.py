@@ -223,7 +223,9 @@ def test_resize_redraws_and_output_follows_the_width(term):
     assert all(len(line) <= 40 for line in listed)
 
 
-def test_putty_plink_interactive(server, tree, tmp_path):
+@pytest.fixture
+def plink(server, tree, tmp_path) -> Iterator[Terminal]:
+    """PuTTY's ``plink -t admin@…`` on a 100x30 terminal, at its first prompt."""
     terminal = Terminal(server.plink_argv("-t"), tmp_path)
     try:
         # PuTTY's anti-spoofing pause after keyboard-interactive authentication.
@@ -232,16 +234,20 @@ def test_putty_plink_interactive(server, tree, tmp_path):
         # The toolbar is drawn once the terminal's cursor report came back
         # through plink: from then on what is typed reaches the server.
         terminal.wait_for(lambda s: PROMPT in s and " admin  / " in last_line(s))
-        terminal.type("cd /e2e/b")
-        terminal.press("Tab")
-        terminal.wait_for(f"{PROMPT} cd /e2e/box/")
-        terminal.press("Enter")
-        terminal.wait_for("admin@omsh:/e2e/box$")
-        terminal.type("exit")
-        terminal.press("Enter")
-        assert terminal.wait_for_exit() == 0
+        yield terminal
     finally:
         terminal.close()
+
+
+def test_putty_plink_interactive(plink):
+    plink.type("cd /e2e/b")
+    plink.press("Tab")
+    plink.wait_for(f"{PROMPT} cd /e2e/box/")
+    plink.press("Enter")
+    plink.wait_for("admin@omsh:/e2e/box$")
+    plink.type("exit")
+    plink.press("Enter")
+    assert plink.wait_for_exit() == 0
 
 
 # -- the pager ---------------------------------------------------------------
@@ -478,22 +484,15 @@ def test_ctrl_z_is_ignored_with_a_hint(term):
     term.wait_for(lambda s: "help: list commands" in last_line(s))
 
 
-def test_putty_plink_pages_with_its_own_keys(server, numbered, tmp_path):
-    terminal = Terminal(server.plink_argv("-t"), tmp_path)
-    try:
-        terminal.wait_for("Press Return to begin session")
-        terminal.press("Enter")
-        terminal.wait_for(lambda s: PROMPT in s and " admin  / " in last_line(s))
-        terminal.type(f"cat {numbered}")
-        terminal.press("Enter")
-        terminal.wait_for(lambda s: last_line(s) == STATUS)
-        terminal.press("NPage")  # PuTTY's PgDn
-        top_line(terminal, "line 030")
-        terminal.press("End")
-        terminal.wait_for(lambda s: "(END)" in last_line(s))
-        terminal.press("Home")
-        top_line(terminal, "line 001")
-        terminal.type("q")
-        terminal.wait_for(lambda s: s.rstrip("\n").splitlines()[-2] == PROMPT)
-    finally:
-        terminal.close()
+def test_putty_plink_pages_with_its_own_keys(plink, numbered):
+    plink.type(f"cat {numbered}")
+    plink.press("Enter")
+    plink.wait_for(lambda s: last_line(s) == STATUS)
+    plink.press("NPage")  # PuTTY's PgDn
+    top_line(plink, "line 030")
+    plink.press("End")
+    plink.wait_for(lambda s: "(END)" in last_line(s))
+    plink.press("Home")
+    top_line(plink, "line 001")
+    plink.type("q")
+    plink.wait_for(lambda s: s.rstrip("\n").splitlines()[-2] == PROMPT)
