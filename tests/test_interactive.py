@@ -17,6 +17,7 @@ from prompt_toolkit.completion import (
     DummyCompleter,
     ThreadedCompleter,
 )
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
@@ -37,9 +38,17 @@ from omsh.ssh.completer import (
     query_expectation,
     query_field,
 )
-from omsh.ssh.history import SessionHistory, may_hold_secret
+from omsh.ssh.history import (
+    EventNotFound,
+    PromptHistory,
+    SessionHistory,
+    expand_history,
+    may_hold_secret,
+)
 from omsh.ssh.interactive import command_prompt, prompt_message
+from omsh.ssh.keybindings import NO_JOB_CONTROL, shell_key_bindings
 from omsh.ssh.lexer import UNKNOWN_COMMAND, OmshLexer
+from omsh.ssh.pager import TerminalPager, chop, pager_disabled, rows_needed
 from omsh.ssh.style import SHELL_STYLE
 from omsh.ssh.toolbar import Toolbar
 from omsh.store.acl import AceType, with_entry
@@ -142,6 +151,8 @@ def test_flags_come_from_the_declaration(store, commands):
         "-h",
         "--help",
         "--json",
+        "--color",
+        "--no-pager",
         "--group",
         "--in",
         "-v",
@@ -428,7 +439,9 @@ def test_lexer_covers_every_character(line):
 Step = tuple[str, Callable[[Buffer], bool] | None]
 
 
-async def _type(steps: list[Step], completer=None, history=None) -> str | BaseException:
+async def _type(
+    steps: list[Step], completer=None, history=None, bindings=None
+) -> str | BaseException:
     """Type into the shell's command prompt (on a dummy screen); return the line.
 
     Each step sends keys, then waits until the buffer meets its condition
@@ -438,7 +451,11 @@ async def _type(steps: list[Step], completer=None, history=None) -> str | BaseEx
     """
     with create_pipe_input() as pipe:
         session = command_prompt(
-            pipe, DummyOutput(), completer or DummyCompleter(), history or InMemoryHistory()
+            pipe,
+            DummyOutput(),
+            completer or DummyCompleter(),
+            history or InMemoryHistory(),
+            key_bindings=bindings,
         )
 
         async def read_line() -> str | BaseException:
@@ -459,8 +476,8 @@ async def _type(steps: list[Step], completer=None, history=None) -> str | BaseEx
         return await asyncio.wait_for(task, 5)
 
 
-def type_keys(*steps: Step, completer=None, history=None) -> str | BaseException:
-    return asyncio.run(_type(list(steps), completer, history))
+def type_keys(*steps: Step, completer=None, history=None, bindings=None) -> str | BaseException:
+    return asyncio.run(_type(list(steps), completer, history, bindings))
 
 
 def text_is(expected: str) -> Callable[[Buffer], bool]:
@@ -823,3 +840,175 @@ def test_chown_and_choices(tagged, registry):
         "find --type object",
     ]
     assert applied(tagged, registry, "user s") == ["user show"]
+
+
+# -- history expansion -------------------------------------------------------
+
+HISTORY = ["ls -l /data", "cd '/my dir'", "stat x"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expanded"),
+    [
+        ("!!", "stat x"),
+        ("!1", "ls -l /data"),
+        ("!-2", "cd '/my dir'"),
+        ("ls !$", "ls x"),
+        ("!c", "cd '/my dir'"),
+        ("!st; !!", "stat x; stat x"),
+        ('tree "!-1"', 'tree "stat x"'),  # double quotes do not protect, as in bash
+        ("echo '!!'", "echo '!!'"),  # single quotes do
+        ("echo \\!!", "echo \\!!"),  # nor does an escaped "!"
+        ("find 'a != b'", "find 'a != b'"),
+        ('find "a != b"', 'find "a != b"'),  # "!" before "=" is no event
+        ("x !", "x !"),
+        ("ls", "ls"),
+    ],
+)
+def test_history_expansion(line, expanded):
+    assert expand_history(line, HISTORY) == expanded
+
+
+def test_last_word_keeps_its_quotes():
+    assert expand_history("cd !$", ["ls 'my dir'"]) == "cd 'my dir'"
+
+
+@pytest.mark.parametrize("line", ["!42", "!0", "!-4", "!nothing", "ls !!"])
+def test_unknown_history_events(line):
+    history = HISTORY if line != "ls !!" else []
+    with pytest.raises(EventNotFound) as caught:
+        expand_history(line, history)
+    assert str(caught.value) == f"{line.removeprefix('ls ')}: event not found"
+    assert caught.value.exit_status == 1
+
+
+def test_prompt_history_reads_the_list_and_records_nothing():
+    lines = ["pwd"]
+    seen = PromptHistory(lines)
+    SessionHistory(lines).append_string("ls")
+    seen.append_string("typed")
+    assert seen.get_strings() == ["pwd", "ls"]
+    assert lines == ["pwd", "ls"]
+
+
+# -- paste and Ctrl-Z ----------------------------------------------------------
+
+
+def test_a_multi_line_paste_runs_its_first_line_and_queues_the_rest():
+    pasted: list[tuple[list[str], str]] = []
+    bindings = shell_key_bindings(on_paste=lambda lines, rest: pasted.append((lines, rest)))
+    line = type_keys(("cd \x1b[200~/a\r\npwd\rls -l\nhist\x1b[201~", None), bindings=bindings)
+    assert line == "cd /a"
+    assert pasted == [(["pwd", "ls -l"], "hist")]
+
+
+def test_a_one_line_paste_is_only_inserted():
+    pasted: list[object] = []
+    bindings = shell_key_bindings(on_paste=lambda lines, rest: pasted.append(lines))
+    line = type_keys(("\x1b[200~pwd\x1b[201~", text_is("pwd")), ("\r", None), bindings=bindings)
+    assert line == "pwd"
+    assert pasted == []
+
+
+def test_ctrl_z_only_shows_a_notice():
+    notices: list[str] = []
+    line = type_keys(("pwd\x1a\r", None), bindings=shell_key_bindings(notify=notices.append))
+    assert line == "pwd"
+    assert notices == [NO_JOB_CONTROL]
+    session = ShellSession(user="alice")
+    toolbar = Toolbar(session)
+    toolbar.notice = NO_JOB_CONTROL
+    text = "".join(fragment[1] for fragment in toolbar())
+    assert NO_JOB_CONTROL in text
+    assert "help: list commands" not in text
+
+
+# -- the pager -----------------------------------------------------------------
+
+
+def test_chop_keeps_colours_and_cuts_at_display_columns():
+    line = "\x1b[1;34mbox/\x1b[0m  plain\ttab"
+    assert chop(line, 0, 80) == "\x1b[1;34mbox/\x1b[0m  plain     tab\x1b[0m"
+    assert chop(line, 0, 3) == "\x1b[1;34mbox\x1b[0m"
+    assert chop(line, 6, 5) == "\x1b[1;34m\x1b[0mplain\x1b[0m"  # the colour state left of view
+    assert chop("a\x01b\x1b[2Jc", 0, 10) == "a^Abc"  # controls shown, other escapes dropped
+    assert chop("日本語", 1, 4) == " 本 "  # wide characters cut by an edge become spaces
+
+
+def test_rows_needed_counts_wrapped_lines():
+    assert rows_needed("a\nb", 80, 10) == 2
+    assert rows_needed("x" * 81, 80, 10) == 2
+    assert rows_needed("\x1b[31m" + "x" * 80 + "\x1b[0m", 80, 10) == 1
+    assert rows_needed("\n" * 100, 80, 10) == 11  # stops counting past the limit
+
+
+@pytest.mark.parametrize(
+    ("env", "disabled"),
+    [
+        ({}, False),
+        ({"OMSH_PAGER": "off"}, True),
+        ({"PAGER": "cat"}, True),
+        ({"PAGER": "less"}, False),
+    ],
+)
+def test_pager_can_be_turned_off_by_the_environment(env, disabled):
+    assert pager_disabled(env) is disabled
+
+
+def test_pager_prints_short_output_pages_long_output_and_holds_the_writer_back():
+    async def scenario() -> tuple[list[bytes], list[str], int]:
+        loop = asyncio.get_running_loop()
+        sent: list[bytes] = []
+        drawn: list[str] = []
+        pager = TerminalPager(loop, drawn.append, lambda: Size(rows=10, columns=20))
+        sink = pager.attach(sent.append)
+
+        def short() -> None:
+            with pager.page():
+                sink(b"one\r\ntwo\r\n")
+
+        await loop.run_in_executor(None, short)
+        assert sent == [b"one\r\ntwo\r\n"]
+        assert drawn == []
+        written = 0
+
+        def long() -> None:
+            nonlocal written
+            with pager.page():
+                for number in range(100_000):
+                    sink(f"line {number}\r\n".encode())
+                    written += 1
+
+        finished = loop.run_in_executor(None, long)
+        while not pager.showing:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        pager.feed_keys("q")
+        await asyncio.wait_for(finished, 5)  # quitting ends the command quietly
+        return sent, drawn, written
+
+    sent, drawn, written = asyncio.run(scenario())
+    assert len(sent) == 1  # nothing of the long output went past the pager
+    assert drawn[0].startswith("\r\x1b[Kline 0\r\n")
+    assert drawn[-1] == "\r\x1b[K"  # quitting erases the status line only
+    # A screen and two of read-ahead (9 rows each, less the status line), not 100,000
+    # lines; the write that filled them is the one held back.
+    assert written == 9 * 3 - 1
+
+
+def test_pager_sends_binary_output_straight_through():
+    async def scenario() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        sent: list[bytes] = []
+        pager = TerminalPager(loop, lambda text: None, lambda: Size(rows=5, columns=20))
+        sink = pager.attach(sent.append)
+
+        def binary() -> None:
+            with pager.page():
+                sink(b"text\r\n")
+                sink(b"\x00\x01" * 1000)
+
+        await loop.run_in_executor(None, binary)
+        return sent
+
+    assert asyncio.run(scenario()) == [b"text\r\n", b"\x00\x01" * 1000]

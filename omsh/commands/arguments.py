@@ -4,10 +4,11 @@ A command lists :func:`arg` declarations; from them :func:`build_parser`
 makes an ``argparse`` parser (help text and usage errors), and the shell's
 completer reads :attr:`Arg.complete` to know which words are paths, users,
 metadata keys, query expressions or command names.  Every parser also gets
-``--help`` and ``--json``, and ``-h`` for help too unless the command claims
-``-h`` for itself (see :func:`claims_dash_h`).  An unknown flag is reported
-with the nearest ones the command has (:meth:`CommandParser.unrecognized`),
-as an unknown command is with the nearest command names (:func:`did_you_mean`).
+the options every command takes: ``--help``, ``--json``, ``--color WHEN``
+and ``--no-pager``, and ``-h`` for help too unless the command claims ``-h``
+for itself (see :func:`claims_dash_h`).  An unknown flag is reported with
+the nearest ones the command has (:meth:`CommandParser.unrecognized`), as an
+unknown command is with the nearest command names (:func:`did_you_mean`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from omsh.errors import UsageError
 #: and how much less alike than the best suggestion another may be.
 _CLOSE = 0.6
 _NEARLY_AS_CLOSE = 0.1
+
+#: The values of ``--color``, as ls and git spell them.
+COLOR_CHOICES = ("never", "auto", "always")
 
 
 class Complete(enum.Enum):
@@ -209,6 +213,15 @@ def build_parser(name: str, summary: str, arguments: Sequence[Arg]) -> CommandPa
     parser = CommandParser(prog=name, description=summary, add_help=False, allow_abbrev=False)
     parser.add_argument(*help_flags(arguments), action="store_true", help="show this help and exit")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        metavar="WHEN",
+        help="colour the output: never, auto (on a terminal, unless NO_COLOR) or always",
+    )
+    parser.add_argument(
+        "--no-pager", action="store_true", help="never page the output (interactive shell)"
+    )
     for declared in arguments:
         help_text = declared.help.replace("%", "%%")
         parser.add_argument(*declared.flags, help=help_text, **declared.options)

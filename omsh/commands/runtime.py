@@ -4,18 +4,25 @@
 in the registry, expands a leading ``~`` in every word (:func:`expand_tilde`),
 parses its arguments, expands wildcards in path arguments, runs it and turns
 any :class:`~omsh.errors.OmshError` into one line on stderr
-and an exit status (ARCHITECTURE §6.2).  Anything else is a bug: the traceback goes to
-the server log and the user sees one line.  It is synchronous and meant to run
-in a worker thread; the front ends give it blocking I/O objects.
+and an exit status (ARCHITECTURE §6.2).  Anything else is a bug: the traceback
+goes to the server log and the user sees one line.  It is synchronous and
+meant to run in a worker thread; the front ends give it blocking I/O objects.
+
+The options every command takes that are about output, ``--color WHEN`` and
+``--no-pager``, are applied around each command (:meth:`Shell.output_for`);
+a front end that pages (the interactive shell) hands in its pager as a
+context manager.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import fnmatch
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from zope.interface.registry import Components
 
@@ -39,6 +46,9 @@ EXIT_FAILURE = 1
 # How Word.glob_pattern writes a quoted (literal) wildcard character.
 _ESCAPED_WILDCARD = re.compile(r"\[([*?[])\]")
 
+#: Wraps one command whose output may be paged: the front end's pager.
+Pager = Callable[[], contextlib.AbstractContextManager[None]]
+
 
 class Shell:
     """Executes command lines for one session."""
@@ -53,6 +63,7 @@ class Shell:
         stdin: InputStream,
         ask_secret: Callable[[str], str] | None = None,
         ask: Ask | None = None,
+        pager: Pager | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -63,6 +74,9 @@ class Shell:
         self.ask_secret = ask_secret
         #: Without a front end's own way to ask, answers come from stdin.
         self.ask = ask if ask is not None else functools.partial(ask_on_streams, err, stdin)
+        self.pager = pager
+        #: What ``--color auto`` means: the session's own choice.
+        self.auto_color = out.color
 
     def execute(self, line: str) -> int:
         """Run every command on *line*; the status is the last command's."""
@@ -106,8 +120,9 @@ class Shell:
                 ask_secret=self.ask_secret,
                 ask=self.ask,
             )
-            status = command.run(invocation)
-            self.out.flush()
+            status = None
+            with self.output_for(args):
+                status = command.run(invocation)
             return EXIT_OK if status is None else status
         except OmshError as exc:
             self.out.flush()
@@ -118,6 +133,31 @@ class Shell:
             self.err.line(f"omsh: {name}: internal error (details are in the server log)")
             self.err.flush()
             return EXIT_FAILURE
+
+    @contextlib.contextmanager
+    def output_for(self, args: argparse.Namespace) -> Iterator[None]:
+        """Apply one command's ``--color`` and ``--no-pager``; flush its output at the end.
+
+        The flush is inside the pager, so everything the command wrote is
+        paged; a pager the person quit early ends the command quietly.
+        """
+        when = getattr(args, "color", None)
+        color = {"always": True, "never": False}.get(when or "auto", self.auto_color)
+        self.out.color = self.err.color = color
+        paging = (
+            self.pager()
+            if self.pager is not None and not getattr(args, "no_pager", False)
+            else contextlib.nullcontext()
+        )
+        try:
+            with paging:
+                try:
+                    yield
+                finally:
+                    self.out.flush()
+                    self.err.flush()
+        finally:
+            self.out.color = self.err.color = self.auto_color
 
     def _report(self, name: str, exc: OmshError) -> int:
         prefix = "omsh" if name == "omsh" else f"omsh: {name}"
