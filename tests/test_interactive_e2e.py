@@ -339,6 +339,8 @@ def test_quitting_the_pager_stops_a_long_cat_at_once(server, term):
     screen = term.wait_for(lambda s: "(END)" in last_line(s), timeout=60)
     assert screen.splitlines()[-2] == line.decode().strip()
     term.type("q")
+    # Keys typed before the pager has gone are the pager's (as in less): wait.
+    term.wait_for(lambda s: s.rstrip("\n").splitlines()[-2] == PROMPT)
     assert run(term, "pwd") == "/"
 
 
