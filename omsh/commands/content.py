@@ -19,7 +19,7 @@ import base64
 import contextlib
 import json
 import re
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -30,7 +30,7 @@ from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
 from omsh.commands.output import Output
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file
+from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file, read_span
 from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.names import join_path, normalize_path
@@ -131,21 +131,6 @@ def record_access(inv: Invocation, opened: OpenedContent) -> None:
     if opened.atime_due:
         with contextlib.suppress(OmshError):
             inv.view(lambda view: view.note_access(view.by_object_id(opened.object_id)), write=True)
-
-
-def read_span(
-    stream: BinaryIO, offset: int, length: int, chunk: int
-) -> Generator[bytes, None, None]:
-    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
-    with stream:
-        stream.seek(offset)
-        remaining = length
-        while remaining > 0:
-            data = stream.read(min(chunk, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
 
 
 def read_lines(stream: BinaryIO, count: int, chunk: int) -> Iterator[bytes]:

@@ -12,6 +12,8 @@ client (sshfs, an editor over SFTP) may also write at any offset, read back
 what it wrote or change the length: :meth:`ContentUpload.write_at` and its
 siblings serve that, and the hash is then computed once, from the staged
 file, when the upload finishes.
+
+Reading goes the other way: :func:`read_span` streams a committed blob file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Generator
 from typing import BinaryIO
 
 from ZODB.blob import Blob
@@ -183,3 +186,23 @@ def hash_file(path: str) -> str:
         while chunk := stream.read(CHUNK_SIZE):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_span(
+    stream: BinaryIO, offset: int, length: int, chunk: int
+) -> Generator[bytes, None, None]:
+    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it.
+
+    Fewer if the stream ends first; a reader that stops early closes the
+    generator, and with it the stream.  How every front end streams
+    committed content (``cat``, ``sha256sum``, a CDMI JSON value).
+    """
+    with stream:
+        stream.seek(offset)
+        remaining = length
+        while remaining > 0:
+            data = stream.read(min(chunk, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
