@@ -146,14 +146,23 @@ class Staging:
         self._check()
         if not self.random and self._accept(offset, data):
             if self._batched >= BATCH_BYTES:
-                await self._behind(*self._batch_works(self._take_batch()))
+                await self._write_behind()
             return
         await self._to_random_access()
         await self._run(self.upload.write_at, offset, data)
 
     async def feed(self, data: bytes) -> None:
-        """The next bytes of a stream (right after those written in order)."""
-        await self.write(self.accepted, data)
+        """The next bytes of a stream (right after those written in order).
+
+        Called for every piece a CDMI body arrives in, so the common case
+        (nothing held, no random access) queues without :meth:`_accept`.
+        """
+        if self.random or self._ahead or self.failed is not None:
+            await self.write(self.accepted, data)
+            return
+        self._queue(data)
+        if self._batched >= BATCH_BYTES:
+            await self._write_behind()
 
     async def keep_old(self, end: int) -> None:
         """Keep the old content up to *end*: a ranged update starts writing there.
@@ -365,6 +374,10 @@ class Staging:
             self._pending = workers.submit(works[0])
         else:
             self._pending = _all_of([workers.submit(work) for work in works])
+
+    async def _write_behind(self) -> None:
+        """Hand the queued batch to two workers once the work in flight is done."""
+        await self._behind(*self._batch_works(self._take_batch()))
 
     async def _behind(self, *works: Callable[[], Any]) -> None:
         """Start *works* once the work in flight is done, without waiting for them."""
