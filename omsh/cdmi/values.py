@@ -26,8 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from omsh.commands.content import read_span
-from omsh.store.content import CHUNK_SIZE
+from omsh.store.content import CHUNK_SIZE, read_span
 from omsh.store.model import DataObject
 from omsh.store.view import StoreView
 

@@ -29,10 +29,10 @@ from typing import Any, ClassVar
 
 from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
-from omsh.commands.content import open_content, read_span, record_access
+from omsh.commands.content import open_content, record_access
 from omsh.commands.formatting import printable
 from omsh.commands.streams import require_piped_input
-from omsh.store.content import CHUNK_SIZE
+from omsh.store.content import CHUNK_SIZE, read_span
 from omsh.store.view import StoreView
 
 #: The operand that names standard input, as in coreutils.

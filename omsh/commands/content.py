@@ -5,8 +5,9 @@
 Content never passes through memory whole: reading streams the committed
 blob file in :data:`~omsh.store.content.CHUNK_SIZE` pieces after the read
 transaction has ended (committed blob files are immutable), and ``put``
-streams standard input into a :class:`~omsh.store.content.ContentUpload`
-that only becomes an object when the input ended normally.
+stages standard input with :func:`~omsh.store.staging.stage_chunks` (written
+and hashed behind, as SFTP and CDMI uploads are); it only becomes an object
+when the input ended normally.
 
 Commands taking several paths handle each in its own transaction and go on
 past a failed one, as ``rm a b c`` does when ``b`` is missing.
@@ -19,7 +20,7 @@ import base64
 import contextlib
 import json
 import re
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -30,10 +31,11 @@ from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
 from omsh.commands.output import Output
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file
+from omsh.store.content import CHUNK_SIZE, MissingContent, hash_file, read_span
 from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.names import join_path, normalize_path
+from omsh.store.staging import READ_BYTES, stage_chunks
 from omsh.store.system import describe
 from omsh.store.view import StoreView
 
@@ -131,21 +133,6 @@ def record_access(inv: Invocation, opened: OpenedContent) -> None:
     if opened.atime_due:
         with contextlib.suppress(OmshError):
             inv.view(lambda view: view.note_access(view.by_object_id(opened.object_id)), write=True)
-
-
-def read_span(
-    stream: BinaryIO, offset: int, length: int, chunk: int
-) -> Generator[bytes, None, None]:
-    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
-    with stream:
-        stream.seek(offset)
-        remaining = length
-        while remaining > 0:
-            data = stream.read(min(chunk, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
 
 
 def read_lines(stream: BinaryIO, count: int, chunk: int) -> Iterator[bytes]:
@@ -307,10 +294,9 @@ class Put(Command):
         metadata = parse_assignments(args.meta)
         # Refuse before the client sends a single byte.
         inv.view(lambda view: view.check_can_store(path, cwd))
-        upload = ContentUpload(inv.store.temporary_directory())
+        chunks = iter(lambda: inv.stdin.read(READ_BYTES), b"")
+        upload = stage_chunks(chunks, inv.store.temporary_directory())
         try:
-            while chunk := inv.stdin.read(CHUNK_SIZE):
-                upload.write(chunk)
             description = inv.view(
                 lambda view: describe(
                     view.store_data(path, upload, cwd, mimetype=mimetype, metadata=metadata)
