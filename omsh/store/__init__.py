@@ -22,8 +22,8 @@ circle):
 - ``view``: every operation, checked; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``database``: opening a store and running transactions; ``commits``,
-  ``writebehind``, ``loopreads``: group commit, writing uploads behind the
-  event loop, small reads on it.
+  ``staging``, ``loopreads``: group commit, the one way an upload's bytes
+  are staged (for ``put``, SFTP and CDMI), small reads on the event loop.
 """
 
 from omsh.store.access import Perm, Principal, check_access
