@@ -28,6 +28,7 @@ Modules:
   :mod:`bench.acl_bench` (``ls -l`` of 10,000 children as a user whose
   access is inherited 10 levels up through 50 ACEs vs as admin),
   :mod:`bench.cdmi_bench` (the CDMI endpoint against a bare aiohttp app, with
-  :mod:`bench.cdmi_reference`) and :mod:`bench.sftp_bench` (SFTP and rclone
-  against sshd's sftp-server).
+  :mod:`bench.cdmi_reference`), :mod:`bench.sftp_bench` (SFTP and rclone
+  against sshd's sftp-server) and :mod:`bench.complete_bench` (Tab
+  completion in a container of 100,000 children vs listing it).
 """

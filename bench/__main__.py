@@ -12,7 +12,9 @@ module of its own:
 ``cdmi``               the CDMI endpoint against a bare aiohttp app
                        (:mod:`bench.cdmi_bench`; Debian's ``wrk`` if installed);
 ``sftp``               SFTP transfers with OpenSSH's ``sftp`` and ``rclone``
-                       against sshd's sftp-server (:mod:`bench.sftp_bench`).
+                       against sshd's sftp-server (:mod:`bench.sftp_bench`);
+``complete``           Tab completion in a container of 100,000 children vs
+                       listing it, in process (:mod:`bench.complete_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -37,6 +39,7 @@ GROUPS = {
     "acl": ("bench.acl_bench", "AclBench"),
     "cdmi": ("bench.cdmi_bench", "CdmiBench"),
     "sftp": ("bench.sftp_bench", "SFTPBench"),
+    "complete": ("bench.complete_bench", "CompleteBench"),
 }
 DEFAULT = "ssh"
 

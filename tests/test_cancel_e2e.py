@@ -158,7 +158,7 @@ def _press_ctrl_c_when_it_scrolls(term: Terminal) -> float:
 
 def test_ctrl_c_stops_a_multi_object_cat_in_the_shell(logged):
     term, log = logged
-    term.type(f"cat {' '.join(OBJECTS)}")
+    term.type(f"cat --no-pager {' '.join(OBJECTS)}")  # in the pager, Ctrl-C quits it
     term.press("Enter")
     pressed = _press_ctrl_c_when_it_scrolls(term)
     screen = term.wait_for(_prompt_is_back, timeout=30)
@@ -187,7 +187,7 @@ def test_ctrl_c_stops_an_exec_command_on_a_pty(server, big, tmp_path):
 
 def test_cat_of_a_large_object_shows_a_progress_bar_then_clears_it(logged):
     term, log = logged
-    term.type(f"cat {OBJECTS[0]}")
+    term.type(f"cat --no-pager {OBJECTS[0]}")
     term.press("Enter")
     term.wait_for(LINE.decode().strip())  # started: the bare prompt is gone
     screen = term.wait_for(_prompt_is_back, timeout=60)
@@ -206,7 +206,7 @@ def test_a_signal_request_interrupts_the_interactive_shell_too(server, big):
             seen = b""
             while b"@omsh" not in seen:
                 seen += await asyncio.wait_for(process.stdout.read(4096), PATIENCE)
-            process.stdin.write(f"cat {' '.join(OBJECTS)}\r".encode())
+            process.stdin.write(f"cat --no-pager {' '.join(OBJECTS)}\r".encode())
             seen = b""
             while seen.count(LINE.rstrip()) < 100:
                 seen += await asyncio.wait_for(process.stdout.read(1 << 16), PATIENCE)

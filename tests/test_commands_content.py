@@ -15,6 +15,7 @@ import pytest
 from omsh.commands import content as content_module
 from omsh.errors import TransferAborted
 from omsh.store.content import CHUNK_SIZE
+from omsh.store.staging import BATCH_BYTES
 from omsh.store.view import StoreView
 
 BIG = bytes(range(256)) * (CHUNK_SIZE // 256 * 2 + 7)  # a bit over two chunks
@@ -154,15 +155,17 @@ def test_put_in_the_interactive_shell_is_refused(admin) -> None:
 
 def test_an_aborted_put_stores_nothing_and_leaves_no_files(store, registry, admin) -> None:
     class DropsOut(io.BytesIO):
+        """Batches of a megabyte, the third never comes: two are being written behind."""
+
         def __init__(self) -> None:
-            super().__init__(b"x" * (CHUNK_SIZE * 3))
+            super().__init__(b"x" * (BATCH_BYTES * 3))
             self.reads = 0
 
         def read(self, size: int = -1) -> bytes:
             self.reads += 1
             if self.reads == 3:
                 raise TransferAborted()
-            return super().read(size)
+            return super().read(min(size, BATCH_BYTES))
 
     from omsh.commands.output import BufferOutput
     from omsh.commands.runtime import Shell

@@ -67,7 +67,7 @@ def test_help_unknown_command(alice) -> None:
 
 @pytest.mark.parametrize("name", sorted(CORE))
 def test_every_command_has_help_and_json_flags(alice, name) -> None:
-    out = alice.ok(f"{name} -h")
+    out = alice.ok(f"{name} --help")
     assert out.startswith(f"usage: {name}")
     assert "--json" in out
 

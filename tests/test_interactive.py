@@ -17,6 +17,7 @@ from prompt_toolkit.completion import (
     DummyCompleter,
     ThreadedCompleter,
 )
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
@@ -24,15 +25,31 @@ from prompt_toolkit.output import DummyOutput
 from pygments.token import Error, Name, Number, Operator, Punctuation, String, Text
 from zope.interface.registry import Components
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, close_matches, did_you_mean
 from omsh.commands.base import Command, ShellSession
 from omsh.commands.registry import register_command
 from omsh.commands.words import split_commands
 from omsh.ssh import history as history_module
-from omsh.ssh.completer import FLAGS, ShellCompleter, line_context, pending_argument
-from omsh.ssh.history import SessionHistory, may_hold_secret
+from omsh.ssh.completer import (
+    FLAGS,
+    ShellCompleter,
+    line_context,
+    pending_argument,
+    query_expectation,
+    query_field,
+)
+from omsh.ssh.history import (
+    EventNotFound,
+    PromptHistory,
+    SessionHistory,
+    expand_history,
+    may_hold_secret,
+)
 from omsh.ssh.interactive import command_prompt, prompt_message
-from omsh.ssh.lexer import OmshLexer
+from omsh.ssh.keybindings import NO_JOB_CONTROL, shell_key_bindings
+from omsh.ssh.lexer import UNKNOWN_COMMAND, OmshLexer
+from omsh.ssh.pager import TerminalPager, chop, pager_disabled, rows_needed
+from omsh.ssh.style import SHELL_STYLE
 from omsh.ssh.toolbar import Toolbar
 from omsh.store.acl import AceType, with_entry
 from omsh.store.content import ContentUpload
@@ -134,6 +151,8 @@ def test_flags_come_from_the_declaration(store, commands):
         "-h",
         "--help",
         "--json",
+        "--color",
+        "--no-pager",
         "--group",
         "--in",
         "-v",
@@ -420,7 +439,9 @@ def test_lexer_covers_every_character(line):
 Step = tuple[str, Callable[[Buffer], bool] | None]
 
 
-async def _type(steps: list[Step], completer=None, history=None) -> str | BaseException:
+async def _type(
+    steps: list[Step], completer=None, history=None, bindings=None
+) -> str | BaseException:
     """Type into the shell's command prompt (on a dummy screen); return the line.
 
     Each step sends keys, then waits until the buffer meets its condition
@@ -430,7 +451,11 @@ async def _type(steps: list[Step], completer=None, history=None) -> str | BaseEx
     """
     with create_pipe_input() as pipe:
         session = command_prompt(
-            pipe, DummyOutput(), completer or DummyCompleter(), history or InMemoryHistory()
+            pipe,
+            DummyOutput(),
+            completer or DummyCompleter(),
+            history or InMemoryHistory(),
+            key_bindings=bindings,
         )
 
         async def read_line() -> str | BaseException:
@@ -451,8 +476,8 @@ async def _type(steps: list[Step], completer=None, history=None) -> str | BaseEx
         return await asyncio.wait_for(task, 5)
 
 
-def type_keys(*steps: Step, completer=None, history=None) -> str | BaseException:
-    return asyncio.run(_type(list(steps), completer, history))
+def type_keys(*steps: Step, completer=None, history=None, bindings=None) -> str | BaseException:
+    return asyncio.run(_type(list(steps), completer, history, bindings))
 
 
 def text_is(expected: str) -> Callable[[Buffer], bool]:
@@ -550,3 +575,440 @@ def test_toolbar_shows_user_cwd_failure_and_hint():
 def test_prompt_shows_control_characters_escaped():
     message = prompt_message(ShellSession(user="bob", cwd="/a\x1bb"))
     assert "".join(text for _, text in message) == "bob@omsh:/a\\x1bb$ "
+
+
+# -- did you mean (issue 11): unknown commands and flags ------------------------
+
+
+def test_an_unknown_command_suggests_the_nearest_names(admin):
+    assert admin("lss /") == (3, "", "omsh: lss: command not found; did you mean ls?\n")
+    assert admin("mkdri /x")[2] == "omsh: mkdri: command not found; did you mean mkdir?\n"
+    # Nothing close: the old pointer to help, and the same status.
+    assert admin("frobnicate") == (3, "", "omsh: frobnicate: command not found (try 'help')\n")
+
+
+def test_an_unknown_flag_suggests_the_nearest_flags_of_that_command(admin):
+    status, _, err = admin("ls --jsn /")
+    assert (status, err) == (2, "omsh: ls: unrecognized arguments: --jsn; did you mean --json?\n")
+    assert admin("rm --recursiv=3 /x")[2].endswith("did you mean --recursive?\n")
+    assert admin("set-meta / --delte k")[2].endswith("--delte k; did you mean --delete?\n")
+    assert admin("ls -Z /")[2] == "omsh: ls: unrecognized arguments: -Z\n"
+
+
+def test_close_matches_keep_only_the_nearly_best():
+    assert close_matches("pwdd", ["pwd", "passwd", "cd", "ls"]) == ["pwd"]
+    assert close_matches("xyz", ["pwd", "ls"]) == []
+    assert did_you_mean([]) == ""
+    assert did_you_mean(["cp", "cd"]) == "; did you mean cp or cd?"
+    assert did_you_mean(["a", "b", "c"]) == "; did you mean a, b or c?"
+
+
+# -- the lexer knows the commands ----------------------------------------------------
+
+
+def known_tokens(line: str, names=("ls", "cd", "dir")) -> list[tuple[object, str]]:
+    lexer = OmshLexer.knowing(names)(stripnl=False, ensurenl=False)
+    return [(kind, text) for _, kind, text in lexer.get_tokens_unprocessed(line) if text.strip()]
+
+
+def test_lexer_marks_unknown_commands():
+    assert known_tokens("lss -l /x; cd /; dir") == [
+        (UNKNOWN_COMMAND, "lss"),
+        (Name.Attribute, "-l"),
+        (Name.Namespace, "/x"),
+        (Punctuation, ";"),
+        (Name.Function, "cd"),
+        (Name.Namespace, "/"),
+        (Punctuation, ";"),
+        (Name.Function, "dir"),
+    ]
+    assert known_tokens("ls; nosuch")[-1] == (UNKNOWN_COMMAND, "nosuch")
+    assert tokens("nosuch")[0] == (Name.Function, "nosuch")  # a lexer told no names judges none
+
+
+def test_unknown_commands_are_shown_in_the_error_colour():
+    unknown = SHELL_STYLE.get_attrs_for_style_str("class:pygments.name.function.unknown")
+    error = SHELL_STYLE.get_attrs_for_style_str("class:pygments.error")
+    command = SHELL_STYLE.get_attrs_for_style_str("class:pygments.name.function")
+    assert (unknown.color, unknown.bold) == (error.color, error.bold) == ("ansired", True)
+    assert command.color != unknown.color
+
+
+# -- completing metadata keys, query expressions and principals ----------------
+
+
+@pytest.fixture
+def tagged(store, admin):
+    """/photos and /docs with tagged objects; /shared, where alice may look but
+    not into /shared/private."""
+    for path in ("/photos/cats", "/docs", "/shared/open", "/shared/private"):
+        admin.ok(f"mkdir -p {path}")
+    for path in (
+        "/photos/a.jpg",
+        "/photos/cats/b.jpg",
+        "/docs/c.txt",
+        "/shared/open/d",
+        "/shared/private/e",
+    ):
+        admin.ok(f"put {path}", b"data")
+    admin.ok("set-meta /photos/a.jpg camera=nikon 'colour space=rgb' size=3")
+    admin.ok("set-meta /photos/cats/b.jpg cat=tabby")
+    admin.ok("set-meta /docs/c.txt author=me")
+    admin.ok("set-meta /shared/open/d public=yes")
+    admin.ok("set-meta /shared/private/e hidden=yes")
+    admin.ok("set-meta /docs gone=1")
+    admin.ok("set-meta /docs -d gone")
+    admin.ok("acl grant /shared alice read,read-metadata --inherit")
+    admin.ok("acl deny /shared/private alice read")
+    return store
+
+
+def test_set_meta_offers_keys_at_and_beside_the_target(tagged, registry):
+    assert applied(tagged, registry, "set-meta /photos/a.jpg ") == [
+        "set-meta /photos/a.jpg camera=",
+        "set-meta /photos/a.jpg cat=",
+        "set-meta /photos/a.jpg colour\\ space=",
+        "set-meta /photos/a.jpg size=",
+    ]
+    assert applied(tagged, registry, "set-meta /photos/a.jpg ca") == [
+        "set-meta /photos/a.jpg camera=",
+        "set-meta /photos/a.jpg cat=",
+    ]
+    assert applied(tagged, registry, "set-meta /photos/a.jpg camera=") == []  # the value
+    # -d: only the keys the object has.
+    assert applied(tagged, registry, "set-meta /photos/cats/b.jpg -d ") == [
+        "set-meta /photos/cats/b.jpg -d cat"
+    ]
+    assert applied(tagged, registry, "set-meta /docs -d ") == []  # its one key was deleted
+
+
+def test_find_meta_offers_keys_below_its_path(tagged, registry):
+    assert applied(tagged, registry, "find /docs --meta ") == ["find /docs --meta author="]
+    assert applied(tagged, registry, "find --meta=a", cwd="/docs") == ["find --meta=author="]
+    below_root = applied(tagged, registry, "find / --meta ")
+    assert [line.removeprefix("find / --meta ") for line in below_root] == [
+        "author=",
+        "camera=",
+        "cat=",
+        "colour\\ space=",
+        "hidden=",
+        "public=",
+        "size=",
+    ]
+
+
+def test_keys_of_objects_the_user_may_not_see_are_not_offered(tagged, registry):
+    assert applied(tagged, registry, "find /shared --meta ", user="alice") == [
+        "find /shared --meta public="
+    ]
+    assert applied(tagged, registry, "find /photos --meta ", user="alice") == []  # private
+
+
+def test_keys_come_from_the_smaller_side_of_key_and_subtree(tagged, registry, admin):
+    # "common" held by many objects, /docs holding few: the subtree's documents are checked.
+    for n in range(12):
+        admin.ok(f"put /photos/p{n}", b"x")
+        admin.ok(f"set-meta /photos/p{n} common=1")
+    admin.ok("set-meta /docs/c.txt common=2")
+    assert applied(tagged, registry, "find /docs --meta c") == ["find /docs --meta common="]
+    # A key one object holds, in a subtree of many: the key's documents are checked.
+    assert applied(tagged, registry, "find /photos --meta cat") == ["find /photos --meta cat="]
+
+
+def test_key_search_is_bounded(tagged, registry, admin, monkeypatch):
+    from omsh.store import index
+
+    for n in range(5):
+        admin.ok(f"put /docs/x{n}", b"x")
+    admin.ok("set-meta /docs/x4 late=1")
+    monkeypatch.setattr(index, "KEY_SCAN_PER_FIELD", 1)
+    monkeypatch.setattr(index, "KEY_SCAN_TOTAL", 1)
+    offered = applied(tagged, registry, "find / --meta ")
+    assert len(offered) == 1  # one document looked at in all: at most one key
+
+
+def test_query_offers_fields_then_operators_then_connectives(tagged, registry):
+    offered = {c.display_text for c in completions(tagged, registry, "query ")}
+    assert {"name", "size", "cdmi_size", "mimetype", "camera", "NOT"} <= offered
+    assert '"colour space"' in offered and '"size"' in offered  # quoted keys
+    # A query begun unquoted gets its quote; completions leave it open.
+    assert "query 'camera " in applied(tagged, registry, "query ")
+    assert applied(tagged, registry, "query 'cam") == ["query 'camera "]
+    assert applied(tagged, registry, 'query "cam') == ['query "camera ']
+    assert applied(tagged, registry, "query 'camera = 'x' a") == ["query 'camera = 'x' and "]
+    assert applied(tagged, registry, "query 'size IS ") == [
+        "query 'size IS NULL ",
+        "query 'size IS NOT NULL ",
+    ]
+    assert applied(tagged, registry, "query 'x' --order-by cam") == ["query 'x' --order-by camera"]
+    assert applied(tagged, registry, "query 'x' --select name,col") == []  # needs its quote
+    assert applied(tagged, registry, """query 'x' --select 'name,"col""") == [
+        """query 'x' --select 'name,"colour space"'"""
+    ]
+    # --in scopes the keys, as it scopes the query.
+    fields = {c.display_text for c in completions(tagged, registry, "query --in /docs '")}
+    assert "author" in fields and "camera" not in fields
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "partial"),
+    [
+        ("", "field", ""),
+        ("si", "field", "si"),
+        ("size ", "operator", ""),
+        ("size >", "operator", ">"),
+        ("size > ", "value", ""),
+        ("size > 5 ", "after", ""),
+        ("size > 5 AND ", "field", ""),
+        ("size > 5 or NOT (", "field", ""),
+        ('"my key" NOT ', "negated", ""),
+        ("a is ", "is", ""),
+        ("a IS NOT ", "is-not", ""),
+        ("a IS NULL ", "after", ""),
+        ("a BETWEEN 1 ", "between-and", ""),
+        ("a BETWEEN 1 AND 2 ", "after", ""),
+        ("a IN (1, ", "in-list", ""),
+        ("a IN (1, 2) ", "after", ""),
+        ("a LIKE 'x%' ", "after", ""),
+        ("a = TIMESTAMP '2024-01-01' ", "after", ""),
+        ("a = 'it''s ", None, ""),  # inside a string
+        ("a = = ", None, ""),  # wrong: no guess
+        ("a ! ", None, ""),
+    ],
+)
+def test_query_expectation(text, expecting, partial):
+    assert query_expectation(text) == (expecting, partial)
+
+
+def test_query_field_quotes_what_the_language_would_misread():
+    assert query_field("camera") == "camera"
+    assert query_field("size") == '"size"'
+    assert query_field("and") == '"and"'
+    assert query_field('a "b" c') == '"a ""b"" c"'
+    assert query_field("camera", quoted=True) == '"camera"'
+
+
+def test_acl_offers_actions_principals_and_permissions(tagged, registry):
+    tagged.run(lambda root: root.principals.add_group("staff"))
+    assert applied(tagged, registry, "acl g") == ["acl grant"]
+    offered = [c.display_text for c in completions(tagged, registry, "acl grant /docs ")]
+    assert offered[:6] == [
+        "OWNER@",
+        "GROUP@",
+        "EVERYONE@",
+        "AUTHENTICATED@",
+        "ANONYMOUS@",
+        "ADMINISTRATOR@",
+    ]
+    assert {"admin", "alice", "bob", "g:admins", "g:staff"} <= set(offered)
+    assert applied(tagged, registry, "acl grant /docs g:s") == ["acl grant /docs g:staff"]
+    assert applied(tagged, registry, "acl grant /docs ev") == ["acl grant /docs everyone@"]
+    assert applied(tagged, registry, "acl grant /docs alice read,w") == [
+        "acl grant /docs alice read,write",
+        "acl grant /docs alice read,write-acl",
+        "acl grant /docs alice read,write-metadata",
+        "acl grant /docs alice read,w",
+    ]
+    assert applied(tagged, registry, "acl check /docs --user b") == ["acl check /docs --user bob"]
+    # Only the caller's own names for a user who may not list principals.
+    assert {
+        c.display_text for c in completions(tagged, registry, "acl grant /x a", user="bob")
+    } == {
+        "anonymous@",
+        "authenticated@",
+        "administrator@",
+    }
+
+
+def test_setfacl_offers_entries(tagged, registry):
+    offered = [c.display_text for c in completions(tagged, registry, "setfacl -m ")]
+    assert offered[:4] == ["d:", "u:", "g:", "o::"] and "EVERYONE@:" in offered
+    assert applied(tagged, registry, "setfacl -m u:al") == ["setfacl -m u:alice:"]
+    assert applied(tagged, registry, "setfacl -x u:al") == ["setfacl -x u:alice"]
+    assert "setfacl -m u:alice:rw,d:g:" in applied(tagged, registry, "setfacl -m u:alice:rw,d:")
+    assert applied(tagged, registry, "setfacl -m EVERYONE@:wr") == [
+        "setfacl -m EVERYONE@:write",
+        "setfacl -m EVERYONE@:write-acl",
+        "setfacl -m EVERYONE@:write-metadata",
+    ]
+
+
+def test_chown_and_choices(tagged, registry):
+    assert applied(tagged, registry, "chown al") == ["chown alice"]
+    assert applied(tagged, registry, "find --type ") == [
+        "find --type container",
+        "find --type object",
+    ]
+    assert applied(tagged, registry, "user s") == ["user show"]
+
+
+# -- history expansion -------------------------------------------------------
+
+HISTORY = ["ls -l /data", "cd '/my dir'", "stat x"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expanded"),
+    [
+        ("!!", "stat x"),
+        ("!1", "ls -l /data"),
+        ("!-2", "cd '/my dir'"),
+        ("ls !$", "ls x"),
+        ("!c", "cd '/my dir'"),
+        ("!st; !!", "stat x; stat x"),
+        ('tree "!-1"', 'tree "stat x"'),  # double quotes do not protect, as in bash
+        ("echo '!!'", "echo '!!'"),  # single quotes do
+        ("echo \\!!", "echo \\!!"),  # nor does an escaped "!"
+        ("find 'a != b'", "find 'a != b'"),
+        ('find "a != b"', 'find "a != b"'),  # "!" before "=" is no event
+        ("x !", "x !"),
+        ("ls", "ls"),
+    ],
+)
+def test_history_expansion(line, expanded):
+    assert expand_history(line, HISTORY) == expanded
+
+
+def test_last_word_keeps_its_quotes():
+    assert expand_history("cd !$", ["ls 'my dir'"]) == "cd 'my dir'"
+
+
+@pytest.mark.parametrize("line", ["!42", "!0", "!-4", "!nothing", "ls !!"])
+def test_unknown_history_events(line):
+    history = HISTORY if line != "ls !!" else []
+    with pytest.raises(EventNotFound) as caught:
+        expand_history(line, history)
+    assert str(caught.value) == f"{line.removeprefix('ls ')}: event not found"
+    assert caught.value.exit_status == 1
+
+
+def test_prompt_history_reads_the_list_and_records_nothing():
+    lines = ["pwd"]
+    seen = PromptHistory(lines)
+    SessionHistory(lines).append_string("ls")
+    seen.append_string("typed")
+    assert seen.get_strings() == ["pwd", "ls"]
+    assert lines == ["pwd", "ls"]
+
+
+# -- paste and Ctrl-Z ----------------------------------------------------------
+
+
+def test_a_multi_line_paste_runs_its_first_line_and_queues_the_rest():
+    pasted: list[tuple[list[str], str]] = []
+    bindings = shell_key_bindings(on_paste=lambda lines, rest: pasted.append((lines, rest)))
+    line = type_keys(("cd \x1b[200~/a\r\npwd\rls -l\nhist\x1b[201~", None), bindings=bindings)
+    assert line == "cd /a"
+    assert pasted == [(["pwd", "ls -l"], "hist")]
+
+
+def test_a_one_line_paste_is_only_inserted():
+    pasted: list[object] = []
+    bindings = shell_key_bindings(on_paste=lambda lines, rest: pasted.append(lines))
+    line = type_keys(("\x1b[200~pwd\x1b[201~", text_is("pwd")), ("\r", None), bindings=bindings)
+    assert line == "pwd"
+    assert pasted == []
+
+
+def test_ctrl_z_only_shows_a_notice():
+    notices: list[str] = []
+    line = type_keys(("pwd\x1a\r", None), bindings=shell_key_bindings(notify=notices.append))
+    assert line == "pwd"
+    assert notices == [NO_JOB_CONTROL]
+    session = ShellSession(user="alice")
+    toolbar = Toolbar(session)
+    toolbar.notice = NO_JOB_CONTROL
+    text = "".join(fragment[1] for fragment in toolbar())
+    assert NO_JOB_CONTROL in text
+    assert "help: list commands" not in text
+
+
+# -- the pager -----------------------------------------------------------------
+
+
+def test_chop_keeps_colours_and_cuts_at_display_columns():
+    line = "\x1b[1;34mbox/\x1b[0m  plain\ttab"
+    assert chop(line, 0, 80) == "\x1b[1;34mbox/\x1b[0m  plain     tab\x1b[0m"
+    assert chop(line, 0, 3) == "\x1b[1;34mbox\x1b[0m"
+    assert chop(line, 6, 5) == "\x1b[1;34m\x1b[0mplain\x1b[0m"  # the colour state left of view
+    assert chop("a\x01b\x1b[2Jc", 0, 10) == "a^Abc"  # controls shown, other escapes dropped
+    assert chop("日本語", 1, 4) == " 本 "  # wide characters cut by an edge become spaces
+
+
+def test_rows_needed_counts_wrapped_lines():
+    assert rows_needed("a\nb", 80, 10) == 2
+    assert rows_needed("x" * 81, 80, 10) == 2
+    assert rows_needed("\x1b[31m" + "x" * 80 + "\x1b[0m", 80, 10) == 1
+    assert rows_needed("\n" * 100, 80, 10) == 11  # stops counting past the limit
+
+
+@pytest.mark.parametrize(
+    ("env", "disabled"),
+    [
+        ({}, False),
+        ({"OMSH_PAGER": "off"}, True),
+        ({"PAGER": "cat"}, True),
+        ({"PAGER": "less"}, False),
+    ],
+)
+def test_pager_can_be_turned_off_by_the_environment(env, disabled):
+    assert pager_disabled(env) is disabled
+
+
+def test_pager_prints_short_output_pages_long_output_and_holds_the_writer_back():
+    async def scenario() -> tuple[list[bytes], list[str], int]:
+        loop = asyncio.get_running_loop()
+        sent: list[bytes] = []
+        drawn: list[str] = []
+        pager = TerminalPager(loop, drawn.append, lambda: Size(rows=10, columns=20))
+        sink = pager.attach(sent.append)
+
+        def short() -> None:
+            with pager.page():
+                sink(b"one\r\ntwo\r\n")
+
+        await loop.run_in_executor(None, short)
+        assert sent == [b"one\r\ntwo\r\n"]
+        assert drawn == []
+        written = 0
+
+        def long() -> None:
+            nonlocal written
+            with pager.page():
+                for number in range(100_000):
+                    sink(f"line {number}\r\n".encode())
+                    written += 1
+
+        finished = loop.run_in_executor(None, long)
+        while not pager.showing:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        pager.feed_keys("q")
+        await asyncio.wait_for(finished, 5)  # quitting ends the command quietly
+        return sent, drawn, written
+
+    sent, drawn, written = asyncio.run(scenario())
+    assert len(sent) == 1  # nothing of the long output went past the pager
+    assert drawn[0].startswith("\r\x1b[Kline 0\r\n")
+    assert drawn[-1] == "\r\x1b[K"  # quitting erases the status line only
+    # A screen and two of read-ahead (9 rows each, less the status line), not 100,000
+    # lines; the write that filled them is the one held back.
+    assert written == 9 * 3 - 1
+
+
+def test_pager_sends_binary_output_straight_through():
+    async def scenario() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        sent: list[bytes] = []
+        pager = TerminalPager(loop, lambda text: None, lambda: Size(rows=5, columns=20))
+        sink = pager.attach(sent.append)
+
+        def binary() -> None:
+            with pager.page():
+                sink(b"text\r\n")
+                sink(b"\x00\x01" * 1000)
+
+        await loop.run_in_executor(None, binary)
+        return sent
+
+    assert asyncio.run(scenario()) == [b"text\r\n", b"\x00\x01" * 1000]

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from omsh.commands import progress
-from omsh.commands.output import BufferOutput
+from omsh.commands.output import BufferOutput, Output
 from omsh.commands.progress import Progress, binary_size, duration
 
 MIB = 1024 * 1024
@@ -137,3 +137,21 @@ def test_never_in_exec_mode_or_with_json(shell, line):
     status, out, _ = shell(line)
     assert status == 0
     assert not bars(out) and ERASE not in out
+
+
+def test_the_bar_goes_straight_to_the_terminal_past_a_pager_and_not_over_it():
+    screen = BufferOutput(terminal=True)  # the terminal itself
+    paged = bytearray()  # what a pager in front of it was given
+    out = Output(paged.extend, terminal=True)
+    out.status_sink = screen.write_bytes
+    showing = [False]
+    out.status_allowed = lambda: not showing[0]
+    out.line("held by the pager")
+    out.show_status("bar")
+    out.line("more")
+    out.flush()
+    assert paged == b"held by the pager\r\nmore\r\n"  # no bar in the paged text
+    assert screen.text == "\rbar\x1b[K\r\x1b[K"  # drawn and erased on the terminal
+    showing[0] = True
+    out.show_status("bar")  # the pager is on the screen: nothing
+    assert screen.text.count("bar") == 1 and not out.status_shown

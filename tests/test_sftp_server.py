@@ -47,6 +47,7 @@ from omsh.ssh.sftp import (
     store_path,
 )
 from omsh.ssh.sftp_files import ReadFile, WriteFile
+from omsh.store import staging
 from omsh.store.acl import READ_WORD, AceType, with_entry
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists, Store
@@ -353,7 +354,7 @@ def test_a_gap_past_the_end_reads_as_zeros(tmp_path, executor, base):
 
 
 def test_too_much_ahead_of_order_turns_to_random_access(tmp_path, executor, monkeypatch):
-    monkeypatch.setattr(sftp_files, "REORDER_LIMIT", 4)
+    monkeypatch.setattr(staging, "REORDER_LIMIT", 4)
     handle = write_file(tmp_path, executor)
     writes(handle, (4, b"ef"), (6, b"ghij"), (0, b"abcd"))
     assert handle.random
@@ -397,8 +398,8 @@ def test_any_sequence_of_requests_ends_as_a_file_would(
     tmp_path, executor, monkeypatch, old, operations, truncate
 ):
     """Whatever order, overlap, reads and resizes: the content a POSIX file would hold."""
-    monkeypatch.setattr(sftp_files, "WRITE_BATCH", 8)
-    monkeypatch.setattr(sftp_files, "REORDER_LIMIT", 20)
+    monkeypatch.setattr(staging, "BATCH_BYTES", 8)
+    monkeypatch.setattr(staging, "REORDER_LIMIT", 20)
     source = tmp_path / f"old-{len(list(tmp_path.iterdir()))}"
     source.write_bytes(old)
     fd = os.open(source, os.O_RDONLY)
@@ -461,9 +462,9 @@ def test_reads_through_the_read_ahead_are_what_pread_gives(
 # -- sessions -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("batch", [sftp_files.WRITE_BATCH, 1000])
+@pytest.mark.parametrize("batch", [staging.BATCH_BYTES, 1000])
 def test_upload_is_stored_on_close_and_read_back(store, session, monkeypatch, batch):
-    monkeypatch.setattr(sftp_files, "WRITE_BATCH", batch)  # small: many batches written behind
+    monkeypatch.setattr(staging, "BATCH_BYTES", batch)  # small: many batches written behind
     server, _ = session()
     payload = bytes(range(256)) * 1000
 
@@ -619,7 +620,7 @@ def test_failed_write_means_nothing_is_stored(store, session, monkeypatch):
 
 
 def test_a_failed_batch_fails_the_upload(store, session, monkeypatch):
-    monkeypatch.setattr(sftp_files, "WRITE_BATCH", 1000)
+    monkeypatch.setattr(staging, "BATCH_BYTES", 1000)
 
     def disk_full(self, chunk: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -28,6 +28,7 @@ from omsh.store.content import ContentUpload
 from omsh.store.database import Store
 from omsh.store.loopreads import LoopReader, NotCheap, is_local
 from omsh.store.model import Container, StoreObject, StoreRoot
+from omsh.store.staging import stage_chunks
 from omsh.store.view import StoreView
 
 T = TypeVar("T")
@@ -125,18 +126,9 @@ class Backend:
         (stored in a blob, or deleted).
         """
 
-        def staged() -> ContentUpload:
-            upload = ContentUpload(self.store.temporary_directory())
-            try:
-                upload.write(data)
-                upload.finish()
-            except BaseException:
-                upload.discard()
-                raise
-            return upload
-
+        directory = self.store.temporary_directory()
         with self.group.coming():
-            upload = await self.in_thread(staged)
+            upload = await self.in_thread(lambda: stage_chunks([data], directory))
         try:
             return await self.view(call, lambda view: work(view, upload), write=True)
         finally:

@@ -16,4 +16,5 @@ FAMILIES = (
     "omsh.commands.shell",
     "omsh.commands.query",
     "omsh.commands.maintenance",
+    "omsh.commands.usage",
 )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from zope.interface import implementer
 
-from omsh.commands.arguments import Arg, CommandParser, build_parser
+from omsh.commands.arguments import Arg, CommandParser, build_parser, help_flags
 from omsh.commands.interfaces import ICommand
 from omsh.commands.output import InputStream, Output
 from omsh.commands.words import Word
@@ -180,7 +180,7 @@ class Command:
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     arguments: ClassVar[tuple[Arg, ...]] = ()
-    #: Text shown after the argument list by ``-h``/``help``: forms of a
+    #: Text shown after the argument list by ``--help``/``help``: forms of a
     #: command with sub-actions, accepted spellings, the JSON shape.
     details: ClassVar[str] = ""
 
@@ -218,25 +218,21 @@ def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
     """Parse *words* (without the command name) or raise ``UsageError``."""
     parser = cls.parser()
     words = _split_option_values(parser, words)
-    with _PARSING:
-        return _parse(parser, words)
-
-
-def _parse(parser: CommandParser, words: list[str]) -> argparse.Namespace:
     try:
         # Intermixed, so options may follow positionals (`rm a -r b`, `key rm
         # --json 2`); but Python 3.11's intermixed parsing loses `--`, so a
         # line with `--` is parsed the classic way (options first).
-        if "--" in words:
-            args, extras = parser.parse_known_args(words)
-        else:
-            args, extras = parser.parse_known_intermixed_args(words)
+        with _PARSING:
+            if "--" in words:
+                args, extras = parser.parse_known_args(words)
+            else:
+                args, extras = parser.parse_known_intermixed_args(words)
     except UsageError:
-        if "-h" in words or "--help" in words:
+        if any(flag in words for flag in help_flags(cls.arguments)):
             return argparse.Namespace(help=True, json=False)
         raise
     if extras and not args.help:
-        raise UsageError(f"unrecognized arguments: {' '.join(extras)}")
+        raise parser.unrecognized(extras)
     return args
 
 

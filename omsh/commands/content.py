@@ -5,8 +5,9 @@
 Content never passes through memory whole: reading streams the committed
 blob file in :data:`~omsh.store.content.CHUNK_SIZE` pieces after the read
 transaction has ended (committed blob files are immutable), and ``put``
-streams standard input into a :class:`~omsh.store.content.ContentUpload`
-that only becomes an object when the input ended normally.
+stages standard input with :func:`~omsh.store.staging.stage_chunks` (written
+and hashed behind, as SFTP and CDMI uploads are); it only becomes an object
+when the input ended normally.
 
 Commands taking several paths handle each in its own transaction and go on
 past a failed one, as ``rm a b c`` does when ``b`` is missing.
@@ -46,10 +47,11 @@ from omsh.commands.progress import (
 )
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.content import CHUNK_SIZE, ContentUpload, MissingContent, hash_file, read_span
+from omsh.store.content import CHUNK_SIZE, MissingContent, hash_file, read_span
 from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.names import join_path, normalize_path
+from omsh.store.staging import READ_BYTES, stage_chunks
 from omsh.store.system import describe
 from omsh.store.view import StoreView
 
@@ -325,10 +327,10 @@ class Put(Command):
         metadata = parse_assignments(args.meta)
         # Refuse before the client sends a single byte.
         inv.view(lambda view: view.check_can_store(path, cwd))
-        upload = ContentUpload(inv.store.temporary_directory())
-        try:  # stdin checks for Ctrl-C on every read; the upload is then discarded
-            while chunk := inv.stdin.read(CHUNK_SIZE):
-                upload.write(chunk)
+        # stdin checks for Ctrl-C on every read; stage_chunks then deletes the file
+        chunks = iter(lambda: inv.stdin.read(READ_BYTES), b"")
+        upload = stage_chunks(chunks, inv.store.temporary_directory())
+        try:
             description = inv.view(
                 lambda view: describe(
                     view.store_data(path, upload, cwd, mimetype=mimetype, metadata=metadata)

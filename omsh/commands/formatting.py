@@ -31,13 +31,28 @@ def short_time(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "K", "M", "G", "T"):
-        if value < 1024 or unit == "T":
-            return f"{size}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{size}B"
+def human_size(size: int, *, bytes_unit: str = "B") -> str:
+    """*size* bytes as coreutils ``ls -lh``/``du -h``/``df -h`` print it.
+
+    Powers of 1024 with one decimal under 10 (``1.0K``, ``4.5M``, ``10K``,
+    ``1.3G``), always rounded up as coreutils does, so a size is never shown
+    smaller than it is.  Under 1024 the bare number followed by *bytes_unit*:
+    coreutils writes none (``512``), which the sizes columns pass as ``""``;
+    a lone ``5B`` reads better where it stands alone (completion hints, stat).
+    Exact integer arithmetic, so no float rounding moves a boundary.
+    """
+    if size < 1024:
+        return f"{size}{bytes_unit}"
+    scale = 1
+    for unit in "KMGTPE":
+        scale *= 1024
+        tenths = -(-size * 10 // scale)  # ceil(size / scale) in tenths
+        if tenths < 100:
+            return f"{tenths // 10}.{tenths % 10}{unit}"
+        whole = -(-size // scale)
+        if whole < 1024 or unit == "E":
+            return f"{whole}{unit}"
+    raise AssertionError("unreachable: the last unit returns")
 
 
 def render_table(

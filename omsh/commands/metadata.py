@@ -121,6 +121,7 @@ class SetMetadata(Command):
             "assignments",
             nargs="*",
             metavar="KEY=VALUE",
+            complete=Complete.METADATA_ITEM,
             help=f"items to set; {TYPING_HELP}",
         ),
         arg(
@@ -130,6 +131,7 @@ class SetMetadata(Command):
             nargs="+",
             default=[],
             metavar="KEY",
+            complete=Complete.METADATA_KEY,
             help="keys to delete",
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, paths_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import (
     human_size,
@@ -72,13 +72,17 @@ def _entry(obj: StoreObject, shown_path: str) -> dict[str, Any]:
     return entry
 
 
-def _long_row(entry: dict[str, Any]) -> list[str]:
-    is_container = entry["type"] == "container"
-    size = f"{entry['cdmi_size']}" if not is_container else f"{entry['cdmi_size']} items"
+def _long_row(entry: dict[str, Any], human: bool) -> list[str]:
+    """One ``ls -l`` line: sizes in bytes, or as ``ls -lh`` with *human*."""
+    size = entry["cdmi_size"]
+    if entry["type"] == "container":
+        shown = f"{size} items"
+    else:
+        shown = human_size(size, bytes_unit="") if human else str(size)
     return [
-        "d" if is_container else "-",
+        "d" if entry["type"] == "container" else "-",
         entry["cdmi_owner"],
-        size,
+        shown,
         short_time(_epoch(entry["cdmi_mtime"])),
         _display_name(entry),
     ]
@@ -101,6 +105,12 @@ class ListContainer(Command):
     summary = "list containers and objects"
     arguments = (
         arg("-l", "--long", action="store_true", help="long listing: type, owner, size, mtime"),
+        arg(
+            "-h",
+            "--human-readable",
+            action="store_true",
+            help="with -l, sizes as 1.0K, 4.5M, 1.2G (powers of 1024); --json keeps bytes",
+        ),
         arg("-a", "--all", action="store_true", help="include names starting with '.'"),
         arg("-R", "--recursive", action="store_true", help="list sub-containers too"),
         arg(
@@ -109,13 +119,7 @@ class ListContainer(Command):
             action="store_true",
             help="list containers themselves, not their contents",
         ),
-        arg(
-            "paths",
-            nargs="*",
-            metavar="PATH",
-            complete=Complete.PATH,
-            help="containers or objects to list (wildcards allowed)",
-        ),
+        paths_arg("containers or objects to list (wildcards allowed)", optional=True),
     )
 
     def run(self, inv: Invocation) -> int | None:
@@ -189,7 +193,7 @@ class ListContainer(Command):
         if inv.args.long:
             render_table(
                 inv.out,
-                [_long_row(e) for e in entries],
+                [_long_row(e, inv.args.human_readable) for e in entries],
                 right_aligned=frozenset({2}),
                 styles=styles,
             )

@@ -66,6 +66,11 @@ class Output:
         #: The other stream sharing this terminal (stdout and stderr on a PTY),
         #: whose status line must be erased before this one writes.
         self.partner: Output | None = None
+        #: Where the status line is drawn: the terminal itself, even when
+        #: output goes through a pager first (None: the output's own sink).
+        self.status_sink: Callable[[bytes], None] | None = None
+        #: Whether a status line may be drawn now (not while a pager shows).
+        self.status_allowed: Callable[[], bool] | None = None
 
     def _queue(self, data: bytes) -> None:
         if not data:
@@ -104,18 +109,22 @@ class Output:
         """
         if not self.terminal or not self.at_line_start:
             return
+        if self.status_allowed is not None and not self.status_allowed():
+            return
+        self.flush()  # what was written before the bar, stays before it
         if self.partner is not None:
-            self.partner.flush()  # what was written before the bar, stays before it
-        self._buffer.append(b"\r" + text.encode("utf-8", "replace") + b"\x1b[K")
+            self.partner.flush()
+        self._draw_status(b"\r" + text.encode("utf-8", "replace") + b"\x1b[K")
         self.status_shown = True
-        self.flush()
 
     def clear_status(self) -> None:
         """Erase the status line, if one is drawn, and send that at once."""
         if self.status_shown:
             self.status_shown = False
-            self._buffer.append(b"\r\x1b[K")
-            self.flush()
+            self._draw_status(b"\r\x1b[K")
+
+    def _draw_status(self, data: bytes) -> None:
+        (self.status_sink or self._sink)(data)
 
     def _erase_status(self) -> None:
         self.clear_status()

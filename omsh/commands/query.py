@@ -141,9 +141,10 @@ class Query(_Search):
         arg(
             "expression",
             metavar="EXPR",
+            complete=Complete.QUERY,
             help="e.g. \"size > 1000000 AND mimetype LIKE 'image/%'\" (see help query)",
         ),
-        arg("--select", metavar="F,…", help="fields to show as columns"),
+        arg("--select", metavar="F,…", complete=Complete.FIELDS, help="fields to show as columns"),
         arg(
             "--in",
             dest="within",
@@ -151,7 +152,12 @@ class Query(_Search):
             complete=Complete.CONTAINER,
             help="only objects below this container",
         ),
-        arg("--order-by", metavar="F", help="sort by this field (missing values last)"),
+        arg(
+            "--order-by",
+            metavar="F",
+            complete=Complete.FIELD,
+            help="sort by this field (missing values last)",
+        ),
         arg("--desc", action="store_true", help="sort descending"),
         arg("--limit", type=int, metavar="N", help="show at most N objects"),
         arg("--count", action="store_true", help="print only how many objects match"),
@@ -199,6 +205,7 @@ class Find(_Search):
         repeated(
             "--meta",
             metavar="K=V",
+            complete=Complete.METADATA_ITEM,
             help=f"metadata K equals V, typed as in set-meta: {TYPING_HELP}; repeatable",
         ),
     )

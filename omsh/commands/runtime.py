@@ -4,25 +4,39 @@
 in the registry, expands a leading ``~`` in every word (:func:`expand_tilde`),
 parses its arguments, expands wildcards in path arguments, runs it and turns
 any :class:`~omsh.errors.OmshError` into one line on stderr
-and an exit status (ARCHITECTURE §6.2).  Anything else is a bug: the traceback goes to
-the server log and the user sees one line.  It is synchronous and meant to run
-in a worker thread; the front ends give it blocking I/O objects.
+and an exit status (ARCHITECTURE §6.2).  Anything else is a bug: the traceback
+goes to the server log and the user sees one line.  It is synchronous and
+meant to run in a worker thread; the front ends give it blocking I/O objects.
+
+The options every command takes that are about output, ``--color WHEN`` and
+``--no-pager``, are applied around each command (:meth:`Shell.output_for`);
+a front end that pages (the interactive shell) hands in its pager as a
+context manager.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import fnmatch
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from zope.interface.registry import Components
 
-from omsh.commands.arguments import Complete
-from omsh.commands.base import Ask, Command, Interrupt, Invocation, ShellSession, parse_arguments
+from omsh.commands.arguments import Complete, close_matches, did_you_mean
+from omsh.commands.base import (
+    Ask,
+    Command,
+    Interrupt,
+    Invocation,
+    ShellSession,
+    parse_arguments,
+)
 from omsh.commands.output import InputStream, Output
-from omsh.commands.registry import Location, lookup_command
+from omsh.commands.registry import Location, command_factories, lookup_command
 from omsh.commands.words import Word, split_commands
 from omsh.errors import Cancelled, NotFound, OmshError, UsageError
 from omsh.store.database import Store
@@ -41,6 +55,9 @@ EXIT_INTERRUPTED = Cancelled.exit_status
 # How Word.glob_pattern writes a quoted (literal) wildcard character.
 _ESCAPED_WILDCARD = re.compile(r"\[([*?[])\]")
 
+#: Wraps one command whose output may be paged: the front end's pager.
+Pager = Callable[[], contextlib.AbstractContextManager[None]]
+
 
 class Shell:
     """Executes command lines for one session."""
@@ -55,6 +72,7 @@ class Shell:
         stdin: InputStream,
         ask_secret: Callable[[str], str] | None = None,
         ask: Ask | None = None,
+        pager: Pager | None = None,
         interrupt: Interrupt | None = None,
     ) -> None:
         self.store = store
@@ -66,6 +84,9 @@ class Shell:
         self.ask_secret = ask_secret
         #: Without a front end's own way to ask, answers come from stdin.
         self.ask = ask if ask is not None else functools.partial(ask_on_streams, err, stdin)
+        self.pager = pager
+        #: What ``--color auto`` means: the session's own choice.
+        self.auto_color = out.color
         #: Set by the front end on Ctrl-C; cleared once a cancellation is reported.
         self.interrupt = interrupt
 
@@ -91,7 +112,7 @@ class Shell:
             location = self._location()
             command = lookup_command(self.registry, name, location)
             if command is None:
-                raise NotFound(None, "command not found (try 'help')")
+                raise NotFound(None, command_not_found(self.registry, name))
             factory: type[Command] = type(command)  # type: ignore[assignment]
             args = parse_arguments(
                 factory, [expand_tilde(word, self.session.user) for word in words[1:]]
@@ -113,8 +134,9 @@ class Shell:
                 ask=self.ask,
                 interrupt=self.interrupt,
             )
-            status = command.run(invocation)
-            self.out.flush()
+            status = None
+            with self.output_for(args):
+                status = command.run(invocation)
             return EXIT_OK if status is None else status
         except Cancelled:
             return self._report_cancelled()
@@ -127,6 +149,31 @@ class Shell:
             self.err.line(f"omsh: {name}: internal error (details are in the server log)")
             self.err.flush()
             return EXIT_FAILURE
+
+    @contextlib.contextmanager
+    def output_for(self, args: argparse.Namespace) -> Iterator[None]:
+        """Apply one command's ``--color`` and ``--no-pager``; flush its output at the end.
+
+        The flush is inside the pager, so everything the command wrote is
+        paged; a pager the person quit early ends the command quietly.
+        """
+        when = getattr(args, "color", None)
+        color = {"always": True, "never": False}.get(when or "auto", self.auto_color)
+        self.out.color = self.err.color = color
+        paging = (
+            self.pager()
+            if self.pager is not None and not getattr(args, "no_pager", False)
+            else contextlib.nullcontext()
+        )
+        try:
+            with paging:
+                try:
+                    yield
+                finally:
+                    self.out.flush()
+                    self.err.flush()
+        finally:
+            self.out.color = self.err.color = self.auto_color
 
     def _report_cancelled(self) -> int:
         """Drop the interrupted command's unsent output; ``^C`` on a terminal; 130.
@@ -196,6 +243,15 @@ class Shell:
                     setattr(args, declared.dest, matches[0])
 
         self.store.read(lambda root: expand_all(StoreView.for_user(root, self.session.user)))
+
+
+def command_not_found(registry: Components, name: str) -> str:
+    """``command not found; did you mean ls?``, or a pointer to ``help`` if nothing is close.
+
+    Command names and aliases are candidates: a typo of either is common.
+    """
+    hint = did_you_mean(close_matches(name, command_factories(registry)))
+    return f"command not found{hint}" if hint else "command not found (try 'help')"
 
 
 def expand_tilde(word: Word, user: str) -> Word:

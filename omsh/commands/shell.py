@@ -52,7 +52,8 @@ class Help(Command):
         rows = [[_names(factory), factory.summary] for factory in factories]
         render_table(inv.out, rows)
         inv.out.line()
-        inv.out.line("'help CMD' or 'CMD -h' explains one command; every command takes --json.")
+        inv.out.line("'help CMD' or 'CMD --help' explains one command; every command takes --json.")
+        inv.out.line("-h is help too, except where it means human-readable sizes: ls, du, df.")
 
     def explain(self, inv: Invocation, name: str) -> None:
         # Looked up like the shell looks it up, so an override is what's explained.

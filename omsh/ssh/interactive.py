@@ -6,7 +6,12 @@ is pgcli-like: completion (:mod:`omsh.ssh.completer`, in a thread so store
 lookups never block the event loop), colouring (:mod:`omsh.ssh.lexer`),
 bash-like keys (:mod:`omsh.ssh.keybindings`), a bottom toolbar
 (:mod:`omsh.ssh.toolbar`) and a per-user history that never records a line
-that may hold a secret (:mod:`omsh.ssh.history`).
+that may hold a secret (:mod:`omsh.ssh.history`).  As in bash, ``!!``,
+``!N``, ``!-N``, ``!$`` and ``!PREFIX`` are expanded before a line runs (the
+expanded line is echoed and recorded), and a paste of several lines runs
+them one by one, each echoed after a prompt as if typed.  Output longer
+than the screen goes through the built-in pager (:mod:`omsh.ssh.pager`).
+``NO_COLOR`` in the session's environment turns every colour off.
 
 Commands run in a worker thread exactly as in exec sessions.  While one
 runs, Ctrl-C sets the session's :class:`~omsh.ssh.channel.Interrupt` instead
@@ -20,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection
 from typing import TextIO, cast
 
 import asyncssh
@@ -31,10 +37,12 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.history import DummyHistory, History
 from prompt_toolkit.input import Input, PipeInput, create_pipe_input
+from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.layout.processors import PasswordProcessor
 from prompt_toolkit.lexers import PygmentsLexer
-from prompt_toolkit.output import Output
+from prompt_toolkit.output import ColorDepth, Output
 from prompt_toolkit.output.vt100 import Vt100_Output
+from prompt_toolkit.styles import BaseStyle
 
 from omsh import __version__
 from omsh.commands.base import ShellSession
@@ -44,11 +52,12 @@ from omsh.errors import OmshError
 from omsh.ssh.channel import EmptySource, Interrupt
 from omsh.ssh.completer import ShellCompleter
 from omsh.ssh.context import ServerContext
-from omsh.ssh.history import SessionHistory
+from omsh.ssh.history import EventNotFound, PromptHistory, SessionHistory, expand_history
 from omsh.ssh.keybindings import shell_key_bindings
 from omsh.ssh.lexer import OmshLexer
-from omsh.ssh.shell import make_shell, run_line, start_in_home
-from omsh.ssh.style import SHELL_STYLE
+from omsh.ssh.pager import TerminalPager, pager_disabled
+from omsh.ssh.shell import make_shell, run_line, start_in_home, wants_no_color
+from omsh.ssh.style import SHELL_STYLE, shell_style
 from omsh.ssh.toolbar import Toolbar
 
 CTRL_C = "\x03"
@@ -98,8 +107,15 @@ def command_prompt(
     completer: Completer,
     history: History,
     toolbar: Callable[[], StyleAndTextTuples] | None = None,
+    command_names: Collection[str] | None = None,
+    *,
+    key_bindings: KeyBindings | None = None,
+    style: BaseStyle = SHELL_STYLE,
 ) -> PromptSession[str]:
     """The prompt session for command lines, with every part wired in.
+
+    With *command_names*, a command word naming none of them is coloured as
+    an error while it is typed.
 
     The editor, system-command and suspend features stay off: they would
     act on the server, not on the user's machine.
@@ -113,10 +129,12 @@ def command_prompt(
         # still be running when a quick Tab arrives, and swallow it.
         complete_while_typing=False,
         auto_suggest=AutoSuggestFromHistory(),
-        lexer=PygmentsLexer(OmshLexer),
-        style=SHELL_STYLE,
+        lexer=PygmentsLexer(
+            OmshLexer if command_names is None else OmshLexer.knowing(command_names)
+        ),
+        style=style,
         include_default_pygments_style=False,
-        key_bindings=shell_key_bindings(),
+        key_bindings=key_bindings if key_bindings is not None else shell_key_bindings(),
         bottom_toolbar=toolbar,
         enable_open_in_editor=False,
         enable_system_prompt=False,
@@ -144,17 +162,30 @@ class InteractiveShell:
             user=user, interactive=True, history=context.histories.setdefault(user, [])
         )
         self.toolbar = Toolbar(self.session)
+        self._history = SessionHistory(self.session.history)
         self._interrupt = Interrupt()
         self._command_running = False
         self._asking = False
+        color = not wants_no_color(process.env)
+        self._style = shell_style(color)
+        screen = _ChannelText(process)
         self._output = Vt100_Output(
-            cast(TextIO, _ChannelText(process)),
+            cast(TextIO, screen),
             self._terminal_size,
             term=process.get_terminal_type(),
+            default_color_depth=None if color else ColorDepth.DEPTH_1_BIT,
             # Cursor position reports tell prompt_toolkit how many rows are
             # below the prompt; without them it never draws the toolbar.
             enable_cpr=True,
         )
+        self._pager = (
+            None
+            if pager_disabled(process.env)
+            else TerminalPager(self._loop, screen.write, self._terminal_size)
+        )
+        #: Lines of a paste still to run, and the unfinished last one.
+        self._pasted: deque[str] = deque()
+        self._pasted_rest = ""
 
     def _terminal_size(self) -> Size:
         width, height = self._process.get_terminal_size()[:2]
@@ -165,7 +196,14 @@ class InteractiveShell:
         with create_pipe_input() as keys:
             completer = ShellCompleter(self._context.store, self._context.registry, self.session)
             prompt = command_prompt(
-                keys, self._output, completer, SessionHistory(self.session.history), self.toolbar
+                keys,
+                self._output,
+                completer,
+                PromptHistory(self.session.history),
+                self.toolbar,
+                command_names=completer.command_names(),
+                key_bindings=shell_key_bindings(on_paste=self._paste, notify=self._notify),
+                style=self._style,
             )
             # Its own session, with a history that keeps nothing (a secret can
             # never come back with Up or Ctrl-R) and no echo, not even '*'s.
@@ -174,11 +212,11 @@ class InteractiveShell:
                 output=self._output,
                 history=DummyHistory(),
                 input_processors=[PasswordProcessor(char="")],
-                style=SHELL_STYLE,
+                style=self._style,
             )
             # Questions (rm's "[y/N]") echo, and their answers are no history either.
             question_prompt: PromptSession[str] = PromptSession(
-                input=keys, output=self._output, history=DummyHistory(), style=SHELL_STYLE
+                input=keys, output=self._output, history=DummyHistory(), style=self._style
             )
             shell = make_shell(
                 self._context,
@@ -188,6 +226,7 @@ class InteractiveShell:
                 interrupt=self._interrupt,
                 ask_secret=lambda message: self._ask_secret(secret_prompt, message),
                 ask=lambda message: self._ask(question_prompt, message),
+                pager=self._pager,
             )
             self._welcome()
             pump = asyncio.create_task(
@@ -197,12 +236,14 @@ class InteractiveShell:
                 return await self._command_loop(prompt, shell)
             finally:
                 pump.cancel()
+                if self._pager is not None:
+                    self._pager.close()
 
     def _welcome(self) -> None:
         line = FormattedText(
             [("class:welcome.version", f"omsh {__version__}"), ("class:welcome", f" - {WELCOME}")]
         )
-        print_formatted_text(line, output=self._output, style=SHELL_STYLE)
+        print_formatted_text(line, output=self._output, style=self._style)
 
     def _start_on_a_fresh_line(self) -> None:
         """Put the cursor at the start of an empty line, as zsh does (PROMPT_SP).
@@ -222,28 +263,69 @@ class InteractiveShell:
         status = 0
         while not self.session.finished:
             self._start_on_a_fresh_line()
-            try:
-                line = await prompt.prompt_async(prompt_message(self.session))
-            except KeyboardInterrupt:
-                continue
-            except EOFError:
-                break
-            if not line.strip():
-                continue
-            self._interrupt.clear()
-            self._command_running = True
-            try:
-                status = await run_line(self._context, shell, line)
-            finally:
-                self._command_running = False
-            self.toolbar.last_status = status
+            if self._pasted:
+                line = self._pasted.popleft()
+                self._echo(prompt_message(self.session), line)
+            else:
+                rest, self._pasted_rest = self._pasted_rest, ""
+                try:
+                    line = await prompt.prompt_async(prompt_message(self.session), default=rest)
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    break
+            status = await self._run_typed(shell, line, status)
         return status
+
+    async def _run_typed(self, shell: Shell, line: str, status: int) -> int:
+        """Expand *line*'s history references, record it and run it; returns the status.
+
+        A blank line changes nothing; an unknown history event is reported
+        and nothing runs (status 1), as in bash.
+        """
+        if not line.strip():
+            return status
+        self.toolbar.notice = ""
+        try:
+            expanded = expand_history(line, self.session.history)
+        except EventNotFound as exc:
+            self._echo([], f"omsh: {exc}")
+            self.toolbar.last_status = exc.exit_status
+            return exc.exit_status
+        if expanded != line:
+            self._echo([], expanded)  # bash shows what it is about to run
+        if not self.session.history or self.session.history[-1] != expanded:
+            self._history.append_string(expanded)
+        self._interrupt.clear()
+        self._command_running = True
+        try:
+            status = await run_line(self._context, shell, expanded)
+        finally:
+            self._command_running = False
+        self.toolbar.last_status = status
+        return status
+
+    def _echo(self, message: StyleAndTextTuples, line: str = "") -> None:
+        """Print *message* then *line* on a line of their own (a pasted line, an expansion)."""
+        text = FormattedText([*message, ("", printable(line))])
+        print_formatted_text(text, output=self._output, style=self._style)
+
+    def _paste(self, lines: list[str], rest: str) -> None:
+        """Queue a paste's lines after the first (which runs now); *rest* waits on the prompt."""
+        self._pasted.extend(lines)
+        self._pasted_rest = rest
+
+    def _notify(self, notice: str) -> None:
+        """Show *notice* in the toolbar until the next command."""
+        self.toolbar.notice = notice
 
     def _ask(self, session: PromptSession[str], message: str) -> str | None:
         """Read a line with *session*; called by a command in its worker thread.
 
         None if the person pressed Ctrl-C or Ctrl-D instead of answering.
         """
+        if self._pager is not None:
+            self._pager.before_question()
         future = asyncio.run_coroutine_threadsafe(self._read_answer(session, message), self._loop)
         return future.result()
 
@@ -278,6 +360,8 @@ class InteractiveShell:
                 data = await self._process.stdin.read(4096)
             except asyncssh.TerminalSizeChanged as change:
                 shell.out.width = shell.err.width = change.width or 80
+                if self._pager is not None:
+                    self._pager.resize()
                 for prompt in prompts:
                     if prompt.app.is_running:
                         # prompt_toolkit's own SIGWINCH handler; there is no public one.
@@ -292,6 +376,9 @@ class InteractiveShell:
             if not data:
                 break
             text = decoder.decode(data)
+            if self._pager is not None and self._pager.showing:
+                self._pager.feed_keys(text)
+                continue
             if self._command_running and not self._asking and CTRL_C in text:
                 self._interrupt.set()
                 text = text.replace(CTRL_C, "")

@@ -9,15 +9,29 @@ these make the keys a shell user reaches for behave as in bash:
 * Ctrl-L clears the screen and redraws the prompt;
 * Tab completes: the common part at once, then cycles through the menu;
   Shift-Tab cycles back; Enter on a highlighted entry takes it without
-  running the line yet.
+  running the line yet;
+* a paste of several lines (the terminal's bracketed paste) runs each line
+  as its own command, in order, as if typed; a last line without a newline
+  is left on the prompt to be finished;
+* Ctrl-Z, which would stop a job in bash, does nothing but say why: omsh
+  has no job control.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prompt_toolkit.application import get_app
 from prompt_toolkit.filters import Condition, completion_is_selected
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.key_binding.bindings.named_commands import get_by_name
+from prompt_toolkit.keys import Keys
+
+#: What Ctrl-Z says, in place of stopping anything.
+NO_JOB_CONTROL = "omsh has no job control; Ctrl-C cancels, Ctrl-D exits"
+
+#: Called with the complete lines of a paste after the first, and the rest.
+PasteHandler = Callable[[list[str], str], None]
 
 
 @Condition
@@ -25,8 +39,14 @@ def _line_is_empty() -> bool:
     return not get_app().current_buffer.text
 
 
-def shell_key_bindings() -> KeyBindings:
-    """The bindings described in the module docstring."""
+def shell_key_bindings(
+    on_paste: PasteHandler | None = None, notify: Callable[[str], None] | None = None
+) -> KeyBindings:
+    """The bindings described in the module docstring.
+
+    *on_paste* gets the lines of a multi-line paste that follow the one run
+    at once; *notify* shows a one-line notice (the toolbar's).
+    """
     bindings = KeyBindings()
 
     @bindings.add("c-d", filter=_line_is_empty)
@@ -46,5 +66,23 @@ def shell_key_bindings() -> KeyBindings:
     @bindings.add("enter", filter=completion_is_selected)
     def _take_completion(event: KeyPressEvent) -> None:
         event.current_buffer.complete_state = None
+
+    @bindings.add("c-z")
+    def _no_job_control(event: KeyPressEvent) -> None:
+        if notify is not None:
+            notify(NO_JOB_CONTROL)
+
+    if on_paste is not None:
+        paste_lines = on_paste
+
+        @bindings.add(Keys.BracketedPaste)
+        def _paste(event: KeyPressEvent) -> None:
+            text = event.data.replace("\r\n", "\n").replace("\r", "\n")
+            first, *more = text.split("\n")
+            event.current_buffer.insert_text(first)
+            if more:
+                *complete, rest = more
+                paste_lines(complete, rest)
+                event.current_buffer.validate_and_handle()
 
     return bindings

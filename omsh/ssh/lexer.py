@@ -8,15 +8,23 @@ bare word with a ``/`` is a path.  The colouring shows what the shell will
 understand before Enter: ``n=5`` (a number) and ``n='5'`` (a string) look
 different, and an unterminated quote runs to the end of the line.
 
-prompt_toolkit uses it through ``PygmentsLexer(OmshLexer)``; the colours are
-in :mod:`omsh.ssh.style`.
+A bare command name the shell does not know is :data:`UNKNOWN_COMMAND`, shown
+in the error colour, as fish does: ``lss`` is red before Enter.  The lexer
+knows the names it is made for (:meth:`OmshLexer.knowing`, from the registry
+when the prompt is built), so colouring a keystroke never asks the store.
+Without names (``OmshLexer`` itself) every command word is a command.
+
+prompt_toolkit uses it through ``PygmentsLexer(OmshLexer.knowing(names))``;
+the colours are in :mod:`omsh.ssh.style`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Iterator
 from typing import ClassVar
 
-from pygments.lexer import RegexLexer, bygroups, default, include
+from pygments.lexer import LexerContext, RegexLexer, bygroups, default, include
 from pygments.token import (
     Error,
     Name,
@@ -26,7 +34,11 @@ from pygments.token import (
     String,
     Text,
     Whitespace,
+    _TokenType,
 )
+
+#: A command word that names no registered command.
+UNKNOWN_COMMAND = Name.Function.Unknown
 
 # A character of an unquoted word (what words.py calls "bare").
 _BARE = r"""[^\s;'"\\]"""
@@ -42,18 +54,37 @@ _QUOTED = [
 ]
 
 
+def _command_word(
+    lexer: OmshLexer, match: re.Match[str], context: LexerContext | None = None
+) -> Iterator[tuple[int, _TokenType, str]]:
+    """A bare command word: a command, or :data:`UNKNOWN_COMMAND` if no such name."""
+    word = match.group()
+    known = lexer.commands is None or word in lexer.commands
+    yield match.start(), Name.Function if known else UNKNOWN_COMMAND, word
+
+
 class OmshLexer(RegexLexer):
     """Tokens of an omsh command line (see the module docstring)."""
 
     name = "omsh"
     aliases: ClassVar[list[str]] = ["omsh"]
     filenames: ClassVar[list[str]] = []
+    #: The command names (aliases too) a command word may be; None: any word.
+    commands: ClassVar[frozenset[str] | None] = None
+
+    @classmethod
+    def knowing(cls, names: Collection[str]) -> type[OmshLexer]:
+        """This lexer for a shell whose commands are *names*.
+
+        A class rather than an instance, as ``PygmentsLexer`` makes its own.
+        """
+        return type(cls.__name__, (cls,), {"commands": frozenset(names)})
 
     tokens: ClassVar[dict[str, list[object]]] = {
         "root": [
             (r"\s+", Whitespace),
             (r";", Punctuation),
-            (rf"{_BARE}+", Name.Function, "arguments"),
+            (rf"{_BARE}+", _command_word, "arguments"),
             default("quoted-command"),
         ],
         # A command name written with quotes or escapes: coloured as a string.

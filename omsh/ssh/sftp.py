@@ -63,6 +63,7 @@ from asyncssh import (
     SFTPNotADirectory,
     SFTPOpUnsupported,
     SFTPPermissionDenied,
+    SFTPVFSAttrs,
 )
 
 from omsh import errors
@@ -74,7 +75,8 @@ from omsh.store.admin import start_container
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists
 from omsh.store.model import Container, DataObject, StoreObject
-from omsh.store.names import normalize_path, parent_and_name
+from omsh.store.names import MAX_NAME_BYTES, normalize_path, parent_and_name
+from omsh.store.usage import StoreFigures, store_figures
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
@@ -190,6 +192,38 @@ def named(name: str, attrs: SFTPAttrs, owner: str) -> SFTPName:
 def directory_entry(view: StoreView, name: str, obj: StoreObject) -> SFTPName:
     """The ``readdir`` entry of a stored object."""
     return named(name, attributes(view, obj), obj.owner)
+
+
+#: The block size ``statvfs`` reports: sizes in it are rounded up to 4 KiB.
+VFS_BLOCK = 4096
+#: ``statvfs`` flag: no set-user-ID files (OpenSSH's ``SSH2_FXE_STATVFS_ST_NOSUID``).
+VFS_NOSUID = 0x2
+
+
+def vfs_attributes(figures: StoreFigures) -> SFTPVFSAttrs:
+    """The store's figures as ``statvfs@openssh.com`` answers them, consistent with ``df``.
+
+    Used is the bytes of content (rounded up to a block), free is the space
+    left where content goes, total their sum; files are the store's objects
+    and containers, plus the files that may still be made.  Nothing is
+    reserved for root, so free and available are the same.
+    """
+    used = -(-figures.used // VFS_BLOCK)
+    free = figures.available // VFS_BLOCK
+    entries = figures.objects + figures.containers
+    return SFTPVFSAttrs(
+        bsize=VFS_BLOCK,
+        frsize=VFS_BLOCK,
+        blocks=used + free,
+        bfree=free,
+        bavail=free,
+        files=entries + figures.available_files,
+        ffree=figures.available_files,
+        favail=figures.available_files,
+        fsid=0,
+        flags=VFS_NOSUID,
+        namemax=MAX_NAME_BYTES,
+    )
 
 
 def client_gone(channel: asyncssh.SSHServerChannel[bytes]) -> bool:
@@ -353,15 +387,19 @@ class StoreSFTPServer(asyncssh.SFTPServer):
             await self._release(handle)
 
     @_reported
-    async def statvfs(self, path: bytes) -> os.statvfs_result:
-        """The file system that holds the blobs (``df`` in ``sftp``)."""
+    async def statvfs(self, path: bytes) -> SFTPVFSAttrs:
+        """The store's figures, as ``df`` prints them (``df`` in ``sftp``, on an sshfs mount)."""
         target = await self._path(path)
-        await self._view(lambda view: bool(view.resolve(target)))
-        return await self._offload(os.statvfs, self._context.store.temporary_directory())
+
+        def figures(view: StoreView) -> StoreFigures:
+            view.resolve(target)
+            return store_figures(view.root)
+
+        return vfs_attributes(await self._view(figures))
 
     @_reported
-    async def fstatvfs(self, file_obj: object) -> os.statvfs_result:
-        return await self._offload(os.statvfs, self._context.store.temporary_directory())
+    async def fstatvfs(self, file_obj: object) -> SFTPVFSAttrs:
+        return vfs_attributes(await self._view(lambda view: store_figures(view.root)))
 
     # -- listing ---------------------------------------------------------
 

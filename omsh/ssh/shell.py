@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import asyncssh
 
@@ -21,6 +21,7 @@ from omsh.commands.runtime import Shell
 from omsh.errors import OmshError
 from omsh.ssh.channel import ChannelSink, Interrupt
 from omsh.ssh.context import ServerContext
+from omsh.ssh.pager import TerminalPager
 from omsh.store.admin import start_container
 from omsh.store.model import StoreRoot
 from omsh.store.view import StoreView
@@ -37,23 +38,39 @@ def make_shell(
     interrupt: Interrupt | None = None,
     ask_secret: Callable[[str], str] | None = None,
     ask: Ask | None = None,
+    pager: TerminalPager | None = None,
 ) -> Shell:
     """A :class:`Shell` wired to *process*'s channel.
 
     With a PTY, errors go to the channel's stdout, as fd 1 and 2 share a tty
     under sshd: stdout and stderr are separate SSH streams that the client
     writes out independently, so an error could land after the next prompt.
-    The two then share the terminal's status line (a progress bar).
-    *interrupt* is the session's Ctrl-C; without one nothing interrupts.
+    With a *pager* (the interactive shell's), both go through it, as
+    ``cmd 2>&1 | less`` would.  Colours are on with a PTY unless the client
+    sent ``NO_COLOR`` (no-color.org; OpenSSH: ``-o SetEnv=NO_COLOR=1``).
+    On a PTY both share the terminal's status line (a progress bar), which
+    goes straight to the terminal, never into the pager, and is not drawn
+    while the pager shows.  *interrupt* is the session's Ctrl-C; without
+    one nothing interrupts.
     """
     loop = asyncio.get_running_loop()
     terminal = process.get_terminal_type() is not None
     width = process.get_terminal_size()[0] or 80
-    err_stream = process.stdout if terminal else process.stderr
-    out = Output(ChannelSink(loop, process.stdout, interrupt), terminal=terminal, width=width)
-    err = Output(ChannelSink(loop, err_stream, interrupt), terminal=terminal, width=width)
+    color = terminal and not wants_no_color(process.env)
+    screen: Callable[[bytes], None] = ChannelSink(loop, process.stdout, interrupt)
+    out_sink = screen
+    err_sink: Callable[[bytes], None] = ChannelSink(
+        loop, process.stdout if terminal else process.stderr, interrupt
+    )
+    if pager is not None and terminal:
+        out_sink = err_sink = pager.attach(out_sink)
+    out = Output(out_sink, terminal=terminal, color=color, width=width)
+    err = Output(err_sink, terminal=terminal, color=color, width=width)
     if terminal:
         out.partner, err.partner = err, out
+        out.status_sink = screen
+        if pager is not None:
+            out.status_allowed = lambda: not pager.showing
     return Shell(
         context.store,
         context.registry,
@@ -63,8 +80,14 @@ def make_shell(
         stdin,
         ask_secret=ask_secret,
         ask=ask,
+        pager=pager.page if pager is not None and terminal else None,
         interrupt=interrupt,
     )
+
+
+def wants_no_color(env: Mapping[str, str]) -> bool:
+    """Whether the client's environment asks for no colour: ``NO_COLOR`` set and not empty."""
+    return bool(env.get("NO_COLOR"))
 
 
 async def run_line(context: ServerContext, shell: Shell, line: str) -> int:

@@ -2,7 +2,8 @@
 
 It keeps in sight what a prompt has no room for: who is logged in, the
 working container in full, how the last command went (only when it failed,
-with the meaning of its exit status, ARCHITECTURE §6.2), and a hint for newcomers.
+with the meaning of its exit status, ARCHITECTURE §6.2), and a hint for newcomers,
+or a notice in its place (what Ctrl-Z does not do).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Toolbar:
         self.session = session
         #: Exit status of the last command run; the shell sets it.
         self.last_status = 0
+        #: A one-line notice shown in place of the hint until the next command.
+        self.notice = ""
 
     def __call__(self) -> StyleAndTextTuples:
         parts: StyleAndTextTuples = [
@@ -40,5 +43,8 @@ class Toolbar:
         if self.last_status:
             meaning = STATUS_MEANINGS.get(self.last_status, "failed")
             parts.append(("class:bottom-toolbar.status", f" exit {self.last_status}: {meaning} "))
-        parts.append(("class:bottom-toolbar.hint", f"  {HINT} "))
+        if self.notice:
+            parts.append(("class:bottom-toolbar.notice", f"  {self.notice} "))
+        else:
+            parts.append(("class:bottom-toolbar.hint", f"  {HINT} "))
         return parts

@@ -20,10 +20,10 @@ circle):
 - ``system``: system metadata; ``index`` and ``query``: the catalog and the
   query language; ``schema``: bringing an older store up to date;
 - ``view``: every operation, checked; ``admin``: administering principals
-  through a view;
+  through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``database``: opening a store and running transactions; ``commits``,
-  ``writebehind``, ``loopreads``: group commit, writing uploads behind the
-  event loop, small reads on it.
+  ``staging``, ``loopreads``: group commit, the one way an upload's bytes
+  are staged (for ``put``, SFTP and CDMI), small reads on the event loop.
 """
 
 from omsh.store.access import Perm, Principal, check_access

@@ -7,11 +7,17 @@ ended normally is the file attached to a :class:`~ZODB.blob.Blob` inside a
 transaction; an aborted upload just deletes the temporary file, so no partial
 object can ever become visible.
 
-Most uploads arrive in order and are hashed on the way in.  A file-system
-client (sshfs, an editor over SFTP) may also write at any offset, read back
-what it wrote or change the length: :meth:`ContentUpload.write_at` and its
-siblings serve that, and the hash is then computed once, from the staged
-file, when the upload finishes.
+Most uploads arrive in order and are hashed on the way in; every
+:data:`WRITEBACK_BYTES` written so the kernel is asked to start writing them
+to disk, so that the ``fsync`` before the commit has little left to do.  A
+file-system client (sshfs, an editor over SFTP) may also write at any
+offset, read back what it wrote or change the length:
+:meth:`ContentUpload.write_at` and its siblings serve that, and the hash is
+then computed once, from the staged file, when the upload finishes.
+Front ends do not drive a :class:`ContentUpload` themselves: they stage
+through :class:`omsh.store.staging.Staging`.
+
+Reading goes the other way: :func:`read_span` streams a committed blob file.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ CHUNK_SIZE = 256 * 1024
 #: Staged files are named with these prefixes (see Store.sweep_staging).
 UPLOAD_PREFIX = "upload-"
 COPY_PREFIX = "copy-"
+#: Bytes written in order between two requests to the kernel to start writing back.
+WRITEBACK_BYTES = 16 * 1024 * 1024
 _ZEROS = bytes(CHUNK_SIZE)
 
 
@@ -51,6 +59,8 @@ class ContentUpload:
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._hash: hashlib._Hash | None = hashlib.sha256()
         self.size = 0
+        #: Bytes stored since the last request to start writing back.
+        self._unflushed = 0
 
     def write(self, chunk: bytes) -> None:
         """Append *chunk* (at the end, also after random access)."""
@@ -68,6 +78,11 @@ class ContentUpload:
         """Write *chunk* to the staged file (not hashed or counted: see write)."""
         assert self._file is not None, "upload already finished"
         self._file.write(chunk)
+        self._unflushed += len(chunk)
+        # Not after random access: finish() reads the file back to hash it.
+        if self._unflushed >= WRITEBACK_BYTES and self._hash is not None:
+            self._unflushed = 0
+            self.start_writeback()
 
     def count_bytes(self, chunk: bytes) -> None:
         """Hash and count *chunk* (not written: see write)."""
@@ -125,7 +140,8 @@ class ContentUpload:
 
         Only a hint (``posix_fadvise`` ``DONTNEED``: write back, then drop the
         pages from the cache): the ``fsync`` of :meth:`finish` then has little
-        left to wait for.  Large uploads call it as they go.
+        left to wait for.  :meth:`store_bytes` calls it every
+        :data:`WRITEBACK_BYTES`.
         """
         if self._file is not None and hasattr(os, "posix_fadvise"):
             self._file.flush()
@@ -197,7 +213,12 @@ def hash_file(path: str, passed: Callable[[int], None] | None = None) -> tuple[i
 def read_span(
     stream: BinaryIO, offset: int, length: int, chunk: int
 ) -> Generator[bytes, None, None]:
-    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it."""
+    """*length* bytes from *offset* of *stream* in pieces of *chunk*; closes it.
+
+    Fewer if the stream ends first; a reader that stops early closes the
+    generator, and with it the stream.  How every front end streams
+    committed content (``cat``, ``sha256sum``, a CDMI JSON value).
+    """
     with stream:
         stream.seek(offset)
         remaining = length

@@ -21,6 +21,7 @@ therefore never misses a stored object nor returns a deleted one.
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 from collections import Counter
@@ -75,6 +76,10 @@ _MAX_DOCID = 2**31 - 1
 DOCID_RUN = 4096
 #: User metadata keys live under this prefix, so they never clash with system fields.
 USER_FIELD_PREFIX = "m:"
+#: Looking for an object below a container that holds a metadata key (for
+#: completion) looks at most this many documents per key, and this many in all.
+KEY_SCAN_PER_FIELD = 500
+KEY_SCAN_TOTAL = 10_000
 
 
 def sort_key(value: object) -> SortKey | None:
@@ -281,6 +286,15 @@ class FieldIndex(Persistent):
         """
         return dict(zip(docids, map(self._reverse.get, docids), strict=True))
 
+    def total(self, docids: Iterable[int] | None = None) -> int:
+        """The sum of the values of *docids* (of every document when None), in C.
+
+        For a field of numbers (``cdmi_size``): what ``df`` and ``du`` add
+        up without loading an object.  A document without a value adds 0.
+        """
+        values = self._reverse.values() if docids is None else map(self._reverse.get, docids)
+        return sum(filter(None, values))
+
     def problems(self) -> list[str]:
         """Where the forward, reverse and per-type indexes disagree (``omsh check``).
 
@@ -373,6 +387,22 @@ class FieldIndex(Persistent):
         for tree in (self._unique, self._shared):
             for key, docids in tree.items(**bounds):
                 yield key[1], docids
+
+    def documents(self) -> Iterator[int]:
+        """Every document with a value in this field, one at a time (nothing is built)."""
+        return iter(self._reverse.keys())
+
+    def documents_in(self, keys: KeyRange) -> Iterator[int]:
+        """The documents whose key lies in *keys*, one at a time (:meth:`range`, lazily)."""
+        for _, docids in self.entries(keys):
+            if isinstance(docids, int):
+                yield docids
+            else:
+                yield from docids
+
+    def holds(self, docid: int) -> bool:
+        """Whether *docid* has a value in this field."""
+        return docid in self._reverse
 
 
 def union_of(held: Iterable[DocIds]) -> DocSet:
@@ -474,6 +504,60 @@ class Catalog(Persistent):
         del self._fields_of[docid]
         del self._objects[docid]
         self._count.change(-1)
+
+    def metadata_keys_under(
+        self,
+        top: str,
+        prefix: str = "",
+        *,
+        visible: Callable[[int], bool] | None = None,
+        limit: int,
+    ) -> list[str]:
+        """User metadata keys starting with *prefix* that a document below *top* holds.
+
+        For completion: the keys are the catalog's field names, so nothing
+        walks the tree.  A key is offered once one document below the
+        container *top* (an absolute path) holds it and *visible* (the
+        caller's right to see it, None for everyone) accepts it.  That
+        witness is sought from the smaller side: the key's documents,
+        checked for a path below *top*, or the documents below *top* (one
+        ``path`` key range), checked for the key.  The search is bounded
+        (:data:`KEY_SCAN_PER_FIELD`, :data:`KEY_SCAN_TOTAL`), so a key held
+        only by documents it does not reach in time is not offered: an
+        answer may miss a rare key, never show one the caller cannot see.
+        Sorted; at most *limit* keys.
+        """
+        paths = self.field("path")
+        if paths is None:
+            return []
+        below = top.rstrip("/") + "/"
+        # Paths below /a/b are the strings from "/a/b/" up to "/a/b0" ('0' follows '/').
+        scope = KeyRange(RANK_STRING, below, below[:-1] + "0", include_high=False)
+        in_scope = paths.count_range(scope)
+        if not in_scope:
+            return []
+
+        def is_below(docid: int) -> bool:
+            key = paths.key_of(docid)
+            return key is not None and str(key[1]).startswith(below)
+
+        keys: list[str] = []
+        budget = KEY_SCAN_TOTAL
+        start = USER_FIELD_PREFIX + prefix
+        for name, index in self.fields.items(min=start):
+            if not name.startswith(start) or len(keys) >= limit or budget <= 0:
+                break
+            if len(index) <= in_scope:
+                candidates, fits = index.documents(), is_below
+            else:
+                candidates, fits = paths.documents_in(scope), index.holds
+            allowance = min(KEY_SCAN_PER_FIELD, budget)
+            for docid in itertools.islice(candidates, allowance):
+                budget -= 1
+                if fits(docid) and (visible is None or visible(docid)):
+                    keys.append(name.removeprefix(USER_FIELD_PREFIX))
+                    break
+        return keys
 
     def index_all(self, objects: Iterable[StoreObject]) -> int:
         count = 0

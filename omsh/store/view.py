@@ -314,6 +314,29 @@ class StoreView:
         transaction, as_of = _snapshot_names(jar._storage.lastTransaction())
         return QueryResult(node, catalog, scope, transaction, as_of, visible)
 
+    def metadata_keys(
+        self, top: StoreObject, prefix: str = "", *, limit: int, below: bool = True
+    ) -> list[str]:
+        """User metadata keys starting with *prefix* that *top* or what lies below it has.
+
+        What completion offers for ``set-meta``, ``find --meta`` and query
+        fields: *top*'s own keys if the caller may see it, and, for a
+        container the caller may list (unless not *below*), the keys of
+        objects below it that a query from there would show (:meth:`_sees`),
+        from the catalog (:meth:`~omsh.store.index.Catalog.metadata_keys_under`,
+        bounded).  Sorted; at most *limit* keys.
+        """
+        keys = (
+            {key for key in top.metadata if key.startswith(prefix)} if self.can_see(top) else set()
+        )
+        if below and isinstance(top, Container) and self.can_list(top):
+            catalog = self.root.catalog
+            visible = (
+                None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
+            )
+            keys.update(catalog.metadata_keys_under(top.path, prefix, visible=visible, limit=limit))
+        return sorted(keys)[:limit]
+
     def _sees(self, catalog: Catalog, top: Container, docid: int) -> bool:
         """Whether a query result may show the document *docid* to the caller.
 

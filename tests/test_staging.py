@@ -1,0 +1,288 @@
+"""The one stager every upload goes through (omsh.store.staging), on its own.
+
+``put`` drives it from a worker thread (:func:`stage_chunks`), CDMI and SFTP
+from the event loop; what SFTP clients do to it (writes out of order, read
+back, resizes) is also exercised through the SFTP handle in
+test_sftp_server.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from omsh.errors import TransferAborted
+from omsh.store import content, staging
+from omsh.store.content import ContentUpload, read_span
+from omsh.store.staging import Staging, StagingFailed, stage_chunks
+
+BATCH = 64
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch) -> None:
+    """Batches of 64 bytes: a few hundred bytes go through many of them."""
+    monkeypatch.setattr(staging, "BATCH_BYTES", BATCH)
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(max_workers=4)
+    yield pool
+    pool.shutdown()
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir() if path.name.startswith("upload-"))
+
+
+def finished_bytes(upload: ContentUpload) -> bytes:
+    """The staged bytes, checked against the size and hash the upload reports."""
+    data = Path(upload.path).read_bytes()
+    assert upload.size == len(data)
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    return data
+
+
+def pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[at : at + size] for at in range(0, len(data), size)]
+
+
+DATA = bytes(range(256)) * 5 + b"tail"
+
+
+# -- from a worker thread (put) ------------------------------------------------
+
+
+@pytest.mark.parametrize("piece", [1, 7, BATCH, 1000, len(DATA)])
+def test_stage_chunks_stages_and_hashes_any_split(tmp_path, piece) -> None:
+    upload = stage_chunks(pieces(DATA, piece), str(tmp_path))
+    try:
+        assert finished_bytes(upload) == DATA
+    finally:
+        upload.discard()
+    assert leftovers(tmp_path) == []
+
+
+def test_an_empty_stream_is_an_empty_upload(tmp_path) -> None:
+    upload = stage_chunks([], str(tmp_path))
+    assert finished_bytes(upload) == b""
+    upload.discard()
+
+
+def test_a_small_upload_starts_no_threads(tmp_path, monkeypatch) -> None:
+    """Values already in memory (CDMI) and short inputs are staged in the caller's thread."""
+    started: list[object] = []
+    monkeypatch.setattr(Staging, "_workers", lambda self: started.append(self))
+    upload = stage_chunks([b"x" * (BATCH - 1)], str(tmp_path))
+    assert finished_bytes(upload) == b"x" * (BATCH - 1)
+    assert started == []
+    upload.discard()
+
+
+def test_a_stream_that_breaks_off_leaves_no_file(tmp_path, monkeypatch) -> None:
+    """The client vanishes while a batch is being written: nothing stays behind."""
+    release = threading.Event()
+    store_bytes = ContentUpload.store_bytes
+
+    def slow(self: ContentUpload, chunk: bytes) -> None:
+        release.wait(5)
+        store_bytes(self, chunk)
+
+    monkeypatch.setattr(ContentUpload, "store_bytes", slow)
+
+    def source() -> Iterator[bytes]:
+        yield b"a" * BATCH  # handed to a worker, which waits
+        threading.Timer(0.05, release.set).start()
+        raise TransferAborted()
+
+    with pytest.raises(TransferAborted):
+        stage_chunks(source(), str(tmp_path))
+    assert leftovers(tmp_path) == []
+
+
+def test_memory_stays_at_about_two_batches(tmp_path, monkeypatch) -> None:
+    """A slow disk holds the reader back: a 1 GiB put is never held in memory."""
+    stored = [0]
+    store_bytes = ContentUpload.store_bytes
+
+    def slow(self: ContentUpload, chunk: bytes) -> None:
+        threading.Event().wait(0.002)
+        store_bytes(self, chunk)
+        stored[0] += len(chunk)
+
+    monkeypatch.setattr(ContentUpload, "store_bytes", slow)
+    most = 0
+
+    def source() -> Iterator[bytes]:
+        nonlocal most
+        for _ in range(40):
+            most = max(most, sent[0] - stored[0])
+            sent[0] += 16
+            yield b"z" * 16
+
+    sent = [0]
+    upload = stage_chunks(source(), str(tmp_path))
+    assert finished_bytes(upload) == b"z" * 640
+    upload.discard()
+    assert most <= 2 * BATCH + 16
+
+
+def test_a_failed_batch_fails_the_upload(tmp_path, monkeypatch) -> None:
+    def disk_full(self: ContentUpload, chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ContentUpload, "store_bytes", disk_full)
+    with pytest.raises(OSError) as caught:
+        stage_chunks(pieces(DATA, BATCH), str(tmp_path))
+    assert caught.value.errno == errno.ENOSPC
+    assert leftovers(tmp_path) == []
+
+
+# -- on the event loop (CDMI, SFTP) ----------------------------------------------
+
+
+def test_feeding_a_stream_on_the_loop(tmp_path, executor) -> None:
+    async def scenario() -> bytes:
+        staged = Staging.create(str(tmp_path), executor)
+        for piece in pieces(DATA, 10):
+            await staged.feed(piece)
+        data = finished_bytes(await staged.finish())
+        staged.discard()
+        return data
+
+    assert asyncio.run(scenario()) == DATA
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "body", "expected"),
+    [
+        (0, b"AB", b"AB23456789"),
+        (4, b"XY", b"0123XY6789"),
+        (8, b"XYZ", b"01234567XYZ"),
+        (12, b"Z", b"0123456789\0\0Z"),
+        (3, b"Q" * 200, b"012" + b"Q" * 200),
+    ],
+)
+def test_a_ranged_update_keeps_the_old_bytes_around_it(
+    tmp_path, executor, start, body, expected
+) -> None:
+    """CDMI ``Content-Range`` and ``?value:A-B``: old head, the body, old tail."""
+    base = tmp_path / "old"
+    base.write_bytes(b"0123456789")
+
+    async def scenario() -> bytes:
+        staged = Staging.create(str(tmp_path), executor, base=str(base))
+        try:
+            await staged.keep_old(start)
+            for piece in pieces(body, 7):
+                await staged.feed(piece)
+            return finished_bytes(await staged.finish())
+        finally:
+            staged.discard()
+
+    assert asyncio.run(scenario()) == expected
+    assert leftovers(tmp_path) == []
+
+
+def test_out_of_order_and_random_access_on_the_loop(tmp_path, executor) -> None:
+    """Held writes fill in once their gap arrives; a rewrite turns to random access."""
+
+    async def scenario() -> tuple[bytes, bool]:
+        staged = Staging.create(str(tmp_path), executor)
+        await staged.write(3, b"def")
+        await staged.write(0, b"abc")
+        assert not staged.random
+        await staged.write(1, b"B")
+        assert await staged.read(0, 6) == b"aBcdef"
+        data = finished_bytes(await staged.finish())
+        staged.discard()
+        return data, staged.random
+
+    assert asyncio.run(scenario()) == (b"aBcdef", True)
+
+
+def test_after_a_failure_only_discarding_is_left(tmp_path, executor, monkeypatch) -> None:
+    def disk_full(self: ContentUpload, chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ContentUpload, "store_bytes", disk_full)
+
+    async def scenario() -> None:
+        staged = Staging.create(str(tmp_path), executor)
+        await staged.feed(b"x" * BATCH)  # accepted; written behind
+        with pytest.raises(OSError):
+            await staged.feed(b"x" * BATCH)
+        assert isinstance(staged.failed, OSError)
+        for later in (staged.feed(b"y"), staged.read(0, 1), staged.finish()):
+            with pytest.raises(StagingFailed):
+                await later
+        staged.discard()
+
+    asyncio.run(scenario())
+    assert leftovers(tmp_path) == []
+
+
+def test_a_cancelled_request_discards_once_the_worker_is_done(tmp_path, executor, monkeypatch):
+    """A client gone mid-batch: the file is deleted after, not during, the write."""
+    started, release = threading.Event(), threading.Event()
+    store_bytes = ContentUpload.store_bytes
+
+    def slow(self: ContentUpload, chunk: bytes) -> None:
+        started.set()
+        release.wait(5)
+        store_bytes(self, chunk)
+
+    monkeypatch.setattr(ContentUpload, "store_bytes", slow)
+
+    async def scenario() -> None:
+        staged = Staging.create(str(tmp_path), executor)
+        await staged.feed(b"x" * BATCH)
+        waiting = asyncio.ensure_future(staged.drain())
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        staged.discard()
+        assert leftovers(tmp_path) != []  # still being written
+        release.set()
+
+    asyncio.run(scenario())
+    executor.shutdown(wait=True)
+    assert leftovers(tmp_path) == []
+
+
+# -- the staged file -------------------------------------------------------------
+
+
+def test_the_kernel_is_asked_to_write_back_as_a_stream_grows(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(content, "WRITEBACK_BYTES", 100)
+    hints: list[int] = []
+    monkeypatch.setattr(ContentUpload, "start_writeback", lambda self: hints.append(self.size))
+    upload = stage_chunks(pieces(DATA, 50), str(tmp_path))
+    assert len(hints) == len(DATA) // 100
+    upload.discard()
+
+
+def test_read_span_streams_a_part_and_closes_the_file(tmp_path) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(DATA)
+    stream = path.open("rb")  # read_span closes it
+    assert list(read_span(stream, 250, 20, 8)) == [DATA[250:258], DATA[258:266], DATA[266:270]]
+    assert stream.closed
+    assert b"".join(read_span(path.open("rb"), len(DATA) - 3, 100, 8)) == DATA[-3:]
+
+
+def test_the_staged_file_lives_next_to_the_blobs(tmp_path) -> None:
+    upload = stage_chunks([b"x"], str(tmp_path))
+    assert os.path.dirname(upload.path) == str(tmp_path)
+    upload.discard()
