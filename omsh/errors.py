@@ -93,3 +93,17 @@ class TransferAborted(OmshError):
 
     def __init__(self, subject: str | None = None, message: str = "transfer aborted") -> None:
         super().__init__(message, subject=subject)
+
+
+class Cancelled(OmshError):
+    """The person interrupted the command (Ctrl-C, or SIGINT over the channel).
+
+    Exit status 130, as bash gives a command killed by SIGINT (128 + 2).
+    Not a failure of one item: ``Invocation.each`` lets it through, so a
+    multi-object command stops at once rather than going on to the next.
+    """
+
+    exit_status = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")

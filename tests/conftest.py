@@ -10,7 +10,7 @@ from itertools import count
 
 import pytest
 
-from omsh.commands.base import ShellSession
+from omsh.commands.base import Interrupt, ShellSession
 from omsh.commands.output import BufferOutput
 from omsh.commands.registry import default_registry
 from omsh.commands.runtime import Shell
@@ -67,6 +67,8 @@ class ShellDriver:
         #: in order (None once they run out, as at end of input).
         self.terminal = False
         self.answers: list[str] = []
+        #: The session's Ctrl-C, for tests of cancellation.
+        self.interrupt: Interrupt | None = None
 
     def __call__(self, line: str, stdin: bytes = b"") -> tuple[int, str, str]:
         self.out = BufferOutput(terminal=self.terminal, color=False)
@@ -80,7 +82,10 @@ class ShellDriver:
             io.BytesIO(stdin),
             ask_secret=self._ask_secret if self.secrets else None,
             ask=self._ask if self.terminal else None,
+            interrupt=self.interrupt,
         )
+        if self.terminal:
+            self.out.partner, self.err.partner = self.err, self.out
         status = shell.execute(line)
         return status, self.out.text, self.err.text
 

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import asyncssh
 
-from omsh.ssh.channel import ChannelSink, ChannelSource
+from omsh.errors import Cancelled
+from omsh.ssh.channel import ChannelSink, ChannelSource, Interrupt, SessionInput
 
 MIB = 1024 * 1024
 WINDOW = 1 * MIB
@@ -85,11 +86,22 @@ def _exchange(
     return result[0]
 
 
+def _source(
+    loop: asyncio.AbstractEventLoop, process: asyncssh.SSHServerProcess, interrupt: Interrupt
+) -> ChannelSource:
+    """A source over *process*'s stdin, from a worker thread (its reader starts on the loop)."""
+
+    async def make() -> ChannelSource:
+        return ChannelSource(loop, SessionInput(process.stdin, interrupt), interrupt)
+
+    return asyncio.run_coroutine_threadsafe(make(), loop).result()
+
+
 def test_source_reads_everything_and_lines_split_correctly():
     payload = b"first line\nsecond\n" + bytes(range(256)) * 4096 + b"\nlast"
 
     def work(loop, process) -> tuple[bytes, bytes, bytes]:
-        source = ChannelSource(loop, process.stdin)
+        source = _source(loop, process, Interrupt())
         first, second = source.readline(), source.readline()
         return first, second, source.read()
 
@@ -109,7 +121,7 @@ def test_slow_reader_keeps_a_fast_uploader_within_a_few_windows():
     block = b"\xa5" * MIB
 
     def work(loop, process) -> tuple[int, str, int]:
-        source = ChannelSource(loop, process.stdin)
+        source = _source(loop, process, Interrupt())
         digest = hashlib.sha256()
         received = 0
         tracemalloc.reset_peak()
@@ -155,3 +167,53 @@ def test_sink_delivers_every_chunk_in_order_before_the_session_ends():
     _exchange(work, client)
     assert done.is_set()
     assert bytes(received) == b"".join(chunks)
+
+
+def test_ctrl_c_frees_a_sink_blocked_on_a_client_that_stopped_reading():
+    """The worker waits for the window in slices: Ctrl-C gets it out within one,
+    and what asyncssh still held for the client is dropped, not sent."""
+    interrupt = Interrupt()
+
+    def work(loop, process) -> tuple[str, float, int]:
+        sink = ChannelSink(loop, process.stdout, interrupt)
+        pressed = None
+        try:
+            for index in range(64):  # 64 MiB; the client takes none of it
+                if index == 8:
+                    interrupt.set()
+                    pressed = time.monotonic()
+                sink(b"\x5a" * MIB)
+        except Cancelled:
+            assert pressed is not None
+            waited = time.monotonic() - pressed
+            time.sleep(0.1)  # the discard runs on the loop
+            unsent = process.channel.get_write_buffer_size()
+            return "cancelled", waited, unsent
+        return "finished", 0.0, 0
+
+    async def client(process) -> None:
+        await asyncio.sleep(1.0)  # reads nothing until the worker has given up
+        while await process.stdout.read(1 << 20):
+            pass
+
+    outcome, waited, unsent = _exchange(work, client)
+    assert outcome == "cancelled"
+    assert waited < 0.5
+    assert unsent == 0
+
+
+def test_a_signal_request_sets_the_interrupt_while_nothing_reads_stdin():
+    interrupt = Interrupt()
+
+    def work(loop, process) -> bool:
+        _source(loop, process, interrupt)  # reads ahead; the command never calls it
+        deadline = time.monotonic() + 5
+        while not interrupt.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return interrupt.is_set()
+
+    async def client(process) -> None:
+        process.stdin.write(b"some input the command ignores")
+        process.send_signal("INT")
+
+    assert _exchange(work, client) is True

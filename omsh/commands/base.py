@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import functools
 import textwrap
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -15,7 +16,7 @@ from omsh.commands.arguments import Arg, CommandParser, build_parser, help_flags
 from omsh.commands.interfaces import ICommand
 from omsh.commands.output import InputStream, Output
 from omsh.commands.words import Word
-from omsh.errors import OmshError, UsageError
+from omsh.errors import Cancelled, OmshError, UsageError
 from omsh.store.view import StoreView
 
 if TYPE_CHECKING:
@@ -29,6 +30,37 @@ T = TypeVar("T")
 #: Asks the person a question and returns the line they answered, or None
 #: at end of input (no one to ask, Ctrl-D).
 Ask = Callable[[str], str | None]
+
+
+class Interrupt:
+    """A session's Ctrl-C: set by the front end, checked by the running command.
+
+    A command runs in a worker thread and cannot be killed, so cancellation
+    is cooperative: the front end sets the flag (a Ctrl-C typed at the
+    prompt, a ``signal``/``break`` request, ``0x03`` on an exec PTY) and the
+    command notices it at its next check (:meth:`Invocation.check_cancelled`,
+    every output write and stdin read on an SSH channel), which raises
+    :class:`~omsh.errors.Cancelled`.  The flag stays set until the runtime
+    has reported the cancellation, so every later check of the same command
+    fails too and nothing can swallow it.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`~omsh.errors.Cancelled` if the flag is set."""
+        if self._event.is_set():
+            raise Cancelled()
 
 
 @dataclass
@@ -60,6 +92,8 @@ class Invocation:
     #: Asks a question with echo: the prompt at the terminal, or answers
     #: read from stdin in exec mode (as coreutils ``rm -i`` does).
     ask: Ask | None = None
+    #: The session's Ctrl-C (None where nothing can interrupt: tests, offline).
+    interrupt: Interrupt | None = None
 
     @property
     def json(self) -> bool:
@@ -69,6 +103,21 @@ class Invocation:
     def terminal(self) -> bool:
         """Whether a person is at a terminal (a PTY), as output colouring decides."""
         return self.out.terminal
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`~omsh.errors.Cancelled` if the person has pressed Ctrl-C.
+
+        Call it in every loop that may run long without output (over
+        objects, over content chunks): output and stdin check on their own.
+        """
+        if self.interrupt is not None:
+            self.interrupt.check()
+
+    def checked(self, items: Iterable[T]) -> Iterator[T]:
+        """*items*, with a Ctrl-C check before each (for loops without output)."""
+        for item in items:
+            self.check_cancelled()
+            yield item
 
     def confirm(self, question: str) -> bool:
         """Ask *question* with ``[y/N]``: only ``y`` or ``yes`` (any case) is yes.
@@ -103,13 +152,18 @@ class Invocation:
         """Apply *action* to every item, going on past failures, like ``rm a b c``.
 
         An :class:`OmshError` for one item is reported as a warning and the
-        rest still run.  Returns the worst exit status among the failures, or
-        ``None`` when every item succeeded.
+        rest still run; a Ctrl-C (:class:`~omsh.errors.Cancelled`) stops
+        them all, leaving the items already done as they are.  Returns the
+        worst exit status among the failures, or ``None`` when every item
+        succeeded.
         """
         worst = 0
         for item in items:
+            self.check_cancelled()
             try:
                 action(item)
+            except Cancelled:
+                raise
             except OmshError as exc:
                 self.out.flush()
                 self.warn(str(exc))
@@ -154,6 +208,12 @@ def _parser_for(cls: type[Command]) -> CommandParser:
     return build_parser(cls.name, cls.summary, cls.arguments)
 
 
+#: argparse's intermixed parsing changes the (shared, cached) parser while it
+#: runs, so two sessions parsing the same command at once could see each
+#: other's half-changed parser (rclone runs eight ``md5sum`` in parallel).
+_PARSING = threading.Lock()
+
+
 def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
     """Parse *words* (without the command name) or raise ``UsageError``."""
     parser = cls.parser()
@@ -162,10 +222,11 @@ def parse_arguments(cls: type[Command], words: list[str]) -> argparse.Namespace:
         # Intermixed, so options may follow positionals (`rm a -r b`, `key rm
         # --json 2`); but Python 3.11's intermixed parsing loses `--`, so a
         # line with `--` is parsed the classic way (options first).
-        if "--" in words:
-            args, extras = parser.parse_known_args(words)
-        else:
-            args, extras = parser.parse_known_intermixed_args(words)
+        with _PARSING:
+            if "--" in words:
+                args, extras = parser.parse_known_args(words)
+            else:
+                args, extras = parser.parse_known_intermixed_args(words)
     except UsageError:
         if any(flag in words for flag in help_flags(cls.arguments)):
             return argparse.Namespace(help=True, json=False)

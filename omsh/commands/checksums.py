@@ -17,8 +17,7 @@ streaming the committed blob in ``CHUNK_SIZE`` pieces after the read
 transaction has ended, exactly as ``cat`` reads it: memory stays at one
 chunk whatever the size, and reading needs the same permission as ``cat``.
 All three check that permission, even ``sha256sum``: a hash tells about the
-content.  A Ctrl-C in the shell is noticed when a result is written, as
-``cat`` notices it between chunks of output.
+content.  A Ctrl-C is noticed between chunks, as ``cat`` notices it.
 """
 
 from __future__ import annotations
@@ -103,7 +102,7 @@ class Checksum(Command):
         """The digest of the object at *path*, read as ``cat`` reads it, and its JSON fields."""
         opened = open_content(inv, path)
         chunks = read_span(opened.open(), 0, opened.size, CHUNK_SIZE)
-        digest = digest_of(self.algorithm, chunks)
+        digest = digest_of(self.algorithm, inv.checked(chunks))
         record_access(inv, opened)
         return digest, {"path": opened.path, "objectid": opened.object_id}
 

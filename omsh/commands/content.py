@@ -11,6 +11,15 @@ when the input ended normally.
 
 Commands taking several paths handle each in its own transaction and go on
 past a failed one, as ``rm a b c`` does when ``b`` is missing.
+
+Ctrl-C stops any of them within a chunk or an object
+(:meth:`~omsh.commands.base.Invocation.check_cancelled`).  The unit that is
+kept or dropped is the transaction: the paths already done stay done, the
+one in progress is rolled back whole.  So ``rm -r``/``cp -r`` of one tree
+leave it untouched (the tree is one transaction), ``rm a b c`` keeps ``a``
+removed, and ``put`` never leaves a partial object.  In the interactive
+shell, ``cat`` of 8 MiB or more, ``rm -r``, ``cp -r`` and ``verify`` show a
+progress bar (:mod:`omsh.commands.progress`).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import base64
 import contextlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -29,6 +38,13 @@ from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
 from omsh.commands.output import Output
+from omsh.commands.progress import (
+    LARGE_CONTENT,
+    Progress,
+    passing,
+    progress_bar,
+    wants_progress,
+)
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.content import CHUNK_SIZE, MissingContent, hash_file, read_span
@@ -170,8 +186,22 @@ def write_base64_document(out: Output, header: dict[str, Any], chunks: Iterable[
     out.write(base64.b64encode(pending).decode("ascii") + '"}\n')
 
 
+def write_content(out: Output, data: bytes, bar: Progress) -> None:
+    """Content onto *out*, giving *bar* a chance to show after the last whole line."""
+    cut = data.rfind(b"\n") + 1 if bar.out is not None else 0
+    if 0 < cut < len(data):
+        out.write_bytes(data[:cut])
+        bar.advance(cut)
+        data = data[cut:]
+    out.write_bytes(data)
+    bar.advance(len(data))
+
+
 class ContentReader(Command):
     """Shared body of ``cat`` and ``head``: per path, open, stream, note access."""
+
+    #: Whether a large object shows a progress bar (``cat``; ``head`` is short).
+    shows_progress = False
 
     def select(self, inv: Invocation, opened: OpenedContent, chunk: int) -> Iterator[bytes]:
         """The chunks to print; raise here (not lazily) if the request can't be met."""
@@ -196,12 +226,14 @@ class ContentReader(Command):
                     "objectid": opened.object_id,
                     "mimetype": opened.mimetype,
                 }
-                write_base64_document(inv.out, header, chunks)
+                write_base64_document(inv.out, header, inv.checked(chunks))
             else:
                 if len(paths) > 1:
                     self.announce(inv, path, shown_count)
-                for data in chunks:
-                    inv.out.write_bytes(data)
+                size = opened.size if self.shows_progress else 0
+                with progress_bar(inv, size, minimum=LARGE_CONTENT) as bar:
+                    for data in inv.checked(chunks):
+                        write_content(inv.out, data, bar)
             shown_count += 1
             record_access(inv, opened)
 
@@ -213,6 +245,7 @@ class ContentReader(Command):
 
 class Concatenate(ContentReader):
     name = "cat"
+    shows_progress = True
     summary = "print objects' content (bytes as stored)"
     arguments = (
         arg(
@@ -294,6 +327,7 @@ class Put(Command):
         metadata = parse_assignments(args.meta)
         # Refuse before the client sends a single byte.
         inv.view(lambda view: view.check_can_store(path, cwd))
+        # stdin checks for Ctrl-C on every read; stage_chunks then deletes the file
         chunks = iter(lambda: inv.stdin.read(READ_BYTES), b"")
         upload = stage_chunks(chunks, inv.store.temporary_directory())
         try:
@@ -383,9 +417,10 @@ class Remove(Command):
         each = args.interactive and not args.force
         guard = args.recursive and inv.terminal and not (args.force or args.interactive)
 
-        def remove(view: StoreView, path: str, recursive: bool) -> dict[str, Any]:
+        def remove(view: StoreView, path: str, recursive: bool, bar: Progress) -> dict[str, Any]:
             absolute = normalize_path(path, cwd)
-            removed = view.remove(path, cwd, recursive=recursive)
+            bar.done = 0  # a conflict runs this again
+            removed = view.remove(path, cwd, recursive=recursive, progress=passing(inv, bar))
             return {
                 "path": absolute,
                 "type": "container" if isinstance(removed, Container) else "object",
@@ -393,8 +428,11 @@ class Remove(Command):
                 "removed": True,
             }
 
-        def remove_one(path: str, recursive: bool) -> None:
-            entry = inv.view(lambda view: remove(view, path, recursive), write=True)
+        def remove_one(path: str, recursive: bool, count: int = 0) -> None:
+            if recursive and not count and wants_progress(inv):
+                count = len(inv.view(lambda view: _removal_order(view, path, cwd, True)))
+            with progress_bar(inv, count, unit="objects") as bar:
+                entry = inv.view(lambda view: remove(view, path, recursive, bar), write=True)
             if inv.json:
                 inv.out.json(entry)
 
@@ -412,12 +450,13 @@ class Remove(Command):
                     # Each object on its own, as coreutils: a kept child keeps its container.
                     worst = max(worst, inv.each(order, ask_and_remove) or 0)
                     return
+                count = 0
                 if guard:
                     count = len(inv.view(lambda view: _removal_order(view, path, cwd, True)))
                     question = f"remove {count} objects under {printable(path)}?"
                     if count > 1 and not inv.confirm(question):
                         raise OmshError("cancelled, nothing removed", subject=path)
-                remove_one(path, args.recursive)
+                remove_one(path, args.recursive, count)
             except NotFound:
                 if args.force:
                     return
@@ -430,8 +469,14 @@ class Remove(Command):
 class Transfer(Command):
     """Shared body of ``mv`` and ``cp``: ``SRC DST`` or ``SRC… CONTAINER``."""
 
-    def transfer(self, inv: Invocation, view: StoreView, source: str, target: str) -> StoreObject:
+    def transfer(
+        self, inv: Invocation, view: StoreView, source: str, target: str, bar: Progress
+    ) -> StoreObject:
         raise NotImplementedError
+
+    def total(self, inv: Invocation, source: str) -> int:
+        """Bytes the transfer of *source* will pass, for its progress bar (0: no bar)."""
+        return 0
 
     def moved(self, inv: Invocation, origin: str, destination: str) -> None:
         """Called after each successful transfer (``mv`` follows the cwd)."""
@@ -443,14 +488,16 @@ class Transfer(Command):
         if len(sources) > 1:
             inv.view(lambda view: view.resolve_as(Container, target, cwd))
 
-        def work(view: StoreView, source: str) -> dict[str, Any]:
+        def work(view: StoreView, source: str, bar: Progress) -> dict[str, Any]:
             origin = view.resolve(source, cwd).path
-            entry = describe(self.transfer(inv, view, source, target))
+            bar.done = 0  # a conflict runs this again
+            entry = describe(self.transfer(inv, view, source, target, bar))
             entry["source"] = origin
             return entry
 
         def one(source: str) -> None:
-            entry = inv.view(lambda view: work(view, source), write=True)
+            with progress_bar(inv, self.total(inv, source)) as bar:
+                entry = inv.view(lambda view: work(view, source, bar), write=True)
             self.moved(inv, entry["source"], entry["path"])
             if inv.json:
                 inv.out.json(entry)
@@ -475,7 +522,9 @@ class Move(Transfer):
     summary = "move or rename objects and containers (they keep their object IDs)"
     arguments = _transfer_arguments("move")
 
-    def transfer(self, inv: Invocation, view: StoreView, source: str, target: str) -> StoreObject:
+    def transfer(
+        self, inv: Invocation, view: StoreView, source: str, target: str, bar: Progress
+    ) -> StoreObject:
         return view.move(source, target, inv.session.cwd)
 
     def moved(self, inv: Invocation, origin: str, destination: str) -> None:
@@ -495,8 +544,21 @@ class Copy(Transfer):
         *_transfer_arguments("copy"),
     )
 
-    def transfer(self, inv: Invocation, view: StoreView, source: str, target: str) -> StoreObject:
-        return view.copy(source, target, inv.session.cwd, recursive=inv.args.recursive)
+    def transfer(
+        self, inv: Invocation, view: StoreView, source: str, target: str, bar: Progress
+    ) -> StoreObject:
+        cwd, recursive = inv.session.cwd, inv.args.recursive
+        return view.copy(source, target, cwd, recursive=recursive, progress=passing(inv, bar))
+
+    def total(self, inv: Invocation, source: str) -> int:
+        if not (inv.args.recursive and wants_progress(inv)):
+            return 0
+
+        def size(view: StoreView) -> int:
+            top = view.resolve(source, inv.session.cwd)
+            return sum(obj.size for _, obj in walk(top) if isinstance(obj, DataObject))
+
+        return inv.view(size)
 
 
 # -- checking content -----------------------------------------------------
@@ -515,14 +577,25 @@ class StoredHash:
     filename: str | None
 
 
-def stored_hashes(view: StoreView, path: str, cwd: str, recursive: bool) -> list[StoredHash]:
-    """The data objects at *path* (below it, with *recursive*) the caller may read."""
+def stored_hashes(
+    view: StoreView,
+    path: str,
+    cwd: str,
+    recursive: bool,
+    checked: Callable[[Iterator[tuple[str, StoreObject]]], Iterator[tuple[str, StoreObject]]]
+    | None = None,
+) -> list[StoredHash]:
+    """The data objects at *path* (below it, with *recursive*) the caller may read.
+
+    *checked* wraps the walk (:meth:`Invocation.checked`: Ctrl-C in a big tree).
+    """
     top = view.resolve(path, cwd)
     if isinstance(top, Container) and not recursive:
         raise OmshError("is a container (use -r)", subject=path)
     view.require_read(top, path)
     found = []
-    for relative, obj in walk(top):
+    tree = walk(top)
+    for relative, obj in tree if checked is None else checked(tree):
         if not isinstance(obj, DataObject) or not view.can_read(obj):
             continue
         if not view.visible_below(top, obj):
@@ -536,14 +609,18 @@ def stored_hashes(view: StoreView, path: str, cwd: str, recursive: bool) -> list
     return found
 
 
-def rehash(stored: StoredHash) -> tuple[int | None, str | None]:
-    """Size and SHA-256 of the committed blob file, or ``(None, None)`` if unreadable."""
+def rehash(
+    stored: StoredHash, passed: Callable[[int], None] | None = None
+) -> tuple[int | None, str | None]:
+    """Size and SHA-256 of the committed blob file, or ``(None, None)`` if unreadable.
+
+    *passed* sees the size of every chunk hashed: a progress bar, and a
+    Ctrl-C check (it may raise) inside a large object.
+    """
     if stored.filename is None:
         return None, None
     try:
-        with open(stored.filename, "rb") as stream:
-            size = stream.seek(0, 2)
-        return size, hash_file(stored.filename)
+        return hash_file(stored.filename, passed)
     except OSError:
         return None, None
 
@@ -562,28 +639,34 @@ class Verify(Command):
 
         def check(path: str) -> None:
             nonlocal failed
-            for stored in inv.view(lambda view: stored_hashes(view, path, cwd, recursive)):
-                size, digest = rehash(stored)
-                ok = size == stored.size and digest == stored.sha256
-                failed += not ok
-                if inv.json:
-                    inv.out.json(
-                        {
-                            "path": stored.path,
-                            "objectid": stored.object_id,
-                            "status": "OK" if ok else "FAILED",
-                            "cdmi_hash": stored.sha256,
-                            "computed_hash": digest,
-                            "cdmi_size": stored.size,
-                            "computed_size": size,
-                        }
-                    )
-                else:
-                    status = inv.out.style("OK", "ok") if ok else inv.out.style("FAILED", "error")
-                    inv.out.line(f"{status} {printable(stored.shown)}")
+            found = inv.view(lambda view: stored_hashes(view, path, cwd, recursive, inv.checked))
+            with progress_bar(inv, sum(stored.size for stored in found)) as bar:
+                for stored in inv.checked(found):
+                    failed += not self.verify_one(inv, stored, bar)
 
         worst = inv.each(inv.args.paths, check) or 0
         return max(worst, 1 if failed else 0) or None
+
+    def verify_one(self, inv: Invocation, stored: StoredHash, bar: Progress) -> bool:
+        """Re-hash one object and print its line; whether it was sound."""
+        size, digest = rehash(stored, passing(inv, bar))
+        ok = size == stored.size and digest == stored.sha256
+        if inv.json:
+            inv.out.json(
+                {
+                    "path": stored.path,
+                    "objectid": stored.object_id,
+                    "status": "OK" if ok else "FAILED",
+                    "cdmi_hash": stored.sha256,
+                    "computed_hash": digest,
+                    "cdmi_size": stored.size,
+                    "computed_size": size,
+                }
+            )
+        else:
+            status = inv.out.style("OK", "ok") if ok else inv.out.style("FAILED", "error")
+            inv.out.line(f"{status} {printable(stored.shown)}")
+        return ok
 
 
 COMMANDS = (Concatenate, Head, Put, MakeContainer, Remove, Move, Copy, Verify)

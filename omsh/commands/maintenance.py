@@ -35,6 +35,7 @@ from omsh.commands.arguments import arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.content import rehash, stored_hashes
 from omsh.commands.formatting import printable
+from omsh.commands.progress import Progress, following, wants_progress
 from omsh.store.access import ADMIN_GROUP, Principal
 from omsh.store.acl import open_root_entries
 from omsh.store.index import catalog_problems, rebuild_catalog
@@ -131,12 +132,18 @@ class CheckReport:
         }
 
 
-def _check_catalog(view: StoreView, repair: bool) -> tuple[list[str], int]:
+#: ``progress(done, total)``: how far a long step got (objects or bytes).
+Progressed = Callable[[int, int], None]
+
+
+def _check_catalog(
+    view: StoreView, repair: bool, indexing: Progressed | None = None
+) -> tuple[list[str], int]:
     """The catalog's problems and, with *repair*, how many objects a rebuild indexed."""
     view.require_admin()
     root = view.root
     problems = catalog_problems(root.catalog, root.tree)
-    rebuilt = rebuild_catalog(root) if problems and repair else 0
+    rebuilt = rebuild_catalog(root, indexing) if problems and repair else 0
     return problems, rebuilt
 
 
@@ -145,11 +152,15 @@ def check_store(
     *,
     repair: bool = False,
     on_finding: Callable[[Finding], None] | None = None,
+    indexing: Progressed | None = None,
+    hashing: Progressed | None = None,
 ) -> CheckReport:
     """Check the catalog (repairing it with *repair*), then every object's content.
 
     *on_finding* sees each problem as soon as it is known, so a long check
-    reports as it goes.
+    reports as it goes.  *indexing* follows a repair (objects indexed),
+    *hashing* the re-hashing (bytes): progress bars, and Ctrl-C checks that
+    may raise (a repair cut short is rolled back whole).
     """
     report = CheckReport()
 
@@ -158,7 +169,9 @@ def check_store(
         if on_finding is not None:
             on_finding(finding)
 
-    problems, report.reindexed = run(lambda view: _check_catalog(view, repair), write=repair)
+    problems, report.reindexed = run(
+        lambda view: _check_catalog(view, repair, indexing), write=repair
+    )
     open_to = run(lambda view: [ace.identifier for ace in open_root_entries(view.root.tree)])
     if open_to:
         found(Finding(WARNING, open_root_warning(open_to)))
@@ -167,8 +180,16 @@ def check_store(
 
     stored = run(lambda view: stored_hashes(view, "/", "/", True))
     report.objects = len(stored)
+    total, done = sum(item.size for item in stored), 0
+
+    def hashed(size: int) -> None:
+        nonlocal done
+        done += size
+        if hashing is not None:
+            hashing(done, total)
+
     for item in stored:
-        size, digest = rehash(item)
+        size, digest = rehash(item, hashed)
         if digest is None:
             found(Finding("MISSING", f"{item.path}: content file is missing or unreadable"))
         elif (size, digest) != (item.size, item.sha256):
@@ -271,7 +292,18 @@ class Check(Command):
                 repaired = " (repaired)" if finding.repaired else ""
                 inv.out.line(f"{kind} {printable(finding.message)}{repaired}")
 
-        report = check_store(inv.view, repair=inv.args.repair, on_finding=show)
+        shown = inv.out if wants_progress(inv) else None
+        with (
+            Progress(shown, "check: reindex", 0, unit="objects") as indexing,
+            Progress(shown, "check", 0) as hashing,
+        ):
+            report = check_store(
+                inv.view,
+                repair=inv.args.repair,
+                on_finding=show,
+                indexing=following(inv, indexing),
+                hashing=following(inv, hashing),
+            )
         inv.emit(report.as_json(), report.summary())
         return report.exit_status or None
 

@@ -59,8 +59,24 @@ class Output:
         self.width = width
         self._buffer: list[bytes] = []
         self._buffered = 0
+        #: Whether a status line (a progress bar) is drawn on the terminal now.
+        self.status_shown = False
+        #: Whether the last byte written ended a line (a status line may be drawn).
+        self.at_line_start = True
+        #: The other stream sharing this terminal (stdout and stderr on a PTY),
+        #: whose status line must be erased before this one writes.
+        self.partner: Output | None = None
+        #: Where the status line is drawn: the terminal itself, even when
+        #: output goes through a pager first (None: the output's own sink).
+        self.status_sink: Callable[[bytes], None] | None = None
+        #: Whether a status line may be drawn now (not while a pager shows).
+        self.status_allowed: Callable[[], bool] | None = None
 
     def _queue(self, data: bytes) -> None:
+        if not data:
+            return
+        self._erase_status()
+        self.at_line_start = data.endswith(b"\n")
         if self.terminal:
             data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         self._buffer.append(data)
@@ -81,6 +97,44 @@ class Output:
             return
         self.flush()
         self._sink(data)
+
+    # -- the status line (progress bars): see omsh.commands.progress ------
+
+    def show_status(self, text: str) -> None:
+        """Draw *text* over the current (empty) line and send it at once.
+
+        Anything written afterwards, here or on the partner stream, first
+        erases it.  Only on a terminal, and only at the start of a line, so
+        that it never overwrites output.
+        """
+        if not self.terminal or not self.at_line_start:
+            return
+        if self.status_allowed is not None and not self.status_allowed():
+            return
+        self.flush()  # what was written before the bar, stays before it
+        if self.partner is not None:
+            self.partner.flush()
+        self._draw_status(b"\r" + text.encode("utf-8", "replace") + b"\x1b[K")
+        self.status_shown = True
+
+    def clear_status(self) -> None:
+        """Erase the status line, if one is drawn, and send that at once."""
+        if self.status_shown:
+            self.status_shown = False
+            self._draw_status(b"\r\x1b[K")
+
+    def _draw_status(self, data: bytes) -> None:
+        (self.status_sink or self._sink)(data)
+
+    def _erase_status(self) -> None:
+        self.clear_status()
+        if self.partner is not None:
+            self.partner.clear_status()
+
+    def discard(self) -> None:
+        """Drop what is buffered and not yet sent (output of an interrupted command)."""
+        self._buffer.clear()
+        self._buffered = 0
 
     def json(self, document: Any) -> None:
         """One JSON document on one line."""

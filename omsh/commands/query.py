@@ -103,7 +103,8 @@ class _Search(Command):
             docids = result.ordered(order_by, descending)
             if limit is not None:
                 docids = docids[:limit]
-            return footer, [_row(result, docid, select) for docid in docids]
+            # Ctrl-C is checked per row: a big result takes a while to read.
+            return footer, [_row(result, docid, select) for docid in inv.checked(docids)]
 
         footer, rows = inv.view(run)
         total = footer["count"]

@@ -27,11 +27,18 @@ from collections.abc import Callable, Iterator
 from zope.interface.registry import Components
 
 from omsh.commands.arguments import Complete, close_matches, did_you_mean
-from omsh.commands.base import Ask, Command, Invocation, ShellSession, parse_arguments
+from omsh.commands.base import (
+    Ask,
+    Command,
+    Interrupt,
+    Invocation,
+    ShellSession,
+    parse_arguments,
+)
 from omsh.commands.output import InputStream, Output
 from omsh.commands.registry import Location, command_factories, lookup_command
 from omsh.commands.words import Word, split_commands
-from omsh.errors import NotFound, OmshError, UsageError
+from omsh.errors import Cancelled, NotFound, OmshError, UsageError
 from omsh.store.database import Store
 from omsh.store.model import Container
 from omsh.store.names import normalize_path
@@ -42,6 +49,8 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+#: A command stopped by Ctrl-C, as bash reports one killed by SIGINT.
+EXIT_INTERRUPTED = Cancelled.exit_status
 
 # How Word.glob_pattern writes a quoted (literal) wildcard character.
 _ESCAPED_WILDCARD = re.compile(r"\[([*?[])\]")
@@ -64,6 +73,7 @@ class Shell:
         ask_secret: Callable[[str], str] | None = None,
         ask: Ask | None = None,
         pager: Pager | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -77,6 +87,8 @@ class Shell:
         self.pager = pager
         #: What ``--color auto`` means: the session's own choice.
         self.auto_color = out.color
+        #: Set by the front end on Ctrl-C; cleared once a cancellation is reported.
+        self.interrupt = interrupt
 
     def execute(self, line: str) -> int:
         """Run every command on *line*; the status is the last command's."""
@@ -87,7 +99,8 @@ class Shell:
             return self._report("omsh", exc)
         for words in commands:
             status = self.run_words(words)
-            if self.session.finished:
+            # Ctrl-C abandons the rest of the line too, as in bash.
+            if self.session.finished or status == EXIT_INTERRUPTED:
                 break
         self.out.flush()
         self.err.flush()
@@ -119,11 +132,14 @@ class Shell:
                 stdin=self.stdin,
                 ask_secret=self.ask_secret,
                 ask=self.ask,
+                interrupt=self.interrupt,
             )
             status = None
             with self.output_for(args):
                 status = command.run(invocation)
             return EXIT_OK if status is None else status
+        except Cancelled:
+            return self._report_cancelled()
         except OmshError as exc:
             self.out.flush()
             return self._report(name, exc)
@@ -158,6 +174,23 @@ class Shell:
                     self.err.flush()
         finally:
             self.out.color = self.err.color = self.auto_color
+
+    def _report_cancelled(self) -> int:
+        """Drop the interrupted command's unsent output; ``^C`` on a terminal; 130.
+
+        The flag is cleared only now, so every check the command passed on
+        its way out raised again; what is written here must not.  Without a
+        terminal nothing is printed, as a program killed by SIGINT prints
+        nothing: the exit status says it.
+        """
+        self.out.discard()
+        self.err.discard()
+        if self.interrupt is not None:
+            self.interrupt.clear()
+        if self.err.terminal:
+            self.err.line("^C")  # after any partial line, as a tty echoes it; erases a bar
+        self.err.flush()
+        return EXIT_INTERRUPTED
 
     def _report(self, name: str, exc: OmshError) -> int:
         prefix = "omsh" if name == "omsh" else f"omsh: {name}"

@@ -367,6 +367,10 @@ class InteractiveShell:
                         # prompt_toolkit's own SIGWINCH handler; there is no public one.
                         prompt.app._on_resize()
                 continue
+            except (asyncssh.SignalReceived, asyncssh.BreakReceived):
+                if self._command_running and not self._asking:
+                    self._interrupt.set()  # a client's SIGINT, as Ctrl-C
+                continue
             except (asyncssh.Error, ConnectionError):
                 break
             if not data:

@@ -20,6 +20,7 @@ is in :mod:`omsh.ssh.shell`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -27,7 +28,7 @@ import asyncssh
 
 from omsh.commands.base import ShellSession
 from omsh.commands.runtime import EXIT_FAILURE
-from omsh.ssh.channel import EmptySource
+from omsh.ssh.channel import ChannelSource, EmptySource, Interrupt, SessionInput
 from omsh.ssh.context import ServerContext
 from omsh.ssh.interactive import run_interactive
 from omsh.ssh.shell import make_shell, run_line, start_in_home
@@ -56,11 +57,23 @@ async def handle_session(context: ServerContext, process: asyncssh.SSHServerProc
 async def _run_command(
     context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str, line: str
 ) -> int:
-    """``ssh host CMD``: one command line, with the channel's stdin."""
+    """``ssh host CMD``: one command line, with the channel's stdin.
+
+    Stdin is read ahead (:class:`SessionInput`) so that a ``signal`` or
+    ``break`` request, or Ctrl-C typed under ``ssh -t``, interrupts the
+    command as SIGINT would under sshd: exit status 130.
+    """
     session = ShellSession(user=user)
     await start_in_home(context, session)
-    shell = make_shell(context, process, session)
-    return await run_line(context, shell, line)
+    interrupt = Interrupt()
+    tty = process.get_terminal_type() is not None
+    pending_input = SessionInput(process.stdin, interrupt, tty=tty)
+    stdin = ChannelSource(asyncio.get_running_loop(), pending_input, interrupt)
+    try:
+        shell = make_shell(context, process, session, stdin=stdin, interrupt=interrupt)
+        return await run_line(context, shell, line)
+    finally:
+        pending_input.close()
 
 
 async def _run_script(

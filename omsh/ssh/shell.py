@@ -19,7 +19,7 @@ from omsh.commands.base import Ask, ShellSession
 from omsh.commands.output import InputStream, Output
 from omsh.commands.runtime import Shell
 from omsh.errors import OmshError
-from omsh.ssh.channel import ChannelSink, ChannelSource, Interrupt
+from omsh.ssh.channel import ChannelSink, Interrupt
 from omsh.ssh.context import ServerContext
 from omsh.ssh.pager import TerminalPager
 from omsh.store.admin import start_container
@@ -34,7 +34,7 @@ def make_shell(
     process: asyncssh.SSHServerProcess[bytes],
     session: ShellSession,
     *,
-    stdin: InputStream | None = None,
+    stdin: InputStream,
     interrupt: Interrupt | None = None,
     ask_secret: Callable[[str], str] | None = None,
     ask: Ask | None = None,
@@ -48,12 +48,17 @@ def make_shell(
     With a *pager* (the interactive shell's), both go through it, as
     ``cmd 2>&1 | less`` would.  Colours are on with a PTY unless the client
     sent ``NO_COLOR`` (no-color.org; OpenSSH: ``-o SetEnv=NO_COLOR=1``).
+    On a PTY both share the terminal's status line (a progress bar), which
+    goes straight to the terminal, never into the pager, and is not drawn
+    while the pager shows.  *interrupt* is the session's Ctrl-C; without
+    one nothing interrupts.
     """
     loop = asyncio.get_running_loop()
     terminal = process.get_terminal_type() is not None
     width = process.get_terminal_size()[0] or 80
     color = terminal and not wants_no_color(process.env)
-    out_sink: Callable[[bytes], None] = ChannelSink(loop, process.stdout, interrupt)
+    screen: Callable[[bytes], None] = ChannelSink(loop, process.stdout, interrupt)
+    out_sink = screen
     err_sink: Callable[[bytes], None] = ChannelSink(
         loop, process.stdout if terminal else process.stderr, interrupt
     )
@@ -61,17 +66,22 @@ def make_shell(
         out_sink = err_sink = pager.attach(out_sink)
     out = Output(out_sink, terminal=terminal, color=color, width=width)
     err = Output(err_sink, terminal=terminal, color=color, width=width)
-    source = stdin if stdin is not None else ChannelSource(loop, process.stdin, interrupt)
+    if terminal:
+        out.partner, err.partner = err, out
+        out.status_sink = screen
+        if pager is not None:
+            out.status_allowed = lambda: not pager.showing
     return Shell(
         context.store,
         context.registry,
         session,
         out,
         err,
-        source,
+        stdin,
         ask_secret=ask_secret,
         ask=ask,
         pager=pager.page if pager is not None and terminal else None,
+        interrupt=interrupt,
     )
 
 

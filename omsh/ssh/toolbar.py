@@ -20,6 +20,7 @@ STATUS_MEANINGS = {
     3: "not found",
     4: "permission denied",
     5: "exists or conflict",
+    130: "interrupted",
 }
 HINT = "help: list commands  Tab: complete  Ctrl-D: exit"
 

@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import BinaryIO
 
 from ZODB.blob import Blob
@@ -193,13 +193,21 @@ class ContentUpload:
         self.discard()
 
 
-def hash_file(path: str) -> str:
-    """SHA-256 of a committed blob file, read in chunks."""
+def hash_file(path: str, passed: Callable[[int], None] | None = None) -> tuple[int, str]:
+    """Size and SHA-256 of a committed blob file, read in chunks.
+
+    *passed*, if given, sees the size of each chunk (a progress bar; it may
+    raise to stop, a Ctrl-C).
+    """
     digest = hashlib.sha256()
+    size = 0
     with open(path, "rb") as stream:
         while chunk := stream.read(CHUNK_SIZE):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+            if passed is not None:
+                passed(len(chunk))
+    return size, digest.hexdigest()
 
 
 def read_span(

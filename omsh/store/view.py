@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar, cast
 
 from ZODB.TimeStamp import TimeStamp
@@ -63,6 +63,11 @@ from omsh.store.principals import User
 from omsh.store.query import Node, QueryResult
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
+
+#: Called by a recursive ``remove``/``copy`` with the size of each object it
+#: passes (0 for a container), for a progress bar; it may raise (Ctrl-C) to
+#: stop, which aborts the transaction, so the whole subtree stays as it was.
+Passed = Callable[[int], None]
 
 DEFAULT_MIMETYPE = "application/octet-stream"
 #: atime is updated at most this often per object (like Linux's relatime).
@@ -615,10 +620,12 @@ class StoreView:
 
     # -- removal, move, copy ---------------------------------------------
 
-    def _unregister_subtree(self, obj: StoreObject) -> None:
+    def _unregister_subtree(self, obj: StoreObject, progress: Passed | None = None) -> None:
         for _, node in walk(obj):
             self.root.by_id.pop(node.object_id, None)
             self.root.catalog.unindex(node)
+            if progress is not None:
+                progress(node.size if isinstance(node, DataObject) else 0)
 
     def visible_below(self, top: StoreObject, obj: StoreObject) -> bool:
         """Whether *obj* shows in listings from *top* down (``ls -R``, ``verify -r``).
@@ -656,7 +663,18 @@ class StoreView:
         for relative, node in walk(obj):
             self._require(node, perms, self.subtree_subject(obj, subject, relative, node))
 
-    def remove(self, path: str, cwd: str = "/", *, recursive: bool = False) -> StoreObject:
+    def remove(
+        self,
+        path: str,
+        cwd: str = "/",
+        *,
+        recursive: bool = False,
+        progress: Passed | None = None,
+    ) -> StoreObject:
+        """``rm``: one transaction, the whole subtree with *recursive*.
+
+        *progress* sees each object removed (see :data:`Passed`).
+        """
         obj = self.resolve(path, cwd)
         # Permission first: "not empty" would tell a stranger there is something inside.
         self.check_removable(obj, path)
@@ -667,7 +685,7 @@ class StoreView:
         self._require_subtree(obj, Perm.DELETE, path)
         parent.detach(obj.__name__)
         parent.touch()
-        self._unregister_subtree(obj)
+        self._unregister_subtree(obj, progress)
         self._reindex(parent)
         return obj
 
@@ -728,15 +746,25 @@ class StoreView:
         return source
 
     def copy(
-        self, source_path: str, target: str, cwd: str = "/", *, recursive: bool = False
+        self,
+        source_path: str,
+        target: str,
+        cwd: str = "/",
+        *,
+        recursive: bool = False,
+        progress: Passed | None = None,
     ) -> StoreObject:
-        """``cp``: a new object (new ID) with the same content and metadata."""
+        """``cp``: a new object (new ID) with the same content and metadata.
+
+        One transaction, the whole subtree with *recursive*; *progress* sees
+        each object copied (see :data:`Passed`).
+        """
         source = self.resolve(source_path, cwd)
         if isinstance(source, Container) and not recursive:
             raise IsAContainer(source_path, "is a container (use -r)")
         self._require_subtree(source, Perm.READ | Perm.READ_METADATA, source_path)
         parent, name = self._clear_destination(source, target, cwd, "copy")
-        duplicate = self._duplicate(source, name)
+        duplicate = self._duplicate(source, name, progress)
         parent.touch()
         parent.attach(duplicate, name)
         self._register_subtree(duplicate)
@@ -748,11 +776,15 @@ class StoreView:
             self.root.by_id[node.object_id] = node
             self._reindex(node)
 
-    def _duplicate(self, source: StoreObject, name: str) -> StoreObject:
+    def _duplicate(
+        self, source: StoreObject, name: str, progress: Passed | None = None
+    ) -> StoreObject:
         """A copy of *source*'s subtree owned by the caller, with new IDs."""
         top = self._clone(source, name)
         made: dict[str, StoreObject] = {"": top}
         for relative, node in walk(source):
+            if progress is not None:
+                progress(node.size if isinstance(node, DataObject) else 0)
             if not relative:
                 continue
             parent_relative, _, child_name = relative.rpartition("/")
