@@ -129,6 +129,24 @@ def test_exec_signals_that_do_not_interrupt_are_ignored(server, big):
     assert (status, out) == (0, LINE * 2)
 
 
+def test_a_signal_ends_a_script_session_like_sh(server, big):
+    """``ssh -T host < script``: a signal stops the script before its next line, status 130."""
+
+    async def scenario() -> tuple[int | None, bytes]:
+        async with _connect(server) as conn:
+            process = await conn.create_process(encoding=None)  # no command, no PTY: a script
+            process.stdin.write(b"mkdir -p /cancel/script\npwd\n")
+            out = await process.stdout.readline()
+            process.send_signal("INT")
+            process.stdin.write(b"mkdir /cancel/script/after\n")
+            return (await process.wait()).exit_status, out
+
+    status, out = asyncio.run(scenario())
+    assert (status, out) == (130, b"/\n")
+    assert server.ssh("stat /cancel/script").status == 0
+    assert server.ssh("stat /cancel/script/after").status == 3
+
+
 # -- a real PTY: OpenSSH in tmux ----------------------------------------------------
 
 

@@ -28,6 +28,7 @@ import asyncssh
 
 from omsh.commands.base import ShellSession
 from omsh.commands.runtime import EXIT_FAILURE
+from omsh.errors import Cancelled
 from omsh.ssh.channel import ChannelSource, EmptySource, Interrupt, SessionInput
 from omsh.ssh.context import ServerContext
 from omsh.ssh.interactive import run_interactive
@@ -79,7 +80,12 @@ async def _run_command(
 async def _run_script(
     context: ServerContext, process: asyncssh.SSHServerProcess[bytes], user: str
 ) -> int:
-    """Command lines read from stdin, one per line; commands get no stdin."""
+    """Command lines read from stdin, one per line; commands get no stdin.
+
+    A ``signal`` or ``break`` request ends the script as SIGINT ends ``sh``:
+    no further line runs, exit status 130.  It is seen between lines (the
+    command running when it came finishes first).
+    """
     session = ShellSession(user=user)
     await start_in_home(context, session)
     shell = make_shell(context, process, session, stdin=EmptySource())
@@ -87,6 +93,8 @@ async def _run_script(
     while not shell.session.finished:
         try:
             raw = await process.stdin.readline()
+        except (asyncssh.SignalReceived, asyncssh.BreakReceived):
+            return Cancelled.exit_status
         except (asyncssh.Error, ConnectionError):
             break
         if not raw:
