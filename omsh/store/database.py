@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, MutableMapping
+from datetime import UTC, datetime
 from typing import TypeVar, cast
 
 import transaction
@@ -30,10 +31,12 @@ import zodburi
 from ZODB.blob import BlobStorage
 from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
-from ZODB.POSException import ConflictError
+from ZODB.POSException import ConflictError, POSKeyError, ReadOnlyHistoryError
+from ZODB.utils import p64, u64
 
-from omsh.errors import AlreadyExists
+from omsh.errors import AlreadyExists, PermissionDenied
 from omsh.store.access import ADMIN_GROUP
+from omsh.store.asof import When, nothing_then
 from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container, StoreRoot
@@ -151,6 +154,33 @@ class Store:
 
     def read(self, work: Callable[[StoreRoot], T]) -> T:
         return self.run(work, write=False)
+
+    def read_at(self, when: When, work: Callable[[StoreRoot, StoreRoot, bytes], T]) -> T:
+        """Run *work* on the root as of *when* (read-only), the root now, and the tid.
+
+        The historical connection reads every object, content included, as
+        of the last transaction at or before *when*; any change through it
+        is refused as "permission denied" (ARCHITECTURE §4).  The current
+        connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
+        """
+        before = when.before(datetime.now(UTC), self.db.lastTransaction())
+        manager = transaction.TransactionManager(explicit=True)
+        then = self.db.open(transaction_manager=manager, before=before)
+        current = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            root = then.root().get(ROOT_KEY)
+            if root is None:
+                raise nothing_then(when)
+            return work(root, current.root()[ROOT_KEY], p64(u64(before) - 1))
+        except ReadOnlyHistoryError:
+            raise PermissionDenied(None, "the past is read-only") from None
+        except POSKeyError:  # packed away since
+            raise nothing_then(when) from None
+        finally:
+            manager.abort()
+            then.close()
+            current.close()
 
     # -- first start -----------------------------------------------------
 

@@ -1,0 +1,151 @@
+"""``--at WHEN``: reading the tree as it was, through a historical connection.
+
+A FileStorage store (with a blob directory) in a temporary folder: objects
+change over several transactions and each past state is read back by
+transaction id, time and age; rights are checked then and now.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from ZODB.TimeStamp import TimeStamp
+
+from omsh.errors import UsageError
+from omsh.store.asof import parse_when
+
+
+def tid(store) -> str:
+    """The last committed transaction, as ``--at`` takes it."""
+    return store.db.lastTransaction().hex()
+
+
+@pytest.fixture
+def past(store, admin, homes):
+    """/home/alice/f written three times (v1, v2 renamed to g, then removed); its tids."""
+    alice_home = "/home/alice"
+    admin.ok(f"put {alice_home}/f", b"one\n")
+    admin.ok(f"set-meta {alice_home}/f colour=red")
+    first = tid(store)
+    admin.ok(f"put {alice_home}/f", b"two\n")
+    admin.ok(f"set-meta {alice_home}/f colour=blue")
+    second = tid(store)
+    admin.ok(f"mv {alice_home}/f {alice_home}/g")
+    renamed = tid(store)
+    admin.ok(f"rm {alice_home}/g")
+    return first, second, renamed
+
+
+def test_cat_head_meta_ls_as_of_each_transaction(admin, past) -> None:
+    first, second, renamed = past
+    assert admin.ok(f"cat --at {first} /home/alice/f") == "one\n"
+    assert admin.ok(f"head --at {second} -n 1 /home/alice/f") == "two\n"
+    assert "colour" in admin.ok(f"meta --at {first} /home/alice/f")
+    assert "red" in admin.ok(f"meta --at {first} /home/alice/f")
+    assert "blue" in admin.ok(f"meta --at {second} /home/alice/f")
+    assert admin.ok(f"ls --at {renamed} /home/alice").split() == ["g"]
+    assert admin.ok(f"cat --at {renamed} /home/alice/g") == "two\n"
+    # Paths resolve as the tree was then: f did not exist under that name.
+    status, _, err = admin(f"cat --at {renamed} /home/alice/f")
+    assert status == 3 and "not found" in err
+    # Now it is gone.
+    assert admin("cat /home/alice/g")[0] == 3
+    assert "g" not in admin.ok("ls /home/alice").split()
+
+
+def test_stat_tree_find_query_as_of_then(admin, past) -> None:
+    first, _, renamed = past
+    assert admin.ok(f"stat --at {first} /home/alice/f")
+    assert "g" in admin.ok(f"tree --at {renamed} /home/alice")
+    assert admin.ok(f"find --at {renamed} /home/alice --name g").strip().endswith("/home/alice/g")
+    found = admin.ok(f"query --at {first} \"colour = 'red'\"")
+    assert "/home/alice/f" in found
+    assert "/home/alice/f" not in admin.ok(f"query --at {renamed} \"colour = 'red'\"")
+    assert admin.ok("query \"colour = 'blue'\"").strip() == ""
+
+
+def test_query_json_reports_the_transaction_read(admin, past) -> None:
+    first = past[0]
+    lines = admin.ok(f"query --json --at {first} \"colour = 'red'\"").splitlines()
+    assert any(json.loads(line).get("transaction") == first for line in lines)
+
+
+def test_time_and_age(store, admin, homes) -> None:
+    admin.ok("put /home/alice/t", b"old\n")
+    then = datetime.fromtimestamp(TimeStamp(store.db.lastTransaction()).timeTime(), UTC)
+    time.sleep(1.2)
+    admin.ok("put /home/alice/t", b"new\n")
+    instant = (then + timedelta(milliseconds=500)).isoformat()
+    assert admin.ok(f"cat --at {instant} /home/alice/t") == "old\n"
+    assert admin.ok("cat --at 0s /home/alice/t") == "new\n"
+
+
+def test_bad_when(admin, store) -> None:
+    status, _, err = admin("cat --at yesterday /")
+    assert status == 2 and "yesterday" in err and err.count("\n") == 1
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    status, _, err = admin(f"ls --at {future} /")
+    assert status == 2 and "future" in err
+    status, _, err = admin("ls --at ffffffffffffffff /")
+    assert status == 2 and "future" in err
+    status, _, err = admin("ls --at 1990-01-01 /")
+    assert status == 3 and "nothing is kept from then" in err
+    status, _, err = admin("ls --at 0000000000000001 /")
+    assert status == 3
+
+
+def test_writes_are_refused(admin, past) -> None:
+    first = past[0]
+    status, _, err = admin(f"acl grant --at {first} /home/alice bob r")
+    assert status == 4 and "read-only" in err
+
+
+def test_revoked_reader_cannot_read_the_old_copy(store, admin, alice, bob, homes) -> None:
+    alice.ok("put ~/diary", b"secret\n")
+    alice.ok("acl grant ~/diary bob r")
+    alice.ok("acl grant ~ bob r")
+    shared = tid(store)
+    assert bob.ok(f"cat --at {shared} /home/alice/diary") == "secret\n"
+    alice.ok("acl revoke ~/diary bob")
+    status, _, err = bob(f"cat --at {shared} /home/alice/diary")
+    assert status == 4 and "permission denied" in err
+    assert admin.ok(f"cat --at {shared} /home/alice/diary") == "secret\n"
+
+
+def test_private_since_stays_private_and_private_then_stays_hidden(
+    store, admin, alice, bob, homes
+) -> None:
+    alice.ok("put ~/early", b"e\n")
+    private = tid(store)
+    alice.ok("acl grant ~ bob r --inherit")
+    # Bob may read it now, but could not then: the past stays private.
+    assert bob.ok("cat /home/alice/early") == "e\n"
+    assert bob(f"cat --at {private} /home/alice/early")[0] == 4
+    shared = tid(store)
+    alice.ok("acl revoke ~ bob")
+    assert bob(f"cat --at {shared} /home/alice/early")[0] == 4
+
+
+def test_removed_object_is_judged_by_its_nearest_ancestor(store, alice, bob, homes) -> None:
+    alice.ok("acl grant ~ bob r --inherit")
+    alice.ok("put ~/gone", b"g\n")
+    present = tid(store)
+    alice.ok("rm ~/gone")
+    assert bob.ok(f"cat --at {present} /home/alice/gone") == "g\n"
+    alice.ok("acl revoke ~ bob")
+    assert bob(f"cat --at {present} /home/alice/gone")[0] == 4
+
+
+def test_parse_when() -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert parse_when("2d", now).instant == now - timedelta(days=2)
+    assert parse_when("30s", now).instant == now - timedelta(seconds=30)
+    assert parse_when("1w", now).instant == now - timedelta(weeks=1)
+    assert parse_when("2026-01-01T00:00:00").instant == datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_when("0123456789abcdef").tid == bytes.fromhex("0123456789abcdef")
+    for bad in ("", "2x", "-1d", "tomorrow", "0123"):
+        with pytest.raises(UsageError):
+            parse_when(bad, now)
