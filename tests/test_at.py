@@ -149,3 +149,12 @@ def test_parse_when() -> None:
     for bad in ("", "2x", "-1d", "tomorrow", "0123"):
         with pytest.raises(UsageError):
             parse_when(bad, now)
+
+
+def test_json_marks_what_it_read_as_of(admin, past) -> None:
+    first = past[0]
+    for line in (f"ls --json --at {first} /home/alice", f"stat --json --at {first} /home/alice/f"):
+        documents = [json.loads(text) for text in admin.ok(line).splitlines()]
+        assert documents and all(document["at"] == first for document in documents)
+    # Only for that command.
+    assert all("at" not in json.loads(text) for text in admin.ok("ls --json /").splitlines())

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from omsh.commands.registry import Location
     from omsh.store.database import Store
+    from omsh.store.model import StoreRoot
 
 T = TypeVar("T")
 
@@ -143,9 +144,12 @@ class Invocation:
             return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
         if write:
             raise PermissionDenied(None, "the past is read-only")
-        return self.store.read_at(
-            when, lambda then, now, tid: work(HistoricalView.for_user_at(then, now, user, tid))
-        )
+
+        def historical(then: StoreRoot, now: StoreRoot, tid: bytes) -> T:
+            self.out.stamp = {"at": tid.hex()}  # --json marks what it read as of
+            return work(HistoricalView.for_user_at(then, now, user, tid))
+
+        return self.store.read_at(when, historical)
 
     @property
     def at(self) -> When | None:

@@ -174,6 +174,7 @@ class Shell:
                     self.err.flush()
         finally:
             self.out.color = self.err.color = self.auto_color
+            self.out.stamp = {}
 
     def _report_cancelled(self) -> int:
         """Drop the interrupted command's unsent output; ``^C`` on a terminal; 130.
