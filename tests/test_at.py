@@ -158,3 +158,20 @@ def test_json_marks_what_it_read_as_of(admin, past) -> None:
         assert documents and all(document["at"] == first for document in documents)
     # Only for that command.
     assert all("at" not in json.loads(text) for text in admin.ok("ls --json /").splitlines())
+
+
+def test_memory_storage_keeps_history_while_it_runs(registry) -> None:
+    from omsh.store.database import Store
+    from tests.conftest import ShellDriver
+
+    store = Store.open(uri="memory://")
+    try:
+        store.bootstrap(admin_password="admin-secret")
+        admin = ShellDriver(store, registry, "admin")
+        admin.ok("put /f", b"one\n")
+        first = tid(store)
+        admin.ok("put /f", b"two\n")
+        assert admin.ok(f"cat --at {first} /f") == "one\n"
+        assert admin.ok("cat /f") == "two\n"
+    finally:
+        store.close()
