@@ -140,11 +140,13 @@ def test_removed_object_is_judged_by_its_nearest_ancestor(store, alice, bob, hom
 
 
 def test_parse_when() -> None:
-    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert parse_when("2d", now).instant == now - timedelta(days=2)
-    assert parse_when("30s", now).instant == now - timedelta(seconds=30)
-    assert parse_when("1w", now).instant == now - timedelta(weeks=1)
-    assert parse_when("2026-01-01T00:00:00").instant == datetime(2026, 1, 1, tzinfo=UTC)
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+    assert parse_when("2d", now).moment == now - 2 * 86400
+    assert parse_when("30s", now).moment == now - 30
+    assert parse_when("1w", now).moment == now - 7 * 86400
+    midnight = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    assert parse_when("2026-01-01T00:00:00", now).moment == midnight
+    assert parse_when("2026-01-01T01:00:00+01:00", now).moment == midnight
     assert parse_when("0123456789abcdef").tid == bytes.fromhex("0123456789abcdef")
     for bad in ("", "2x", "-1d", "tomorrow", "0123"):
         with pytest.raises(UsageError):

@@ -18,8 +18,9 @@ made private since stays private.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 
 from ZODB.TimeStamp import TimeStamp
@@ -28,35 +29,53 @@ from ZODB.utils import p64, u64
 from omsh.errors import NotFound, UsageError
 from omsh.store.access import Perm
 from omsh.store.model import StoreObject, StoreRoot
+from omsh.store.query import parse_iso
 from omsh.store.view import StoreView
 
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _AGE = re.compile(r"(\d+)([smhdw])")
 _TID = re.compile(r"[0-9a-fA-F]{16}")
+MOMENT_FORMS = "an ISO timestamp (2024-05-01T12:00Z) or an age (30m, 2h, 3d)"
+
+
+def parse_moment(
+    text: str, option: str, now: float | None = None, forms: str = MOMENT_FORMS
+) -> float:
+    """A moment (seconds since the epoch): an ISO timestamp or an age back from *now*.
+
+    An ISO time without a zone is UTC; an age is numbers and units
+    (``30s 10m 2h 2d 1w``, combined as ``1d12h``).  Anything else is a
+    :class:`UsageError` naming *option* and listing the accepted *forms*.
+    Shared by ``--at`` and ``audit --since``.
+    """
+    text = text.strip()
+    if text and _AGE.sub("", text) == "":
+        seconds = sum(int(n) * AGE_UNITS[unit] for n, unit in _AGE.findall(text))
+        return (time.time() if now is None else now) - seconds
+    return parse_iso(text, f"{option} {text!r}: give {forms}").timestamp()
 
 
 @dataclass(frozen=True)
 class When:
-    """A parsed ``--at`` value: a transaction id, or an instant (UTC)."""
+    """A parsed ``--at`` value: a transaction id, or a moment (seconds since the epoch)."""
 
     text: str
     tid: bytes | None = None
-    instant: datetime | None = None
+    moment: float = 0.0
 
-    def before(self, now: datetime, last: bytes) -> bytes:
+    def before(self, now: float, last: bytes) -> bytes:
         """The ``before`` argument of a historical connection that includes *self*.
 
-        Raises :class:`UsageError` for an instant later than *now* or a
+        Raises :class:`UsageError` for a moment later than *now* or a
         transaction id later than *last*, the storage's last transaction.
         """
         if self.tid is not None:
             if self.tid > last:
                 raise UsageError(f"--at {self.text}: that is in the future")
             return cast(bytes, p64(u64(self.tid) + 1))
-        instant = self.instant if self.instant is not None else now
-        if instant > now:
+        if self.moment > now:
             raise UsageError(f"--at {self.text}: that is in the future")
-        instant = instant.astimezone(UTC)
+        instant = datetime.fromtimestamp(self.moment, UTC)
         seconds = instant.second + instant.microsecond / 1e6
         stamp = TimeStamp(
             instant.year, instant.month, instant.day, instant.hour, instant.minute, seconds
@@ -65,30 +84,16 @@ class When:
         return cast(bytes, p64(min(u64(stamp.raw()), u64(last)) + 1))
 
 
-def parse_when(text: str, now: datetime | None = None) -> When:
-    """Parse WHEN: 16 hex digits (a transaction id), an age, or an ISO time.
+def parse_when(text: str, now: float | None = None) -> When:
+    """Parse WHEN: 16 hex digits (a transaction id), or a moment (:func:`parse_moment`).
 
-    Ages are a number and a unit, ``30s 10m 2h 2d 1w``, counted back from
-    *now*; an ISO time without a zone is UTC.  Anything else is a
-    :class:`UsageError` (exit 2).
+    Anything else is a :class:`UsageError` (exit 2).
     """
     text = text.strip()
     if _TID.fullmatch(text):
         return When(text, tid=bytes.fromhex(text))
-    age = _AGE.fullmatch(text)
-    if age is not None:
-        now = now or datetime.now(UTC)
-        delta = timedelta(seconds=int(age.group(1)) * AGE_UNITS[age.group(2)])
-        return When(text, instant=now - delta)
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{text!r}: expected an ISO time, an age (10m, 2d) or a transaction id"
-        ) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return When(text, instant=instant)
+    forms = "an ISO time, an age (10m, 2d) or a transaction id (16 hex digits)"
+    return When(text, moment=parse_moment(text, "--at", now, forms))
 
 
 def nothing_then(when: When) -> NotFound:

@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, MutableMapping
-from datetime import UTC, datetime
 from typing import TypeVar, cast
 
 import transaction
@@ -163,7 +162,7 @@ class Store:
         is refused as "permission denied" (ARCHITECTURE §4).  The current
         connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
         """
-        before = when.before(datetime.now(UTC), self.db.lastTransaction())
+        before = when.before(time.time(), self.db.lastTransaction())
         manager = transaction.TransactionManager(explicit=True)
         then = self.db.open(transaction_manager=manager, before=before)
         current = self.db.open(transaction_manager=manager)
