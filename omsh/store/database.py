@@ -50,6 +50,9 @@ ROOT_KEY = "omsh"
 ADMIN_USER = "admin"
 CONFLICT_ATTEMPTS = 8
 CACHE_OBJECTS = 20_000
+#: Historical connections (``--at``) cache as many objects as current ones:
+#: ZODB's default of 1,000 makes ``ls --at`` of a big container reload it.
+CACHES = {"cache_size": CACHE_OBJECTS, "historical_cache_size": CACHE_OBJECTS}
 STAGING_PREFIXES = (UPLOAD_PREFIX, COPY_PREFIX)
 
 
@@ -83,17 +86,18 @@ class Store:
             storage = FileStorage(
                 os.path.join(data_dir, "Data.fs"), blob_dir=os.path.join(data_dir, "blobs")
             )
-            return cls(ZODB.DB(storage, cache_size=CACHE_OBJECTS))
+            return cls(ZODB.DB(storage, **CACHES))
         if uri.startswith("memory://"):
             blob_dir = tempfile.mkdtemp(prefix="omsh-blobs-")
             storage = BlobStorage(blob_dir, MappingStorage(uri[len("memory://") :] or "memory"))
-            return cls(ZODB.DB(storage, cache_size=CACHE_OBJECTS), cleanup_dir=blob_dir)
+            return cls(ZODB.DB(storage, **CACHES), cleanup_dir=blob_dir)
         if uri.startswith("file://") and "blobstorage_dir" not in uri:
             path = uri[len("file://") :].split("?", 1)[0]
             separator = "&" if "?" in uri else "?"
             uri = f"{uri}{separator}blobstorage_dir={os.path.dirname(path) or '.'}/blobs"
         storage_factory, db_kw = zodburi.resolve_uri(uri)
-        db_kw.setdefault("cache_size", CACHE_OBJECTS)
+        for key, value in CACHES.items():
+            db_kw.setdefault(key, value)
         return cls(ZODB.DB(storage_factory(), **db_kw))
 
     def close(self) -> None:
