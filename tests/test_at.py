@@ -177,3 +177,30 @@ def test_memory_storage_keeps_history_while_it_runs(registry) -> None:
         assert admin.ok("cat /f") == "two\n"
     finally:
         store.close()
+
+
+def test_zeo_reads_the_past_content_included(tmp_path, registry) -> None:
+    import ZEO
+
+    from omsh.store.database import Store
+    from tests.conftest import ShellDriver
+
+    address, stop = ZEO.server(
+        path=str(tmp_path / "zeo.fs"), blob_dir=str(tmp_path / "zeo-blobs"), port=("127.0.0.1", 0)
+    )
+    try:
+        host, port = address
+        cache = tmp_path / "blob-cache"
+        store = Store.open(uri=f"zeo://{host}:{port}?blob_dir={cache}&shared_blob_dir=false")
+        try:
+            store.bootstrap(admin_password="admin-secret")
+            admin = ShellDriver(store, registry, "admin")
+            admin.ok("put /f", b"one\n")
+            first = tid(store)
+            admin.ok("put /f", b"two\n")
+            assert admin.ok(f"cat --at {first} /f") == "one\n"
+            assert admin.ok("cat /f") == "two\n"
+        finally:
+            store.close()
+    finally:
+        stop()
