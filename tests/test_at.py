@@ -8,10 +8,13 @@ transaction id, time and age; rights are checked then and now.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ZODB.TimeStamp import TimeStamp
 
 from omsh.errors import UsageError
@@ -204,3 +207,57 @@ def test_zeo_reads_the_past_content_included(tmp_path, registry) -> None:
             store.close()
     finally:
         stop()
+
+
+#: Changes to /m: store content under a name, set its metadata, rename it, remove it.
+CHANGES = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "meta", "mv", "rm"]),
+        st.sampled_from("abc"),
+        st.sampled_from("xyz"),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(CHANGES, st.data())
+def test_reads_at_random_past_transactions_equal_a_model(registry, changes, data) -> None:
+    """After each change the model (name -> (content, tag)) is recorded with its tid;
+    ``ls``, ``cat`` and ``meta`` as of a random one of them give that model back."""
+    from omsh.store.database import Store
+    from tests.conftest import ShellDriver
+
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store.open(data_dir=directory)
+        try:
+            store.bootstrap(admin_password="admin-secret")
+            admin = ShellDriver(store, registry, "admin")
+            admin.ok("mkdir /m")
+            model: dict[str, tuple[str, str]] = {}
+            states = [(tid(store), dict(model))]
+            for number, (action, name, other) in enumerate(changes):
+                if action == "put":
+                    admin.ok(f"put /m/{name}", f"{name}{number}\n".encode())
+                    model[name] = (f"{name}{number}\n", model.get(name, ("", ""))[1])
+                elif name not in model:
+                    continue
+                elif action == "meta":
+                    admin.ok(f"set-meta /m/{name} tag={other}{number}")
+                    model[name] = (model[name][0], f"{other}{number}")
+                elif action == "mv" and name != other:
+                    admin.ok(f"mv /m/{name} /m/{other}")
+                    model[other] = model.pop(name)
+                elif action == "rm":
+                    admin.ok(f"rm /m/{name}")
+                    del model[name]
+                states.append((tid(store), dict(model)))
+            when, expected = data.draw(st.sampled_from(states))
+            assert admin.ok(f"ls --at {when} /m").split() == sorted(expected)
+            for name, (content, tag) in expected.items():
+                assert admin.ok(f"cat --at {when} /m/{name}") == content
+                shown = json.loads(admin.ok(f"meta --json --at {when} /m/{name}"))
+                assert shown["metadata"].get("tag", "") == tag
+        finally:
+            store.close()
