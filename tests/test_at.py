@@ -7,9 +7,11 @@ transaction id, time and age; rights are checked then and now.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +21,8 @@ from ZODB.TimeStamp import TimeStamp
 
 from omsh.errors import UsageError
 from omsh.store.asof import parse_when
+from omsh.store.database import Store
+from tests.conftest import ShellDriver, zeo_store
 
 
 def tid(store) -> str:
@@ -165,12 +169,19 @@ def test_json_marks_what_it_read_as_of(admin, past) -> None:
     assert all("at" not in json.loads(text) for text in admin.ok("ls --json /").splitlines())
 
 
-def test_memory_storage_keeps_history_while_it_runs(registry) -> None:
-    from omsh.store.database import Store
-    from tests.conftest import ShellDriver
-
+@contextlib.contextmanager
+def memory_store(tmp_path) -> Iterator[Store]:
     store = Store.open(uri="memory://")
     try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("opened", [memory_store, zeo_store], ids=["memory", "zeo"])
+def test_other_storages_read_the_past_content_included(tmp_path, registry, opened) -> None:
+    """memory:// keeps history while it runs; ZEO (blob cache not shared) as FileStorage."""
+    with opened(tmp_path) as store:
         store.bootstrap(admin_password="admin-secret")
         admin = ShellDriver(store, registry, "admin")
         admin.ok("put /f", b"one\n")
@@ -178,35 +189,6 @@ def test_memory_storage_keeps_history_while_it_runs(registry) -> None:
         admin.ok("put /f", b"two\n")
         assert admin.ok(f"cat --at {first} /f") == "one\n"
         assert admin.ok("cat /f") == "two\n"
-    finally:
-        store.close()
-
-
-def test_zeo_reads_the_past_content_included(tmp_path, registry) -> None:
-    import ZEO
-
-    from omsh.store.database import Store
-    from tests.conftest import ShellDriver
-
-    address, stop = ZEO.server(
-        path=str(tmp_path / "zeo.fs"), blob_dir=str(tmp_path / "zeo-blobs"), port=("127.0.0.1", 0)
-    )
-    try:
-        host, port = address
-        cache = tmp_path / "blob-cache"
-        store = Store.open(uri=f"zeo://{host}:{port}?blob_dir={cache}&shared_blob_dir=false")
-        try:
-            store.bootstrap(admin_password="admin-secret")
-            admin = ShellDriver(store, registry, "admin")
-            admin.ok("put /f", b"one\n")
-            first = tid(store)
-            admin.ok("put /f", b"two\n")
-            assert admin.ok(f"cat --at {first} /f") == "one\n"
-            assert admin.ok("cat /f") == "two\n"
-        finally:
-            store.close()
-    finally:
-        stop()
 
 
 #: Changes to /m: store content under a name, set its metadata, rename it, remove it.
@@ -226,9 +208,6 @@ CHANGES = st.lists(
 def test_reads_at_random_past_transactions_equal_a_model(registry, changes, data) -> None:
     """After each change the model (name -> (content, tag)) is recorded with its tid;
     ``ls``, ``cat`` and ``meta`` as of a random one of them give that model back."""
-    from omsh.store.database import Store
-    from tests.conftest import ShellDriver
-
     with tempfile.TemporaryDirectory() as directory:
         store = Store.open(data_dir=directory)
         try:
