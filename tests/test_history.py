@@ -10,10 +10,15 @@ import asyncio
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from omsh.commands.registry import default_registry
 from omsh.store.commits import GroupCommit, _Write
+from omsh.store.database import Store
 from omsh.store.history import NoHistory, object_history
 from omsh.store.view import StoreView
+from tests.conftest import ShellDriver
 
 
 def changes(driver, path: str, *options: str) -> list[tuple[str, list[str]]]:
@@ -143,3 +148,49 @@ def test_command_history_still_works(alice) -> None:
     """A lone number is still bash's ``history N`` (the session's lines)."""
     alice.session.history.extend(["pwd", "ls"])
     assert alice.ok("history 1") == "    2  ls\n"
+
+
+KEYS = ("a", "b", "c")
+step = st.one_of(
+    st.tuples(st.just("put"), st.sampled_from(["alice", "bob"]), st.integers(0, 3)),
+    st.tuples(st.just("meta"), st.sampled_from(["alice", "bob"]), st.sampled_from(KEYS)),
+    st.tuples(st.just("unmeta"), st.sampled_from(["alice", "bob"]), st.sampled_from(KEYS)),
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=8), tag=st.integers(0, 1))
+def test_history_matches_a_model_of_the_changes(tmp_path_factory, steps, tag) -> None:
+    """Random puts and metadata edits by two users: history is exactly what a model predicts."""
+    store = Store.open(data_dir=str(tmp_path_factory.mktemp("model")))
+    try:
+        store.bootstrap(admin_password="admin-secret")
+        store.run(lambda root: [root.principals.add_user(n) for n in ("alice", "bob")] and None)
+        admin = ShellDriver(store, default_registry(), "admin")
+        admin.ok("mkdir /w")
+        admin.ok("acl grant /w alice 0x1f --inherit")
+        admin.ok("acl grant /w bob 0x1f --inherit")
+        drivers = {name: ShellDriver(store, admin.registry, name) for name in ("alice", "bob")}
+        drivers["alice"].ok("put /w/f", stdin=b"")
+        expected: list[tuple[str, list[str]]] = [("alice", ["created"])]
+        size, metadata = 0, {}
+        for kind, user, argument in steps:
+            if kind == "put":
+                drivers[user].ok("put /w/f", stdin=bytes([tag]) * argument)
+                same = argument == size
+                change = "touched" if same else f"content {size} B → {argument} B"
+                size = argument
+            elif kind == "meta":
+                drivers[user].ok(f"set-meta /w/f {argument}=v{tag}")
+                change = f"metadata +{argument}" if argument not in metadata else "touched"
+                metadata[argument] = tag
+            elif argument in metadata:
+                drivers[user].ok(f"set-meta /w/f -d {argument}")
+                change = f"metadata -{argument}"
+                del metadata[argument]
+            else:
+                continue
+            expected.insert(0, (user, [change]))
+        assert changes(admin, "/w/f") == expected
+    finally:
+        store.close()
