@@ -69,20 +69,10 @@ class Snapshot:
     @classmethod
     def of(cls, obj: StoreObject) -> Snapshot:
         data = obj if isinstance(obj, DataObject) else None
+        size, sha256, mimetype = (data.size, data.sha256, data.mimetype) if data else (0, "", "")
         children = frozenset(obj.names()) if isinstance(obj, Container) else frozenset()
-        return cls(
-            path=obj.path,
-            kind=obj.kind,
-            owner=obj.owner,
-            ctime=obj.ctime,
-            mtime=obj.mtime,
-            metadata=obj.metadata,
-            acl=tuple(obj.acl),
-            size=data.size if data else 0,
-            sha256=data.sha256 if data else "",
-            mimetype=data.mimetype if data else "",
-            children=children,
-        )
+        state = (obj.path, obj.kind, obj.owner, obj.ctime, obj.mtime, obj.metadata)
+        return cls(*state, tuple(obj.acl), size, sha256, mimetype, children)
 
 
 @dataclass(frozen=True)
