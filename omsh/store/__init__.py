@@ -23,7 +23,8 @@ circle):
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``database``: opening a store and running transactions; ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
-  are staged (for ``put``, SFTP and CDMI), small reads on the event loop.
+  are staged (for ``put``, SFTP and CDMI), small reads on the event loop;
+  ``history``: an object's kept revisions and what each changed.
 """
 
 from omsh.store.access import Perm, Principal, check_access
