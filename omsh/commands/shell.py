@@ -7,6 +7,8 @@ from typing import Any
 from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
+from omsh.commands.history import DETAILS as HISTORY_DETAILS
+from omsh.commands.history import max_count_arg, print_history
 from omsh.commands.registry import lookup_command, primary_commands
 from omsh.errors import NotFound, UsageError
 
@@ -75,13 +77,29 @@ def _names(factory: type[Command]) -> str:
 
 class History(Command):
     name = "history"
-    summary = "list the command lines typed in this session"
-    arguments = (arg("count", nargs="?", type=int, metavar="N", help="only the last N lines"),)
+    summary = "the command lines typed in this session, or every change of an object"
+    arguments = (
+        max_count_arg(),
+        arg(
+            "count",
+            nargs="?",
+            metavar="N|PATH",
+            complete=Complete.PATH,
+            help="only the last N lines; or an object, to list its changes",
+        ),
+    )
+    details = HISTORY_DETAILS
 
     def run(self, inv: Invocation) -> None:
-        count = inv.args.count
-        if count is not None and count < 0:
+        target: str | None = inv.args.count
+        if target is not None and target.startswith("-") and target[1:].isdigit():
             raise UsageError("N must not be negative")
+        if target is not None and not target.isdigit():
+            print_history(inv, target)
+            return
+        if inv.args.max_count is not None:
+            raise UsageError("-n needs a PATH")
+        count = None if target is None else int(target)
         entries = list(enumerate(inv.session.history, start=1))
         if count is not None:
             entries = entries[len(entries) - count :] if count else []

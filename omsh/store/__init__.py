@@ -24,7 +24,8 @@ circle):
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
 - ``database``: opening a store and running transactions; ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
-  are staged (for ``put``, SFTP and CDMI), small reads on the event loop.
+  are staged (for ``put``, SFTP and CDMI), small reads on the event loop;
+  ``history``: an object's kept revisions and what each changed.
 """
 
 from omsh.store.access import Perm, Principal, check_access

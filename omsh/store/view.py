@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar, cast
 
+from transaction.interfaces import NoTransaction
 from ZODB.TimeStamp import TimeStamp
 
 from omsh.errors import (
@@ -74,6 +75,33 @@ DEFAULT_MIMETYPE = "application/octet-stream"
 ATIME_GRANULARITY = 24 * 3600
 
 
+#: The transaction's extended-info key listing every user whose view it held.
+USERS_KEY = "omsh_users"
+
+
+def note_user(root: StoreRoot, name: str) -> None:
+    """Record *name* among the users of the transaction *root* is loaded in.
+
+    ``history`` shows who made each change (ARCHITECTURE §4): the
+    transaction's ``user`` is the names joined by ``,`` and its extended
+    info ``omsh_users`` the list.  A group commit holds one view per
+    writer, so a batch lists them all.  Reads abort, so noting costs them
+    nothing; a root outside a transaction (a test's) records nothing.
+    """
+    jar = getattr(root, "_p_jar", None)
+    if jar is None:
+        return
+    try:
+        txn = jar.transaction_manager.get()
+    except NoTransaction:
+        return
+    users: list[str] = list(txn.extension.get(USERS_KEY, ()))
+    if name not in users:
+        users.append(name)
+        txn.setExtendedInfo(USERS_KEY, users)
+        txn.user = ",".join(users)
+
+
 def guess_mimetype(name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_MIMETYPE
 
@@ -85,6 +113,7 @@ class StoreView:
         self.root = root
         self.principal = principal
         self._inheritance = InheritanceCache()
+        note_user(root, principal.name)
 
     @classmethod
     def for_user(cls, root: StoreRoot, user_name: str) -> StoreView:
