@@ -240,3 +240,13 @@ def test_reads_at_random_past_transactions_equal_a_model(registry, changes, data
                 assert shown["metadata"].get("tag", "") == tag
         finally:
             store.close()
+
+
+def test_transaction_ids_as_history_prints_them(admin, homes) -> None:
+    for content in (b"one\n", b"two\n", b"three\n"):
+        admin.ok("put /home/alice/h", content)
+    changes = [json.loads(line) for line in admin.ok("history --json /home/alice/h").splitlines()]
+    txns = [change["txn"] for change in changes if "txn" in change]
+    assert len(txns) == 3  # newest first
+    for txn, content in zip(txns, ("three\n", "two\n", "one\n"), strict=True):
+        assert admin.ok(f"cat --at {txn} /home/alice/h") == content
