@@ -250,3 +250,10 @@ def test_transaction_ids_as_history_prints_them(admin, homes) -> None:
     assert len(txns) == 3  # newest first
     for txn, content in zip(txns, ("three\n", "two\n", "one\n"), strict=True):
         assert admin.ok(f"cat --at {txn} /home/alice/h") == content
+
+
+def test_wildcards_expand_as_the_tree_was_then(admin, past) -> None:
+    first, _, renamed = past
+    assert admin.ok(f"cat --at {first} /home/alice/*") == "one\n"
+    assert admin.ok(f"ls --at {renamed} /home/alice/?").split() == ["/home/alice/g"]
+    assert admin("cat /home/alice/*")[0] != 0  # nothing matches now

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from omsh.commands.registry import Location
     from omsh.store.database import Store
-    from omsh.store.model import StoreRoot
 
 T = TypeVar("T")
 
@@ -139,17 +138,17 @@ class Invocation:
         read-only.
         """
         user = self.session.user
-        when = self.at
-        if when is None:
+        if self.at is None:
             return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
         if write:
             raise PermissionDenied(None, "the past is read-only")
 
-        def historical(then: StoreRoot, now: StoreRoot, tid: bytes) -> T:
-            self.out.stamp = {"at": tid.hex()}  # --json marks what it read as of
-            return work(HistoricalView.for_user_at(then, now, user, tid))
+        def stamped(view: StoreView) -> T:
+            if isinstance(view, HistoricalView):  # --json marks what it read as of
+                self.out.stamp = {"at": view.tid.hex()}
+            return work(view)
 
-        return self.store.read_at(when, historical)
+        return self.store.read_as(user, self.at, stamped)
 
     @property
     def at(self) -> When | None:

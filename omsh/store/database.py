@@ -35,12 +35,13 @@ from ZODB.utils import p64, u64
 
 from omsh.errors import AlreadyExists, PermissionDenied
 from omsh.store.access import ADMIN_GROUP
-from omsh.store.asof import When, nothing_then
+from omsh.store.asof import HistoricalView, When, nothing_then
 from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
 from omsh.store.schema import upgrade
+from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,18 @@ class Store:
 
     def read(self, work: Callable[[StoreRoot], T]) -> T:
         return self.run(work, write=False)
+
+    def read_as(self, user: str, when: When | None, work: Callable[[StoreView], T]) -> T:
+        """Run *work* on a read-only view for *user*: of now, or as of *when*.
+
+        As of *when*, the view is a :class:`HistoricalView`: every right is
+        checked then and now.
+        """
+        if when is None:
+            return self.read(lambda root: work(StoreView.for_user(root, user)))
+        return self.read_at(
+            when, lambda then, now, tid: work(HistoricalView.for_user_at(then, now, user, tid))
+        )
 
     def read_at(self, when: When, work: Callable[[StoreRoot, StoreRoot, bytes], T]) -> T:
         """Run *work* on the root as of *when* (read-only), the root now, and the tid.
