@@ -14,7 +14,9 @@ module of its own:
 ``sftp``               SFTP transfers with OpenSSH's ``sftp`` and ``rclone``
                        against sshd's sftp-server (:mod:`bench.sftp_bench`);
 ``complete``           Tab completion in a container of 100,000 children vs
-                       listing it, in process (:mod:`bench.complete_bench`).
+                       listing it, in process (:mod:`bench.complete_bench`);
+``at``                 ``cat --at`` 1,000 transactions back and ``ls --at`` of
+                       10,000 children vs now, in process (:mod:`bench.at_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -40,6 +42,7 @@ GROUPS = {
     "cdmi": ("bench.cdmi_bench", "CdmiBench"),
     "sftp": ("bench.sftp_bench", "SFTPBench"),
     "complete": ("bench.complete_bench", "CompleteBench"),
+    "at": ("bench.at_bench", "AtBench"),
 }
 DEFAULT = "ssh"
 

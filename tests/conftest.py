@@ -3,10 +3,12 @@ for end-to-end tests, a real server and a CDMI client of it."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from collections.abc import Iterator
 from itertools import count
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +161,23 @@ def box(cdmi, request: pytest.FixtureRequest) -> str:
     uri = f"/{name}-{next(_boxes)}/"
     assert cdmi.put_container(uri).status == 201
     return uri
+
+
+@contextlib.contextmanager
+def zeo_store(tmp_path: Path) -> Iterator[Store]:
+    """A store on a ZEO server started for it (its blob cache not shared), closed after."""
+    import ZEO
+
+    address, stop = ZEO.server(
+        path=str(tmp_path / "zeo.fs"), blob_dir=str(tmp_path / "zeo-blobs"), port=("127.0.0.1", 0)
+    )
+    try:
+        host, port = address
+        cache = tmp_path / "blob-cache"
+        store = Store.open(uri=f"zeo://{host}:{port}?blob_dir={cache}&shared_blob_dir=false")
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        stop()

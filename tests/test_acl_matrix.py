@@ -207,3 +207,21 @@ def test_changing_a_group_changes_access_at_once(fresh):
 
     admin.store.run(leave)
     carol.ok("ls /org/dept/team/secret")
+
+
+#: The read commands that take ``--at`` (cd and verify do not).
+AT_READS = [
+    row
+    for row in READS
+    if row[0].split()[0] in {"ls", "tree", "stat", "cat", "head", "meta", "find", "query", "acl"}
+]
+
+
+@pytest.mark.parametrize(("line", "user", "expected"), params(AT_READS))
+def test_reads_as_of_a_past_transaction_follow_the_matrix(world, line, user, expected):
+    """Rights then and now are the matrix's, so ``--at`` answers as the read does now."""
+    driver = world[user]
+    driver.session.cwd = "/"
+    tid = driver.store.db.lastTransaction().hex()
+    command, _, rest = line.partition(" ")
+    check(driver, f"{command} --at {tid} {rest}", expected)

@@ -6,7 +6,6 @@ import os
 import threading
 
 import pytest
-import ZEO
 from ZODB.POSException import ConflictError
 
 from omsh.store.acl import default_root_acl
@@ -15,6 +14,7 @@ from omsh.store.database import CONFLICT_ATTEMPTS, ConflictPersists, Store
 from omsh.store.principals import verify_password
 from omsh.store.schema import SCHEMA_VERSION
 from omsh.store.view import StoreView
+from tests.conftest import zeo_store
 
 
 def _write_and_read_back(store: Store) -> bytes:
@@ -61,19 +61,8 @@ def test_memory_uri_supports_blobs():
 
 
 def test_zeo_uri(tmp_path):
-    address, stop = ZEO.server(
-        path=str(tmp_path / "zeo.fs"), blob_dir=str(tmp_path / "zeo-blobs"), port=("127.0.0.1", 0)
-    )
-    try:
-        host, port = address
-        cache = tmp_path / "blob-cache"
-        store = Store.open(uri=f"zeo://{host}:{port}?blob_dir={cache}&shared_blob_dir=false")
-        try:
-            assert _write_and_read_back(store) == b"stored through a blob"
-        finally:
-            store.close()
-    finally:
-        stop()
+    with zeo_store(tmp_path) as store:
+        assert _write_and_read_back(store) == b"stored through a blob"
 
 
 def test_bootstrap_creates_admin_once(tmp_path):

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omsh.commands.arguments import Complete, arg, paths_arg, recursive_arg, repeated
+from omsh.commands.arguments import Complete, arg, at_arg, paths_arg, recursive_arg, repeated
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import NotFound, UsageError
@@ -441,6 +441,7 @@ class Acl(Command):
     name = "acl"
     summary = "show, change or check an object's access control list"
     arguments = (
+        at_arg(),
         arg(
             "first",
             metavar="PATH|ACTION",

@@ -15,10 +15,8 @@ through :mod:`omsh.commands.passwords`.
 from __future__ import annotations
 
 import argparse
-import re
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg, repeated
@@ -29,6 +27,7 @@ from omsh.commands.passwords import Source, read_passwords
 from omsh.errors import UsageError
 from omsh.store import admin
 from omsh.store.access import ADMIN_GROUP
+from omsh.store.asof import parse_moment
 from omsh.store.principals import AuthorizedKey
 from omsh.store.view import StoreView
 
@@ -334,25 +333,9 @@ class ChangeOwner(Command):
         return inv.each(inv.args.paths, one)
 
 
-_DURATION = re.compile(r"(\d+)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
 def parse_since(text: str, now: float | None = None) -> float:
     """``--since``: an ISO timestamp (UTC unless it names a zone) or an age (``2h``, ``1d12h``)."""
-    text = text.strip()
-    if text and _DURATION.sub("", text) == "":
-        seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(text))
-        return (time.time() if now is None else now) - seconds
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r}: give an ISO timestamp (2024-05-01T12:00Z) or an age (30m, 2h, 3d)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return parse_moment(text, "--since", now)
 
 
 class Audit(Command):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, cast
 
 from omsh.errors import UsageError
+from omsh.store.asof import When, parse_when
 
 #: How alike (difflib's ratio) a word must be to a known one to be suggested,
 #: and how much less alike than the best suggestion another may be.
@@ -115,6 +116,24 @@ def repeated(*flags: str, metavar: str, help: str, **options: Any) -> Arg:
 def recursive_arg(help: str) -> Arg:
     """The common ``-r``/``-R``/``--recursive`` switch."""
     return arg("-r", "-R", "--recursive", action="store_true", help=help)
+
+
+def when(text: str) -> When:
+    """An ``--at`` value, or argparse's usage error (exit 2) naming the option."""
+    try:
+        return parse_when(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def at_arg() -> Arg:
+    """The common ``--at WHEN`` of read commands: read the tree as it was then."""
+    return arg(
+        "--at",
+        type=when,
+        metavar="WHEN",
+        help="as of then: an ISO time (UTC unless given), an age (10m, 2d) or a transaction id",
+    )
 
 
 def at_least(minimum: int) -> Callable[[str], int]:

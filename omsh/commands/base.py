@@ -16,7 +16,8 @@ from omsh.commands.arguments import Arg, CommandParser, build_parser, help_flags
 from omsh.commands.interfaces import ICommand
 from omsh.commands.output import InputStream, Output
 from omsh.commands.words import Word
-from omsh.errors import Cancelled, OmshError, UsageError
+from omsh.errors import Cancelled, OmshError, PermissionDenied, UsageError
+from omsh.store.asof import HistoricalView, When
 from omsh.store.view import StoreView
 
 if TYPE_CHECKING:
@@ -132,10 +133,27 @@ class Invocation:
         """Run *work* with a :class:`StoreView` for the session's user.
 
         Reads abort, writes commit; conflicts are retried by the store, so
-        *work* must not have side effects outside the transaction.
+        *work* must not have side effects outside the transaction.  With
+        ``--at`` it runs on the tree as of then (:mod:`omsh.store.asof`),
+        read-only.
         """
         user = self.session.user
-        return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
+        if self.at is None:
+            return self.store.run(lambda root: work(StoreView.for_user(root, user)), write=write)
+        if write:
+            raise PermissionDenied(None, "the past is read-only")
+
+        def stamped(view: StoreView) -> T:
+            if isinstance(view, HistoricalView):  # --json marks what it read as of
+                self.out.stamp = {"at": view.tid.hex()}
+            return work(view)
+
+        return self.store.read_as(user, self.at, stamped)
+
+    @property
+    def at(self) -> When | None:
+        """The ``--at`` this command reads as of, if it has one and it was given."""
+        return getattr(self.args, "at", None)
 
     def emit(self, document: object, text: str) -> None:
         """One result: its JSON *document* with ``--json``, else a line of *text*."""

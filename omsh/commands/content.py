@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg
+from omsh.commands.arguments import Complete, arg, at_arg, at_least, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
@@ -248,6 +248,7 @@ class Concatenate(ContentReader):
     shows_progress = True
     summary = "print objects' content (bytes as stored)"
     arguments = (
+        at_arg(),
         arg(
             "--range",
             type=parse_byte_range,
@@ -270,6 +271,7 @@ class Head(ContentReader):
     name = "head"
     summary = "print the first lines (-n, default 10) or bytes (-c) of objects"
     arguments = (
+        at_arg(),
         arg("-n", "--lines", type=at_least(0), metavar="N", help="first N lines (default 10)"),
         arg("-c", "--bytes", type=at_least(0), metavar="N", help="first N bytes"),
         paths_arg("objects to print"),

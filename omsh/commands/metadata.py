@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, at_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import UsageError
@@ -95,7 +95,7 @@ def _read_items(obj: StoreObject) -> tuple[str, list[tuple[str, MetadataValue]]]
 class ShowMetadata(Command):
     name = "meta"
     summary = "show an object's user metadata: each item's type and KEY=VALUE as set-meta takes it"
-    arguments = (arg("path", complete=Complete.PATH, help="the object or container"),)
+    arguments = (at_arg(), arg("path", complete=Complete.PATH, help="the object or container"))
 
     def run(self, inv: Invocation) -> None:
         path = inv.args.path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg, paths_arg
+from omsh.commands.arguments import Complete, arg, at_arg, paths_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import (
     human_size,
@@ -104,6 +104,7 @@ class ListContainer(Command):
     aliases = ("dir",)
     summary = "list containers and objects"
     arguments = (
+        at_arg(),
         arg("-l", "--long", action="store_true", help="long listing: type, owner, size, mtime"),
         arg(
             "-h",
@@ -208,6 +209,7 @@ class Tree(Command):
     name = "tree"
     summary = "show a container's subtree"
     arguments = (
+        at_arg(),
         arg("-L", "--level", type=int, default=None, metavar="N", help="descend at most N levels"),
         arg("-a", "--all", action="store_true", help="include names starting with '.'"),
         arg("path", nargs="?", default=".", complete=Complete.CONTAINER, help="where to start"),
@@ -264,6 +266,7 @@ class Stat(Command):
     name = "stat"
     summary = "show an object's system metadata"
     arguments = (
+        at_arg(),
         arg("paths", nargs="+", metavar="PATH", complete=Complete.PATH, help="objects to show"),
     )
 

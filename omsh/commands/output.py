@@ -59,6 +59,9 @@ class Output:
         self.width = width
         self._buffer: list[bytes] = []
         self._buffered = 0
+        #: Fields added to every JSON object written (``"at"`` under ``--at``),
+        #: for the command running now; cleared after it.
+        self.stamp: dict[str, str] = {}
         #: Whether a status line (a progress bar) is drawn on the terminal now.
         self.status_shown = False
         #: Whether the last byte written ended a line (a status line may be drawn).
@@ -137,7 +140,9 @@ class Output:
         self._buffered = 0
 
     def json(self, document: Any) -> None:
-        """One JSON document on one line."""
+        """One JSON document on one line (an object gets :attr:`stamp` too)."""
+        if self.stamp and isinstance(document, dict):
+            document = {**document, **self.stamp}
         self.line(json.dumps(document, ensure_ascii=False, default=str))
 
     def style(self, text: str, style: str) -> str:

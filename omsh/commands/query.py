@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg, repeated
+from omsh.commands.arguments import Complete, arg, at_arg, repeated
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
@@ -138,6 +138,7 @@ class Query(_Search):
     name = "query"
     summary = "find objects whose metadata match a SQL-like expression"
     arguments = (
+        at_arg(),
         arg(
             "expression",
             metavar="EXPR",
@@ -189,6 +190,7 @@ class Find(_Search):
     summary = "find objects below a container by name, size, age or metadata"
     details = TYPING_DETAILS
     arguments = (
+        at_arg(),
         arg(
             "path",
             nargs="?",

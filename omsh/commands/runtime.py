@@ -174,6 +174,7 @@ class Shell:
                     self.err.flush()
         finally:
             self.out.color = self.err.color = self.auto_color
+            self.out.stamp = {}
 
     def _report_cancelled(self) -> int:
         """Drop the interrupted command's unsent output; ``^C`` on a terminal; 130.
@@ -242,7 +243,8 @@ class Shell:
                         raise UsageError(f"{value}: pattern matches {len(matches)} objects")
                     setattr(args, declared.dest, matches[0])
 
-        self.store.read(lambda root: expand_all(StoreView.for_user(root, self.session.user)))
+        # As the tree was then under --at.
+        self.store.read_as(self.session.user, getattr(args, "at", None), expand_all)
 
 
 def command_not_found(registry: Components, name: str) -> str:

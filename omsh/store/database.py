@@ -30,15 +30,18 @@ import zodburi
 from ZODB.blob import BlobStorage
 from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
-from ZODB.POSException import ConflictError
+from ZODB.POSException import ConflictError, POSKeyError, ReadOnlyHistoryError
+from ZODB.utils import p64, u64
 
-from omsh.errors import AlreadyExists
+from omsh.errors import AlreadyExists, PermissionDenied
 from omsh.store.access import ADMIN_GROUP
+from omsh.store.asof import HistoricalView, When, nothing_then
 from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
 from omsh.store.schema import upgrade
+from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ ROOT_KEY = "omsh"
 ADMIN_USER = "admin"
 CONFLICT_ATTEMPTS = 8
 CACHE_OBJECTS = 20_000
+#: Historical connections (``--at``) cache as many objects as current ones:
+#: ZODB's default of 1,000 makes ``ls --at`` of a big container reload it.
+CACHES = {"cache_size": CACHE_OBJECTS, "historical_cache_size": CACHE_OBJECTS}
 STAGING_PREFIXES = (UPLOAD_PREFIX, COPY_PREFIX)
 
 
@@ -81,17 +87,18 @@ class Store:
             storage = FileStorage(
                 os.path.join(data_dir, "Data.fs"), blob_dir=os.path.join(data_dir, "blobs")
             )
-            return cls(ZODB.DB(storage, cache_size=CACHE_OBJECTS))
+            return cls(ZODB.DB(storage, **CACHES))
         if uri.startswith("memory://"):
             blob_dir = tempfile.mkdtemp(prefix="omsh-blobs-")
             storage = BlobStorage(blob_dir, MappingStorage(uri[len("memory://") :] or "memory"))
-            return cls(ZODB.DB(storage, cache_size=CACHE_OBJECTS), cleanup_dir=blob_dir)
+            return cls(ZODB.DB(storage, **CACHES), cleanup_dir=blob_dir)
         if uri.startswith("file://") and "blobstorage_dir" not in uri:
             path = uri[len("file://") :].split("?", 1)[0]
             separator = "&" if "?" in uri else "?"
             uri = f"{uri}{separator}blobstorage_dir={os.path.dirname(path) or '.'}/blobs"
         storage_factory, db_kw = zodburi.resolve_uri(uri)
-        db_kw.setdefault("cache_size", CACHE_OBJECTS)
+        for key, value in CACHES.items():
+            db_kw.setdefault(key, value)
         return cls(ZODB.DB(storage_factory(), **db_kw))
 
     def close(self) -> None:
@@ -151,6 +158,45 @@ class Store:
 
     def read(self, work: Callable[[StoreRoot], T]) -> T:
         return self.run(work, write=False)
+
+    def read_as(self, user: str, when: When | None, work: Callable[[StoreView], T]) -> T:
+        """Run *work* on a read-only view for *user*: of now, or as of *when*.
+
+        As of *when*, the view is a :class:`HistoricalView`: every right is
+        checked then and now.
+        """
+        if when is None:
+            return self.read(lambda root: work(StoreView.for_user(root, user)))
+        return self.read_at(
+            when, lambda then, now, tid: work(HistoricalView.for_user_at(then, now, user, tid))
+        )
+
+    def read_at(self, when: When, work: Callable[[StoreRoot, StoreRoot, bytes], T]) -> T:
+        """Run *work* on the root as of *when* (read-only), the root now, and the tid.
+
+        The historical connection reads every object, content included, as
+        of the last transaction at or before *when*; any change through it
+        is refused as "permission denied" (ARCHITECTURE §4).  The current
+        connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
+        """
+        before = when.before(time.time(), self.db.lastTransaction())
+        manager = transaction.TransactionManager(explicit=True)
+        then = self.db.open(transaction_manager=manager, before=before)
+        current = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            root = then.root().get(ROOT_KEY)
+            if root is None:
+                raise nothing_then(when)
+            return work(root, current.root()[ROOT_KEY], p64(u64(before) - 1))
+        except ReadOnlyHistoryError:
+            raise PermissionDenied(None, "the past is read-only") from None
+        except POSKeyError:  # packed away since
+            raise nothing_then(when) from None
+        finally:
+            manager.abort()
+            then.close()
+            current.close()
 
     # -- first start -----------------------------------------------------
 

@@ -412,14 +412,19 @@ def _string(token: Token) -> str:
     return token[1:-1].replace("''", "'")
 
 
-def _timestamp(text: str) -> SortKey:
+def parse_iso(text: str, error: str) -> datetime:
+    """An ISO timestamp (UTC unless it names a zone; ``Z`` too), or ``UsageError(error)``."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{text!r} is not an ISO timestamp") from None
+        raise UsageError(error) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    key = sort_key(moment)
+    return moment
+
+
+def _timestamp(text: str) -> SortKey:
+    key = sort_key(parse_iso(text, f"{text!r} is not an ISO timestamp"))
     assert key is not None
     return key
 

@@ -145,7 +145,7 @@ class StoreView:
         return check_access(self.principal, obj, perms, self._inheritance)
 
     def _require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
-        if not check_access(self.principal, obj, perms, self._inheritance):
+        if not self._allowed(obj, perms):
             raise PermissionDenied(subject)
 
     def can_see(self, obj: StoreObject) -> bool:
@@ -337,11 +337,15 @@ class StoreView:
             scope = top.path
         catalog = self.root.catalog
         visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
+        transaction, as_of = _snapshot_names(self.snapshot_tid())
+        return QueryResult(node, catalog, scope, transaction, as_of, visible)
+
+    def snapshot_tid(self) -> bytes:
+        """The transaction this view reads the tree as of."""
         # The MVCC snapshot this connection reads; ZODB has no public name for it.
         jar = self.root._p_jar
         assert jar is not None  # the root was read through a connection
-        transaction, as_of = _snapshot_names(jar._storage.lastTransaction())
-        return QueryResult(node, catalog, scope, transaction, as_of, visible)
+        return cast(bytes, jar._storage.lastTransaction())
 
     def metadata_keys(
         self, top: StoreObject, prefix: str = "", *, limit: int, below: bool = True
