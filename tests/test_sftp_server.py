@@ -52,6 +52,7 @@ from omsh.store.acl import READ_WORD, AceType, with_entry
 from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists, Store
 from omsh.store.model import DataObject
+from omsh.store.staging import Staging
 from omsh.store.view import StoreView
 
 NEW_FILE = FXF_WRITE | FXF_CREAT | FXF_TRUNC
@@ -285,8 +286,8 @@ def write_file(
     tmp_path: Path, executor: Executor, base: tuple[int, int] = (-1, 0), *, append: bool = False
 ) -> WriteFile:
     fd, size = base
-    upload = ContentUpload(str(tmp_path))
-    return WriteFile("/x", upload, executor, base_fd=fd, base_size=size, append=append)
+    staging = Staging(ContentUpload(str(tmp_path)), executor, base_fd=fd, base_size=size)
+    return WriteFile("/x", staging, append=append)
 
 
 def written(handle: WriteFile) -> bytes:

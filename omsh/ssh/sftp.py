@@ -72,10 +72,10 @@ from omsh.ssh.context import ServerContext
 from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
 from omsh.ssh.sftp_wire import tolerate_padded_writes
 from omsh.store.admin import start_container
-from omsh.store.content import ContentUpload
 from omsh.store.database import ConflictPersists
 from omsh.store.model import Container, DataObject, StoreObject
 from omsh.store.names import MAX_NAME_BYTES, normalize_path, parent_and_name
+from omsh.store.staging import Staging
 from omsh.store.usage import StoreFigures, store_figures
 from omsh.store.view import StoreView
 
@@ -493,7 +493,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         return ReadFile(writer.path, fd, writer.attributes(), live=True)
 
     def _open_for_writing(self, target: str, pflags: int) -> WriteFile:
-        def check(view: StoreView) -> tuple[str | None, int]:
+        def check(view: StoreView) -> str | None:
+            """The committed file whose bytes the upload keeps, if any."""
             existing = view.lookup(target)
             if existing is None and not pflags & FXF_CREAT:
                 raise NotFound(target)
@@ -501,20 +502,14 @@ class StoreSFTPServer(asyncssh.SFTPServer):
                 raise AlreadyExists(target)
             view.check_can_store(target)
             if isinstance(existing, DataObject) and existing.size and not pflags & FXF_TRUNC:
-                return existing.committed_path(), existing.size
-            return None, 0
+                return existing.committed_path()
+            return None
 
-        base, base_size = self._transact(check)
-        base_fd = os.open(base, os.O_RDONLY) if base else -1
-        upload = ContentUpload(self._context.store.temporary_directory())
-        return WriteFile(
-            target,
-            upload,
-            self._context.executor,
-            base_fd=base_fd,
-            base_size=base_size,
-            append=bool(pflags & FXF_APPEND),
+        base = self._transact(check)
+        staging = Staging.create(
+            self._context.store.temporary_directory(), self._context.executor, base=base
         )
+        return WriteFile(target, staging, append=bool(pflags & FXF_APPEND))
 
     @_reported
     async def read(self, file_obj: object, offset: int, size: int) -> bytes:

@@ -146,22 +146,13 @@ class WriteFile(OpenFile):
     """An upload on its way to becoming the object at *path* (see the module docstring).
 
     The async methods run on the event loop, one request at a time (asyncssh
-    answers a session's requests in order); file work goes to *executor*.
-    The old content's descriptor *base_fd* is the handle's from now on.
+    answers a session's requests in order); *staging* (with the old content
+    kept where the client does not write) is the handle's from now on.
     """
 
-    def __init__(
-        self,
-        path: str,
-        upload: ContentUpload,
-        executor: Executor,
-        *,
-        base_fd: int = -1,
-        base_size: int = 0,
-        append: bool = False,
-    ) -> None:
+    def __init__(self, path: str, staging: Staging, *, append: bool = False) -> None:
         super().__init__(path)
-        self.staging = Staging(upload, executor, base_fd=base_fd, base_size=base_size)
+        self.staging = staging
         self.append = append
         self.opened = time.time()
         #: Times the client set (``fsetstat``), kept when the upload is stored.
