@@ -25,6 +25,7 @@ from omsh.store.query import (
     IsNull,
     Node,
     QueryResult,
+    age_seconds,
     display_field,
     field_name,
     key_to_json,
@@ -33,9 +34,7 @@ from omsh.store.query import (
 from omsh.store.view import StoreView
 
 _SIZE = re.compile(r"(\d+)([kmgt]?)(i?b)?", re.IGNORECASE)
-_AGE = re.compile(r"(\d+)([smhdw])", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_size(text: str) -> int:
@@ -47,11 +46,11 @@ def parse_size(text: str) -> int:
 
 
 def parse_age(text: str) -> float:
-    """``90s``, ``15m``, ``2h``, ``3d``, ``1w`` -> seconds."""
-    match = _AGE.fullmatch(text.strip())
-    if not match:
+    """``90s``, ``15m``, ``2h``, ``3d``, ``1w`` (or ``1d12h``) -> seconds."""
+    seconds = age_seconds(text)
+    if seconds is None:
         raise UsageError(f"{text!r} is not an age (like 30m, 2h, 3d, 1w)")
-    return int(match.group(1)) * _SECONDS[match.group(2).lower()]
+    return seconds
 
 
 def _row(result: QueryResult, docid: int, select: list[str]) -> dict[str, Any]:

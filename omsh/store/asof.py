@@ -29,11 +29,9 @@ from ZODB.utils import p64, u64
 from omsh.errors import NotFound, UsageError
 from omsh.store.access import Perm
 from omsh.store.model import StoreObject, StoreRoot
-from omsh.store.query import parse_iso
+from omsh.store.query import age_seconds, parse_iso
 from omsh.store.view import StoreView
 
-AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_AGE = re.compile(r"(\d+)([smhdw])")
 _TID = re.compile(r"[0-9a-fA-F]{16}")
 MOMENT_FORMS = "an ISO timestamp (2024-05-01T12:00Z) or an age (30m, 2h, 3d)"
 
@@ -49,8 +47,8 @@ def parse_moment(
     Shared by ``--at`` and ``audit --since``.
     """
     text = text.strip()
-    if text and _AGE.sub("", text) == "":
-        seconds = sum(int(n) * AGE_UNITS[unit] for n, unit in _AGE.findall(text))
+    seconds = age_seconds(text)
+    if seconds is not None:
         return (time.time() if now is None else now) - seconds
     return parse_iso(text, f"{option} {text!r}: give {forms}").timestamp()
 

@@ -423,6 +423,22 @@ def parse_iso(text: str, error: str) -> datetime:
     return moment
 
 
+#: Seconds per unit of an age (``30s 10m 2h 3d 1w``).
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_AGE = re.compile(r"(\d+)([smhdw])", re.IGNORECASE)
+
+
+def age_seconds(text: str) -> int | None:
+    """The seconds an age names (``30s 10m 2h 3d 1w``, combined as ``1d12h``), else None.
+
+    One reading for ``find --newer-than``, ``--at`` and ``audit --since``.
+    """
+    text = text.strip()
+    if not text or _AGE.sub("", text) != "":
+        return None
+    return sum(int(n) * AGE_UNITS[unit.lower()] for n, unit in _AGE.findall(text))
+
+
 def _timestamp(text: str) -> SortKey:
     key = sort_key(parse_iso(text, f"{text!r} is not an ISO timestamp"))
     assert key is not None
