@@ -28,6 +28,7 @@ import transaction
 import ZODB
 import zodburi
 from ZODB.blob import BlobStorage
+from ZODB.Connection import Connection
 from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError, POSKeyError, ReadOnlyHistoryError
@@ -180,23 +181,34 @@ class Store:
         connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
         """
         before = when.before(time.time(), self.db.lastTransaction())
-        manager = transaction.TransactionManager(explicit=True)
-        then = self.db.open(transaction_manager=manager, before=before)
-        current = self.db.open(transaction_manager=manager)
-        try:
-            manager.begin()
+
+        def on(then: Connection) -> T:
             root = then.root().get(ROOT_KEY)
             if root is None:
                 raise nothing_then(when)
-            return work(root, current.root()[ROOT_KEY], p64(u64(before) - 1))
+            return self.read(lambda now: work(root, now, p64(u64(before) - 1)))
+
+        try:
+            return self.read_before(before, on)
         except ReadOnlyHistoryError:
             raise PermissionDenied(None, "the past is read-only") from None
         except POSKeyError:  # packed away since
             raise nothing_then(when) from None
+
+    def read_before(self, before: bytes, work: Callable[[Connection], T]) -> T:
+        """Run *work* on a read-only historical connection: the state just before *before*.
+
+        The one way omsh opens the past (``--at`` and ``history``): its own
+        transaction manager, aborted and closed whatever *work* does.
+        """
+        manager = transaction.TransactionManager(explicit=True)
+        connection = self.db.open(transaction_manager=manager, before=before)
+        try:
+            manager.begin()
+            return work(connection)
         finally:
             manager.abort()
-            then.close()
-            current.close()
+            connection.close()
 
     # -- first start -----------------------------------------------------
 

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import transaction
 from ZODB.TimeStamp import TimeStamp
+from ZODB.utils import p64, u64
 
 from omsh.errors import OmshError
 from omsh.store.database import Store
@@ -201,14 +201,9 @@ def _revisions(
 
 def _snapshot_at(store: Store, oid: bytes, tid: bytes) -> Snapshot:
     """The object's state as of transaction *tid*, through a historical connection."""
-    manager = transaction.TransactionManager(explicit=True)
-    connection = store.db.open(transaction_manager=manager, at=tid)
-    try:
-        manager.begin()
-        return Snapshot.of(cast(StoreObject, connection.get(oid)))
-    finally:
-        manager.abort()
-        connection.close()
+    return store.read_before(
+        p64(u64(tid) + 1), lambda connection: Snapshot.of(cast(StoreObject, connection.get(oid)))
+    )
 
 
 def object_history(
