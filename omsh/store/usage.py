@@ -27,6 +27,7 @@ from ZODB.FileStorage import FileStorage
 
 from omsh.store.index import RANK_STRING, Catalog
 from omsh.store.model import DataObject, StoreRoot
+from omsh.store.names import parent_and_name, split_path
 from omsh.store.query import Compare
 from omsh.store.system import size_of
 from omsh.store.view import StoreView
@@ -166,8 +167,8 @@ def usage(view: StoreView, path: str, cwd: str = "/", *, depth: int | None = Non
 
 def _level(path: str) -> int:
     """How deep *path* is: ``/`` 0, ``/a`` 1, ``/a/b`` 2."""
-    return 0 if path == "/" else path.count("/")
+    return len(split_path(path))
 
 
 def _parent(path: str) -> str:
-    return path.rpartition("/")[0] or "/"
+    return parent_and_name(path)[0]
