@@ -6,7 +6,7 @@ and, for a container, the records of its children (the ``OOBTree`` and the
 ``Length`` counting them: the counter changes with every name added or
 removed, even when only a bucket of a large tree was rewritten).  Each
 revision's state is read through a historical connection
-(``db.open(at=tid)``), turned into a plain :class:`Snapshot`, and compared
+(``db.open(at=tid)``), turned into a plain :class:`Revision`, and compared
 with the revision before it.
 
 Limits, by design of this first slice: a change of a parent's ACL (what an
@@ -51,7 +51,7 @@ class NoHistory(OmshError):
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Revision:
     """What one revision of an object held, as plain data."""
 
     path: str
@@ -67,7 +67,7 @@ class Snapshot:
     children: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def of(cls, obj: StoreObject) -> Snapshot:
+    def of(cls, obj: StoreObject) -> Revision:
         data = obj if isinstance(obj, DataObject) else None
         size, sha256, mimetype = (data.size, data.sha256, data.mimetype) if data else (0, "", "")
         children = frozenset(obj.names()) if isinstance(obj, Container) else frozenset()
@@ -122,7 +122,7 @@ def _names(sign: str, names: Iterable[str]) -> list[str]:
     return shown
 
 
-def describe(old: Snapshot, new: Snapshot) -> tuple[str, ...]:
+def describe(old: Revision, new: Revision) -> tuple[str, ...]:
     """What changed from *old* to *new*, in words; ``("touched",)`` for times only."""
     changes: list[str] = []
     if old.path != new.path:
@@ -199,10 +199,10 @@ def _revisions(
     return [seen[tid] for tid in sorted(seen, reverse=True)[:size]], own
 
 
-def _snapshot_at(store: Store, oid: bytes, tid: bytes) -> Snapshot:
+def _snapshot_at(store: Store, oid: bytes, tid: bytes) -> Revision:
     """The object's state as of transaction *tid*, through a historical connection."""
     return store.read_before(
-        p64(u64(tid) + 1), lambda connection: Snapshot.of(cast(StoreObject, connection.get(oid)))
+        p64(u64(tid) + 1), lambda connection: Revision.of(cast(StoreObject, connection.get(oid)))
     )
 
 
@@ -237,7 +237,7 @@ def object_history(
     return History(absolute, tuple(entries), complete, created)
 
 
-def _is_creation(snapshot: Snapshot, info: dict[str, Any]) -> bool:
+def _is_creation(snapshot: Revision, info: dict[str, Any]) -> bool:
     """Whether the oldest kept revision looks like the creation.
 
     A new object has ``mtime == ctime`` (every later content or metadata
