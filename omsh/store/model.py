@@ -48,6 +48,8 @@ class IDataObject(IStoreObject):
     """An object whose value is a stream of bytes held in a blob."""
 
 
+#: The key of the :class:`StoreRoot` in a ZODB connection's root mapping.
+ROOT_KEY = "omsh"
 #: The attribute of a historical ZODB connection naming the path its tree is
 #: mounted at (``/.snapshots/NAME``), set by :mod:`omsh.store.snapshots`.
 MOUNT_ATTRIBUTE = "omsh_mount"

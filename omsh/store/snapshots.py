@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import transaction
 from BTrees.OOBTree import OOBTree
@@ -37,14 +37,15 @@ from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import p64, u64
 
 from omsh.errors import AlreadyExists, NotFound, PermissionDenied
-from omsh.store.model import MOUNT_ATTRIBUTE, Container, StoreObject, StoreRoot
+from omsh.store.model import MOUNT_ATTRIBUTE, ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.names import validate_name
+
+if TYPE_CHECKING:
+    from omsh.store.view import StoreView
 
 #: The virtual container's name at the root, and its path.
 SNAPSHOTS_NAME = ".snapshots"
 SNAPSHOTS_PATH = "/" + SNAPSHOTS_NAME
-#: The key of the store root under a ZODB connection's root (as in database.py).
-_ROOT_KEY = "omsh"
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,37 @@ def pack_horizon(root: StoreRoot, wanted: float) -> float:
     return min(wanted, snapshots[0].time)
 
 
+# -- as a principal asks: taking and dropping is for administrators ----------
+
+
+def take_snapshot(view: StoreView, name: str) -> NamedSnapshot:
+    """Name the transaction *view* reads (the latest when it began); admins only.
+
+    Recorded in the caller's (write) transaction, with an audit entry.
+    """
+    view.require_admin(name)
+    snapshot = create_snapshot(view.root, name, view.snapshot_tid(), view.principal.name)
+    view.audit("snapshot create", snapshot.path, f"txn={snapshot.txn}")
+    return snapshot
+
+
+def drop_snapshot(view: StoreView, name: str) -> NamedSnapshot:
+    """Forget snapshot *name* (what only it kept may then be packed); admins only."""
+    view.require_admin(name)
+    snapshot = remove_snapshot(view.root, name)
+    view.audit("snapshot rm", snapshot.path, f"txn={snapshot.txn}")
+    return snapshot
+
+
+def visible_snapshots(view: StoreView) -> list[NamedSnapshot]:
+    """Every snapshot: their names and times are open to every user.
+
+    What each one holds is not: reading inside it takes the rights on each
+    object then and now.
+    """
+    return list_snapshots(view.root)
+
+
 # -- browsing: /.snapshots -------------------------------------------------
 
 
@@ -173,7 +205,7 @@ class PastOpener:
         self._open.append((then, manager))
         setattr(then, MOUNT_ATTRIBUTE, snapshot.path)
         try:
-            root = then.root().get(_ROOT_KEY)
+            root = then.root().get(ROOT_KEY)
             if root is None:
                 raise POSKeyError(snapshot.tid)
             return cast(Container, root.tree)
