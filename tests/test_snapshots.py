@@ -139,3 +139,18 @@ def test_pack_horizon_keeps_the_oldest_snapshot(store, admin, daily) -> None:
     assert store.read(lambda root: pack_horizon(root, 4e9)) == snapshots[0].time
     admin.ok("snapshot rm daily")
     assert store.read(lambda root: pack_horizon(root, 4e9)) == 4e9
+
+
+def _open_historical(store) -> int:
+    """Historical connections handed out and not yet closed."""
+    pools = store.db.historical_pool.pools.values()
+    return sum(len(pool.all) - len(pool.available) for pool in pools)
+
+
+def test_snapshot_connections_close_with_their_transaction(store, admin, alice, daily) -> None:
+    for _ in range(20):
+        alice.ok(f"cat {daily}/f")
+        alice(f"put {daily}/f", b"refused")
+    admin.ok(f"cp {daily}/f /home/alice/copy")  # a write transaction that read the past
+    admin.ok("ls /.snapshots")
+    assert _open_historical(store) == 0
