@@ -62,7 +62,7 @@ def _row(result: QueryResult, docid: int, select: list[str]) -> dict[str, Any]:
     return row
 
 
-def _select_fields(text: str | None) -> list[str]:
+def select_fields(text: str | None) -> list[str]:
     if not text:
         return []
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -71,7 +71,7 @@ def _select_fields(text: str | None) -> list[str]:
     return [field_name(name.strip('"'), quoted=name.startswith('"')) for name in names]
 
 
-class _Search(Command):
+class SearchCommand(Command):
     """Shared output of ``query`` and ``find``: rows, count, completeness."""
 
     def search(
@@ -133,7 +133,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class Query(_Search):
+class Query(SearchCommand):
     name = "query"
     summary = "find objects whose metadata match a SQL-like expression"
     arguments = (
@@ -176,7 +176,7 @@ class Query(_Search):
             inv,
             node,
             args.within,
-            select=_select_fields(args.select),
+            select=select_fields(args.select),
             order_by=order,
             descending=args.desc,
             limit=args.limit,
@@ -184,7 +184,7 @@ class Query(_Search):
         )
 
 
-class Find(_Search):
+class Find(SearchCommand):
     name = "find"
     summary = "find objects below a container by name, size, age or metadata"
     details = TYPING_DETAILS

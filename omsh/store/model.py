@@ -202,15 +202,18 @@ class StoreRoot(Persistent):
     """What lives under ``root['omsh']``: the tree, the ID map and the principals.
 
     Also ``audit`` (:class:`~omsh.store.audit.AuditLog`), ``catalog``
-    (:class:`~omsh.store.index.Catalog`) and ``snapshots``, which :func:`omsh.store.schema.upgrade`
-    adds: a new root starts at ``schema_version`` 1, as the oldest stores
-    did, and is brought up to date the same way.
+    (:class:`~omsh.store.index.Catalog`), ``snapshots`` and ``views``, which
+    :func:`omsh.store.schema.upgrade` adds: a new root starts at
+    ``schema_version`` 1, as the oldest stores did, and is brought up to
+    date the same way.
     """
 
     audit: AuditLog
     catalog: Catalog
     #: Named snapshots by name (:mod:`omsh.store.snapshots`), since schema 6.
     snapshots: OOBTree
+    #: Saved views by (owner, name) (:mod:`omsh.store.views`), since schema 7.
+    views: OOBTree
 
     def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree

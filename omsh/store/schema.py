@@ -17,7 +17,8 @@ Versions:
    record of its own, and values are kept bare in the reverse index;
 5. the catalog counting each field's values per type instead of keeping a
    set of each type's documents;
-6. named snapshots (:mod:`omsh.store.snapshots`).
+6. named snapshots (:mod:`omsh.store.snapshots`);
+7. saved views (:mod:`omsh.store.views`).
 
 Each change of the catalog's layout builds it anew from the tree.
 
@@ -36,7 +37,7 @@ from omsh.store.index import Catalog, rebuild_catalog
 from omsh.store.model import StoreRoot, walk
 
 #: The version :func:`upgrade` brings every root to.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def upgrade(root: StoreRoot) -> bool:
@@ -55,5 +56,7 @@ def upgrade(root: StoreRoot) -> bool:
         rebuild_catalog(root)
     if root.schema_version < 6:
         root.snapshots = OOBTree()
+    if root.schema_version < 7:
+        root.views = OOBTree()
     root.schema_version = SCHEMA_VERSION
     return True

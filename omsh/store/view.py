@@ -77,6 +77,7 @@ from omsh.store.snapshots import (
     SnapshotDirectory,
     is_past,
 )
+from omsh.store.views import VIEWS_NAME, ViewContainer, ViewsDirectory
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
 
@@ -137,6 +138,8 @@ class StoreView:
         #: cache is keyed by oid, which the past shares with the present).
         self._past_inheritance: dict[int, InheritanceCache] = {}
         self._past: PastOpener | None = None
+        #: Objects found through ``/.views`` in this transaction: read-only there.
+        self._through_views: set[int] = set()
         note_user(root, principal.name)
 
     @classmethod
@@ -168,6 +171,10 @@ class StoreView:
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
         if isinstance(obj, SnapshotDirectory):  # as the root now, and read-only
             return not perms & ~READ_ONLY_PERMS and self._allowed(self.root.tree, perms)
+        if isinstance(obj, ViewsDirectory | ViewContainer):  # the reader's own views
+            return not perms & ~READ_ONLY_PERMS
+        if perms & ~READ_ONLY_PERMS and id(obj) in self._through_views:
+            return False
         jar = obj._p_jar
         if jar is not self.root._p_jar and is_past(obj):
             return self._allowed_in_snapshot(obj, perms)
@@ -184,9 +191,18 @@ class StoreView:
 
     def _require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         if not self._allowed(obj, perms):
-            if perms & ~READ_ONLY_PERMS and in_snapshot(obj):
-                raise PermissionDenied(subject, "permission denied (snapshots are read-only)")
+            reason = self._read_only_reason(obj) if perms & ~READ_ONLY_PERMS else None
+            if reason is not None:
+                raise PermissionDenied(subject, f"permission denied ({reason})")
             raise PermissionDenied(subject)
+
+    def _read_only_reason(self, obj: StoreObject) -> str | None:
+        """Why *obj* can never be changed through this path, if it cannot."""
+        if in_snapshot(obj):
+            return "snapshots are read-only"
+        if isinstance(obj, ViewsDirectory | ViewContainer) or id(obj) in self._through_views:
+            return "views are read-only"
+        return None
 
     def can_see(self, obj: StoreObject) -> bool:
         """Whether the caller may see *obj*: list its name, read its metadata."""
@@ -233,7 +249,7 @@ class StoreView:
 
     def check_removable(self, obj: StoreObject, subject: str) -> None:
         """Refuse unless the caller may remove *obj* itself (not what is below it)."""
-        if obj.__parent__ is None and not in_snapshot(obj):
+        if obj.__parent__ is None and self._read_only_reason(obj) is None:
             raise PermissionDenied(subject, "cannot remove the root container")
         self._require(obj, Perm.DELETE, subject)
 
@@ -439,21 +455,36 @@ class StoreView:
         """The object at an absolute normalized path, or ``None``.
 
         ``/.snapshots/NAME/…`` is found in that snapshot's tree
-        (:mod:`omsh.store.snapshots`).
+        (:mod:`omsh.store.snapshots`), ``/.views/NAME/ENTRY`` among the
+        objects a view matches now (:mod:`omsh.store.views`); an object
+        found through ``/.views`` is read-only for the rest of the transaction.
         """
+        node, found = self._deepest(path)
+        return node if found else None
+
+    def _deepest(self, path: str) -> tuple[StoreObject, bool]:
+        """The deepest object on *path* that exists, and whether it is the last."""
         node: StoreObject = self.root.tree
         names = split_path(path)
-        if names and names[0] == SNAPSHOTS_NAME:
+        through_views = bool(names) and names[0] == VIEWS_NAME
+        if through_views:
+            node = self.views_directory()
+            del names[0]
+        elif names and names[0] == SNAPSHOTS_NAME:
             node = self.snapshot_directory()
             del names[0]
         for name in names:
-            if not isinstance(node, Container):
-                return None
-            child = node.get(name)
+            child = node.get(name) if isinstance(node, Container) else None
             if child is None:
-                return None
+                return node, False
             node = child
-        return node
+            if through_views:
+                self._through_views.add(id(node))
+        return node, True
+
+    def views_directory(self) -> ViewsDirectory:
+        """``/.views``: the caller's live views (:mod:`omsh.store.views`)."""
+        return ViewsDirectory(self.root, self.principal.name, self.query)
 
     def resolve(self, path: str, cwd: str = "/") -> StoreObject:
         """The object *path* names from *cwd*; ``NotFound`` names *path*."""
@@ -471,12 +502,7 @@ class StoreView:
         the answer is "permission denied", exactly as for a name that exists
         but may not be read.
         """
-        node: StoreObject = self.root.tree
-        for name in split_path(absolute):
-            child = node.get(name) if isinstance(node, Container) else None
-            if child is None:
-                break
-            node = child
+        node, _ = self._deepest(absolute)
         if not self.can_read(node):  # list it (read it, for a data object in the way)
             return PermissionDenied(subject)
         return NotFound(subject, message)
