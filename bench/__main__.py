@@ -15,8 +15,11 @@ module of its own:
                        against sshd's sftp-server (:mod:`bench.sftp_bench`);
 ``complete``           Tab completion in a container of 100,000 children vs
                        listing it, in process (:mod:`bench.complete_bench`);
-``at``                 ``cat --at`` 1,000 transactions back and ``ls --at`` of
-                       10,000 children vs now, in process (:mod:`bench.at_bench`).
+``at``                 ``cat --at`` 1,000 transactions back, ``ls --at`` and
+                       ``ls /.snapshots/…`` of 10,000 children vs now, in
+                       process (:mod:`bench.at_bench`);
+``views``              ``ls /.views/NAME`` of 10,000 matches vs ``query`` of
+                       the same, in process (:mod:`bench.views_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -43,6 +46,7 @@ GROUPS = {
     "sftp": ("bench.sftp_bench", "SFTPBench"),
     "complete": ("bench.complete_bench", "CompleteBench"),
     "at": ("bench.at_bench", "AtBench"),
+    "views": ("bench.views_bench", "ViewsBench"),
 }
 DEFAULT = "ssh"
 
