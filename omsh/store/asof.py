@@ -119,8 +119,11 @@ class HistoricalView(StoreView):
         return cls(then, StoreView.for_user(now_root, user_name), tid)
 
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
-        now = current_counterpart(self.now.root, obj)
-        return super()._allowed(obj, perms) and self.now._allowed(now, perms)
+        if not super()._allowed(obj, perms):
+            return False
+        if self.principal.is_admin:  # check_access grants them all: skip finding it now
+            return True
+        return self.now._allowed(current_counterpart(self.now.root, obj), perms)
 
     def note_access(self, obj: StoreObject) -> bool:
         """Reading the past never advances ``cdmi_atime``."""
