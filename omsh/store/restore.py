@@ -284,7 +284,7 @@ class Restorer(StoreView):
             if "content" in changes:
                 self._share_content(old, current)
             if "mimetype" in changes:
-                current.mimetype = old.mimetype
+                current.mimetype = str(old.mimetype)
         if "metadata" in changes:
             current.replace_metadata(old.metadata)
         if "acl" in changes:
@@ -453,8 +453,9 @@ def undo(store: Store, user: str, txn: str, *, dry_run: bool = False) -> Outcome
         except POSKeyError:
             return False
 
+    packed = f"cannot undo {txn}: the state before it is no longer kept (packed away)"
     if not store.read_before(tid, kept_before):
-        raise OmshError(f"cannot undo {txn}: nothing is kept from before it (packed away)")
+        raise OmshError(packed)
 
     def with_after(after: Connection) -> Outcome:
         after_root = after.root()[ROOT_KEY]
@@ -462,7 +463,10 @@ def undo(store: Store, user: str, txn: str, *, dry_run: bool = False) -> Outcome
 
         def work(then: StoreRoot, now: StoreRoot, _: bytes) -> Outcome:
             restorer = Restorer.between(then, now, user, tid, dry_run=dry_run)
-            restorer.undo(after_root, written, txn)
+            try:
+                restorer.undo(after_root, written, txn)
+            except POSKeyError:  # a state from before the pack horizon
+                raise OmshError(packed) from None
             return restorer.outcome()
 
         just_before = When(txn, tid=p64(u64(tid) - 1))
