@@ -23,6 +23,7 @@ from omsh.store.database import Store
 from omsh.store.model import DataObject
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver, zeo_store
+from tests.test_at import memory_store
 
 
 def tid(store: Store) -> str:
@@ -238,29 +239,24 @@ def test_restoring_an_acl_needs_write_acl(store, alice, bob, homes) -> None:
     assert json.loads(alice.ok("stat --json ~/doc"))["cdmi_owner"] == "alice"
 
 
-def test_memory_storage_restores_too(tmp_path, registry) -> None:
-    store = Store.open(uri="memory://")
-    try:
+@pytest.fixture(params=[memory_store, zeo_store], ids=["memory", "zeo"])
+def elsewhere(request, tmp_path, registry) -> Iterator[tuple[Store, ShellDriver]]:
+    """A store on memory:// (history while it runs) or ZEO, and its admin's shell."""
+    with request.param(tmp_path) as store:
         store.bootstrap(admin_password="x")
-        admin = ShellDriver(store, registry, "admin")
-        admin.ok("put /m", b"one")
-        then = tid(store)
-        admin.ok("rm /m")
-        admin.ok(f"restore --at {then} /m")
-        assert admin.ok("cat /m") == "one"
-    finally:
-        store.close()
+        yield store, ShellDriver(store, registry, "admin")
 
 
-def test_zeo_restores_content(tmp_path, registry) -> None:
-    with zeo_store(tmp_path) as store:
-        store.bootstrap(admin_password="x")
-        admin = ShellDriver(store, registry, "admin")
-        admin.ok("put /z", b"one")
-        then = tid(store)
-        admin.ok("put /z", b"two")
-        admin.ok(f"restore --at {then} /z")
-        assert admin.ok("cat /z") == "one"
+def test_other_storages_restore_and_undo(elsewhere) -> None:
+    store, admin = elsewhere
+    admin.ok("put /z", b"one")
+    then = tid(store)
+    admin.ok("put /z", b"two")
+    admin.ok(f"restore --at {then} /z")
+    assert admin.ok("cat /z") == "one"
+    admin.ok("set-meta /z a=1")
+    admin.ok(f"undo {tid(store)}")
+    assert "a=1" not in admin.ok("meta /z")
 
 
 # -- undo ----------------------------------------------------------------------
@@ -384,25 +380,6 @@ def test_undo_older_than_the_pack_horizon(store, admin, homes) -> None:
         err
         == f"omsh: undo: cannot undo {old}: the state before it is no longer kept (packed away)\n"
     )
-
-
-@pytest.fixture
-def memory_admin(registry) -> Iterator[tuple[Store, ShellDriver]]:
-    store = Store.open(uri="memory://")
-    store.bootstrap(admin_password="x")
-    try:
-        yield store, ShellDriver(store, registry, "admin")
-    finally:
-        store.close()
-
-
-def test_undo_on_memory_storage(memory_admin) -> None:
-    store, admin = memory_admin
-    admin.ok("put /m", b"m")
-    admin.ok("set-meta /m a=1")
-    change = tid(store)
-    admin.ok(f"undo {change}")
-    assert "a=1" not in admin.ok("meta /m")
 
 
 def test_help_says_what_undo_is(admin) -> None:

@@ -24,11 +24,9 @@ BIG = 20 << 20
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> OmshServer:
-    server = OmshServer(tmp_path_factory.mktemp("omsh-restore")).start()
-    server.add_users({"alice": [], "bob": []})
-    yield server
-    server.stop()
+def served(server: OmshServer) -> OmshServer:
+    """The module's server, with alice and bob (each with a home)."""
+    return server.add_users({"alice": [], "bob": []})
 
 
 def ok(server: OmshServer, command: str, *, user: str = "admin", stdin: bytes = b"") -> str:

@@ -46,7 +46,7 @@ from omsh.store.asof import HistoricalView, When
 from omsh.store.database import ROOT_KEY, Store
 from omsh.store.history import NoHistory, tid_text
 from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
-from omsh.store.names import join_path, parent_and_name
+from omsh.store.names import join_path
 from omsh.store.view import StoreView, share_blob
 
 #: What a restore writes back, and the right each change needs now (as by hand).
@@ -228,12 +228,10 @@ class Restorer(StoreView):
 
     def _recreate(self, old: StoreObject, absolute: str, subject: str) -> None:
         """Create *old* again at *absolute*: its old object ID if free, its old owner if allowed."""
-        parent_path, name = parent_and_name(absolute)
-        parent = self.lookup(parent_path)
-        if parent is None:
-            raise self.missing(parent_path, subject, "no such container (use -r)")
-        if not isinstance(parent, Container):
-            raise NotAContainer(subject, "parent is not a container")
+        try:
+            parent, name = self._parent_of(absolute, subject)
+        except NotFound as exc:
+            raise NotFound(exc.subject, "no such container (use -r)") from None
         self._require(parent, Perm.APPEND if isinstance(old, Container) else Perm.WRITE, subject)
         object_id = old.object_id if old.object_id not in self.root.by_id else self._new_id()
         owner = self._owner_for(old)
