@@ -18,4 +18,5 @@ FAMILIES = (
     "omsh.commands.maintenance",
     "omsh.commands.usage",
     "omsh.commands.history",
+    "omsh.commands.snapshots",
 )

@@ -18,7 +18,9 @@ circle):
   (:class:`Principal`) and the one decision; ``principals``: the users,
   groups and keys a principal is made from;
 - ``system``: system metadata; ``index`` and ``query``: the catalog and the
-  query language; ``schema``: bringing an older store up to date;
+  query language; ``snapshots``: named snapshots and the read-only
+  ``/.snapshots`` they are browsed at; ``schema``: bringing an older store
+  up to date;
 - ``view``: every operation, checked; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;

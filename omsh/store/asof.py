@@ -30,7 +30,7 @@ from omsh.errors import NotFound, UsageError
 from omsh.store.access import Perm
 from omsh.store.model import StoreObject, StoreRoot
 from omsh.store.query import age_seconds, parse_iso
-from omsh.store.view import StoreView
+from omsh.store.view import StoreView, current_counterpart
 
 _TID = re.compile(r"[0-9a-fA-F]{16}")
 MOMENT_FORMS = "an ISO timestamp (2024-05-01T12:00Z) or an age (30m, 2h, 3d)"
@@ -119,17 +119,8 @@ class HistoricalView(StoreView):
         return cls(then, StoreView.for_user(now_root, user_name), tid)
 
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
-        return super()._allowed(obj, perms) and self.now._allowed(self._current(obj), perms)
-
-    def _current(self, obj: StoreObject) -> StoreObject:
-        """*obj* as it is now, or its nearest ancestor that still exists."""
-        node: StoreObject | None = obj
-        while node is not None:
-            current: StoreObject | None = self.now.root.by_id.get(node.object_id)
-            if current is not None:
-                return current
-            node = node.__parent__
-        return self.now.root.tree
+        now = current_counterpart(self.now.root, obj)
+        return super()._allowed(obj, perms) and self.now._allowed(now, perms)
 
     def note_access(self, obj: StoreObject) -> bool:
         """Reading the past never advances ``cdmi_atime``."""

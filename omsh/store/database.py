@@ -39,7 +39,7 @@ from omsh.store.access import ADMIN_GROUP
 from omsh.store.asof import HistoricalView, When, nothing_then
 from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
-from omsh.store.model import Container, StoreRoot
+from omsh.store.model import ROOT_KEY, Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
 from omsh.store.schema import upgrade
 from omsh.store.view import StoreView
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ROOT_KEY = "omsh"
 ADMIN_USER = "admin"
 CONFLICT_ATTEMPTS = 8
 CACHE_OBJECTS = 20_000
@@ -146,6 +145,9 @@ class Store:
                 else:
                     manager.abort()
                 return result
+            except ReadOnlyHistoryError:  # a write reached the past: never partial
+                manager.abort()
+                raise PermissionDenied(None, "the past is read-only") from None
             except ConflictError:
                 manager.abort()
                 log.info("conflict on attempt %d; retrying", attempt + 1)

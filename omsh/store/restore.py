@@ -43,9 +43,9 @@ from ZODB.utils import p64, u64
 from omsh.errors import NotAContainer, NotFound, OmshError, UsageError
 from omsh.store.access import Perm
 from omsh.store.asof import HistoricalView, When
-from omsh.store.database import ROOT_KEY, Store
+from omsh.store.database import Store
 from omsh.store.history import NoHistory, tid_text
-from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
+from omsh.store.model import ROOT_KEY, Container, DataObject, StoreObject, StoreRoot, walk
 from omsh.store.names import join_path
 from omsh.store.view import StoreView, share_blob
 
@@ -327,7 +327,8 @@ class Restorer(StoreView):
                     recreations += self._removed_by(before, after, txn)
         self._apply_undo(removals, recreations, writes)
         if not self.dry_run:
-            self.audit("undo", txn, f"restored={self.outcome().restored}")
+            outcome = self.outcome()
+            self.audit("undo", txn, f"restored={outcome.restored} removed={outcome.removed}")
 
     def _unchanged_since(
         self, obj: StoreObject, txn: str, fields: tuple[str, ...] | None

@@ -27,6 +27,7 @@ from typing import TypeVar, cast
 
 from transaction.interfaces import NoTransaction
 from ZODB.TimeStamp import TimeStamp
+from ZODB.utils import p64, u64
 
 from omsh.errors import (
     AlreadyExists,
@@ -58,10 +59,24 @@ from omsh.store.metadata import (
     validate_key,
     validate_value,
 )
-from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
+from omsh.store.model import (
+    MOUNT_ATTRIBUTE,
+    ROOT_KEY,
+    Container,
+    DataObject,
+    StoreObject,
+    StoreRoot,
+    walk,
+)
 from omsh.store.names import join_path, normalize_path, parent_and_name, split_path
 from omsh.store.principals import User
 from omsh.store.query import Node, QueryResult
+from omsh.store.snapshots import (
+    SNAPSHOTS_NAME,
+    PastOpener,
+    SnapshotDirectory,
+    is_past,
+)
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
 
@@ -74,6 +89,11 @@ DEFAULT_MIMETYPE = "application/octet-stream"
 #: atime is updated at most this often per object (like Linux's relatime).
 ATIME_GRANULARITY = 24 * 3600
 
+
+#: The rights that only read: all a past object (``/.snapshots``) may grant.
+READ_ONLY_PERMS = (
+    Perm.READ | Perm.READ_METADATA | Perm.READ_ATTRIBUTES | Perm.READ_ACL | Perm.EXECUTE
+)
 
 #: The transaction's extended-info key listing every user whose view it held.
 USERS_KEY = "omsh_users"
@@ -113,6 +133,10 @@ class StoreView:
         self.root = root
         self.principal = principal
         self._inheritance = InheritanceCache()
+        #: Inheritance caches for the snapshots' trees, by connection (the
+        #: cache is keyed by oid, which the past shares with the present).
+        self._past_inheritance: dict[int, InheritanceCache] = {}
+        self._past: PastOpener | None = None
         note_user(root, principal.name)
 
     @classmethod
@@ -142,10 +166,26 @@ class StoreView:
     #   users, groups, ownership, other users' rights             admins only
 
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
+        if isinstance(obj, SnapshotDirectory):  # as the root now, and read-only
+            return not perms & ~READ_ONLY_PERMS and self._allowed(self.root.tree, perms)
+        jar = obj._p_jar
+        if jar is not self.root._p_jar and is_past(obj):
+            return self._allowed_in_snapshot(obj, perms)
         return check_access(self.principal, obj, perms, self._inheritance)
+
+    def _allowed_in_snapshot(self, obj: StoreObject, perms: Perm) -> bool:
+        """A right on an object in a snapshot: only reads, held then and now (asof)."""
+        if perms & ~READ_ONLY_PERMS:
+            return False
+        cache = self._past_inheritance.setdefault(id(obj._p_jar), InheritanceCache())
+        return check_access(self.principal, obj, perms, cache) and check_access(
+            self.principal, current_counterpart(self.root, obj), perms, self._inheritance
+        )
 
     def _require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         if not self._allowed(obj, perms):
+            if perms & ~READ_ONLY_PERMS and in_snapshot(obj):
+                raise PermissionDenied(subject, "permission denied (snapshots are read-only)")
             raise PermissionDenied(subject)
 
     def can_see(self, obj: StoreObject) -> bool:
@@ -193,7 +233,7 @@ class StoreView:
 
     def check_removable(self, obj: StoreObject, subject: str) -> None:
         """Refuse unless the caller may remove *obj* itself (not what is below it)."""
-        if obj.__parent__ is None:
+        if obj.__parent__ is None and not in_snapshot(obj):
             raise PermissionDenied(subject, "cannot remove the root container")
         self._require(obj, Perm.DELETE, subject)
 
@@ -298,7 +338,10 @@ class StoreView:
         self.require_admin(subject)
         self.root.principals.get_user(owner)
         changed = 0
-        for _, node in walk(obj) if recursive else [("", obj)]:
+        for relative, node in walk(obj) if recursive else [("", obj)]:
+            self._require(
+                node, Perm.WRITE_OWNER, self.subtree_subject(obj, subject, relative, node)
+            )
             if node.owner != owner:
                 node.owner = owner
                 self._reindex(node)
@@ -335,17 +378,20 @@ class StoreView:
         if within is not None:
             top = self.enter(within, cwd)
             scope = top.path
-        catalog = self.root.catalog
+        root, mount = self.root, ""
+        if isinstance(top, SnapshotDirectory):
+            raise OmshError("query one snapshot at a time: --in /.snapshots/NAME", subject=within)
+        if top._p_jar is not root._p_jar and is_past(top):  # in a snapshot's tree
+            root, mount = past_root(top), str(getattr(top._p_jar, MOUNT_ATTRIBUTE))
+            scope = top.path[len(mount) :] or "/"
+        catalog = root.catalog
         visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
-        transaction, as_of = _snapshot_names(self.snapshot_tid())
-        return QueryResult(node, catalog, scope, transaction, as_of, visible)
+        transaction, as_of = _snapshot_names(_read_tid(root) if mount else self.snapshot_tid())
+        return QueryResult(node, catalog, scope, transaction, as_of, visible, mount=mount)
 
     def snapshot_tid(self) -> bytes:
         """The transaction this view reads the tree as of."""
-        # The MVCC snapshot this connection reads; ZODB has no public name for it.
-        jar = self.root._p_jar
-        assert jar is not None  # the root was read through a connection
-        return cast(bytes, jar._storage.lastTransaction())
+        return _read_tid(self.root)
 
     def metadata_keys(
         self, top: StoreObject, prefix: str = "", *, limit: int, below: bool = True
@@ -381,10 +427,26 @@ class StoreView:
 
     # -- lookup ----------------------------------------------------------
 
+    def snapshot_directory(self) -> SnapshotDirectory:
+        """``/.snapshots``: each snapshot's tree, opened when first read."""
+        if self._past is None:
+            jar = self.root._p_jar
+            assert jar is not None  # the root was read through a connection
+            self._past = PastOpener(jar)
+        return SnapshotDirectory(self.root, self._past)
+
     def lookup(self, path: str) -> StoreObject | None:
-        """The object at an absolute normalized path, or ``None``."""
+        """The object at an absolute normalized path, or ``None``.
+
+        ``/.snapshots/NAME/…`` is found in that snapshot's tree
+        (:mod:`omsh.store.snapshots`).
+        """
         node: StoreObject = self.root.tree
-        for name in split_path(path):
+        names = split_path(path)
+        if names and names[0] == SNAPSHOTS_NAME:
+            node = self.snapshot_directory()
+            del names[0]
+        for name in names:
             if not isinstance(node, Container):
                 return None
             child = node.get(name)
@@ -854,6 +916,46 @@ def _snapshot_names(tid: bytes) -> tuple[str, str]:
     query, and queries between two writes all read the same snapshot.
     """
     return tid.hex(), format_timestamp(TimeStamp(tid).timeTime())
+
+
+def _read_tid(root: StoreRoot) -> bytes:
+    """The transaction a connection reads *root* as of."""
+    jar = root._p_jar
+    assert jar is not None  # the root was read through a connection
+    if jar.before is not None:  # historical: the last transaction before that
+        return cast(bytes, p64(u64(jar.before) - 1))
+    # The MVCC snapshot this connection reads; ZODB has no public name for it.
+    return cast(bytes, jar._storage.lastTransaction())
+
+
+def in_snapshot(obj: StoreObject) -> bool:
+    """Whether *obj* is ``/.snapshots`` or was read in a snapshot's tree."""
+    return (
+        isinstance(obj, SnapshotDirectory) or getattr(obj._p_jar, MOUNT_ATTRIBUTE, None) is not None
+    )
+
+
+def past_root(obj: StoreObject) -> StoreRoot:
+    """The store root of the connection *obj* was read through."""
+    jar = obj._p_jar
+    assert jar is not None
+    return cast(StoreRoot, jar.root()[ROOT_KEY])
+
+
+def current_counterpart(now: StoreRoot, obj: StoreObject) -> StoreObject:
+    """*obj* as it is in *now*, or its nearest ancestor that still exists.
+
+    How a right on the past is also checked now (:mod:`omsh.store.asof`):
+    the same object, found by its ID; one removed since is judged by the
+    nearest container above it that is still there, at worst the root.
+    """
+    node: StoreObject | None = obj
+    while node is not None:
+        current: StoreObject | None = now.by_id.get(node.object_id)
+        if current is not None:
+            return current
+        node = node.__parent__
+    return now.tree
 
 
 def _content_path(obj: DataObject) -> str:
