@@ -387,3 +387,23 @@ def test_help_says_what_undo_is(admin) -> None:
     assert "not ZODB's transactional undo" in text and "Administrators only" in text
     text = admin.ok("restore --help")
     assert "owner is never changed" in text and "--dry-run" in text
+
+
+def test_restore_r_is_all_or_nothing(store, alice, bob, homes) -> None:
+    """Removing what was added since needs delete: refused, nothing is restored."""
+    alice.ok("mkdir ~/proj")
+    alice.ok("put ~/proj/keep", b"v1")
+    alice.ok("acl grant ~/proj bob rw --inherit")
+    then = tid(store)
+    alice.ok("put ~/proj/keep", b"v2")
+    alice.ok("put ~/proj/new", b"n")
+    last = tid(store)
+    status, _, err = bob(f"restore -r --at {then} /home/alice/proj")
+    assert (status, err) == (4, "omsh: restore: /home/alice/proj/new: permission denied\n")
+    status, _, err = bob(f"restore -r --dry-run --at {then} /home/alice/proj")
+    assert status == 4
+    assert tid(store) == last
+    assert alice.ok("cat ~/proj/keep") == "v2" and alice.ok("cat ~/proj/new") == "n"
+    # Without -r, only the object itself: allowed.
+    bob.ok(f"restore --at {then} /home/alice/proj/keep")
+    assert alice.ok("cat ~/proj/keep") == "v1"

@@ -40,7 +40,7 @@ from ZODB.Connection import Connection
 from ZODB.POSException import POSKeyError
 from ZODB.utils import p64, u64
 
-from omsh.errors import NotAContainer, NotFound, OmshError, UsageError
+from omsh.errors import NotAContainer, NotFound, OmshError, PermissionDenied, UsageError
 from omsh.store.access import Perm
 from omsh.store.asof import HistoricalView, When
 from omsh.store.database import Store
@@ -193,17 +193,17 @@ class Restorer(StoreView):
 
     def _remove_added(self, old: Container, current: Container, subject: str) -> None:
         """Remove what lies below *current* now but not below *old* then (or is of another kind)."""
-        gone: list[str] = []
+        gone: list[tuple[str, str]] = []
         skip: str | None = None
         for relative, node in walk(current):
             if not relative or (skip is not None and relative.startswith(skip)):
                 continue
             was = _child_at(old, relative)
             if was is None or not _same_kind(was, node):
-                gone.append(node.path)
+                gone.append((node.path, self.subtree_subject(current, subject, relative, node)))
                 skip = relative + "/"
-        for path in gone:
-            self._remove(path)
+        for path, named in gone:
+            self._remove(path, named)
 
     def _restore_one(self, old: StoreObject, absolute: str, subject: str) -> None:
         """Make the object at *absolute* now what *old* was (not its children)."""
@@ -211,19 +211,25 @@ class Restorer(StoreView):
         self.then.require_read(old, subject)
         current = self.lookup(absolute)
         if current is not None and not _same_kind(old, current):
-            self._remove(absolute)
+            self._remove(absolute, subject)
             current = None
         if current is None:
             self._recreate(old, absolute, subject)
         else:
             self._write_back(old, current, absolute, subject, differences(old, current))
 
-    def _remove(self, absolute: str) -> None:
-        """Remove the object at *absolute* and all below it (delete on all of it)."""
+    def _remove(self, absolute: str, subject: str) -> None:
+        """Remove the object at *absolute* and all below it (delete on all of it).
+
+        A refusal names *subject*, never a path below it the caller may not see.
+        """
         top = self.lookup(absolute)
         assert top is not None
         paths = [node.path for _, node in walk(top)]
-        self.remove(absolute, recursive=True)
+        try:
+            self.remove(absolute, recursive=True)
+        except PermissionDenied:
+            raise PermissionDenied(subject) from None
         self.steps += [Step("remove", path) for path in paths]
 
     def _recreate(self, old: StoreObject, absolute: str, subject: str) -> None:
@@ -372,7 +378,7 @@ class Restorer(StoreView):
         """Apply the checked steps of an undo: removals, recreations, then field writes."""
         for obj in removals:
             if self.root.by_id.get(obj.object_id) is obj:  # not gone with a parent
-                self._remove(obj.path)
+                self._remove(obj.path, obj.path)
         for old, path in recreations:
             for relative, node in walk(old):
                 target = join_path(path, relative) if relative else path
