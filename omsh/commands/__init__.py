@@ -17,6 +17,7 @@ FAMILIES = (
     "omsh.commands.query",
     "omsh.commands.maintenance",
     "omsh.commands.usage",
+    "omsh.commands.history",
     "omsh.commands.snapshots",
     "omsh.commands.views",
 )

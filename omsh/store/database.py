@@ -174,13 +174,22 @@ class Store:
             when, lambda then, now, tid: work(HistoricalView.for_user_at(then, now, user, tid))
         )
 
-    def read_at(self, when: When, work: Callable[[StoreRoot, StoreRoot, bytes], T]) -> T:
+    def read_at(
+        self,
+        when: When,
+        work: Callable[[StoreRoot, StoreRoot, bytes], T],
+        *,
+        write: bool = False,
+    ) -> T:
         """Run *work* on the root as of *when* (read-only), the root now, and the tid.
 
         The historical connection reads every object, content included, as
         of the last transaction at or before *when*; any change through it
         is refused as "permission denied" (ARCHITECTURE §4).  The current
         connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
+        With *write* the current one is a write transaction (:meth:`run`:
+        committed, conflicts retried with the same past): ``restore`` writes
+        the past back as a new change (:mod:`omsh.store.restore`).
         """
         before = when.before(time.time(), self.db.lastTransaction())
 
@@ -188,7 +197,7 @@ class Store:
             root = then.root().get(ROOT_KEY)
             if root is None:
                 raise nothing_then(when)
-            return self.read(lambda now: work(root, now, p64(u64(before) - 1)))
+            return self.run(lambda now: work(root, now, p64(u64(before) - 1)), write=write)
 
         try:
             return self.read_before(before, on)

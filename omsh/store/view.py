@@ -944,7 +944,7 @@ class StoreView:
             clone.size, clone.sha256 = source.size, source.sha256
             jar = self.root._p_jar
             assert jar is not None  # the root was read through a connection
-            _share_blob(source, clone, jar.db().storage.temporaryDirectory())
+            share_blob(source, clone, jar.db().storage.temporaryDirectory())
         clone.replace_metadata(source.metadata)
         return clone
 
@@ -1008,7 +1008,7 @@ def _content_path(obj: DataObject) -> str:
     return obj.committed_path()
 
 
-def _share_blob(source: DataObject, target: DataObject, staging_dir: str) -> None:
+def share_blob(source: DataObject, target: DataObject, staging_dir: str) -> None:
     """Give *target* the same bytes: a hard link where possible, else a copy.
 
     Blob files are never modified in place (a write makes a new file), so
