@@ -55,12 +55,6 @@ def set_mimetype(store: Store, path: str, mimetype: str) -> None:
 
 
 @pytest.fixture
-def homes(homes, admin) -> None:
-    """The shared homes, catalog brought up to date: that fixture sets owners unindexed."""
-    admin.ok("check --repair")
-
-
-@pytest.fixture
 def versions(store, admin, homes) -> dict[str, str]:
     """/home/alice/f in two states (content, mimetype, metadata, ACL), and the tids."""
     admin.ok("put /home/alice/f", b"one\n")
