@@ -154,3 +154,12 @@ def test_snapshot_connections_close_with_their_transaction(store, admin, alice, 
     admin.ok(f"cp {daily}/f /home/alice/copy")  # a write transaction that read the past
     admin.ok("ls /.snapshots")
     assert _open_historical(store) == 0
+
+
+def test_a_snapshot_name_is_a_when(alice, admin, daily) -> None:
+    assert alice.ok("cat --at daily /home/alice/f") == "one\n"
+    assert "red" in alice.ok("meta --at daily /home/alice/f")
+    alice.ok("restore /home/alice/f --at daily")
+    assert alice.ok("cat /home/alice/f") == "one\n"
+    status, _, err = alice("cat --at nosuch /home/alice/f")
+    assert status == 2 and "snapshot's name" in err and err.count("\n") == 1

@@ -132,7 +132,8 @@ def at_arg() -> Arg:
         "--at",
         type=when,
         metavar="WHEN",
-        help="as of then: an ISO time (UTC unless given), an age (10m, 2d) or a transaction id",
+        help="as of then: an ISO time (UTC unless given), an age (10m, 2d), a transaction id"
+        " or a snapshot's name",
     )
 
 

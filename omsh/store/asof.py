@@ -30,6 +30,7 @@ from omsh.errors import NotFound, UsageError
 from omsh.store.access import Perm
 from omsh.store.model import StoreObject, StoreRoot
 from omsh.store.query import age_seconds, parse_iso
+from omsh.store.snapshots import find_snapshot
 from omsh.store.view import StoreView, current_counterpart
 
 _TID = re.compile(r"[0-9a-fA-F]{16}")
@@ -55,11 +56,27 @@ def parse_moment(
 
 @dataclass(frozen=True)
 class When:
-    """A parsed ``--at`` value: a transaction id, or a moment (seconds since the epoch)."""
+    """A parsed ``--at`` value: a transaction id, a moment, or a snapshot's name.
+
+    Text that is none of the first three forms may name a snapshot; that is
+    only known with the store open (:meth:`resolved`), so the error it
+    would be otherwise is kept in :attr:`unparsed`.
+    """
 
     text: str
     tid: bytes | None = None
     moment: float = 0.0
+    #: Why *text* is not a time, an age or a transaction id (then it must be a snapshot).
+    unparsed: str | None = None
+
+    def resolved(self, root: StoreRoot) -> When:
+        """*self*, a snapshot's name replaced by its transaction (read from *root*)."""
+        if self.unparsed is None:
+            return self
+        snapshot = find_snapshot(root, self.text)
+        if snapshot is None:
+            raise UsageError(f"{self.unparsed}, or a snapshot's name")
+        return When(self.text, tid=snapshot.tid)
 
     def before(self, now: float, last: bytes) -> bytes:
         """The ``before`` argument of a historical connection that includes *self*.
@@ -67,6 +84,8 @@ class When:
         Raises :class:`UsageError` for a moment later than *now* or a
         transaction id later than *last*, the storage's last transaction.
         """
+        if self.unparsed is not None:
+            raise UsageError(self.unparsed)
         if self.tid is not None:
             if self.tid > last:
                 raise UsageError(f"--at {self.text}: that is in the future")
@@ -83,15 +102,19 @@ class When:
 
 
 def parse_when(text: str, now: float | None = None) -> When:
-    """Parse WHEN: 16 hex digits (a transaction id), or a moment (:func:`parse_moment`).
-
-    Anything else is a :class:`UsageError` (exit 2).
+    """Parse WHEN: 16 hex digits (a transaction id), a moment (:func:`parse_moment`),
+    or else perhaps a snapshot's name (resolved with the store open).
     """
     text = text.strip()
     if _TID.fullmatch(text):
         return When(text, tid=bytes.fromhex(text))
     forms = "an ISO time, an age (10m, 2d) or a transaction id (16 hex digits)"
-    return When(text, moment=parse_moment(text, "--at", now, forms))
+    try:
+        return When(text, moment=parse_moment(text, "--at", now, forms))
+    except UsageError as exc:
+        if not text:
+            raise
+        return When(text, unparsed=str(exc))
 
 
 def nothing_then(when: When) -> NotFound:

@@ -184,13 +184,15 @@ class Store:
         """Run *work* on the root as of *when* (read-only), the root now, and the tid.
 
         The historical connection reads every object, content included, as
-        of the last transaction at or before *when*; any change through it
+        of the last transaction at or before *when* (a snapshot's name is
+        read as its transaction); any change through it
         is refused as "permission denied" (ARCHITECTURE §4).  The current
         connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
         With *write* the current one is a write transaction (:meth:`run`:
         committed, conflicts retried with the same past): ``restore`` writes
         the past back as a new change (:mod:`omsh.store.restore`).
         """
+        when = self.read(when.resolved)  # a snapshot's name: its transaction
         before = when.before(time.time(), self.db.lastTransaction())
 
         def on(then: Connection) -> T:
