@@ -9,10 +9,15 @@ every write into it is refused before anything changes.
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from omsh.store.database import Store
 from omsh.store.snapshots import SNAPSHOTS_PATH, list_snapshots, pack_horizon
+from tests.conftest import ShellDriver
 
 
 @pytest.fixture
@@ -163,3 +168,65 @@ def test_a_snapshot_name_is_a_when(alice, admin, daily) -> None:
     assert alice.ok("cat /home/alice/f") == "one\n"
     status, _, err = alice("cat --at nosuch /home/alice/f")
     assert status == 2 and "snapshot's name" in err and err.count("\n") == 1
+
+
+#: Changes to /m: (action, name, other name or tag).
+CHANGES = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "meta", "mv", "rm"]),
+        st.sampled_from("abc"),
+        st.sampled_from("abcxyz"),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _tree(driver, top: str) -> dict[str, tuple[str, str]]:
+    """name -> (content, tag) of every object in *top*, read as *driver*."""
+    found = {}
+    for name in driver.ok(f"ls {top}").split():
+        tag = json.loads(driver.ok(f"meta --json {top}/{name}"))["metadata"].get("tag", "")
+        found[name] = (driver.ok(f"cat {top}/{name}"), tag)
+    return found
+
+
+@settings(max_examples=20, deadline=None)
+@given(CHANGES, st.data())
+def test_snapshots_and_restore_equal_a_model(registry, changes, data) -> None:
+    """A snapshot after each change of /m; any one of them reads back that
+    state, and ``restore -r /m --at`` it makes /m that state again."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store.open(data_dir=directory)
+        try:
+            store.bootstrap(admin_password="admin-secret")
+            admin = ShellDriver(store, registry, "admin")
+            admin.ok("mkdir /m")
+            model: dict[str, tuple[str, str]] = {}
+            states = []
+            for number, (action, name, other) in enumerate(changes):
+                if action == "put":
+                    admin.ok(f"put /m/{name}", f"{name}{number}\n".encode())
+                    model[name] = (f"{name}{number}\n", model.get(name, ("", ""))[1])
+                elif name not in model:
+                    continue
+                elif action == "meta":
+                    admin.ok(f"set-meta /m/{name} tag={other}{number}")
+                    model[name] = (model[name][0], f"{other}{number}")
+                elif action == "mv" and name != other:
+                    admin.ok(f"mv /m/{name} /m/{other}")
+                    model[other] = model.pop(name)
+                elif action == "rm":
+                    admin.ok(f"rm /m/{name}")
+                    del model[name]
+                admin.ok(f"snapshot create s{number}")
+                states.append((f"s{number}", dict(model)))
+            if not states:
+                return
+            snapshot, expected = data.draw(st.sampled_from(states))
+            assert _tree(admin, f"/.snapshots/{snapshot}/m") == expected
+            admin.ok(f"restore -r /m --at {snapshot}")
+            assert _tree(admin, "/m") == expected
+            assert admin("check")[0] == 0
+        finally:
+            store.close()
