@@ -233,6 +233,29 @@ def test_writes_during_a_pack_are_not_lost(store) -> None:
         store.read_at(parse_when(early), lambda then, _now, _tid: then.tree.get("churn").mtime)
 
 
+def test_a_second_pack_while_one_runs_is_refused(store, admin, monkeypatch) -> None:
+    _versions(admin)
+    running, release = threading.Event(), threading.Event()
+    pack = store.db.pack
+
+    def slow_pack(**kwargs) -> None:
+        running.set()
+        release.wait(30)
+        pack(**kwargs)
+
+    monkeypatch.setattr(store.db, "pack", slow_pack)
+    first = threading.Thread(target=admin.ok, args=("pack --keep 0",))
+    first.start()
+    assert running.wait(30)
+    second = ShellDriver(store, admin.registry, "admin")
+    status, out, err = second("pack --keep 0")
+    release.set()
+    first.join()
+    assert (status, out) == (5, "")
+    assert err == "omsh: pack: a pack is already running; try again when it is done\n"
+    assert footprint(store.db).blob_files == 1  # the first one finished
+
+
 # -- omsh pack (offline) ---------------------------------------------------------
 
 

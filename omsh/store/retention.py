@@ -22,6 +22,7 @@ tells, and :meth:`Store.read_before <omsh.store.database.Store.read_before>`
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -29,10 +30,11 @@ from typing import TYPE_CHECKING, Any, cast
 import ZODB
 from ZODB.blob import BlobStorage
 from ZODB.FileStorage import FileStorage
+from ZODB.FileStorage.FileStorage import FileStorageError
 from ZODB.POSException import POSKeyError
 from ZODB.utils import p64, u64
 
-from omsh.errors import OmshError, UsageError
+from omsh.errors import AlreadyExists, OmshError, UsageError
 from omsh.store.asof import parse_moment
 from omsh.store.metadata import format_timestamp
 from omsh.store.model import StoreRoot
@@ -51,7 +53,16 @@ NO_HISTORY = "this storage keeps no history (RelStorage with keep-history off)"
 SNAPSHOT_MARGIN = 1e-5
 #: The key of the store root under a ZODB connection's root (as in database.py).
 _ROOT_KEY = "omsh"
+#: One pack at a time in this process (FileStorage refuses a second one).
+_PACKING = threading.Lock()
 KEEP_FORMS = "an age (30d, 12h, 0 for only the current state) or an ISO time"
+
+
+class PackRunning(AlreadyExists):
+    """Another pack of the same storage has not finished (exit status 5)."""
+
+    def __init__(self) -> None:
+        super().__init__(None, "a pack is already running; try again when it is done")
 
 
 class NoHistoryKept(OmshError):
@@ -249,7 +260,19 @@ def pack_store(store: Store, plan: PackPlan) -> PackResult:
     asked for to free space removes them at once.  Over ZEO the server
     packs and this waits for it.
     """
-    db = store.db
+    if not _PACKING.acquire(blocking=False):
+        raise PackRunning()
+    try:
+        return _pack(store.db, plan)
+    except FileStorageError as exc:  # over ZEO: another client's pack
+        if "Already packing" in str(exc):
+            raise PackRunning() from None
+        raise
+    finally:
+        _PACKING.release()
+
+
+def _pack(db: ZODB.DB, plan: PackPlan) -> PackResult:
     before = footprint(db)
     started = time.monotonic()
     storage = db.storage
