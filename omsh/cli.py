@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from zc.lockfile import LockError
+
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.model import StoreRoot
@@ -50,9 +52,17 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _open_store(args: argparse.Namespace) -> Store:
-    if args.storage:
-        return Store.open(uri=args.storage)
-    return Store.open(data_dir=args.data)
+    """The store the options name; one line if another process holds it open."""
+    try:
+        if args.storage:
+            return Store.open(uri=args.storage)
+        return Store.open(data_dir=args.data)
+    except LockError:
+        where = args.storage or args.data
+        raise OmshError(
+            f"{where} is in use by another process (a running omsh serve?): "
+            "stop it first, or use the shell's commands"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ holding it back, ``check`` of snapshots, and storages that keep no history."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from omsh.store.retention import (
 from omsh.store.snapshots import create_snapshot
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver
+from tests.e2e import OMSH
 
 VERSIONS = (b"zero", b"version one", b"version two!", b"version three, last")
 
@@ -300,6 +302,23 @@ def test_omsh_pack_refusals(tmp_path, capsys) -> None:
     assert main(["pack", "--keep", "yesterday", "--data", str(tmp_path / "var")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("omsh: --keep 'yesterday': give an age") and err.count("\n") == 1
+
+
+def test_omsh_pack_of_a_store_held_open_by_a_server(store) -> None:
+    """A FileStorage opens in one process at a time: one line, not a traceback."""
+    data = Path(store.db.storage._file_name).parent
+    done = subprocess.run(
+        [OMSH, "pack", "--keep", "0", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"omsh: {data} is in use by another process (a running omsh serve?): "
+        "stop it first, or use the shell's commands\n"
+    )
 
 
 # -- ZEO and MappingStorage --------------------------------------------------------
