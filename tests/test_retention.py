@@ -410,15 +410,18 @@ def test_check_finds_a_snapshot_from_the_future(store, admin) -> None:
     ]
 
 
-def test_check_warns_about_a_stored_dot_snapshots(tmp_path, capsys) -> None:
+@pytest.mark.parametrize(("name", "shown"), [(".snapshots", "snapshots"), (".views", "live views")])
+def test_check_warns_about_a_stored_object_of_a_reserved_name(
+    tmp_path, capsys, name: str, shown: str
+) -> None:
     data = str(tmp_path / "var")
     store = Store.open(data_dir=data)
     store.bootstrap(admin_password="secret")
 
     def older_store(root) -> None:
         """What a store made before the name was reserved may hold."""
-        child = Container(".snapshots", "admin", new_object_id())
-        root.tree.attach(child, ".snapshots")
+        child = Container(name, "admin", new_object_id())
+        root.tree.attach(child, name)
         root.catalog.index(child)
 
     store.run(older_store)
@@ -426,8 +429,8 @@ def test_check_warns_about_a_stored_dot_snapshots(tmp_path, capsys) -> None:
     assert main(["check", "--data", data]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "WARNING /.snapshots: a stored object has this name, now reserved: "
-        "the snapshots are shown there and hide it",
+        f"WARNING /{name}: a stored object has this name, now reserved: "
+        f"the {shown} are shown there and hide it",
         "checked 0 objects, 0 problems, 1 warning",
     ]
 

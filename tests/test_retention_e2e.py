@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from omsh.store.database import Store
-from omsh.store.snapshots import create_snapshot, remove_snapshot
 from tests.e2e import OmshServer
 
 pytestmark = pytest.mark.e2e
@@ -25,17 +23,6 @@ def _newest_txn(server: OmshServer, path: str) -> str:
     return str(json.loads(_ok(server, f"history --json -n 1 {path}"))["txn"])
 
 
-def _offline(server: OmshServer, work) -> object:
-    """Run *work* on the store with the server stopped (as an operator would), then restart."""
-    server.stop()
-    store = Store.open(data_dir=str(server.data))
-    try:
-        return store.run(lambda root: work(store, root))
-    finally:
-        store.close()
-        server.start()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> OmshServer:
     server = OmshServer(tmp_path_factory.mktemp("omsh-retention")).start()
@@ -49,13 +36,7 @@ def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> No
     _ok(served, "put /r/f", stdin=b"version zero\n")
     zero = _newest_txn(served, "/r/f")
     _ok(served, "put /r/f", stdin=b"version one\n")
-    _ok(served, "mkdir /r/d")  # the snapshot names this transaction, after /r/f's
-    kept = _offline(
-        served,
-        lambda store, root: (
-            create_snapshot(root, "before-edits", store.db.lastTransaction(), "admin").txn
-        ),
-    )
+    kept = json.loads(_ok(served, "snapshot create before-edits --json"))["txn"]
     _ok(served, "put /r/f", stdin=b"version two\n")
     _ok(served, "put /r/f", stdin=b"version three\n")
 
@@ -78,6 +59,7 @@ def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> No
 
     # The snapshot's state stays readable; what was older than it is gone.
     assert _ok(served, f"cat --at {kept} /r/f") == "version one\n"
+    assert _ok(served, "cat /.snapshots/before-edits/r/f") == "version one\n"
     assert _ok(served, "cat /r/f") == "version three\n"
     gone = served.ssh(f"cat --at {zero} /r/f")
     assert (gone.status, gone.out) == (3, "")
@@ -89,7 +71,7 @@ def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> No
     assert _ok(served, "check").endswith("0 problems\n")
 
     # Without the snapshot, --keep 0 keeps only the current state.
-    _offline(served, lambda store, root: remove_snapshot(root, "before-edits"))
+    _ok(served, "snapshot rm before-edits")
     document = json.loads(_ok(served, "pack --keep 0 --json"))
     assert document["held_by"] is None
     assert document["blob_files_removed"] == 2

@@ -39,6 +39,7 @@ from omsh.store.asof import parse_moment
 from omsh.store.metadata import format_timestamp
 from omsh.store.model import StoreRoot
 from omsh.store.snapshots import SNAPSHOTS_NAME, NamedSnapshot, list_snapshots, pack_horizon
+from omsh.store.views import VIEWS_NAME
 
 if TYPE_CHECKING:
     from ZODB.Connection import Connection
@@ -53,6 +54,8 @@ NO_HISTORY = "this storage keeps no history (RelStorage with keep-history off)"
 SNAPSHOT_MARGIN = 1e-5
 #: The key of the store root under a ZODB connection's root (as in database.py).
 _ROOT_KEY = "omsh"
+#: The names at the root that show something else than a stored object.
+RESERVED = {SNAPSHOTS_NAME: "snapshots", VIEWS_NAME: "live views"}
 #: One pack at a time in this process (FileStorage refuses a second one).
 _PACKING = threading.Lock()
 KEEP_FORMS = "an age (30d, 12h, 0 for only the current state) or an ISO time"
@@ -324,17 +327,18 @@ def check_snapshots(store: Store) -> SnapshotFindings:
     A snapshot later than the storage's last transaction, or whose tree
     was packed away (a pack that ignored it: another tool, or an older
     omsh), is a problem; so is any snapshot on a storage that keeps no
-    history.  A stored object named ``.snapshots`` at the root (made
-    before the name was reserved) is a warning: ``/.snapshots`` now shows
-    the snapshots and hides it.
+    history.  A stored object named ``.snapshots`` or ``.views`` at the
+    root (made before the name was reserved) is a warning: ``/.snapshots``
+    now shows the snapshots (``/.views`` the live views) and hides it.
     """
-    snapshots, shadowed = store.read(lambda root: (_snapshots(root), SNAPSHOTS_NAME in root.tree))
-    warnings = []
-    if shadowed:
-        warnings.append(
-            f"/{SNAPSHOTS_NAME}: a stored object has this name, now reserved: "
-            "the snapshots are shown there and hide it"
-        )
+    snapshots, shadowed = store.read(
+        lambda root: (_snapshots(root), [name for name in RESERVED if name in root.tree])
+    )
+    warnings = [
+        f"/{name}: a stored object has this name, now reserved: "
+        f"the {RESERVED[name]} are shown there and hide it"
+        for name in shadowed
+    ]
     problems = []
     last = store.db.lastTransaction()
     for snapshot in snapshots:
