@@ -25,7 +25,8 @@ administrator's view of a store opened while the server is stopped.
 It also warns, in one line, about a root whose inherited ACL lets every
 account (``AUTHENTICATED@``) or everyone (``EVERYONE@``, ``ANONYMOUS@``)
 read: fresh stores are private, stores made before keep their root ACL; and
-about a stored object named ``.snapshots`` at the root, a name now reserved.
+about a stored object named ``.snapshots`` or ``.views`` at the root, names
+now reserved.
 A warning is advice, not damage: it does not change the exit status.
 
 ``pack --keep AGE`` (administrators) removes history older than AGE while
@@ -372,12 +373,12 @@ class Pack(Command):
 
 
 def _print(inv: Invocation, document: dict[str, Any], lines: list[str]) -> None:
-    """*document* with ``--json``, else *lines*."""
+    """*document* with ``--json``, else *lines* (a snapshot's name made printable)."""
     if inv.json:
         inv.out.json(document)
     else:
         for line in lines:
-            inv.out.line(line)
+            inv.out.line(printable(line))
 
 
 COMMANDS = (Check, Pack)
