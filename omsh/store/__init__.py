@@ -19,11 +19,14 @@ circle):
   groups and keys a principal is made from;
 - ``system``: system metadata; ``index`` and ``query``: the catalog and the
   query language; ``snapshots``: named snapshots and the read-only
-  ``/.snapshots`` they are browsed at; ``schema``: bringing an older store
+  ``/.snapshots`` they are browsed at; ``views``: saved queries and the
+  live ``/.views``; ``schema``: bringing an older store
   up to date;
 - ``view``: every operation, checked; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
+  ``retention``: packing history to an age (snapshots hold it back) and
+  whether the storage keeps any;
 - ``database``: opening a store and running transactions; ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
   are staged (for ``put``, SFTP and CDMI), small reads on the event loop;

@@ -41,6 +41,7 @@ from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import ROOT_KEY, Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
+from omsh.store.retention import require_history
 from omsh.store.schema import upgrade
 from omsh.store.view import StoreView
 
@@ -212,8 +213,11 @@ class Store:
         """Run *work* on a read-only historical connection: the state just before *before*.
 
         The one way omsh opens the past (``--at`` and ``history``): its own
-        transaction manager, aborted and closed whatever *work* does.
+        transaction manager, aborted and closed whatever *work* does.  A
+        storage that keeps no history refuses in one line
+        (:class:`~omsh.store.retention.NoHistoryKept`).
         """
+        require_history(self.db)
         manager = transaction.TransactionManager(explicit=True)
         connection = self.db.open(transaction_manager=manager, before=before)
         try:
