@@ -20,15 +20,14 @@ from omsh.store.database import Store
 from omsh.store.ids import new_object_id
 from omsh.store.model import Container
 from omsh.store.retention import (
-    NO_HISTORY,
     check_snapshots,
     footprint,
     keep_moment,
-    keeps_history,
     pack_store,
     plan_pack,
 )
 from omsh.store.snapshots import create_snapshot
+from omsh.store.storages import NO_HISTORY, keeps_history
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver
 from tests.e2e import OMSH
@@ -469,6 +468,12 @@ def test_history_free_relstorage_says_it_keeps_no_history(tmp_path, registry) ->
         assert status == 1
         assert out.splitlines()[0] == f"SNAPSHOT snapshot s1 ({txns[-1]}): {NO_HISTORY}"
         assert admin.ok("cat /f").encode() == VERSIONS[-1]
+        # A snapshot (one recorded by other means above) cannot be taken, nor read
+        # through a traceback, nor restored from, nor undone to.
+        for line in ("snapshot create s2", "ls /.snapshots/s1", "restore /f --at s1"):
+            status, out, err = admin(line)
+            assert status == 1 and err.count("\n") == 1 and "internal error" not in err, line
+        assert admin(f"undo {txns[-1]}")[0] in (1, 3)
 
 
 def test_history_preserving_relstorage_keeps_it(tmp_path, registry) -> None:

@@ -14,6 +14,7 @@ from omsh.commands.formatting import printable, render_table
 from omsh.commands.history import local_time
 from omsh.errors import UsageError
 from omsh.store.snapshots import drop_snapshot, take_snapshot, visible_snapshots
+from omsh.store.storages import require_history
 
 
 class Snapshot(Command):
@@ -47,6 +48,8 @@ class Snapshot(Command):
             return
         if name is None:
             raise UsageError(f"snapshot {action} needs a NAME")
+        if action == "create":  # a snapshot of a storage that keeps no past reads nothing
+            require_history(inv.store.db)
         change = take_snapshot if action == "create" else drop_snapshot
         snapshot = inv.view(lambda view: change(view, name), write=True)
         verb = "created" if action == "create" else "removed"

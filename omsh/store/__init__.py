@@ -25,8 +25,8 @@ circle):
 - ``view``: every operation, checked; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
-  ``retention``: packing history to an age (snapshots hold it back) and
-  whether the storage keeps any;
+  ``storages``: whether the storage keeps the past; ``retention``:
+  packing history to an age (snapshots hold it back);
 - ``database``: opening a store and running transactions; ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
   are staged (for ``put``, SFTP and CDMI), small reads on the event loop;

@@ -34,15 +34,15 @@ from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError, POSKeyError, ReadOnlyHistoryError
 from ZODB.utils import p64, u64
 
-from omsh.errors import AlreadyExists, PermissionDenied
+from omsh.errors import AlreadyExists, OmshError, PermissionDenied
 from omsh.store.access import ADMIN_GROUP
 from omsh.store.asof import HistoricalView, When, nothing_then
 from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
 from omsh.store.model import ROOT_KEY, Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
-from omsh.store.retention import require_history
 from omsh.store.schema import upgrade
+from omsh.store.storages import require_history
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,13 @@ class ConflictPersists(AlreadyExists):
 
     def __init__(self) -> None:
         super().__init__(None, "concurrent update conflict; try again")
+
+
+class RecordMissing(OmshError):
+    """A record the tree refers to is not in the storage (packed away, or damage)."""
+
+    def __init__(self) -> None:
+        super().__init__("part of the store is missing (packed away, or damaged); run 'omsh check'")
 
 
 class Store:
@@ -149,6 +156,10 @@ class Store:
             except ReadOnlyHistoryError:  # a write reached the past: never partial
                 manager.abort()
                 raise PermissionDenied(None, "the past is read-only") from None
+            except POSKeyError:  # a record gone: a snapshot packed by another tool, damage
+                manager.abort()
+                log.exception("a record is missing")
+                raise RecordMissing() from None
             except ConflictError:
                 manager.abort()
                 log.info("conflict on attempt %d; retrying", attempt + 1)
@@ -200,7 +211,14 @@ class Store:
             root = then.root().get(ROOT_KEY)
             if root is None:
                 raise nothing_then(when)
-            return self.run(lambda now: work(root, now, p64(u64(before) - 1)), write=write)
+
+            def both(now: StoreRoot) -> T:
+                try:
+                    return work(root, now, p64(u64(before) - 1))
+                except POSKeyError:  # packed away since: before run() calls it damage
+                    raise nothing_then(when) from None
+
+            return self.run(both, write=write)
 
         try:
             return self.read_before(before, on)
@@ -215,7 +233,7 @@ class Store:
         The one way omsh opens the past (``--at`` and ``history``): its own
         transaction manager, aborted and closed whatever *work* does.  A
         storage that keeps no history refuses in one line
-        (:class:`~omsh.store.retention.NoHistoryKept`).
+        (:class:`~omsh.store.storages.NoHistoryKept`).
         """
         require_history(self.db)
         manager = transaction.TransactionManager(explicit=True)

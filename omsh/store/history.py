@@ -192,7 +192,8 @@ def _revisions(
     seen: dict[bytes, dict[str, Any]] = {}
     own: set[bytes] = set()
     for oid in oids:
-        for info in history(oid, size):
+        # By keyword: RelStorage's is history(oid, version=None, size=1).
+        for info in history(oid, size=size):
             seen.setdefault(info["tid"], info)
             if oid == oids[0]:
                 own.add(info["tid"])

@@ -13,10 +13,12 @@ pack time is never later than its transaction
 (:func:`~omsh.store.snapshots.pack_horizon`), so its tree stays readable.
 
 Not every storage keeps history: a RelStorage configured history-free
-(``keep-history false``) keeps only the current state.  :func:`keeps_history`
-tells, and :meth:`Store.read_before <omsh.store.database.Store.read_before>`
-(every read of the past: ``--at``, ``history``) refuses with one line,
-:class:`NoHistoryKept`, rather than reading something that is not the past.
+(``keep-history false``) keeps only the current state.
+:func:`~omsh.store.storages.keeps_history` tells, and
+:meth:`Store.read_before <omsh.store.database.Store.read_before>` (every
+read of the past: ``--at``, ``history``) refuses with one line,
+:class:`~omsh.store.storages.NoHistoryKept`, rather than reading something
+that is not the past.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from ZODB.FileStorage.FileStorage import FileStorageError
 from ZODB.POSException import POSKeyError
 from ZODB.utils import p64, u64
 
-from omsh.errors import AlreadyExists, OmshError, UsageError
+from omsh.errors import AlreadyExists, UsageError
 from omsh.store.asof import parse_moment
 from omsh.store.metadata import format_timestamp
 from omsh.store.model import StoreRoot
 from omsh.store.snapshots import SNAPSHOTS_NAME, NamedSnapshot, list_snapshots, pack_horizon
+from omsh.store.storages import NoHistoryKept, require_history
 from omsh.store.views import VIEWS_NAME
 
 if TYPE_CHECKING:
@@ -46,7 +49,6 @@ if TYPE_CHECKING:
 
     from omsh.store.database import Store
 
-NO_HISTORY = "this storage keeps no history (RelStorage with keep-history off)"
 #: How far before a snapshot's transaction a pack held back by it goes: a
 #: pack time is a float (a few tenths of a microsecond apart, where
 #: transaction ids are 14 ns apart), and rounding it to a transaction id
@@ -66,33 +68,6 @@ class PackRunning(AlreadyExists):
 
     def __init__(self) -> None:
         super().__init__(None, "a pack is already running; try again when it is done")
-
-
-class NoHistoryKept(OmshError):
-    """The storage keeps only the current state: there is no past to read or pack."""
-
-    def __init__(self) -> None:
-        super().__init__(NO_HISTORY)
-
-
-def keeps_history(db: ZODB.DB) -> bool:
-    """Whether *db*'s storage keeps old revisions until a pack.
-
-    RelStorage says so in its ``keep_history`` property (its
-    ``keep-history`` option; its ``supportsUndo`` is only there when true).
-    FileStorage and MappingStorage always keep history, and so does ZEO in
-    front of them.  (A ZEO client cannot see how the server's storage is
-    configured: a ZEO server in front of a history-free RelStorage is not
-    detected here.)
-    """
-    keep = getattr(db.storage, "keep_history", None)
-    return True if keep is None else bool(keep)
-
-
-def require_history(db: ZODB.DB) -> None:
-    """Refuse with :class:`NoHistoryKept` unless *db* keeps history."""
-    if not keeps_history(db):
-        raise NoHistoryKept()
 
 
 # -- packing ---------------------------------------------------------------

@@ -39,6 +39,7 @@ from ZODB.utils import p64, u64
 from omsh.errors import AlreadyExists, NotFound, PermissionDenied
 from omsh.store.model import MOUNT_ATTRIBUTE, ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.names import validate_name
+from omsh.store.storages import require_history
 
 if TYPE_CHECKING:
     from omsh.store.view import StoreView
@@ -197,6 +198,7 @@ class PastOpener:
         if not self._open:
             outer.addAfterCommitHook(lambda _ok: self.close())
             outer.addAfterAbortHook(self.close)
+        require_history(self._current.db())
         manager = transaction.TransactionManager(explicit=True)
         then = self._current.db().open(
             transaction_manager=manager, before=p64(u64(snapshot.tid) + 1)
