@@ -17,4 +17,5 @@ FAMILIES = (
     "omsh.commands.query",
     "omsh.commands.maintenance",
     "omsh.commands.usage",
+    "omsh.commands.watch",
 )

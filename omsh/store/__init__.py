@@ -25,7 +25,8 @@ circle):
 - ``database``: opening a store and running transactions; ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
   are staged (for ``put``, SFTP and CDMI), small reads on the event loop;
-  ``history``: an object's kept revisions and what each changed.
+  ``history``: an object's kept revisions and what each changed;
+  ``changes``: the change feed (``watch``) read from the transaction log.
 """
 
 from omsh.store.access import Perm, Principal, check_access

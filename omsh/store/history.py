@@ -155,7 +155,7 @@ def tid_text(tid: bytes) -> str:
     return tid.hex()
 
 
-def _users(info: dict[str, Any]) -> tuple[str, ...]:
+def transaction_users(info: dict[str, Any]) -> tuple[str, ...]:
     listed = info.get(USERS_KEY) or info.get("extension", {}).get(USERS_KEY)
     if listed:
         return tuple(str(name) for name in listed)
@@ -230,7 +230,7 @@ def object_history(
             break  # the revision before the last asked for, read only to compare
         else:
             changes = ("created",) if _is_creation(snapshots[index], info) else ("oldest kept",)
-        entries.append(Entry(tid_text(info["tid"]), info["time"], _users(info), changes))
+        entries.append(Entry(tid_text(info["tid"]), info["time"], transaction_users(info), changes))
     entries = entries[: _ALL if limit is None else limit]
     complete = len(revisions) < wanted
     created = complete and bool(entries) and entries[-1].changes == ("created",)
