@@ -262,9 +262,6 @@ class Feed:
             raise UsageError(f"--since {since}: give a transaction id (16 hex digits)")
         if tid > last:
             raise UsageError(f"--since {since}: that is in the future")
-        first = next(iter(self._log(p64(0), last)), None)
-        if first is not None and tid < first.tid:
-            raise packed_away(since)
         following = next(iter(self._log(p64(u64(tid) + 1), last)), None)
         if following is not None and following.status == "p":
             raise packed_away(since)  # FileStorage marks what a pack has thinned out
