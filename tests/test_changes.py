@@ -14,7 +14,7 @@ import time
 import pytest
 
 from omsh.commands.base import Interrupt
-from omsh.store.changes import Feed
+from omsh.store.changes import Feed, StoreClosed
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver, zeo_store
 from tests.test_at import memory_store
@@ -234,3 +234,12 @@ def test_a_feed_starts_at_now_and_advances(store, homes) -> None:
     [change] = feed.poll()
     assert (change.event, change.path, change.users) == ("created", "/n", ("admin",))
     assert feed.position == last_tid(store) and feed.poll() == []
+
+
+def test_a_feed_of_a_closed_store_says_so(tmp_path) -> None:
+    with memory_store(tmp_path) as store:
+        store.bootstrap(admin_password="admin-secret")
+        feed = Feed(store, lambda root: StoreView.for_user(root, "admin"))
+        store.db.close()
+        with pytest.raises(StoreClosed, match="the server is stopping"):
+            feed.wait(1.0)

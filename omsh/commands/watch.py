@@ -20,6 +20,9 @@ from omsh.store.changes import Change, Feed, watch_scope
 from omsh.store.query import parse_query
 from omsh.store.view import StoreView
 
+PATH_HELP = "only changes at or below PATH (default: the whole tree)"
+QUERY_HELP = "only objects whose metadata matched EXPR then (see help query)"
+UNTIL_HELP = "stop at the last transaction committed when watch started"
 #: How long a follow waits without news before checking the client is still there.
 PROBE_EVERY = 1.0
 
@@ -38,29 +41,10 @@ class Watch(Command):
     name = "watch"
     summary = "follow changes to objects as they are committed (a change feed)"
     arguments = (
-        arg(
-            "path",
-            nargs="?",
-            metavar="PATH",
-            complete=Complete.PATH,
-            help="only changes at or below PATH (default: the whole tree)",
-        ),
-        arg(
-            "--query",
-            metavar="EXPR",
-            complete=Complete.QUERY,
-            help="only objects whose metadata matched EXPR then (see help query)",
-        ),
-        arg(
-            "--since",
-            metavar="TXN",
-            help="start after this transaction id (16 hex digits), not at now",
-        ),
-        arg(
-            "--until-now",
-            action="store_true",
-            help="stop at the last transaction committed when watch started",
-        ),
+        arg("path", nargs="?", metavar="PATH", complete=Complete.PATH, help=PATH_HELP),
+        arg("--query", metavar="EXPR", complete=Complete.QUERY, help=QUERY_HELP),
+        arg("--since", metavar="TXN", help="start after this transaction id, not at now"),
+        arg("--until-now", action="store_true", help=UNTIL_HELP),
     )
     details: ClassVar[str] = """
     One event per changed object per transaction, oldest first: the time

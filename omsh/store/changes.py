@@ -48,7 +48,7 @@ from ZODB.utils import get_pickle_metadata, p64, u64
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.asof import HistoricalView
 from omsh.store.database import ROOT_KEY, Store
-from omsh.store.history import Revision, describe, tid_text, transaction_users
+from omsh.store.history import Entry, Revision, describe, tid_text, transaction_users
 from omsh.store.index import indexed_values
 from omsh.store.model import Container, StoreObject, StoreRoot
 from omsh.store.query import Node
@@ -76,32 +76,34 @@ class NotFollowable(OmshError):
         super().__init__("this storage keeps no transaction log to follow")
 
 
+class StoreClosed(OmshError):
+    """The store was closed while a feed was followed."""
+
+    def __init__(self) -> None:
+        super().__init__("the store was closed (the server is stopping)")
+
+
 def packed_away(tid: str) -> NotFound:
     """The error for a resume point older than what the storage still keeps."""
     return NotFound(None, f"--since {tid}: the history from then was packed away")
 
 
 @dataclass(frozen=True)
-class Change:
-    """One event: what happened to one object in one transaction."""
+class Change(Entry):
+    """One event: what happened to one object in one transaction.
 
-    tid: str
-    time: float
-    users: tuple[str, ...]
+    :attr:`changes` lists every kind of change the transaction made to the
+    object (of :data:`KINDS`).
+    """
+
     #: The main kind (the first of :data:`KINDS` among :attr:`changes`).
-    event: str
-    path: str
-    type: str
-    #: Every kind of change the transaction made to the object.
-    changes: tuple[str, ...]
+    event: str = ""
+    path: str = ""
+    type: str = ""
     #: What changed, in ``history``'s words.
-    detail: tuple[str, ...]
+    detail: tuple[str, ...] = ()
     #: Where a moved object was before.
     source: str | None = None
-
-    @property
-    def user(self) -> str:
-        return ",".join(self.users) or "unknown"
 
     def document(self) -> dict[str, object]:
         """The JSON form (keys documented in ``watch --help``)."""
@@ -237,7 +239,7 @@ class Feed:
         storage = store.db.storage
         if not callable(getattr(storage, "iterator", None)):
             raise NotFollowable()
-        last = cast(bytes, store.db.lastTransaction())
+        last = self.last
         if since is None:
             self._position = last
         else:
@@ -249,8 +251,15 @@ class Feed:
 
     @property
     def last(self) -> bytes:
-        """The storage's last committed transaction now."""
-        return cast(bytes, self.store.db.lastTransaction())
+        """The storage's last committed transaction now.
+
+        Raises :class:`StoreClosed` once the database is closed (a server
+        stopping while a feed is followed).
+        """
+        last = getattr(self.store.db.storage, "lastTransaction", None)
+        if last is None:
+            raise StoreClosed()
+        return cast(bytes, last())
 
     def _resume_point(self, since: str, last: bytes) -> bytes:
         """Check *since* is a transaction id still covered by the kept history."""
@@ -277,8 +286,9 @@ class Feed:
         """
         storage = self.store.db.storage
         for attempt in range(LOG_READ_TRIES):
-            log = storage.iterator(start, stop)
+            log = None
             try:
+                log = storage.iterator(start, stop)
                 found: list[_Logged] = []
                 for record in log:
                     found.append(_Logged.of(record))
@@ -368,7 +378,7 @@ class Feed:
         for record in txn.records:
             for gone in txn.removed(record):
                 old = Revision.of(gone)
-                event = Change(*stamp, "removed", old.path, old.kind, ("removed",), ("removed",))
+                event = Change(*stamp, ("removed",), "removed", old.path, old.kind, ("removed",))
                 if self._shows(now, txn.before_root, tid, gone, event):
                     changes.append(event)
             new_obj = record.after
@@ -386,7 +396,7 @@ class Feed:
                 source = old.path if old.path != new.path else None
             if not kinds:
                 continue
-            event = Change(*stamp, kinds[0], new.path, new.kind, tuple(kinds), detail, source)
+            event = Change(*stamp, tuple(kinds), kinds[0], new.path, new.kind, detail, source)
             if self._shows(now, txn.after_root, tid, new_obj, event):
                 changes.append(event)
         changes.sort(key=lambda change: (KINDS.index(change.event) != 1, change.path))
