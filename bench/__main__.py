@@ -16,7 +16,10 @@ module of its own:
 ``complete``           Tab completion in a container of 100,000 children vs
                        listing it, in process (:mod:`bench.complete_bench`);
 ``at``                 ``cat --at`` 1,000 transactions back and ``ls --at`` of
-                       10,000 children vs now, in process (:mod:`bench.at_bench`).
+                       10,000 children vs now, in process (:mod:`bench.at_bench`);
+``watch``              latency from a commit (ssh ``put``, CDMI PUT) to its
+                       event at a running ``watch --json`` over SSH
+                       (:mod:`bench.watch_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -43,6 +46,7 @@ GROUPS = {
     "sftp": ("bench.sftp_bench", "SFTPBench"),
     "complete": ("bench.complete_bench", "CompleteBench"),
     "at": ("bench.at_bench", "AtBench"),
+    "watch": ("bench.watch_bench", "WatchBench"),
 }
 DEFAULT = "ssh"
 
