@@ -15,6 +15,7 @@ import pytest
 
 from omsh.commands.base import Interrupt
 from omsh.store.changes import Feed, StoreClosed
+from omsh.store.content import ContentUpload
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver, zeo_store
 from tests.test_at import memory_store
@@ -243,3 +244,33 @@ def test_a_feed_of_a_closed_store_says_so(tmp_path) -> None:
         store.db.close()
         with pytest.raises(StoreClosed, match="the server is stopping"):
             feed.wait(1.0)
+
+
+def test_removals_from_a_container_of_many_buckets(store, homes, alice) -> None:
+    """Children spread over many B-tree buckets: those removed (some buckets emptied,
+    one name replaced by a move) are found from the buckets rewritten, no more."""
+    names = [f"f{index:03d}" for index in range(200)]
+
+    def fill(root) -> None:
+        view = StoreView.for_user(root, "alice")
+        view.make_container("/home/alice/many")
+        for name in names:
+            with ContentUpload(store.temporary_directory()) as upload:
+                view.store_data(f"/home/alice/many/{name}", upload)
+
+    store.run(fill)
+    start = last_tid(store)
+    gone = [*names[50:100], "f150"]
+
+    def remove(root) -> None:
+        view = StoreView.for_user(root, "alice")
+        for name in gone:
+            view.remove(f"/home/alice/many/{name}")
+        view.move("/home/alice/many/f160", "/home/alice/many/f170")
+
+    store.run(remove)
+    found = summary(events(alice, start, "/home/alice/many"))
+    assert sorted(found) == sorted(
+        [("removed", f"/home/alice/many/{name}") for name in [*gone, "f170"]]
+        + [("moved", "/home/alice/many/f170")]
+    )

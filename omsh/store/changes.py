@@ -17,9 +17,11 @@ compared:
 * removals leave no record of their own: the parent container is touched
   whenever a name is added or removed (:class:`StoreView`), so a changed
   container whose child count fell by more than the children that arrived
-  in it is diffed by name; a name gone whose object did not move elsewhere
-  in the same transaction is ``removed`` (one event for a removed subtree,
-  at its top).  A container's own children changing is not its own event.
+  in it lost some.  They are found in the B-tree buckets the transaction
+  rewrote (entries naming a child of that container), so the cost does not
+  grow with the container; one whose object did not move elsewhere in the
+  same transaction is ``removed`` (one event for a removed subtree, at its
+  top).  A container's own children changing is not its own event.
 
 Other records (the catalog, the audit trail, principals, B-tree buckets)
 are never events.
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 from ZODB.Connection import Connection
@@ -56,6 +58,8 @@ from omsh.store.view import StoreView
 
 #: Classes whose records are tree objects (module, class), as pickles name them.
 TREE_CLASSES = frozenset({("omsh.store.model", "Container"), ("omsh.store.model", "DataObject")})
+#: Classes of the B-tree records a container's children live in.
+NAME_TREES = frozenset({("BTrees.OOBTree", "OOBucket"), ("BTrees.OOBTree", "OOBTree")})
 #: The order in which an event's kind is chosen among its changes.
 KINDS = ("created", "removed", "moved", "content", "metadata", "acl", "owner")
 #: Transactions read per :meth:`Feed.poll` at most, so a long catch-up streams.
@@ -139,11 +143,6 @@ def _kinds(old: Revision, new: Revision) -> list[str]:
     return kinds
 
 
-def _own(revision: Revision) -> Revision:
-    """*revision* without its children: what ``describe`` says of the object itself."""
-    return replace(revision, children=frozenset())
-
-
 def _under(path: str, scope: str) -> bool:
     return scope == "/" or path == scope or path.startswith(scope + "/")
 
@@ -160,14 +159,23 @@ class _Record:
 class _Transaction:
     """The tree objects one transaction wrote, loaded before and after it."""
 
-    def __init__(self, then: Connection, after: Connection, oids: list[bytes]) -> None:
+    def __init__(self, then: Connection, after: Connection, logged: _Logged) -> None:
+        self.then, self.after = then, after
         self.before_root = cast(StoreRoot, then.root().get(ROOT_KEY))
         self.after_root = cast(StoreRoot, after.root()[ROOT_KEY])
-        self.records = [_Record(oid, _load(then, oid), _load(after, oid)) for oid in oids]
+        self.records = [_Record(oid, _load(then, oid), _load(after, oid)) for oid in logged.oids]
         self.written = {record.oid for record in self.records if record.after is not None}
+        self.names = logged.names
 
     def removed(self, record: _Record) -> Iterator[StoreObject]:
-        """Children gone from *record*'s container (as they were), not moved elsewhere."""
+        """Children gone from *record*'s container (as they were), not moved elsewhere.
+
+        Only looked for when the container's count fell by more than the
+        children that arrived in it; then among the entries of the B-tree
+        records (buckets) the transaction rewrote whose value was a child
+        of this container under its own name, so a container of any size
+        costs a few buckets, not a scan of its names.
+        """
         old, new = record.before, record.after
         if not isinstance(old, Container) or not isinstance(new, Container):
             return
@@ -179,21 +187,31 @@ class _Transaction:
             and (other.before is None or other.before.path != other.after.path)
         )
         if len(old) + arrived <= len(new):
-            return  # nothing left: no need to compare the names
-        kept = set(new.names())
-        for name, child in old.items():
-            replaced = name in kept and cast(StoreObject, new.get(name))._p_oid != child._p_oid
-            if (name not in kept or replaced) and child._p_oid not in self.written:
-                yield child
+            return  # nothing left
+        seen: set[bytes] = set()
+        for oid in self.names:
+            bucket = _load(self.then, oid)
+            for name, child in bucket.items() if bucket is not None else ():
+                if not isinstance(child, StoreObject) or child._p_oid in seen:
+                    continue
+                if child.__parent__ is not old or child.__name__ != name:
+                    continue  # another container's, or the ID map's
+                seen.add(cast(bytes, child._p_oid))
+                now = new.get(name)
+                if now is not None and now._p_oid == child._p_oid:
+                    continue
+                if child._p_oid not in self.written:
+                    yield child
 
 
-def _load(connection: Connection, oid: bytes) -> StoreObject | None:
+def _load(connection: Connection, oid: bytes) -> Any:
+    """The object *oid* as *connection* reads it, or None if it did not exist then."""
     try:
         obj = connection.get(oid)
         obj._p_activate()
     except (POSKeyError, KeyError):
         return None
-    return cast(StoreObject, obj)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -203,17 +221,24 @@ class _Logged:
     tid: bytes
     status: str
     users: tuple[str, ...]
+    #: Records of tree objects (containers, data objects).
     oids: tuple[bytes, ...]
+    #: Records of B-trees keyed by names (children, among others).
+    names: tuple[bytes, ...]
 
     @classmethod
     def of(cls, record: Any) -> _Logged:
-        oids = tuple(
-            cast(bytes, data.oid)
-            for data in record
-            if data.data is not None and get_pickle_metadata(data.data) in TREE_CLASSES
-        )
+        oids: list[bytes] = []
+        names: list[bytes] = []
+        for data in record:
+            kind = get_pickle_metadata(data.data) if data.data is not None else None
+            if kind in TREE_CLASSES:
+                oids.append(data.oid)
+            elif kind in NAME_TREES:
+                names.append(data.oid)
         users = transaction_users({"user_name": record.user, "extension": record.extension})
-        return cls(cast(bytes, record.tid), getattr(record, "status", " "), users, oids)
+        status = getattr(record, "status", " ")
+        return cls(cast(bytes, record.tid), status, users, tuple(oids), tuple(names))
 
 
 class Feed:
@@ -357,12 +382,11 @@ class Feed:
     def _transaction_events(self, now: StoreView, record: _Logged) -> list[Change]:
         tid = record.tid
         stamp = (tid_text(tid), float(TimeStamp(tid).timeTime()), record.users)
-        oids = list(record.oids)
 
         def compare(then: Connection) -> list[Change]:
             return self.store.read_before(
                 p64(u64(tid) + 1),
-                lambda after: self._compare(now, tid, stamp, _Transaction(then, after, oids)),
+                lambda after: self._compare(now, tid, stamp, _Transaction(then, after, record)),
             )
 
         return self.store.read_before(tid, compare)
@@ -377,22 +401,22 @@ class Feed:
         changes: list[Change] = []
         for record in txn.records:
             for gone in txn.removed(record):
-                old = Revision.of(gone)
+                old = Revision.of(gone, names=False)
                 event = Change(*stamp, ("removed",), "removed", old.path, old.kind, ("removed",))
                 if self._shows(now, txn.before_root, tid, gone, event):
                     changes.append(event)
             new_obj = record.after
             if new_obj is None:
                 continue
-            new = Revision.of(new_obj)
+            new = Revision.of(new_obj, names=False)
             detail: tuple[str, ...]
             source: str | None
             if record.before is None:
                 kinds, detail, source = ["created"], ("created",), None
             else:
-                old = Revision.of(record.before)
+                old = Revision.of(record.before, names=False)
                 kinds = _kinds(old, new)
-                detail = describe(_own(old), _own(new))
+                detail = describe(old, new)
                 source = old.path if old.path != new.path else None
             if not kinds:
                 continue

@@ -67,10 +67,11 @@ class Revision:
     children: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def of(cls, obj: StoreObject) -> Revision:
+    def of(cls, obj: StoreObject, *, names: bool = True) -> Revision:
+        """*obj*'s state; without its children's *names* (a big container's cost) if asked."""
         data = obj if isinstance(obj, DataObject) else None
         size, sha256, mimetype = (data.size, data.sha256, data.mimetype) if data else (0, "", "")
-        children = frozenset(obj.names()) if isinstance(obj, Container) else frozenset()
+        children = frozenset(obj.names()) if isinstance(obj, Container) and names else frozenset()
         state = (obj.path, obj.kind, obj.owner, obj.ctime, obj.mtime, obj.metadata)
         return cls(*state, tuple(obj.acl), size, sha256, mimetype, children)
 
