@@ -14,6 +14,7 @@ import time
 import pytest
 
 from omsh.commands.base import Interrupt
+from omsh.commands.watch import FOLLOWING, MAX_FOLLOWING
 from omsh.store.changes import Feed, StoreClosed
 from omsh.store.content import ContentUpload
 from omsh.store.view import StoreView
@@ -274,3 +275,30 @@ def test_removals_from_a_container_of_many_buckets(store, homes, alice) -> None:
         [("removed", f"/home/alice/many/{name}") for name in [*gone, "f170"]]
         + [("moved", "/home/alice/many/f170")]
     )
+
+
+def test_live_follows_are_bounded(store, homes, alice) -> None:
+    """Each live watch holds a worker thread: past MAX_FOLLOWING the next is refused."""
+    watchers = []
+    for _ in range(MAX_FOLLOWING):
+        watcher = ShellDriver(alice.store, alice.registry, "alice")
+        watcher.interrupt = Interrupt()
+        thread = threading.Thread(target=watcher, args=("watch ~",))
+        thread.start()
+        watchers.append((watcher, thread))
+    try:
+        deadline = time.monotonic() + 10
+        while FOLLOWING._value and time.monotonic() < deadline:  # all following
+            time.sleep(0.02)
+        status, _, err = alice("watch ~")
+        assert status == 1
+        assert (
+            err == f"omsh: watch: {MAX_FOLLOWING} watches are following already; try again later\n"
+        )
+        assert alice("watch --until-now ~")[0] == 0  # a replay is not a follow
+    finally:
+        for watcher, thread in watchers:
+            assert watcher.interrupt is not None
+            watcher.interrupt.set()
+            thread.join(10)
+    assert FOLLOWING._value == MAX_FOLLOWING

@@ -21,6 +21,7 @@ import pytest
 
 from tests.cdmi_http import CdmiClient, basic
 from tests.e2e import ADMIN_PASSWORD, OmshServer
+from tests.terminal import Terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -125,6 +126,26 @@ def test_ctrl_c_under_ssh_tt_ends_a_watch_with_130(served) -> None:
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait(10)
+
+
+def test_watch_in_the_interactive_shell_is_never_paged_and_stops_at_ctrl_c(
+    served, tmp_path
+) -> None:
+    """More events than the screen has rows go by as they come (no pager holds them)."""
+    assert served.ssh("mkdir /live").status == 0
+    terminal = Terminal(served.ssh_argv("-tt"), tmp_path)
+    try:
+        terminal.wait_for("admin@omsh:/$")
+        terminal.type("watch /live")
+        terminal.press("Enter")
+        time.sleep(1.0)
+        names = " ".join(f"/live/n{index:02d}" for index in range(40))
+        assert served.ssh(f"mkdir {names}").status == 0
+        terminal.wait_for("created  /live/n39")
+        terminal.press("C-c")
+        terminal.wait_for("^C\nadmin@omsh:/$")
+    finally:
+        terminal.close()
 
 
 def open_feed(served: OmshServer, query: str) -> http.client.HTTPResponse:

@@ -10,12 +10,14 @@ idle).  It runs until Ctrl-C (exit 130) or until the client goes away;
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 
 from omsh.commands.arguments import CommandParser, Complete, arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable
 from omsh.commands.history import local_time
+from omsh.errors import OmshError
 from omsh.store.changes import Change, Feed, watch_scope
 from omsh.store.query import parse_query
 from omsh.store.view import StoreView
@@ -23,6 +25,9 @@ from omsh.store.view import StoreView
 PATH_HELP = "only changes at or below PATH (default: the whole tree)"
 QUERY_HELP = "only objects whose metadata matched EXPR then (see help query)"
 UNTIL_HELP = "stop at the last transaction committed when watch started"
+#: Live follows at once: each holds a worker thread (of the server's 32) while it waits.
+MAX_FOLLOWING = 8
+FOLLOWING = threading.BoundedSemaphore(MAX_FOLLOWING)
 #: How long a follow waits without news before checking the client is still there.
 PROBE_EVERY = 1.0
 
@@ -60,7 +65,8 @@ class Watch(Command):
     --since TXN it first replays every kept transaction after TXN (give
     the last txn you saw to resume). An id older than the kept history
     (packed away) is refused (exit 3). Without --until-now it follows
-    until Ctrl-C (exit 130) or until the connection closes.
+    until Ctrl-C (exit 130) or until the connection closes; at most 8 such
+    live watches run at once on a server (each holds a worker thread).
 
     --json: one line per event, flushed at once: {"txn": "HEX16", "time":
     EPOCH, "user": "alice", "users": ["alice"], "event": "moved", "path":
@@ -88,19 +94,40 @@ class Watch(Command):
             query=query,
             since=args.since,
         )
-        until = feed.last if args.until_now else None
-        while True:
-            inv.check_cancelled()
-            for change in feed.poll(until):
-                inv.emit(change.document(), change_line(change))
-            inv.out.flush()
-            if until is not None:
-                if feed.reached(until):
-                    break
-            elif not feed.wait(PROBE_EVERY, inv.check_cancelled):
-                inv.out.probe()  # the client may have gone while nothing happened
-        if inv.json:
-            inv.out.json({"until": feed.position})
+        if args.until_now:
+            _replay(inv, feed, feed.last)
+            return
+        if not FOLLOWING.acquire(blocking=False):
+            raise OmshError(f"{MAX_FOLLOWING} watches are following already; try again later")
+        try:
+            _follow(inv, feed)
+        finally:
+            FOLLOWING.release()
+
+
+def _emit(inv: Invocation, feed: Feed, until: bytes | None) -> None:
+    """Print the next events, flushed at once."""
+    for change in feed.poll(until):
+        inv.emit(change.document(), change_line(change))
+    inv.out.flush()
+
+
+def _replay(inv: Invocation, feed: Feed, until: bytes) -> None:
+    """Every event up to *until*, then (``--json``) where to resume from."""
+    while not feed.reached(until):
+        inv.check_cancelled()
+        _emit(inv, feed, until)
+    if inv.json:
+        inv.out.json({"until": feed.position})
+
+
+def _follow(inv: Invocation, feed: Feed) -> None:
+    """Events as they are committed, until Ctrl-C or the client is gone (both raise)."""
+    while True:
+        inv.check_cancelled()
+        _emit(inv, feed, None)
+        if not feed.wait(PROBE_EVERY, inv.check_cancelled):
+            inv.out.probe()  # the client may have gone while nothing happened
 
 
 COMMANDS = (Watch,)
