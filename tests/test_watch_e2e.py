@@ -41,6 +41,10 @@ def last_txn(served: OmshServer, path: str = "/") -> str:
     return json.loads(result.out.splitlines()[-1])["until"]
 
 
+#: What the server logs when a session finds its client gone.
+ENDED = "session of alice ended early: connection closed by client"
+
+
 def lines_of(stream: IO[bytes]) -> queue.Queue[bytes]:
     """Lines read from *stream* by a thread, as they come."""
     found: queue.Queue[bytes] = queue.Queue()
@@ -83,6 +87,7 @@ def test_a_replay_over_ssh(served) -> None:
 
 
 def test_a_live_watch_receives_puts_from_another_client_then_is_killed(served) -> None:
+    ended_before = served.log.read_text().count(ENDED)
     watcher = subprocess.Popen(
         [*served.ssh_argv(user="alice"), "watch --json /home/alice"],
         stdin=subprocess.DEVNULL,
@@ -102,7 +107,11 @@ def test_a_live_watch_receives_puts_from_another_client_then_is_killed(served) -
     finally:
         watcher.kill()
         watcher.wait(10)
-    # The server goes on serving (the watching session ends when it finds the client gone).
+    # Idle, the watch finds its client gone within a second or so and ends its session.
+    deadline = time.monotonic() + 10
+    while served.log.read_text().count(ENDED) == ended_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert served.log.read_text().count(ENDED) == ended_before + 1
     assert served.ssh("rm /home/alice/x /home/alice/y /home/alice/z", user="alice").status == 0
 
 
