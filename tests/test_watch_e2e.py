@@ -96,7 +96,7 @@ def test_a_live_watch_receives_puts_from_another_client_then_is_killed(served) -
     )
     try:
         lines = lines_of(watcher.stdout)
-        time.sleep(1.0)  # logged in and following
+        time.sleep(2.5)  # following, and idle long enough to probe its live client
         for name in ("x", "y", "z"):
             assert served.ssh(f"put /home/alice/{name}", stdin=b"1", user="alice").status == 0
         events = [json.loads(lines.get(timeout=10)) for _ in range(3)]

@@ -164,7 +164,14 @@ class _Transaction:
         self.before_root = cast(StoreRoot, then.root().get(ROOT_KEY))
         self.after_root = cast(StoreRoot, after.root()[ROOT_KEY])
         self.records = [_Record(oid, _load(then, oid), _load(after, oid)) for oid in logged.oids]
-        self.written = {record.oid for record in self.records if record.after is not None}
+        #: Objects whose path the transaction changed: moved, not removed.
+        self.moved = {
+            record.oid
+            for record in self.records
+            if record.before is not None
+            and record.after is not None
+            and record.before.path != record.after.path
+        }
         self.names = logged.names
 
     def removed(self, record: _Record) -> Iterator[StoreObject]:
@@ -200,7 +207,7 @@ class _Transaction:
                 now = new.get(name)
                 if now is not None and now._p_oid == child._p_oid:
                     continue
-                if child._p_oid not in self.written:
+                if child._p_oid not in self.moved:
                     yield child
 
 
