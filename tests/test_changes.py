@@ -8,7 +8,6 @@ a live follow in a thread stopped by Ctrl-C, and the refusals.  Over real
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 
@@ -20,10 +19,9 @@ from omsh.commands.base import Interrupt
 from omsh.commands.watch import FOLLOWING, MAX_FOLLOWING
 from omsh.store.changes import Feed, StoreClosed
 from omsh.store.content import ContentUpload
-from omsh.store.database import Store
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver, zeo_store
-from tests.test_at import memory_store
+from tests.test_at import CHANGES, memory_store
 
 
 def last_tid(store) -> str:
@@ -308,61 +306,48 @@ def test_live_follows_are_bounded(store, homes, alice) -> None:
     assert FOLLOWING._value == MAX_FOLLOWING
 
 
-#: Changes to /m: store content under a name, set its metadata, rename it, remove it.
-CHANGES = st.lists(
-    st.tuples(
-        st.sampled_from(["put", "meta", "mv", "rm"]),
-        st.sampled_from("abc"),
-        st.sampled_from("abc"),
-    ),
-    min_size=1,
-    max_size=12,
-)
-
-
 @settings(max_examples=25, deadline=None)
 @given(CHANGES, st.integers(min_value=0, max_value=12))
 def test_a_replay_equals_a_model_of_the_changes(registry, changes, resume) -> None:
     """Each change made alone gives exactly the events a model of the container
-    predicts, in order, and a replay resumed after any transaction gives the rest."""
-    with tempfile.TemporaryDirectory() as directory:
-        store = Store.open(data_dir=directory)
-        try:
-            store.bootstrap(admin_password="admin-secret")
-            admin = ShellDriver(store, registry, "admin")
-            admin.ok("mkdir /m")
-            since = last_tid(store)
-            present: set[str] = set()
-            expected: list[tuple[str, tuple[tuple[str, str], ...]]] = []
-            for number, (action, name, other) in enumerate(changes):
-                path, target = f"/m/{name}", f"/m/{other}"
-                if action == "put":
-                    admin.ok(f"put {path}", f"{number}".encode())
-                    made = ("content" if name in present else "created", path)
-                    present.add(name)
-                    expected.append((last_tid(store), (made,)))
-                elif name not in present:
-                    continue
-                elif action == "meta":
-                    admin.ok(f"set-meta {path} tag={number}")
-                    expected.append((last_tid(store), (("metadata", path),)))
-                elif action == "mv" and name != other:
-                    admin.ok(f"mv {path} {target}")
-                    replaced = (("removed", target),) if other in present else ()
-                    present.discard(name)
-                    present.add(other)
-                    expected.append((last_tid(store), (*replaced, ("moved", target))))
-                elif action == "rm":
-                    admin.ok(f"rm {path}")
-                    present.discard(name)
-                    expected.append((last_tid(store), (("removed", path),)))
-            found = events(admin, since, "/m")
-            assert [(d["txn"], (d["event"], d["path"])) for d in found] == [
-                (txn, event) for txn, events_of in expected for event in events_of
-            ]
-            later = expected[min(resume, len(expected) - 1)][0] if expected else since
-            assert [(d["txn"], d["event"]) for d in events(admin, later, "/m")] == [
-                (d["txn"], d["event"]) for d in found if d["txn"] > later
-            ]
-        finally:
-            store.close()
+    predicts, in order, and a replay resumed after any transaction gives the rest.
+
+    ``--at``'s changes: names a b c are stored, tagged, moved to x y z (replacing
+    what is there) and removed."""
+    with memory_store(None) as store:  # memory:// keeps its history while open
+        store.bootstrap(admin_password="admin-secret")
+        admin = ShellDriver(store, registry, "admin")
+        admin.ok("mkdir /m")
+        since = last_tid(store)
+        present: set[str] = set()
+        expected: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        for number, (action, name, other) in enumerate(changes):
+            path, target = f"/m/{name}", f"/m/{other}"
+            if action == "put":
+                admin.ok(f"put {path}", f"{number}".encode())
+                made = ("content" if name in present else "created", path)
+                present.add(name)
+                expected.append((last_tid(store), (made,)))
+            elif name not in present:
+                continue
+            elif action == "meta":
+                admin.ok(f"set-meta {path} tag={number}")
+                expected.append((last_tid(store), (("metadata", path),)))
+            elif action == "mv" and name != other:
+                admin.ok(f"mv {path} {target}")
+                replaced = (("removed", target),) if other in present else ()
+                present.discard(name)
+                present.add(other)
+                expected.append((last_tid(store), (*replaced, ("moved", target))))
+            elif action == "rm":
+                admin.ok(f"rm {path}")
+                present.discard(name)
+                expected.append((last_tid(store), (("removed", path),)))
+        found = events(admin, since, "/m")
+        assert [(d["txn"], (d["event"], d["path"])) for d in found] == [
+            (txn, event) for txn, events_of in expected for event in events_of
+        ]
+        later = expected[min(resume, len(expected) - 1)][0] if expected else since
+        assert [(d["txn"], d["event"]) for d in events(admin, later, "/m")] == [
+            (d["txn"], d["event"]) for d in found if d["txn"] > later
+        ]
