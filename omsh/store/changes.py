@@ -303,13 +303,13 @@ class Feed:
             raise UsageError(f"--since {since}: give a transaction id (16 hex digits)")
         if tid > last:
             raise UsageError(f"--since {since}: that is in the future")
-        following = next(iter(self._log(p64(u64(tid) + 1), last)), None)
+        following = next(iter(self._log(p64(u64(tid) + 1), last, limit=1)), None)
         if following is not None and following.status == "p":
             raise packed_away(since)  # FileStorage marks what a pack has thinned out
         return tid
 
-    def _log(self, start: bytes, stop: bytes) -> list[_Logged]:
-        """The transactions from *start* to *stop* (inclusive), at most :data:`BATCH`.
+    def _log(self, start: bytes, stop: bytes, limit: int = BATCH) -> list[_Logged]:
+        """The transactions from *start* to *stop* (inclusive), at most *limit*.
 
         Read whole while the storage's iterator is open (a FileStorage
         record reads its data from the iterator's file).  A FileStorage
@@ -324,7 +324,7 @@ class Feed:
                 found: list[_Logged] = []
                 for record in log:
                     found.append(_Logged.of(record))
-                    if len(found) >= BATCH:
+                    if len(found) >= limit:
                         break
                 return found
             except (ValueError, OSError):  # FileIterator: "Can't find last transaction"
