@@ -19,7 +19,10 @@ module of its own:
                        ``ls /.snapshots/…`` of 10,000 children vs now, in
                        process (:mod:`bench.at_bench`);
 ``views``              ``ls /.views/NAME`` of 10,000 matches vs ``query`` of
-                       the same, in process (:mod:`bench.views_bench`).
+                       the same, in process (:mod:`bench.views_bench`);
+``watch``              latency from a commit (ssh ``put``, CDMI PUT) to its
+                       event at a running ``watch --json`` over SSH
+                       (:mod:`bench.watch_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -47,6 +50,7 @@ GROUPS = {
     "complete": ("bench.complete_bench", "CompleteBench"),
     "at": ("bench.at_bench", "AtBench"),
     "views": ("bench.views_bench", "ViewsBench"),
+    "watch": ("bench.watch_bench", "WatchBench"),
 }
 DEFAULT = "ssh"
 

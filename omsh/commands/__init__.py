@@ -20,4 +20,5 @@ FAMILIES = (
     "omsh.commands.history",
     "omsh.commands.snapshots",
     "omsh.commands.views",
+    "omsh.commands.watch",
 )
