@@ -575,13 +575,14 @@ def _conflicting_writer(store: Store, attempts: list[int], conflicts: int):
 
     def work(root) -> str:
         attempts.append(1)
-        root.tree.touch(len(attempts))
+        # Metadata: both sides changing it is a real conflict (times would merge).
+        root.tree.replace_metadata({"n": len(attempts)})
         if len(attempts) <= conflicts:
             manager = transaction.TransactionManager(explicit=True)
             other = store.db.open(transaction_manager=manager)
             try:
                 manager.begin()
-                other.root()[model.ROOT_KEY].tree.touch(-len(attempts))
+                other.root()[model.ROOT_KEY].tree.replace_metadata({"n": -len(attempts)})
                 manager.commit()
             finally:
                 other.close()
@@ -594,7 +595,7 @@ def test_a_conflict_is_retried(store: Store) -> None:
     attempts: list[int] = []
     assert store.run(_conflicting_writer(store, attempts, conflicts=1)) == "done"
     assert len(attempts) == 2
-    assert store.read(lambda root: root.tree.mtime) == 2
+    assert store.read(lambda root: root.tree.metadata) == {"n": 2}
 
 
 def test_a_persistent_conflict_becomes_a_one_line_error(store: Store, monkeypatch) -> None:

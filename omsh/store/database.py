@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import TypeVar, cast
@@ -50,7 +51,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ADMIN_USER = "admin"
-CONFLICT_ATTEMPTS = 8
+#: Tries of one write before "concurrent update conflict" (ARCHITECTURE §4).  What
+#: still conflicts is B-tree buckets splitting under concurrent inserts: rare for
+#: one write, but with several nodes a write may lose a few times in a row.
+CONFLICT_ATTEMPTS = 16
+#: The longest pause between two tries, in seconds.
+CONFLICT_PAUSE_CAP = 0.1
 CACHE_OBJECTS = 20_000
 #: Historical connections (``--at``) cache as many objects as current ones:
 #: ZODB's default of 1,000 makes ``ls --at`` of a big container reload it.
@@ -78,6 +84,8 @@ class Store:
     def __init__(self, db: ZODB.DB, *, cleanup_dir: str | None = None) -> None:
         self.db = db
         self._cleanup_dir = cleanup_dir
+        #: Held by each write transaction, tries included (see :meth:`run`).
+        self._writes = threading.RLock()
 
     # -- opening ---------------------------------------------------------
 
@@ -141,35 +149,55 @@ class Store:
 
         Writes commit, reads abort.  ``ConflictError`` is retried with a
         short growing pause; *work* must therefore be safe to run again.
+        Writes run one at a time in this process (ARCHITECTURE §4): writers
+        into one container touch the same B-trees, and under the GIL they
+        gain little by overlapping, while any two that overlap may conflict
+        (a bucket split by one breaks the other).  Before a retry the storage
+        is brought up to date (a ZEO client asks its server), so the retry
+        starts from the transaction that won.
         """
-        for attempt in range(CONFLICT_ATTEMPTS):
-            manager = transaction.TransactionManager(explicit=True)
-            connection = self.db.open(transaction_manager=manager)
-            try:
-                manager.begin()
-                result = work(connection.root()[ROOT_KEY])
-                if write:
-                    manager.commit()
-                else:
-                    manager.abort()
-                return result
-            except ReadOnlyHistoryError:  # a write reached the past: never partial
-                manager.abort()
-                raise PermissionDenied(None, "the past is read-only") from None
-            except POSKeyError:  # a record gone: a snapshot packed by another tool, damage
-                manager.abort()
-                log.exception("a record is missing")
-                raise RecordMissing() from None
-            except ConflictError:
-                manager.abort()
-                log.info("conflict on attempt %d; retrying", attempt + 1)
-                time.sleep(0.005 * 2**attempt * (0.5 + secrets.randbelow(100) / 100))
-            except BaseException:
-                manager.abort()
-                raise
-            finally:
-                connection.close()
+        with self._writes if write else contextlib.nullcontext():
+            for attempt in range(CONFLICT_ATTEMPTS):
+                try:
+                    return self._attempt(work, write)
+                except ConflictError as conflict:  # names the record (oid and class)
+                    log.info("conflict on attempt %d; retrying: %s", attempt + 1, conflict)
+                    self._catch_up()
+                    pause = min(0.005 * 2**attempt, CONFLICT_PAUSE_CAP)
+                    time.sleep(pause * (0.5 + secrets.randbelow(100) / 100))
         raise ConflictPersists()
+
+    def _catch_up(self) -> None:
+        """See every transaction committed so far: ZEO's ``ping`` is a round trip."""
+        ping = getattr(self.db.storage, "ping", None)
+        if ping is not None:
+            with contextlib.suppress(Exception):  # disconnected: the retry will say
+                ping()
+
+    def _attempt(self, work: Callable[[StoreRoot], T], write: bool) -> T:
+        """One try of :meth:`run`: a fresh connection and transaction."""
+        manager = transaction.TransactionManager(explicit=True)
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            result = work(connection.root()[ROOT_KEY])
+            if write:
+                manager.commit()
+            else:
+                manager.abort()
+            return result
+        except ReadOnlyHistoryError:  # a write reached the past: never partial
+            manager.abort()
+            raise PermissionDenied(None, "the past is read-only") from None
+        except POSKeyError:  # a record gone: a snapshot packed by another tool, damage
+            manager.abort()
+            log.exception("a record is missing")
+            raise RecordMissing() from None
+        except BaseException:
+            manager.abort()
+            raise
+        finally:
+            connection.close()
 
     def read(self, work: Callable[[StoreRoot], T]) -> T:
         return self.run(work, write=False)

@@ -37,7 +37,7 @@ from BTrees.OIBTree import OIBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
-from omsh.store.model import DataObject, StoreObject, walk
+from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.system import object_type, size_of
 
 RANK_BOOL = 0
@@ -58,6 +58,8 @@ DocSet: TypeAlias = "IISet | IITreeSet"
 #: What a forward index holds per key: one document id, or a set once two share it.
 DocIds: TypeAlias = "int | IITreeSet"
 
+#: System fields of a container that the catalog does not keep (see :func:`catalogued_values`).
+LIVE_CONTAINER_FIELDS = ("cdmi_size", "cdmi_mtime")
 #: System fields every object is indexed under (ARCHITECTURE §6.3).
 SYSTEM_FIELDS = (
     "name",
@@ -114,13 +116,31 @@ def system_values(obj: StoreObject) -> dict[str, SortKey]:
 
 
 def indexed_values(obj: StoreObject) -> dict[str, SortKey]:
-    """Every (field, key) *obj* is indexed under."""
+    """Every (field, key) *obj* has for a query: its metadata and system fields."""
     keys: dict[str, SortKey] = {}
     for name, value in obj.metadata.items():
         key = sort_key(value)
         if key is not None:
             keys[USER_FIELD_PREFIX + name] = key
     keys.update(system_values(obj))
+    return keys
+
+
+def catalogued_values(obj: StoreObject) -> dict[str, SortKey]:
+    """What the catalog keeps of *obj*: :func:`indexed_values` less a container's live fields.
+
+    A container's size and mtime change with every child added or removed.
+    Kept in the catalog, every writer into one container would rewrite the
+    same index entries and conflict with every other (ARCHITECTURE §4); so
+    they are read from the container itself, whose child count
+    (``BTrees.Length``) and mtime (``Container._p_resolveConflict``) merge
+    concurrent changes.  Queries on them look at containers one by one
+    (:func:`omsh.store.query.evaluate`).
+    """
+    keys = indexed_values(obj)
+    if isinstance(obj, Container):
+        for field in LIVE_CONTAINER_FIELDS:
+            del keys[field]
     return keys
 
 
@@ -439,6 +459,23 @@ class Catalog(Persistent):
     def object(self, docid: int) -> StoreObject:
         return cast(StoreObject, self._objects[docid])
 
+    def containers(self) -> DocSet:
+        """The documents that are containers (not to be modified)."""
+        types = self.field("type")
+        return IISet() if types is None else types.equal((RANK_STRING, "container"))
+
+    def live_key(self, docid: int, field: str) -> SortKey | None:
+        """*field* of document *docid* read from the object: a container's live field.
+
+        None for a field the catalog keeps (see :func:`catalogued_values`).
+        """
+        if field not in LIVE_CONTAINER_FIELDS:
+            return None
+        obj = self._objects.get(docid)
+        if not isinstance(obj, Container):
+            return None
+        return system_values(obj)[field]
+
     def _docid(self, obj: StoreObject) -> int:
         """*obj*'s document id, claiming one if it has none in this catalog.
 
@@ -483,7 +520,7 @@ class Catalog(Persistent):
         if obj.__parent__ is None:
             return
         docid = self._docid(obj)
-        values = indexed_values(obj)
+        values = catalogued_values(obj)
         for stale in set(self._fields_of.get(docid, ())) - values.keys():
             self.fields[stale].remove(docid)
         for name, key in values.items():
@@ -494,6 +531,24 @@ class Catalog(Persistent):
         names = _field_list(values)
         if self._fields_of.get(docid) != names:
             self._fields_of[docid] = names
+
+    def forget_live_fields(self) -> int:
+        """Drop containers' live fields (:data:`LIVE_CONTAINER_FIELDS`); returns containers seen.
+
+        For a catalog made before they were read from the containers
+        themselves (schema 8): the entries alone go, nothing is rebuilt.
+        """
+        containers = list(self.containers())
+        for docid in containers:
+            for name in LIVE_CONTAINER_FIELDS:
+                index = self.field(name)
+                if index is not None:
+                    index.remove(docid)
+            held = self._fields_of.get(docid)
+            if held is not None and not set(held).isdisjoint(LIVE_CONTAINER_FIELDS):
+                kept = [name for name in held if name not in LIVE_CONTAINER_FIELDS]
+                self._fields_of[docid] = tuple(kept)
+        return len(containers)
 
     def unindex(self, obj: StoreObject) -> None:
         docid = getattr(obj, "_docid", None)
@@ -610,7 +665,7 @@ def catalog_problems(catalog: Catalog, tree: StoreObject) -> list[str]:
             problems.append(f"not indexed: {obj.path}")
             continue
         seen.add(docid)
-        expected = indexed_values(obj)
+        expected = catalogued_values(obj)
         for name, key in expected.items():
             index = catalog.field(name)
             actual = index.key_of(docid) if index is not None else None

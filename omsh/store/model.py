@@ -18,7 +18,7 @@ from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 from ZODB.blob import Blob
-from ZODB.POSException import POSKeyError
+from ZODB.POSException import ConflictError, POSKeyError
 from zope.interface import Attribute, Interface, implementer
 
 from omsh.store.content import MissingContent
@@ -145,6 +145,23 @@ class Container(StoreObject):
         self._count.change(-1)
         return child
 
+    def _p_resolveConflict(
+        self, old: dict[str, Any], committed: dict[str, Any], new: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge two concurrent changes of this container's own record (ARCHITECTURE §4).
+
+        Every write into a container touches its mtime, so writers into one
+        container change this record at once; the children and their count
+        are records of their own that merge themselves (``OOBTree``,
+        ``Length``).  Here each attribute only one side changed takes that
+        side's value, times take the later of the two, and anything else
+        both changed differently (metadata, ACL, owner, name) is a real
+        conflict: ``ConflictError``, and the transaction is retried.  ZODB
+        calls this on the storage server under ZEO, so the server must be
+        able to import this module.
+        """
+        return resolve_states(old, committed, new, merge_latest=MERGED_TIMES)
+
 
 @implementer(IDataObject)
 class DataObject(StoreObject):
@@ -172,6 +189,53 @@ class DataObject(StoreObject):
             return cast(str, self.blob.committed())
         except POSKeyError:
             raise MissingContent(self.path) from None
+
+
+#: Attributes two concurrent changes merge by taking the later time.
+MERGED_TIMES = frozenset({"mtime", "atime"})
+
+
+def resolve_states(
+    old: dict[str, Any],
+    committed: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    merge_latest: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """A three-way merge of persistent states, attribute by attribute.
+
+    An attribute one side left as it was takes the other's value; one in
+    *merge_latest* that both changed takes the larger; any other that both
+    changed to different values raises ``ConflictError``.  Persistent
+    references compare by object id (ZODB hands them over unloaded).
+    """
+    merged: dict[str, Any] = {}
+    missing = object()
+    for key in old.keys() | committed.keys() | new.keys():
+        before = old.get(key, missing)
+        theirs = committed.get(key, missing)
+        ours = new.get(key, missing)
+        if _same(theirs, ours) or _same(before, ours):
+            value = theirs
+        elif _same(before, theirs):
+            value = ours
+        elif key in merge_latest and theirs is not missing and ours is not missing:
+            value = max(theirs, ours)
+        else:
+            raise ConflictError(f"both changed {key!r}")
+        if value is not missing:
+            merged[key] = value
+    return merged
+
+
+def _same(left: object, right: object) -> bool:
+    """Equal, for a merge: never raising (unloaded references may refuse to compare)."""
+    if left is right:
+        return True
+    try:
+        return bool(left == right)
+    except Exception:  # a PersistentReference to a weak or cross-database object
+        return False
 
 
 def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:

@@ -29,12 +29,13 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, cast
 
-from BTrees.IIBTree import IISet, difference, intersection, multiunion
+from BTrees.IIBTree import IISet, IITreeSet, difference, intersection, multiunion, union
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from omsh.errors import UsageError
 from omsh.store.index import (
+    LIVE_CONTAINER_FIELDS,
     RANK_BOOL,
     RANK_DATETIME,
     RANK_NUMBER,
@@ -46,6 +47,7 @@ from omsh.store.index import (
     FieldIndex,
     KeyRange,
     SortKey,
+    indexed_values,
     sort_key,
     union_of,
 )
@@ -573,12 +575,50 @@ def _parse(query: str) -> Node:
     return _ToNodes().transform(tree)
 
 
+def mentioned_fields(node: Node) -> set[str]:
+    """The fields *node* and the expressions inside it test."""
+    fields: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        field = getattr(current, "field", None)
+        if field is not None:
+            fields.add(field)
+        stack.extend(getattr(current, "items", ()))
+        inner = getattr(current, "item", None)
+        if inner is not None:
+            stack.append(inner)
+    return fields
+
+
+def mentions_live_fields(node: Node) -> bool:
+    """Whether *node* tests a field the catalog does not keep for containers."""
+    return not mentioned_fields(node).isdisjoint(LIVE_CONTAINER_FIELDS)
+
+
+def _containers_decided(node: Node, catalog: Catalog, found: DocSet) -> DocSet:
+    """*found* with each container decided on its own values rather than the indexes.
+
+    A container's size and mtime are not in the catalog (see
+    :func:`~omsh.store.index.catalogued_values`), so the indexes answer for
+    data objects only; every container is loaded and matched.  Queries on
+    those two fields cost a read of each container; others none.
+    """
+    containers = catalog.containers()
+    matching = IITreeSet(
+        docid for docid in containers if node.matches(indexed_values(catalog.object(docid)))
+    )
+    return union(difference(found, containers), matching)
+
+
 def evaluate(node: Node, catalog: Catalog, within: str | None = None) -> DocSet:
     """Document ids matching *node*, optionally only strictly below the path *within*.
 
     Not to be modified: it may be a set the index holds.
     """
     found = node.evaluate(catalog)
+    if mentions_live_fields(node):
+        found = _containers_decided(node, catalog, found)
     if within is not None and within != "/":
         path_index = catalog.field("path")
         if path_index is None:
@@ -661,7 +701,12 @@ class QueryResult:
         return self._docids
 
     def __len__(self) -> int:
-        if self._docids is None and self.visible is None and self.within in (None, "/"):
+        if (
+            self._docids is None
+            and self.visible is None
+            and self.within in (None, "/")
+            and not mentions_live_fields(self.node)
+        ):
             counted = self.node.count(self.catalog)
             if counted is not None:
                 return counted
@@ -673,6 +718,11 @@ class QueryResult:
         if keys is None:
             index = self.catalog.field(field)
             keys = index.keys_of(self.docids) if index is not None else dict.fromkeys(self.docids)
+            if field in LIVE_CONTAINER_FIELDS:
+                keys = {
+                    docid: self.catalog.live_key(docid, field) if key is None else key
+                    for docid, key in keys.items()
+                }
             self._keys[field] = keys
         return keys
 
@@ -681,7 +731,8 @@ class QueryResult:
         if keys is not None:
             return keys.get(docid)
         index = self.catalog.field(field)
-        return index.key_of(docid) if index is not None else None
+        key = index.key_of(docid) if index is not None else None
+        return self.catalog.live_key(docid, field) if key is None else key
 
     def paths(self) -> dict[int, str]:
         """Every document's path, read in one pass (paths are stored as bare strings)."""

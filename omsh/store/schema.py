@@ -18,7 +18,9 @@ Versions:
 5. the catalog counting each field's values per type instead of keeping a
    set of each type's documents;
 6. named snapshots (:mod:`omsh.store.snapshots`);
-7. saved views (:mod:`omsh.store.views`).
+7. saved views (:mod:`omsh.store.views`);
+8. containers' size and mtime no longer in the catalog (read from the
+   container, so writers into one container do not conflict).
 
 Each change of the catalog's layout builds it anew from the tree.
 
@@ -37,7 +39,7 @@ from omsh.store.index import Catalog, rebuild_catalog
 from omsh.store.model import StoreRoot, walk
 
 #: The version :func:`upgrade` brings every root to.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def upgrade(root: StoreRoot) -> bool:
@@ -58,5 +60,7 @@ def upgrade(root: StoreRoot) -> bool:
         root.snapshots = OOBTree()
     if root.schema_version < 7:
         root.views = OOBTree()
+    if 5 <= root.schema_version < 8:  # older catalogs were rebuilt above
+        root.catalog.forget_live_fields()
     root.schema_version = SCHEMA_VERSION
     return True
