@@ -22,7 +22,10 @@ module of its own:
                        the same, in process (:mod:`bench.views_bench`);
 ``watch``              latency from a commit (ssh ``put``, CDMI PUT) to its
                        event at a running ``watch --json`` over SSH
-                       (:mod:`bench.watch_bench`).
+                       (:mod:`bench.watch_bench`);
+``nodes``              4 KiB puts/s into one container from 1, 2 and 4
+                       ``omsh serve`` nodes on one ZEO server, the same
+                       clients in all (:mod:`bench.nodes_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -51,6 +54,7 @@ GROUPS = {
     "at": ("bench.at_bench", "AtBench"),
     "views": ("bench.views_bench", "ViewsBench"),
     "watch": ("bench.watch_bench", "WatchBench"),
+    "nodes": ("bench.nodes_bench", "NodesBench"),
 }
 DEFAULT = "ssh"
 

@@ -227,6 +227,8 @@ class OmshProcess(ServerProcess):
         self.cdmi = cdmi
         #: More ``omsh serve`` options, e.g. shorter throttling delays.
         self.serve_args = tuple(serve_args)
+        #: A storage URI to serve (``zeo://…``) instead of the store in :attr:`data`.
+        self.storage: str | None = None
         #: What runs ``omsh``: the console script, or ``python -c PROGRAM``.
         self.program = tuple(program)
         self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
@@ -242,8 +244,7 @@ class OmshProcess(ServerProcess):
         argv = [
             *self.program,
             "serve",
-            "--data",
-            str(self.data),
+            *(("--storage", self.storage) if self.storage else ("--data", str(self.data))),
             "--keys",
             str(self.keys),
             "--host",

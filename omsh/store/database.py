@@ -78,12 +78,27 @@ class RecordMissing(OmshError):
         super().__init__("part of the store is missing (packed away, or damaged); run 'omsh check'")
 
 
+def _see_other_nodes(storage: object) -> None:
+    """Have a ZEO client ask its server at each transaction's start (ZEO's ``server_sync``).
+
+    ZEO tells a client of other clients' commits asynchronously, so a
+    transaction begun just after another node committed could still read
+    the state before it: a password changed on one node would be accepted
+    on another for a moment.  One round trip per transaction closes that
+    (ARCHITECTURE §4); other storages need nothing.
+    """
+    if hasattr(storage, "server_sync") and hasattr(storage, "ping"):
+        storage.server_sync = True  # kept across reconnections
+        storage.sync = storage.ping  # type: ignore[attr-defined]
+
+
 class Store:
     """One open ZODB database holding an omsh tree."""
 
     def __init__(self, db: ZODB.DB, *, cleanup_dir: str | None = None) -> None:
         self.db = db
         self._cleanup_dir = cleanup_dir
+        _see_other_nodes(db.storage)
         #: Held by each write transaction, tries included (see :meth:`run`).
         self._writes = threading.RLock()
 
@@ -152,9 +167,9 @@ class Store:
         Writes run one at a time in this process (ARCHITECTURE §4): writers
         into one container touch the same B-trees, and under the GIL they
         gain little by overlapping, while any two that overlap may conflict
-        (a bucket split by one breaks the other).  Before a retry the storage
-        is brought up to date (a ZEO client asks its server), so the retry
-        starts from the transaction that won.
+        (a bucket split by one breaks the other).  A retry starts from the
+        transaction that won (a ZEO client asks its server at every start:
+        :func:`_see_other_nodes`).
         """
         with self._writes if write else contextlib.nullcontext():
             for attempt in range(CONFLICT_ATTEMPTS):
@@ -162,17 +177,9 @@ class Store:
                     return self._attempt(work, write)
                 except ConflictError as conflict:  # names the record (oid and class)
                     log.info("conflict on attempt %d; retrying: %s", attempt + 1, conflict)
-                    self._catch_up()
                     pause = min(0.005 * 2**attempt, CONFLICT_PAUSE_CAP)
                     time.sleep(pause * (0.5 + secrets.randbelow(100) / 100))
         raise ConflictPersists()
-
-    def _catch_up(self) -> None:
-        """See every transaction committed so far: ZEO's ``ping`` is a round trip."""
-        ping = getattr(self.db.storage, "ping", None)
-        if ping is not None:
-            with contextlib.suppress(Exception):  # disconnected: the retry will say
-                ping()
 
     def _attempt(self, work: Callable[[StoreRoot], T], write: bool) -> T:
         """One try of :meth:`run`: a fresh connection and transaction."""
