@@ -20,6 +20,12 @@ of MiB and a worker thread for a noticeable time, so a flood of password
 attempts queues here instead of exhausting memory and the workers that run
 everyone's commands.  Key logins need no argon2 and never wait for it.
 
+Several nodes serving one store (ZEO) throttle with the same counts: each
+failure is also counted in the store (:class:`~omsh.store.audit.FailureCount`,
+in the transaction that audits it), and before a password is checked the
+node raises its own counts to the store's (:meth:`LoginThrottle.absorb`).
+The spacing of answers to one address stays per node.
+
 Unknown users cost the same argon2 verification as known ones, every failure
 gets the same answer, and each one is written to the audit trail the same way
 (its own trail, see :mod:`omsh.store.audit`), so nothing tells an attacker
@@ -135,6 +141,28 @@ class LoginThrottle:
             entry.count += 1
             entry.last = now
 
+    def absorb(
+        self, address: str, user: str, shared: dict[str, tuple[int, float]], wall_now: float
+    ) -> None:
+        """Raise this node's counts for *address* and *user* to the store's (*shared*).
+
+        *shared* maps :func:`failure_keys` to (count, wall-clock time of the
+        last failure), as of *wall_now*; the time becomes this node's clock.
+        """
+        now = self._clock()
+        address_key, user_key = failure_keys(address, user)
+        for table, name, key in (
+            (self._by_address, address, address_key),
+            (self._by_user, user, user_key),
+        ):
+            count, last = shared.get(key, (0, 0.0))
+            if not count:
+                continue
+            entry = self._record(table, name)
+            if count > entry.count:
+                entry.count = count
+                entry.last = max(entry.last, now - (wall_now - last))
+
     def succeeded(self, address: str, user: str) -> None:
         """The account's owner proved who they are: forgive the account.
 
@@ -142,6 +170,11 @@ class LoginThrottle:
         account cannot be used to reset the backoff of guesses at another.
         """
         self._by_user.pop(user, None)
+
+
+def failure_keys(address: str, user: str) -> tuple[str, str]:
+    """The keys the store counts failures under, for *address* and for *user*."""
+    return f"address:{address}", f"user:{user}"
 
 
 class Authenticator:
@@ -173,8 +206,9 @@ class Authenticator:
         A failure is counted, logged and audited before it is answered.
         *method* names the way the password came (``keyboard-interactive``).
         """
-        await asyncio.sleep(self.throttle.reserve(address, user))
         loop = asyncio.get_running_loop()
+        await self._absorb(address, user)
+        await asyncio.sleep(self.throttle.reserve(address, user))
         async with self._verifications:
             ok = await loop.run_in_executor(self.executor, self._check_password, user, password)
         if ok:
@@ -184,6 +218,20 @@ class Authenticator:
             log.warning("login failed: user=%r address=%s method=%s", user, address, method)
             await self._audit(UNAUTHENTICATED, "login-failed", user, address, method)
         return ok
+
+    async def _absorb(self, address: str, user: str) -> None:
+        """Take in the failures other nodes counted (see the module docstring)."""
+        keys = failure_keys(address, user)
+        wall_now = time.time()
+        loop = asyncio.get_running_loop()
+        try:
+            shared = await loop.run_in_executor(
+                self.executor, self.store.read, lambda root: root.audit.failure_counts(keys)
+            )
+        except Exception:  # throttling goes on with this node's counts
+            log.exception("could not read the shared failure counts")
+            return
+        self.throttle.absorb(address, user, shared, wall_now)
 
     def authorized_fingerprints(self, user: str) -> frozenset[str]:
         def find(root: StoreRoot) -> frozenset[str]:
@@ -217,8 +265,15 @@ class Authenticator:
         detail = f"address={address} method={method}"
         anonymous = actor == UNAUTHENTICATED
 
+        address_key, user_key = failure_keys(address, user)
+        forget_after = self.throttle.policy.forget_after
+
         def record(root: StoreRoot) -> None:
             root.audit.record(actor, action, user, detail, anonymous=anonymous)
+            if action == "login-failed":
+                root.audit.count_failure((address_key, user_key), time.time(), forget_after)
+            elif action == "login":
+                root.audit.forgive(user_key)
 
         loop = asyncio.get_running_loop()
         try:

@@ -13,6 +13,7 @@ from omsh.store.index import (
     RANK_DATETIME,
     RANK_NUMBER,
     RANK_STRING,
+    SHARED,
     Catalog,
     FieldIndex,
     KeyRange,
@@ -47,7 +48,7 @@ def filled(store):
     return store
 
 
-def test_a_key_of_one_document_is_a_bare_id_until_shared() -> None:
+def test_a_key_of_one_document_is_a_bare_id_until_shared_then_stays_shared() -> None:
     index = FieldIndex()
     key = (RANK_NUMBER, 5)
     index.insert(7, key)
@@ -55,14 +56,19 @@ def test_a_key_of_one_document_is_a_bare_id_until_shared() -> None:
     assert key not in index._shared
     assert list(index.equal(key)) == [7]
     index.insert(3, key)
-    assert key not in index._unique
+    assert index._unique[key] == SHARED  # marked: concurrent writers collide on it
     assert list(index._shared[key]) == [3, 7]
     assert list(index.equal(key)) == [3, 7]
-    index.remove(7)
-    assert index._unique[key] == 3
-    assert key not in index._shared
+    index.remove(7)  # stays a set (ARCHITECTURE §4)
+    assert index._unique[key] == SHARED
+    assert list(index._shared[key]) == [3]
+    assert list(index.equal(key)) == [3]
+    assert index.count_equal(key) == 1
     index.insert(3, (RANK_STRING, "5"))
-    assert key not in index._unique
+    assert list(index._shared[key]) == []
+    assert index.count_equal(key) == 0
+    assert list(index.range(KeyRange(RANK_NUMBER))) == []
+    assert index.count_range(KeyRange(RANK_NUMBER)) == 0
     assert list(index.of_rank(RANK_STRING)) == [3]
     assert list(index.of_rank(RANK_NUMBER)) == []
     assert len(index) == 1
@@ -123,7 +129,9 @@ def test_field_problems_name_every_kind_of_disagreement() -> None:
     assert "3 documents have values but 2 are listed" in index.problems()
     index._shared[(RANK_NUMBER, 2)] = IITreeSet([2])
     assert "a value is listed as held by one document and by several" in index.problems()
-    assert "a value is listed as shared but is not" in index.problems()
+    assert "a value's set of documents is not marked as shared" in index.problems()
+    index._unique[(RANK_NUMBER, 4)] = SHARED
+    assert "a value is marked as shared but has no documents' set" in index.problems()
 
 
 def test_new_objects_take_consecutive_document_ids(store) -> None:

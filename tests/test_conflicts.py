@@ -8,21 +8,27 @@ merge function with hand-made states, on a real FileStorage with two
 connections committing over each other, and with hypothesis: two writers'
 changes committed concurrently (resolved, or retried as :meth:`Store.run`
 does) give the catalog that the same changes committed one after the
-other give.
+other give.  Failed logins are counted in the store so that every node
+throttles with the same counts; concurrent failures add up.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ZODB.POSException import ConflictError
 
+from omsh.authn import Authenticator, ThrottlePolicy
+from omsh.store.audit import FailureCount
 from omsh.store.content import ContentUpload
 from omsh.store.database import Store
-from omsh.store.index import catalog_problems, indexed_values
+from omsh.store.index import LIVE_CONTAINER_FIELDS, catalog_problems, indexed_values
 from omsh.store.model import ROOT_KEY, Container, resolve_states
 from omsh.store.query import parse_query
+from omsh.store.schema import SCHEMA_VERSION, upgrade
 from omsh.store.view import StoreView
 
 ADMIN = "admin"
@@ -214,7 +220,7 @@ def _fresh(tmp_path, label: str) -> Store:
     return store
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(first=CHANGES, second=CHANGES)
 def test_concurrent_commits_give_the_serial_catalog(tmp_path_factory, first, second) -> None:
     base = tmp_path_factory.mktemp("conflicts")
@@ -234,3 +240,76 @@ def test_concurrent_commits_give_the_serial_catalog(tmp_path_factory, first, sec
     finally:
         concurrent.close()
         serial.close()
+
+
+# -- login failures counted in the store, for every node -----------------------
+
+
+def test_failure_counts_add_up_both_sides() -> None:
+    record = FailureCount()
+    old = {"count": 4, "last": 10.0}
+    merge = record._p_resolveConflict
+    assert merge(old, {"count": 5, "last": 11.0}, {"count": 6, "last": 12.0}) == {
+        "count": 7,
+        "last": 12.0,
+    }
+    # One side forgave the account (or the count had faded): only the other's failure stays.
+    assert merge(old, {"count": 0, "last": 10.0}, {"count": 5, "last": 12.0})["count"] == 1
+    assert merge(old, {"count": 1, "last": 99.0}, {"count": 1, "last": 98.0}) == {
+        "count": 2,
+        "last": 99.0,
+    }
+
+
+def test_concurrent_failures_on_two_connections_are_all_counted(store: Store) -> None:
+    store.run(lambda root: root.audit.count_failure(("user:alice",), 1.0, 900.0))
+    first, second = Writer(store), Writer(store)
+    for writer in (first, second):
+        writer.view.root.audit.count_failure(("user:alice",), 2.0, 900.0)
+    assert first.commit()
+    assert second.commit(), second.conflict
+    counts = store.read(lambda root: root.audit.failure_counts(("user:alice", "user:bob")))
+    assert counts == {"user:alice": (3, 2.0)}
+
+
+def test_a_node_throttles_with_the_failures_another_node_counted(store: Store) -> None:
+    policy = ThrottlePolicy(base_delay=0.01)
+    first, second = Authenticator(store, policy=policy), Authenticator(store, policy=policy)
+    for attempt in range(5):
+        assert not asyncio.run(first.check_password("alice", f"guess-{attempt}", "10.0.0.5"))
+    assert second.throttle.delay("10.0.0.9", "alice") == 0.0  # nothing known yet
+    assert not asyncio.run(second.check_password("alice", "guess", "10.0.0.9"))
+    # Six failures for alice in all: the third past the free ones.
+    assert second.throttle.delay("10.0.0.9", "alice") == 0.01 * 2**3
+    assert not asyncio.run(second.check_password("bob", "guess", "10.0.0.5"))
+    assert second.throttle.delay("10.0.0.5", "carol") == 0.01 * 2**3  # the address's six
+    assert asyncio.run(second.check_password("alice", "alice-secret", "10.0.0.9"))
+    asyncio.run(second.login_succeeded("alice", "10.0.0.9", "password"))
+    assert store.read(lambda root: root.audit.failure_counts(("user:alice",))) == {}
+
+
+def test_a_catalog_of_schema_7_is_brought_up_to_date_without_a_rebuild(store: Store) -> None:
+    def fill(root) -> None:
+        view = StoreView.for_user(root, ADMIN)
+        view.make_container("/box")
+        for name in ("a", "b", "c"):
+            _put(view, f"/box/{name}", n=1)
+
+    store.run(fill)
+
+    def as_schema_7(root) -> None:  # shared keys unmarked, containers' live fields indexed
+        for index in root.catalog.fields.values():
+            for key in index._shared:
+                del index._unique[key]
+        for docid in root.catalog.containers():
+            values = indexed_values(root.catalog.object(docid))
+            for field in LIVE_CONTAINER_FIELDS:
+                root.catalog.fields[field].insert(docid, values[field])
+            root.catalog._fields_of[docid] = tuple(sorted(values))
+        root.schema_version = 7
+
+    store.run(as_schema_7)
+    assert store.read(lambda root: catalog_problems(root.catalog, root.tree)) != []
+    store.run(upgrade)
+    assert store.read(lambda root: catalog_problems(root.catalog, root.tree)) == []
+    assert store.read(lambda root: root.schema_version) == SCHEMA_VERSION

@@ -74,6 +74,8 @@ SYSTEM_FIELDS = (
     "objectid",
 )
 _MAX_DOCID = 2**31 - 1
+#: A key's value in a field's ``_unique`` once several documents hold it (never a docid).
+SHARED = 0
 #: Document ids are taken in runs of at most this many consecutive numbers.
 DOCID_RUN = 4096
 #: User metadata keys live under this prefix, so they never clash with system fields.
@@ -213,8 +215,13 @@ class FieldIndex(Persistent):
     Forward, a key held by one document maps to that document's id in
     ``_unique`` (an ``OIBTree``: no record per key, and the number of
     documents in a key range is counted in C), a key held by several to an
-    ``IITreeSet`` in ``_shared``; a key moves between the two as documents
-    come and go.  Reverse, ``_reverse`` maps each document to its value
+    ``IITreeSet`` in ``_shared``.  When a second document takes a key, the
+    key's entry in ``_unique`` becomes :data:`SHARED` and its set is made;
+    it stays so, even when its documents go.  Every change of how a key is
+    held thus rewrites its ``_unique`` entry, so two writers changing it at
+    once collide on that record (and one is retried) instead of being
+    merged by ZODB, bucket by bucket, into an index that lists a key twice
+    or loses a document (ARCHITECTURE §4).  Reverse, ``_reverse`` maps each document to its value
     (see :func:`_stored`), and ``_rank_counts`` how many of them have a
     value of each type: the documents of one type (for ``!=`` and the negated
     operators) are then, in the usual field of one type, simply all of them.
@@ -264,8 +271,8 @@ class FieldIndex(Persistent):
         single = self._unique.get(key)
         if single is None:
             self._unique[key] = docid
-        else:
-            del self._unique[key]
+        else:  # the key stays in _unique, marked: see the class docstring
+            self._unique[key] = SHARED
             self._shared[key] = IITreeSet((single, docid))
 
     def _unpost(self, docid: int, key: SortKey) -> None:
@@ -275,16 +282,23 @@ class FieldIndex(Persistent):
             return
         shared = self._shared.get(key)
         if shared is not None and docid in shared:
+            # The set stays, even with one document or none: moving the key
+            # back (or deleting it) would touch records that a concurrent
+            # insert into this set does not, and ZODB would merge the two
+            # into an index that lost that insert (ARCHITECTURE §4).
             shared.remove(docid)
-            if shared.minKey() == shared.maxKey():
-                del self._shared[key]
-                self._unique[key] = shared.minKey()
 
     def _count_rank(self, rank: int, change: int) -> None:
         counter = self._rank_counts.get(rank)
         if counter is None:
             counter = self._rank_counts[rank] = Length()
         counter.change(change)
+
+    def mark_shared(self) -> None:
+        """Give every shared key its :data:`SHARED` mark (indexes made before schema 8)."""
+        for key in self._shared:
+            if self._unique.get(key) != SHARED:
+                self._unique[key] = SHARED
 
     def key_of(self, docid: int) -> SortKey | None:
         stored = self._reverse.get(docid)
@@ -331,12 +345,16 @@ class FieldIndex(Persistent):
                 problems.append(f"document {docid} is listed under a value it does not have")
 
         for key, docid in _trimming(self._unique.items(), self):
+            if docid == SHARED:
+                if key not in self._shared:
+                    problems.append("a value is marked as shared but has no documents' set")
+                continue
             expect(docid, key)
             if key in self._shared:
                 problems.append("a value is listed as held by one document and by several")
         for key, docids in _trimming(self._shared.items(), self):
-            if len(docids) < 2:
-                problems.append("a value is listed as shared but is not")
+            if self._unique.get(key) != SHARED:
+                problems.append("a value's set of documents is not marked as shared")
             for docid in docids:
                 expect(docid, key)
         ranks = Counter(_key(stored)[0] for stored in _trimming(self._reverse.values(), self))
@@ -353,12 +371,12 @@ class FieldIndex(Persistent):
     def equal(self, key: SortKey) -> DocSet:
         """The documents whose key is *key* (not to be modified)."""
         single = self._unique.get(key)
-        if single is not None:
+        if single is not None and single != SHARED:
             return IISet((single,))
         return self._shared.get(key) or IISet()
 
     def count_equal(self, key: SortKey) -> int:
-        if key in self._unique:
+        if self._unique.get(key, SHARED) != SHARED:
             return 1
         shared = self._shared.get(key)
         return 0 if shared is None else len(shared)
@@ -389,6 +407,8 @@ class FieldIndex(Persistent):
         bounds = keys.bounds()
         # Bare ids into an IITreeSet: multiunion takes them too, but 5x slower.
         found = IITreeSet(self._unique.values(**bounds))
+        if SHARED in found:  # keys whose documents are in the sets below
+            found.remove(SHARED)
         shared = list(self._shared.values(**bounds))
         return multiunion([found, *shared]) if shared else found
 
@@ -399,14 +419,17 @@ class FieldIndex(Persistent):
         range (bucket by bucket, in C); only shared keys are visited.
         """
         bounds = keys.bounds()
-        return len(self._unique.values(**bounds)) + sum(map(len, self._shared.values(**bounds)))
+        shared = list(self._shared.values(**bounds))
+        # Each shared key also has its SHARED mark among the unique values.
+        return len(self._unique.values(**bounds)) - len(shared) + sum(map(len, shared))
 
     def entries(self, keys: KeyRange) -> Iterator[tuple[Any, DocIds]]:
         """(value, docids) pairs for the keys in *keys*, for pattern matching."""
         bounds = keys.bounds()
         for tree in (self._unique, self._shared):
             for key, docids in tree.items(**bounds):
-                yield key[1], docids
+                if tree is self._shared or docids != SHARED:
+                    yield key[1], docids
 
     def documents(self) -> Iterator[int]:
         """Every document with a value in this field, one at a time (nothing is built)."""
@@ -532,12 +555,15 @@ class Catalog(Persistent):
         if self._fields_of.get(docid) != names:
             self._fields_of[docid] = names
 
-    def forget_live_fields(self) -> int:
-        """Drop containers' live fields (:data:`LIVE_CONTAINER_FIELDS`); returns containers seen.
+    def upgrade_to_8(self) -> int:
+        """Bring a catalog made before schema 8 up to it; returns containers seen.
 
-        For a catalog made before they were read from the containers
-        themselves (schema 8): the entries alone go, nothing is rebuilt.
+        Shared keys get their mark (:data:`SHARED`), and containers' live
+        fields (:data:`LIVE_CONTAINER_FIELDS`) go: they are read from the
+        containers themselves now.  Nothing is rebuilt.
         """
+        for index in self.fields.values():
+            index.mark_shared()
         containers = list(self.containers())
         for docid in containers:
             for name in LIVE_CONTAINER_FIELDS:

@@ -20,7 +20,8 @@ Versions:
 6. named snapshots (:mod:`omsh.store.snapshots`);
 7. saved views (:mod:`omsh.store.views`);
 8. containers' size and mtime no longer in the catalog (read from the
-   container, so writers into one container do not conflict).
+   container, so writers into one container do not conflict), and shared
+   keys marked in the catalog (so concurrent writers collide, not merge).
 
 Each change of the catalog's layout builds it anew from the tree.
 
@@ -61,6 +62,6 @@ def upgrade(root: StoreRoot) -> bool:
     if root.schema_version < 7:
         root.views = OOBTree()
     if 5 <= root.schema_version < 8:  # older catalogs were rebuilt above
-        root.catalog.forget_live_fields()
+        root.catalog.upgrade_to_8()
     root.schema_version = SCHEMA_VERSION
     return True
