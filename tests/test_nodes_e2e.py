@@ -7,7 +7,8 @@ CDMI port and blob cache.  Eight writers per node, six over asyncssh exec
 container at the same time.  No error may reach a writer, every object
 must be there once, and every node's catalog must count them exactly; the
 store checks clean.  Then a password changed on one node must hold on
-another's CDMI endpoint at the very next request.
+another's CDMI endpoint at the very next request, and failed logins on one
+node must slow down guesses on another.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bench.launcher import HOST, OMSH
+from bench.launcher import HOST, OMSH, OmshProcess
 from bench.nodes_bench import RUNZEO, Cluster, run_line, write_load
 from tests.e2e import _CHEAP_HASHING, ADMIN_PASSWORD, run
 
@@ -144,3 +145,28 @@ def test_a_password_changed_on_one_node_holds_on_another_at_once(cluster: Cluste
         return statuses
 
     assert asyncio.run(scenario()) == [200, 401, 200]
+
+
+def test_failed_logins_on_one_node_slow_down_guesses_on_another(cluster: Cluster) -> None:
+    """Last in the module: it leaves 127.0.0.1 throttled on every node."""
+    first, second = cluster.nodes[0], cluster.nodes[2]
+
+    async def guess(session: aiohttp.ClientSession, node: OmshProcess) -> float:
+        started = time.monotonic()
+        headers = {
+            "Authorization": cluster.basic_auth("wrong"),
+            "X-CDMI-Specification-Version": "1.1.1",
+        }
+        async with session.get(f"http://{HOST}:{node.cdmi_port}/", headers=headers) as reply:
+            await reply.read()
+            assert reply.status == 401
+        return time.monotonic() - started
+
+    async def scenario() -> float:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(5):  # three free, then 0.25 s and 0.5 s
+                await guess(session, first)
+            return await guess(session, second)
+
+    # Five failures counted in the store: node 3 waits 0.25 s x 2**(5 - 3) before answering.
+    assert asyncio.run(scenario()) >= 0.9
