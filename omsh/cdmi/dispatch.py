@@ -201,6 +201,8 @@ class CdmiService:
         media = base_type(call.request.headers.get("Content-Type"))
         names_container = call.target.trailing_slash
         selectors = call.selectors
+        if selectors.query is not None and names_container:
+            return await containers.put_query(self.backend, call)
         if selectors.query is not None or set(selectors.fields) - {"value", "metadata"}:
             fail(400, "a PUT takes only ?value:A-B and ?metadata:NAME selectors")
         if call.cdmi:

@@ -21,11 +21,13 @@ from typing import Any
 
 from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg, repeated
 from omsh.commands.base import Command, Invocation
+from omsh.commands.bulk import check_query_usage, plural, query_arguments, run_bulk
 from omsh.commands.formatting import render_table, short_time
 from omsh.commands.identity import parse_key_lines, render_key_table
 from omsh.commands.passwords import Source, read_passwords
 from omsh.errors import UsageError
 from omsh.store import admin
+from omsh.store import bulk as bulk_edits
 from omsh.store.access import ADMIN_GROUP
 from omsh.store.asof import parse_moment
 from omsh.store.principals import AuthorizedKey
@@ -314,11 +316,27 @@ class ChangeOwner(Command):
     arguments = (
         recursive_arg("also everything below the named containers"),
         arg("owner", metavar="USER", complete=Complete.USER, help="the new owner"),
-        paths_arg("objects to give away (wildcards allowed)"),
+        paths_arg("objects to give away (wildcards allowed)", optional=True),
+        *query_arguments("give away"),
     )
+    details = """
+        chown --query EXPR [--in PATH] [-r] USER gives every object the query
+        matches in one transaction.  --json: {"count", "changed"} (objects
+        whose owner changed, below the matches too with -r).
+    """
 
     def run(self, inv: Invocation) -> int | None:
         owner, cwd, recursive = str(inv.args.owner), inv.session.cwd, inv.args.recursive
+        if check_query_usage(inv, bool(inv.args.paths), "chown --query EXPR [-r] USER"):
+            change = bulk_edits.ChangeOwner(owner, recursive, f"query {inv.args.query}")
+            run_bulk(
+                inv,
+                lambda view: change,
+                lambda outcome: f"gave {plural(outcome.count)} to {owner}",
+            )
+            return None
+        if not inv.args.paths:
+            raise UsageError("usage: chown [-r] USER PATH…, or chown --query EXPR USER")
 
         def one(path: str) -> None:
             def change(view: StoreView) -> tuple[str, int]:

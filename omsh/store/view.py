@@ -191,6 +191,25 @@ class StoreView:
         """Whether :meth:`read_acl` would be allowed (CDMI shows ``cdmi_acl`` then)."""
         return self._allowed(obj, Perm.READ_ACL)
 
+    def can_write_acl(self, obj: StoreObject) -> bool:
+        """Whether :meth:`replace_acls` would accept *obj* (bulk edits check first)."""
+        return self._allowed(obj, Perm.WRITE_ACL)
+
+    def can_set_metadata(self, obj: StoreObject) -> bool:
+        """Whether :meth:`set_metadata` would be allowed on *obj*."""
+        return self._allowed(obj, Perm.WRITE_METADATA)
+
+    def can_remove(self, obj: StoreObject, *, recursive: bool) -> bool:
+        """Whether :meth:`remove` would be allowed the rights it needs on *obj*.
+
+        Delete on *obj*, and with *recursive* on everything below it; the
+        root container never.  (Emptiness is :meth:`remove`'s to decide.)
+        """
+        if obj.__parent__ is None:
+            return False
+        nodes = walk(obj) if recursive else [("", obj)]
+        return all(self._allowed(node, Perm.DELETE) for _, node in nodes)
+
     def check_removable(self, obj: StoreObject, subject: str) -> None:
         """Refuse unless the caller may remove *obj* itself (not what is below it)."""
         if obj.__parent__ is None:
@@ -295,16 +314,36 @@ class StoreView:
 
     def change_owner(self, obj: StoreObject, subject: str, owner: str, recursive: bool) -> int:
         """``chown``: administrators only; returns how many objects changed."""
+        detail = " recursive" if recursive else ""
+        return self.change_owners([obj], subject, owner, recursive, target=obj.path, detail=detail)
+
+    def change_owners(
+        self,
+        objects: Iterable[StoreObject],
+        subject: str,
+        owner: str,
+        recursive: bool,
+        *,
+        target: str,
+        detail: str = "",
+    ) -> int:
+        """Give *objects* (and with *recursive* what lies below them) to *owner*.
+
+        Administrators only (refused naming *subject*); one audit event for
+        the whole change (``chown --query`` may touch thousands).  Returns
+        how many objects changed.
+        """
         self.require_admin(subject)
         self.root.principals.get_user(owner)
         changed = 0
-        for _, node in walk(obj) if recursive else [("", obj)]:
-            if node.owner != owner:
-                node.owner = owner
-                self._reindex(node)
-                changed += 1
+        for obj in objects:
+            for _, node in walk(obj) if recursive else [("", obj)]:
+                if node.owner != owner:
+                    node.owner = owner
+                    self._reindex(node)
+                    changed += 1
         self._inheritance.clear()
-        self.audit("chown", obj.path, f"owner={owner}" + (" recursive" if recursive else ""))
+        self.audit("chown", target, f"owner={owner}{detail}")
         return changed
 
     def editable_user(self, user_name: str | None = None) -> User:
