@@ -78,8 +78,13 @@ def json_line(path: str, items: Iterable[tuple[str, MetadataValue]]) -> str:
 def csv_rows(path: str, items: Iterable[tuple[str, MetadataValue]]) -> str:
     """One object's CSV rows (each ending in a newline; none if it has no items)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows((path, key, type_name(value), to_text(value)) for key, value in items)
+    minimal = csv.writer(buffer, lineterminator="\n")
+    # QUOTE_MINIMAL quotes a field holding the line terminator, not a bare
+    # carriage return, which a reader takes for a line end: quote those rows.
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for key, value in items:
+        row = (path, key, type_name(value), to_text(value))
+        (quoted if any("\r" in field for field in row) else minimal).writerow(row)
     return buffer.getvalue()
 
 
