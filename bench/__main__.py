@@ -16,7 +16,9 @@ module of its own:
 ``complete``           Tab completion in a container of 100,000 children vs
                        listing it, in process (:mod:`bench.complete_bench`);
 ``at``                 ``cat --at`` 1,000 transactions back and ``ls --at`` of
-                       10,000 children vs now, in process (:mod:`bench.at_bench`).
+                       10,000 children vs now, in process (:mod:`bench.at_bench`);
+``bulk``               ``set-meta --query`` on 100,000 objects vs SQLite's
+                       ``UPDATE … WHERE``, in process (:mod:`bench.bulk_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -43,6 +45,7 @@ GROUPS = {
     "sftp": ("bench.sftp_bench", "SFTPBench"),
     "complete": ("bench.complete_bench", "CompleteBench"),
     "at": ("bench.at_bench", "AtBench"),
+    "bulk": ("bench.bulk_bench", "BulkBench"),
 }
 DEFAULT = "ssh"
 

@@ -58,6 +58,12 @@ class Settings:
         return {"depth": self.depth, "children": self.children}
 
 
+def admin_shell(store: Store) -> Shell:
+    """A shell on *store* as ``admin`` in process, its output to buffers (set per line)."""
+    session = ShellSession(user=ADMIN_USER, cwd="/")
+    return Shell(store, default_registry(), session, BufferOutput(), BufferOutput(), io.BytesIO())
+
+
 class AtBench(Group):
     """One store in process; the same reads as of a past transaction and now."""
 
@@ -73,14 +79,7 @@ class AtBench(Group):
         settings = self.settings
         self.store = store = Store.open(data_dir=str(self.workdir / "var"))
         store.bootstrap(admin_password=secrets.token_urlsafe(16))
-        self.shell = Shell(
-            store,
-            default_registry(),
-            ShellSession(user=ADMIN_USER, cwd="/"),
-            BufferOutput(),
-            BufferOutput(),
-            io.BytesIO(),
-        )
+        self.shell = admin_shell(store)
         self._run(f"mkdir -p {BIG}")
         self.content = secrets.token_bytes(settings.size)
         self.shell.stdin = io.BytesIO(self.content)

@@ -132,8 +132,9 @@ def test_hidden_objects_are_neither_matched_nor_counted(tree, shared) -> None:
     assert paths(tree, "k = 1") == ["/b/x/1"]
 
 
-def test_query_options_need_query_and_replace_paths(tree) -> None:
-    for line, message in (
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
         ("set-meta /b/x/1 k=1 --dry-run", "--in and --dry-run go with --query"),
         ("rm /b/x/1 --in /b", "--in and --dry-run go with --query"),
         ("rm --query 'n = 1' /b/x/1", "--query replaces the paths"),
@@ -143,9 +144,11 @@ def test_query_options_need_query_and_replace_paths(tree) -> None:
         ("rm -i --query 'n = 1'", "-i does not go with --query"),
         ("acl check --query 'n = 1' /b", "--query goes with acl grant"),
         ("acl grant -R --query 'n = 1' alice read", "--query goes with acl grant"),
-    ):
-        status, _, err = tree(line)
-        assert status == 2 and message in err, (line, err)
+    ],
+)
+def test_query_options_need_query_and_replace_paths(tree, line: str, message: str) -> None:
+    status, out, err = tree(line)
+    assert (status, out) == (2, "") and message in err
 
 
 # -- rm --query --------------------------------------------------------------------

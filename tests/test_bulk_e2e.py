@@ -126,18 +126,13 @@ def test_a_bad_import_line_over_ssh(bk: OmshServer) -> None:
 
 def test_a_client_vanishing_mid_import_changes_nothing(bk: OmshServer) -> None:
     line = '{"path": "/bk/q/4", "metadata": {"vanished": {"type": "int", "value": 1}}}\n'
-    client = subprocess.Popen(
-        [*bk.ssh_argv(), "meta import"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert client.stdin is not None
-    client.stdin.write(line.encode())  # a whole line: an end of input here would import it
-    client.stdin.flush()
-    time.sleep(1.0)
-    client.kill()
-    client.communicate(timeout=30)
+    argv = [*bk.ssh_argv(), "meta import"]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL) as client:
+        assert client.stdin is not None
+        client.stdin.write(line.encode())  # a whole line: an end of input here would import it
+        client.stdin.flush()
+        time.sleep(1.0)
+        client.kill()
     time.sleep(1.0)  # let the server notice the connection is gone
     assert "vanished" not in _meta(bk, "/bk/q/4")
     assert _ok(bk, "check").endswith(" 0 problems\n")

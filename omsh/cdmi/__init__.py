@@ -54,6 +54,14 @@ Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
   are answered as ``1.0.2``; anything else unknown is a 400 that lists the
   supported versions.  Only HTTP Basic is spoken: a Digest attempt gets 401
   with a ``Basic`` challenge, so the client falls back.
+* ``PUT CONTAINER/?query=EXPR`` (an omsh extension, CDMI has no bulk
+  update) with a CDMI container body holding only ``metadata`` sets those
+  items on every object below the container that the query shows the
+  caller, in one transaction, as ``set-meta --query``: ``200`` with
+  ``{"query", "count", "changed"}`` (``application/json``), ``400`` with a
+  one-line message for a malformed query or another field, ``403`` and
+  nothing changed if the caller may not change one match.  Items are
+  merged (none deleted); ``cdmi_acl`` is refused.
 * User metadata keep their JSON type: a number or boolean is stored as one,
   a JSON string stays a string even when it looks like a number or a date
   (the shell types bare text; JSON already says what a value is).

@@ -26,7 +26,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omsh.commands.arguments import Complete, arg, at_arg, paths_arg, recursive_arg, repeated
+from omsh.commands.arguments import (
+    Complete,
+    action_or_path_arg,
+    arg,
+    at_arg,
+    paths_arg,
+    recursive_arg,
+    repeated,
+)
 from omsh.commands.base import Command, Invocation
 from omsh.commands.bulk import check_query_usage, plural, query_arguments, run_bulk
 from omsh.commands.formatting import printable, render_table
@@ -476,13 +484,7 @@ class Acl(Command):
     summary = "show, change or check an object's access control list"
     arguments = (
         at_arg(),
-        arg(
-            "first",
-            metavar="PATH|ACTION",
-            complete=Complete.PATH,
-            keywords=ACTIONS,
-            help="the object to show, or one of grant, deny, revoke, check",
-        ),
+        action_or_path_arg(ACTIONS, "the object to show, or one of grant, deny, revoke, check"),
         arg(
             "path",
             nargs="?",

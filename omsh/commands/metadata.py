@@ -14,7 +14,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from omsh.commands import metaio
-from omsh.commands.arguments import Complete, arg, at_arg, recursive_arg
+from omsh.commands.arguments import (
+    Complete,
+    action_or_path_arg,
+    arg,
+    at_arg,
+    recursive_arg,
+)
 from omsh.commands.base import Command, Invocation
 from omsh.commands.bulk import (
     check_query_usage,
@@ -115,13 +121,7 @@ class ShowMetadata(Command):
     )
     arguments = (
         at_arg(),
-        arg(
-            "first",
-            metavar="PATH|ACTION",
-            complete=Complete.PATH,
-            keywords=META_ACTIONS,
-            help="the object or container, or export or import",
-        ),
+        action_or_path_arg(META_ACTIONS, "the object or container, or export or import"),
         arg("path", nargs="?", complete=Complete.PATH, help="export: the object or container"),
         recursive_arg("export: everything below PATH too (what ls -R would show you)"),
         arg("--csv", action="store_true", help="export/import: CSV rows path,key,type,value"),

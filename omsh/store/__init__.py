@@ -19,7 +19,8 @@ circle):
   groups and keys a principal is made from;
 - ``system``: system metadata; ``index`` and ``query``: the catalog and the
   query language; ``schema``: bringing an older store up to date;
-- ``view``: every operation, checked; ``admin``: administering principals
+- ``view``: every operation, checked; ``bulk``: many objects in one
+  transaction, all checked first; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
 - ``database``: opening a store and running transactions; ``commits``,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.metadata import MetadataValue
@@ -47,8 +48,7 @@ def parse_bulk_query(text: str) -> Node:
         raise QuerySyntaxError(f"query: {first}") from None
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One object a bulk edit changes, and how messages name it (its path)."""
 
     obj: StoreObject
