@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ import pytest
 
 from tests.cdmi_http import CONTAINER, CdmiClient
 from tests.e2e import OmshServer
+from tests.terminal import Terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -103,6 +105,28 @@ def test_rm_and_chown_and_acl_query_over_ssh(bk: OmshServer) -> None:
     result = bk.ssh("rm --query 'temp = true' --in /bk --json")  # no PTY: never asks
     assert (result.status, json.loads(result.out)) == (0, {"count": 2, "changed": 2})
     assert _query(bk, "temp = true") == []
+
+
+@pytest.mark.parametrize(("answer", "status"), [("n", 1), ("y", 0)])
+def test_rm_query_on_a_terminal_asks_first(
+    bk: OmshServer, tmp_path: Path, answer: str, status: int
+) -> None:
+    """``ssh -tt HOST 'rm --query …'``: a PTY, so it asks as ``rm -r`` does; n keeps all."""
+    for name in ("s1", "s2"):
+        _ok(bk, f"put /bk/q/{name} --meta sweep=true", stdin=b"")
+    command = "rm --query 'sweep = true' --in /bk"
+    terminal = Terminal([*bk.ssh_argv("-tt"), command], tmp_path)
+    try:
+        terminal.wait_for("remove 2 objects matching the query? [y/N]")
+        terminal.type(answer)
+        terminal.press("Enter")
+        assert terminal.wait_for_exit() == status
+        expected = "removed 2 objects" if answer == "y" else "cancelled, nothing changed"
+        assert expected in terminal.screen()
+    finally:
+        terminal.close()
+    assert _query(bk, "sweep = true") == ([] if answer == "y" else ["/bk/q/s1", "/bk/q/s2"])
+    _ok(bk, "rm -f --query 'sweep = true' --in /bk")  # no PTY: never asks
 
 
 def test_meta_export_import_round_trip_over_ssh(bk: OmshServer) -> None:
