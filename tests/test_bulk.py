@@ -93,6 +93,16 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(tree) -> None:
     assert paths(tree, "seen = true") == ["/b/x/3"]
 
 
+def test_a_value_of_another_type_is_a_change(tree) -> None:
+    """1, 1.0 and true are equal in Python, not in the store: each is a change."""
+    out = tree.ok("set-meta --query 'n = 1' --dry-run n:float=1")
+    assert out == "/b/x/1\n"
+    assert tree.ok("set-meta --query 'n = 1' --dry-run n=1") == ""
+    tree.ok("set-meta --query 'n = 1' n:float=1")
+    assert json.loads(tree.ok("meta --json /b/x/1"))["types"]["n"] == "float"
+    assert tree.ok("set-meta --query 'n = 1' --dry-run n:bool=true") == "/b/x/1\n"
+
+
 def test_no_match_is_a_count_of_zero(tree) -> None:
     assert tree("set-meta --query 'n > 100' k=1") == (0, "set 1 key on 0 objects\n", "")
     assert json.loads(tree.ok("rm --query 'n > 100' --json")) == {"count": 0, "changed": 0}
