@@ -10,7 +10,7 @@ from __future__ import annotations
 from omsh.commands.arguments import Complete, arg
 from omsh.commands.base import Invocation
 from omsh.commands.formatting import printable
-from omsh.commands.query import SearchCommand, select_fields
+from omsh.commands.query import SearchCommand, select_arg, select_fields, within_arg
 from omsh.errors import UsageError
 from omsh.store.views import add_view, remove_view, require_view, views_of
 
@@ -44,19 +44,8 @@ class View(SearchCommand):
             complete=Complete.QUERY,
             help="add: the query (see help query)",
         ),
-        arg(
-            "--in",
-            dest="within",
-            metavar="PATH",
-            complete=Complete.CONTAINER,
-            help="add: only objects below this container",
-        ),
-        arg(
-            "--select",
-            metavar="F,…",
-            complete=Complete.FIELDS,
-            help="add: the fields view run shows as columns",
-        ),
+        within_arg("add: only objects below this container"),
+        select_arg("add: the fields view run shows as columns"),
         arg("--shared", action="store_true", help="add, rm: a view for everyone (administrators)"),
     )
 
