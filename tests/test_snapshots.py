@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from omsh.store.database import Store
 from omsh.store.snapshots import SNAPSHOTS_PATH, list_snapshots, pack_horizon
 from tests.conftest import ShellDriver
-from tests.test_at import apply_change
+from tests.test_at import CHANGES, apply_change
 
 
 @pytest.fixture
@@ -169,18 +169,6 @@ def test_a_snapshot_name_is_a_when(alice, admin, daily) -> None:
     assert alice.ok("cat /home/alice/f") == "one\n"
     status, _, err = alice("cat --at nosuch /home/alice/f")
     assert status == 2 and "snapshot's name" in err and err.count("\n") == 1
-
-
-#: Changes to /m: (action, name, other name or tag).
-CHANGES = st.lists(
-    st.tuples(
-        st.sampled_from(["put", "meta", "mv", "rm"]),
-        st.sampled_from("abc"),
-        st.sampled_from("abcxyz"),
-    ),
-    min_size=1,
-    max_size=12,
-)
 
 
 def _tree(driver, top: str) -> dict[str, tuple[str, str]]:
