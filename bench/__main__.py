@@ -15,8 +15,14 @@ module of its own:
                        against sshd's sftp-server (:mod:`bench.sftp_bench`);
 ``complete``           Tab completion in a container of 100,000 children vs
                        listing it, in process (:mod:`bench.complete_bench`);
-``at``                 ``cat --at`` 1,000 transactions back and ``ls --at`` of
-                       10,000 children vs now, in process (:mod:`bench.at_bench`);
+``at``                 ``cat --at`` 1,000 transactions back, ``ls --at`` and
+                       ``ls /.snapshots/…`` of 10,000 children vs now, in
+                       process (:mod:`bench.at_bench`);
+``views``              ``ls /.views/NAME`` of 10,000 matches vs ``query`` of
+                       the same, in process (:mod:`bench.views_bench`);
+``watch``              latency from a commit (ssh ``put``, CDMI PUT) to its
+                       event at a running ``watch --json`` over SSH
+                       (:mod:`bench.watch_bench`);
 ``bulk``               ``set-meta --query`` on 100,000 objects vs SQLite's
                        ``UPDATE … WHERE``, in process (:mod:`bench.bulk_bench`).
 
@@ -45,6 +51,8 @@ GROUPS = {
     "sftp": ("bench.sftp_bench", "SFTPBench"),
     "complete": ("bench.complete_bench", "CompleteBench"),
     "at": ("bench.at_bench", "AtBench"),
+    "views": ("bench.views_bench", "ViewsBench"),
+    "watch": ("bench.watch_bench", "WatchBench"),
     "bulk": ("bench.bulk_bench", "BulkBench"),
 }
 DEFAULT = "ssh"

@@ -26,7 +26,6 @@ the ratio of the medians, omsh over SQLite (target ≤ 5).
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -34,12 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.at_bench import admin_shell
 from bench.harness import BenchError, CaseResult, CaseSpec, Target, interleave
+from bench.inprocess import ShellGroup
 from bench.query_bench import EMPTY, _milliseconds
-from bench.runner import Group, option, positive
-from omsh.commands.output import BufferOutput
-from omsh.store.database import ADMIN_USER, Store
+from bench.runner import option, positive
+from omsh.store.database import ADMIN_USER
 from omsh.store.model import StoreRoot
 from omsh.store.view import StoreView
 
@@ -77,7 +75,7 @@ def _path(index: int) -> str:
     return f"/bulk/c{index // PER_CONTAINER:04d}/o{index:07d}"
 
 
-class BulkBench(Group):
+class BulkBench(ShellGroup):
     """One store and one SQLite database in process, the same rows changed on both."""
 
     settings_type = Settings
@@ -87,7 +85,6 @@ class BulkBench(Group):
 
     def __init__(self, workdir: Path, settings: Settings, say: Callable[[str], None]) -> None:
         super().__init__(workdir, settings, say)
-        self.store: Store | None = None
         self.sqlite: sqlite3.Connection | None = None
         #: Seconds the omsh store took to build, and the last value each run set.
         self.build_seconds = 0.0
@@ -101,8 +98,7 @@ class BulkBench(Group):
         objects = self.settings.objects
         self.say(f"storing {objects:,} objects in omsh ({BATCH:,} per transaction)")
         started = time.perf_counter()
-        self.store = store = Store.open(data_dir=str(self.workdir / "var"))
-        store.bootstrap(admin_password=secrets.token_urlsafe(16))
+        store = self.open_store()
         for start in range(0, objects, BATCH):
 
             def fill(root: StoreRoot, start: int = start) -> None:
@@ -128,24 +124,19 @@ class BulkBench(Group):
         db.execute("CREATE INDEX objects_batch ON objects (batch)")
         db.execute("CREATE INDEX objects_stamp ON objects (stamp)")
         db.execute("ANALYZE")
-        self.shell = admin_shell(store)
 
     def teardown(self) -> None:
         if self.sqlite is not None:
             self.sqlite.close()
-        if self.store is not None:
-            self.store.close()
+        super().teardown()
 
     def _omsh(self) -> None:
         self.stamp += 1
-        self.shell.out = out = BufferOutput()
-        self.shell.err = err = BufferOutput()
         line = f"set-meta --query 'batch = 1' stamp={self.stamp}"
-        if self.shell.execute(line) != 0:
-            raise BenchError(f"{line!r} failed: {err.text.strip()}")
+        printed = self.run_line(line).decode()
         expected = f"set 1 key on {self.settings.objects:,} objects\n"
-        if out.text != expected:
-            raise BenchError(f"{line!r} printed {out.text!r}, not {expected!r}")
+        if printed != expected:
+            raise BenchError(f"{line!r} printed {printed!r}, not {expected!r}")
 
     def _sqlite(self) -> None:
         assert self.sqlite is not None, "not set up"

@@ -42,8 +42,12 @@ class OpenSSHServer(ServerProcess):
 
     label = "openssh"
 
-    def __init__(self, workdir: Path, client_public_key: Path) -> None:
+    def __init__(
+        self, workdir: Path, client_public_key: Path, *, read_only_sftp: bool = False
+    ) -> None:
         super().__init__(workdir / "sshd.log")
+        #: ``internal-sftp -R``: SFTP refuses every change, as omsh does in /.snapshots.
+        self.read_only_sftp = read_only_sftp
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host_key = generate_key(workdir / "ssh_host_ed25519_key", "omsh-bench@sshd")
@@ -73,7 +77,7 @@ class OpenSSHServer(ServerProcess):
             "AllowAgentForwarding no",
             "PrintMotd no",
             "UseDNS no",
-            "Subsystem sftp internal-sftp",
+            "Subsystem sftp internal-sftp" + (" -R" if self.read_only_sftp else ""),
             f"SetEnv HOME={self.home}",
         ]
         self.config.write_text("\n".join(settings) + "\n", encoding="ascii")

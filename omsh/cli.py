@@ -1,9 +1,10 @@
-"""The ``omsh`` console script: ``serve``, ``user add``, ``check``, ``reindex``.
+"""The ``omsh`` console script: ``serve``, ``user add``, ``check``, ``reindex``, ``pack``.
 
-``user add``, ``check`` and ``reindex`` open the store directly and so work
-while the server is stopped (a FileStorage can be opened by one process at a
-time).  ``check`` and ``reindex`` share their code with the shell's ``check``
-(:mod:`omsh.commands.maintenance`).
+``user add``, ``check``, ``reindex`` and ``pack`` open the store directly and
+so work while the server is stopped (a FileStorage can be opened by one
+process at a time; over ZEO the server stays up).  ``check`` and ``reindex``
+share their code with the shell's ``check`` (:mod:`omsh.commands.maintenance`),
+``pack`` with the shell's ``pack`` (:mod:`omsh.store.retention`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from omsh.errors import OmshError, UsageError
+from zc.lockfile import LockError
+
+from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.model import StoreRoot
 
@@ -49,9 +52,17 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _open_store(args: argparse.Namespace) -> Store:
-    if args.storage:
-        return Store.open(uri=args.storage)
-    return Store.open(data_dir=args.data)
+    """The store the options name; one line if another process holds it open."""
+    try:
+        if args.storage:
+            return Store.open(uri=args.storage)
+        return Store.open(data_dir=args.data)
+    except LockError:
+        where = args.storage or args.data
+        raise OmshError(
+            f"{where} is in use by another process (a running omsh serve?): "
+            "stop it first, or use the shell's commands"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     reindex = commands.add_parser("reindex", help="rebuild the metadata catalog from the tree")
     _add_storage_options(reindex)
+
+    pack = commands.add_parser(
+        "pack", help="remove history older than an age (snapshots keep theirs)"
+    )
+    pack.add_argument(
+        "--keep",
+        required=True,
+        metavar="AGE",
+        help="history to keep: an age (30d, 12h; 0 = only the current state) or an ISO time",
+    )
+    pack.add_argument("--dry-run", action="store_true", help="only say what the pack time would be")
+    _add_storage_options(pack)
     return parser
 
 
@@ -176,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return user_add(args)
         if args.command == "reindex":
             return reindex(args)
+        if args.command == "pack":
+            return pack(args)
         return check(args)
     except OmshError as exc:
         print(f"omsh: {exc}", file=sys.stderr)
@@ -262,7 +287,9 @@ def check(args: argparse.Namespace) -> int:
 
     store = _open_store(args)
     try:
-        report = check_store(offline_runner(store), repair=args.repair, on_finding=print)
+        report = check_store(
+            offline_runner(store), store=store, repair=args.repair, on_finding=print
+        )
     finally:
         store.close()
     print(report.summary())
@@ -281,6 +308,23 @@ def reindex(args: argparse.Namespace) -> int:
         progress.close()
         store.close()
     print(f"catalog rebuilt: {indexed} objects indexed")
+    return 0
+
+
+def pack(args: argparse.Namespace) -> int:
+    """Pack the storage to now minus ``--keep``, never past a snapshot; print what it did."""
+    from omsh.store.retention import pack_store, plan_pack
+
+    store = _open_store(args)
+    try:
+        if not store.is_initialized():
+            raise NotFound(None, "no omsh store there: nothing to pack")
+        plan = plan_pack(store, args.keep)
+        lines = plan.lines(done=False) if args.dry_run else pack_store(store, plan).lines()
+    finally:
+        store.close()
+    for line in lines:
+        print(line)
     return 0
 
 

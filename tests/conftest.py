@@ -113,7 +113,8 @@ def homes(store) -> None:
     def make(root) -> None:
         view = StoreView.for_user(root, "admin")
         for name in ("alice", "bob"):
-            view.make_container(f"/home/{name}", parents=True).owner = name
+            home = view.make_container(f"/home/{name}", parents=True)
+            view.change_owner(home, home.path, name, recursive=False)  # reindexed too
 
     store.run(make)
 

@@ -200,12 +200,14 @@ class ReferenceSSHD(Target):
 
     name = "sshd"
 
-    def __init__(self, workdir: Path, client_key: Path) -> None:
+    def __init__(self, workdir: Path, client_key: Path, *, read_only_sftp: bool = False) -> None:
         self.files = workdir / "files"
         self.files.mkdir(parents=True, exist_ok=True)
         super().__init__(str(self.files))
         self.key = client_key
-        self.process = OpenSSHServer(workdir / "sshd", public_key_file(client_key))
+        self.process = OpenSSHServer(
+            workdir / "sshd", public_key_file(client_key), read_only_sftp=read_only_sftp
+        )
         self.user = self.process.user
         self._known_hosts = workdir / "known_hosts"
         self.host_key = ""
@@ -255,9 +257,14 @@ class ReferenceSSHD(Target):
 
 
 @contextmanager
-def reference_sshd(workdir: Path, client_key: Path) -> Iterator[ReferenceSSHD]:
-    """sshd for one test module, accepting *client_key* for the current user."""
-    server = ReferenceSSHD(workdir, client_key).start()
+def reference_sshd(
+    workdir: Path, client_key: Path, *, read_only_sftp: bool = False
+) -> Iterator[ReferenceSSHD]:
+    """sshd for one test module, accepting *client_key* for the current user.
+
+    With *read_only_sftp*, its SFTP server refuses every change (``internal-sftp -R``).
+    """
+    server = ReferenceSSHD(workdir, client_key, read_only_sftp=read_only_sftp).start()
     try:
         yield server
     finally:

@@ -87,6 +87,21 @@ def test_put_meta_types_by_text_whatever_the_quoting(admin) -> None:
     assert types == {"n": "int", "s": "str", "m": "int", "t": "datetime"}
 
 
+def test_what_a_command_stores_is_a_plain_string(store, admin) -> None:
+    """Shell words remember their quoting; what reaches the store must not (it pickles)."""
+    admin.ok("user add carol")
+    admin.ok("put /x --mimetype text/csv", stdin=b"a")
+    admin.ok("put /x --mimetype text/x-other", stdin=b"b")
+    admin.ok("chown carol /x")
+
+    def stored(root) -> tuple[type, type]:
+        obj = StoreView.for_user(root, "admin").resolve("/x")
+        return type(obj.mimetype), type(obj.owner)
+
+    assert store.read(stored) == (str, str)
+    assert admin("check")[0] == 0
+
+
 @pytest.mark.parametrize("mimetype", ["plain", "text/", "a b/c", "x" * 300 + "/y"])
 def test_put_refuses_bad_mimetypes(admin, mimetype) -> None:
     status, _, err = admin(f"put /x --mimetype '{mimetype}'", stdin=b"data")

@@ -199,3 +199,18 @@ def test_progress_line_writes_sparse_lines_into_a_log() -> None:
         "indexed: 2,100/5,000 (42%) 100/s",
         "indexed: 3,000/3,000 (100%) 100/s",
     ]
+
+
+def test_check_reads_every_snapshot(docs, store) -> None:
+    """A readable snapshot is no finding; one naming a transaction never made is."""
+    from omsh.store.snapshots import create_snapshot
+
+    tid = store.db.lastTransaction()
+    store.run(lambda root: create_snapshot(root, "kept", tid, "admin"))
+    assert docs.ok("check") == "checked 2 objects, 0 problems\n"
+    ahead = (int.from_bytes(tid, "big") + 10**12).to_bytes(8, "big")
+    store.run(lambda root: create_snapshot(root, "ahead", ahead, "admin"))
+    status, out, _ = docs("check")
+    assert status == 1
+    assert out.splitlines()[0].startswith(f"SNAPSHOT snapshot ahead ({ahead.hex()}): later than")
+    assert out.splitlines()[-1] == "checked 2 objects, 1 problem"

@@ -21,7 +21,7 @@ from omsh.errors import (
     PermissionDenied,
     TransferAborted,
 )
-from omsh.store import database
+from omsh.store import database, model
 from omsh.store.acl import READ_WORD, AceType, parse_perms, with_entry
 from omsh.store.admin import known_principals
 from omsh.store.content import ContentUpload
@@ -581,7 +581,7 @@ def _conflicting_writer(store: Store, attempts: list[int], conflicts: int):
             other = store.db.open(transaction_manager=manager)
             try:
                 manager.begin()
-                other.root()[database.ROOT_KEY].tree.touch(-len(attempts))
+                other.root()[model.ROOT_KEY].tree.touch(-len(attempts))
                 manager.commit()
             finally:
                 other.close()

@@ -17,7 +17,9 @@ a request meets them (ARCHITECTURE §3 follows a PUT through them):
 * :mod:`~omsh.cdmi.bodies` — CDMI JSON request bodies, checked up front;
 * :mod:`~omsh.cdmi.values`, :mod:`~omsh.cdmi.staging` — values out and in;
 * :mod:`~omsh.cdmi.updates` — metadata, ``cdmi_acl``, copy and move;
-* :mod:`~omsh.cdmi.representation` — the JSON bodies CDMI defines, capabilities.
+* :mod:`~omsh.cdmi.representation` — the JSON bodies CDMI defines, capabilities;
+* :mod:`~omsh.cdmi.changes` — ``GET /cdmi_changes``, the change feed (an
+  extension: ``watch`` as server-sent events, resumable by ``Last-Event-ID``).
 
 Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
 
@@ -54,6 +56,12 @@ Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
   are answered as ``1.0.2``; anything else unknown is a 400 that lists the
   supported versions.  Only HTTP Basic is spoken: a Digest attempt gets 401
   with a ``Basic`` challenge, so the client falls back.
+* ``GET /cdmi_changes?since=TXN&path=/x&query=EXPR&until=now`` is an
+  extension, not CDMI: the ``watch`` change feed as server-sent events
+  (``text/event-stream``, chosen over long-polling because one response
+  carries every event with no gap between polls and ``EventSource``
+  resumes by itself from the ``id:``, the transaction id).  Same
+  authentication and per-event ACL filtering as ``watch``.
 * ``PUT CONTAINER/?query=EXPR`` (an omsh extension, CDMI has no bulk
   update) with a CDMI container body holding only ``metadata`` sets those
   items on every object below the container that the query shows the

@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from omsh.authn import Authenticator
-from omsh.cdmi import containers, dataobjects
+from omsh.cdmi import changes, containers, dataobjects
 from omsh.cdmi.auth import BasicAuth
 from omsh.cdmi.context import Backend, Call, locate, require_canonical_uri, target_path
 from omsh.cdmi.protocol import (
@@ -37,6 +37,7 @@ from omsh.cdmi.protocol import (
     VERSION_HEADER,
     Answer,
     HTTPProblem,
+    Selectors,
     base_type,
     error_response,
     fail,
@@ -81,6 +82,11 @@ class CdmiService:
     ) -> None:
         self.auth = BasicAuth(authenticator)
         self.backend = Backend(store, executor, self.auth, json_limit)
+        self.streams = changes.Streams()
+
+    def stop_streams(self) -> None:
+        """End every change feed being streamed (the server is stopping)."""
+        self.streams.stop()
 
     def close(self) -> None:
         """Release the event loop's ZODB connection (at server shutdown)."""
@@ -94,7 +100,8 @@ class CdmiService:
             version = negotiate_version(request)
             raw_path, _, raw_query = request.raw_path.partition("?")
             target = parse_target(raw_path)
-            selectors = parse_selectors(raw_query)
+            feed = changes.names_feed(target)  # its parameters are not selectors
+            selectors = Selectors() if feed else parse_selectors(raw_query)
             caller = await self.auth.caller(
                 request.headers.get("Authorization"), request.remote or "?"
             )
@@ -123,6 +130,8 @@ class CdmiService:
 
     async def dispatch(self, call: Call) -> web.StreamResponse:
         method = call.request.method
+        if changes.names_feed(call.target):
+            return await changes.serve(self.backend, call, self.streams)
         if call.target.kind == "capabilities" or call.target.object_id.upper() in CAPABILITY_PATHS:
             if method not in ("GET", "HEAD"):
                 fail(405, "capabilities are read-only", READ_ONLY)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER, OBJECT_ID_BYTES, crc16
 from omsh.store.metadata import to_json
 from omsh.store.model import Container, DataObject, StoreObject
+from omsh.store.names import parent_and_name
 from omsh.store.system import system_metadata as store_system_metadata
 from omsh.store.view import StoreView
 
@@ -141,19 +142,20 @@ def metadata_of(view: StoreView, obj: StoreObject, prefixes: list[str]) -> dict[
 
 
 def _common(view: StoreView, obj: StoreObject, object_type: str, capability: str) -> dict[str, Any]:
-    parent = obj.__parent__
     body: dict[str, Any] = {
         "objectType": object_type,
         "objectID": obj.object_id,
-        "objectName": obj.__name__ + ("/" if isinstance(obj, Container) else "")
-        if parent is not None
-        else "/",
+        "objectName": "/",
         "capabilitiesURI": f"/cdmi_capabilities/{capability}/",
         "completionStatus": "Complete",
     }
-    if parent is not None:
-        body["parentURI"] = uri_of(parent.path, container=True)
-        body["parentID"] = parent.object_id
+    path = obj.path  # not __parent__: a snapshot's tree is mounted below /.snapshots
+    if path != "/":
+        parent_path, name = parent_and_name(path)
+        parent = obj.__parent__
+        body["objectName"] = name + ("/" if isinstance(obj, Container) else "")
+        body["parentURI"] = uri_of(parent_path, container=True)
+        body["parentID"] = (parent or view.root.tree).object_id
     return body
 
 

@@ -51,6 +51,7 @@ class CdmiListener:
         self.service = service
 
     async def cleanup(self) -> None:
+        self.service.stop_streams()  # a change feed never ends by itself
         await self.runner.cleanup()
         self.service.close()
 

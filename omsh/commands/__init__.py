@@ -17,4 +17,8 @@ FAMILIES = (
     "omsh.commands.query",
     "omsh.commands.maintenance",
     "omsh.commands.usage",
+    "omsh.commands.history",
+    "omsh.commands.snapshots",
+    "omsh.commands.views",
+    "omsh.commands.watch",
 )

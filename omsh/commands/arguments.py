@@ -108,6 +108,11 @@ def paths_arg(help: str, *, dest: str = "paths", optional: bool = False) -> Arg:
     return arg(dest, nargs=nargs, metavar="PATH", complete=Complete.PATH, help=help)
 
 
+def within_arg(help: str) -> Arg:
+    """``--in PATH``: only objects below a container (``query``, ``view add``, ``--query``)."""
+    return arg("--in", dest="within", metavar="PATH", complete=Complete.CONTAINER, help=help)
+
+
 def action_or_path_arg(actions: Sequence[str], help: str) -> Arg:
     """The first word of a command with sub-actions (``acl grant``, ``meta export``).
 
@@ -141,7 +146,8 @@ def at_arg() -> Arg:
         "--at",
         type=when,
         metavar="WHEN",
-        help="as of then: an ISO time (UTC unless given), an age (10m, 2d) or a transaction id",
+        help="as of then: an ISO time (UTC unless given), an age (10m, 2d), a transaction id"
+        " or a snapshot's name",
     )
 
 

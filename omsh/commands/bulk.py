@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from omsh.commands.arguments import Arg, Complete, arg
+from omsh.commands.arguments import Arg, Complete, arg, within_arg
 from omsh.commands.base import Invocation
 from omsh.commands.formatting import printable
 from omsh.errors import OmshError, UsageError
@@ -30,13 +30,7 @@ def query_arguments(verb: str) -> tuple[Arg, ...]:
             help=f"{verb} every object matching EXPR (as query finds them) in one"
             " transaction, all or nothing, instead of naming paths",
         ),
-        arg(
-            "--in",
-            dest="within",
-            metavar="PATH",
-            complete=Complete.CONTAINER,
-            help="with --query: only objects below this container",
-        ),
+        within_arg("with --query: only objects below this container"),
         arg(
             "--dry-run",
             action="store_true",

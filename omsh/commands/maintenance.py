@@ -18,10 +18,20 @@ administrator's view of a store opened while the server is stopped.
   slip in between.  Content cannot be repaired: a damaged blob stays a
   problem (exit status 1).
 
+* snapshots (given the store): each named snapshot's transaction is not
+  later than the storage's last one and its tree can still be read
+  (:func:`~omsh.store.retention.check_snapshots`): ``SNAPSHOT`` problems.
+
 It also warns, in one line, about a root whose inherited ACL lets every
 account (``AUTHENTICATED@``) or everyone (``EVERYONE@``, ``ANONYMOUS@``)
-read: fresh stores are private, stores made before keep their root ACL.  A
-warning is advice, not damage: it does not change the exit status.
+read: fresh stores are private, stores made before keep their root ACL; and
+about a stored object named ``.snapshots`` or ``.views`` at the root, names
+now reserved.
+A warning is advice, not damage: it does not change the exit status.
+
+``pack --keep AGE`` (administrators) removes history older than AGE while
+the server serves, as ``omsh pack`` does offline: both run
+:mod:`omsh.store.retention`.
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ from omsh.commands.progress import Progress, following, wants_progress
 from omsh.store.access import ADMIN_GROUP, Principal
 from omsh.store.acl import open_root_entries
 from omsh.store.index import catalog_problems, rebuild_catalog
+from omsh.store.metadata import format_timestamp
+from omsh.store.retention import check_snapshots, pack_store, plan_pack
 from omsh.store.view import StoreView
 
 if TYPE_CHECKING:
@@ -72,7 +84,8 @@ WARNING = "WARNING"
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem (``FAILED``/``MISSING`` content, an ``INDEX`` disagreement) or a ``WARNING``."""
+    """One problem (``FAILED``/``MISSING`` content, an ``INDEX`` disagreement, a
+    ``SNAPSHOT`` no longer readable) or a ``WARNING``."""
 
     kind: str
     message: str
@@ -150,12 +163,14 @@ def _check_catalog(
 def check_store(
     run: ViewRunner,
     *,
+    store: Store | None = None,
     repair: bool = False,
     on_finding: Callable[[Finding], None] | None = None,
     indexing: Progressed | None = None,
     hashing: Progressed | None = None,
 ) -> CheckReport:
-    """Check the catalog (repairing it with *repair*), then every object's content.
+    """Check the catalog (repairing it with *repair*), the snapshots of *store*
+    (when given), then every object's content.
 
     *on_finding* sees each problem as soon as it is known, so a long check
     reports as it goes.  *indexing* follows a repair (objects indexed),
@@ -177,6 +192,12 @@ def check_store(
         found(Finding(WARNING, open_root_warning(open_to)))
     for problem in problems:
         found(Finding("INDEX", problem, repaired=report.reindexed > 0))
+    if store is not None:
+        snapshots = check_snapshots(store)
+        for warning in snapshots.warnings:
+            found(Finding(WARNING, warning))
+        for problem in snapshots.problems:
+            found(Finding("SNAPSHOT", problem))
 
     stored = run(lambda view: stored_hashes(view, "/", "/", True))
     report.objects = len(stored)
@@ -299,6 +320,7 @@ class Check(Command):
         ):
             report = check_store(
                 inv.view,
+                store=inv.store,
                 repair=inv.args.repair,
                 on_finding=show,
                 indexing=following(inv, indexing),
@@ -308,4 +330,55 @@ class Check(Command):
         return report.exit_status or None
 
 
-COMMANDS = (Check,)
+class Pack(Command):
+    name = "pack"
+    summary = "remove history older than an age; snapshots keep theirs (administrators)"
+    arguments = (
+        arg(
+            "--keep",
+            required=True,
+            metavar="AGE",
+            help="history to keep: an age (30d, 12h; 0 = only the current state) or an ISO time",
+        ),
+        arg("--dry-run", action="store_true", help="only say what the pack time would be"),
+    )
+    details = """
+        Packs the storage: every revision older than AGE that is no longer
+        current is removed (old blob files too), so history and --at reach
+        back to AGE and no further.  Never later than the oldest snapshot's
+        transaction: a snapshot keeps its whole tree (the output says when
+        one held the pack back).  The server keeps serving meanwhile.
+        Prints the pack time, the storage size before and after and the
+        blob files removed; --dry-run only the pack time.  The same as
+        'omsh pack --keep AGE' with the server stopped.
+
+        --json: {"pack_time": EPOCH, "wanted": EPOCH, "held_by": NAME or
+        null, "size_before": B, "size_after": B, "blob_files_removed": N,
+        "blob_bytes_removed": B, "seconds": S} (without the sizes for
+        --dry-run).
+    """
+
+    def run(self, inv: Invocation) -> int | None:
+        inv.view(lambda view: view.require_admin())
+        plan = plan_pack(inv.store, inv.args.keep)
+        if inv.args.dry_run:
+            _print(inv, plan.document(), plan.lines(done=False))
+            return None
+        result = pack_store(inv.store, plan)
+        held = f", held back by snapshot {plan.held_by.name}" if plan.held_by else ""
+        detail = f"pack time {format_timestamp(plan.time)}{held}"
+        inv.view(lambda view: view.audit("pack", "/", detail), write=True)
+        _print(inv, result.document(), result.lines())
+        return None
+
+
+def _print(inv: Invocation, document: dict[str, Any], lines: list[str]) -> None:
+    """*document* with ``--json``, else *lines* (a snapshot's name made printable)."""
+    if inv.json:
+        inv.out.json(document)
+    else:
+        for line in lines:
+            inv.out.line(printable(line))
+
+
+COMMANDS = (Check, Pack)

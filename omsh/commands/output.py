@@ -150,6 +150,15 @@ class Output:
             return text
         return f"\x1b[{STYLES[style]}m{text}\x1b[0m"
 
+    def probe(self) -> None:
+        """Send what is buffered, or an empty write, so a sink whose reader left raises now.
+
+        For a command that may wait long without output (``watch``): an SSH
+        channel's sink raises once the client has closed the channel.
+        """
+        self.flush()
+        self._sink(b"")
+
     def flush(self) -> None:
         if self._buffer:
             data = b"".join(self._buffer)

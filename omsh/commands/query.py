@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg, at_arg, repeated
+from omsh.commands.arguments import Arg, Complete, arg, at_arg, repeated, within_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
@@ -62,7 +62,7 @@ def _row(result: QueryResult, docid: int, select: list[str]) -> dict[str, Any]:
     return row
 
 
-def _select_fields(text: str | None) -> list[str]:
+def select_fields(text: str | None) -> list[str]:
     if not text:
         return []
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -71,7 +71,12 @@ def _select_fields(text: str | None) -> list[str]:
     return [field_name(name.strip('"'), quoted=name.startswith('"')) for name in names]
 
 
-class _Search(Command):
+def select_arg(help: str) -> Arg:
+    """``--select F,…``: the fields a result shows as columns."""
+    return arg("--select", metavar="F,…", complete=Complete.FIELDS, help=help)
+
+
+class SearchCommand(Command):
     """Shared output of ``query`` and ``find``: rows, count, completeness."""
 
     def search(
@@ -133,7 +138,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class Query(_Search):
+class Query(SearchCommand):
     name = "query"
     summary = "find objects whose metadata match a SQL-like expression"
     arguments = (
@@ -144,14 +149,8 @@ class Query(_Search):
             complete=Complete.QUERY,
             help="e.g. \"size > 1000000 AND mimetype LIKE 'image/%'\" (see help query)",
         ),
-        arg("--select", metavar="F,…", complete=Complete.FIELDS, help="fields to show as columns"),
-        arg(
-            "--in",
-            dest="within",
-            metavar="PATH",
-            complete=Complete.CONTAINER,
-            help="only objects below this container",
-        ),
+        select_arg("fields to show as columns"),
+        within_arg("only objects below this container"),
         arg(
             "--order-by",
             metavar="F",
@@ -176,7 +175,7 @@ class Query(_Search):
             inv,
             node,
             args.within,
-            select=_select_fields(args.select),
+            select=select_fields(args.select),
             order_by=order,
             descending=args.desc,
             limit=args.limit,
@@ -184,7 +183,7 @@ class Query(_Search):
         )
 
 
-class Find(_Search):
+class Find(SearchCommand):
     name = "find"
     summary = "find objects below a container by name, size, age or metadata"
     details = TYPING_DETAILS

@@ -121,6 +121,7 @@ class Shell:
                 self.out.write(factory.help_text())
                 return EXIT_OK
             self._expand_wildcards(factory, args)
+            _plain_strings(args)
             invocation = Invocation(
                 name=name,
                 args=args,
@@ -312,6 +313,20 @@ def ask_on_streams(err: Output, stdin: InputStream, question: str) -> str | None
         if err.terminal:
             err.write_bytes(byte)
             err.flush()
+
+
+def _plain_strings(args: argparse.Namespace) -> None:
+    """Turn the :class:`Word` values left in *args* into plain ``str``.
+
+    A word's quoting matters only until wildcards are expanded; after that
+    a command may store what it was given (a mimetype, an owner), and a
+    stored ``Word`` would pickle its class into the database.
+    """
+    for name, value in vars(args).items():
+        if isinstance(value, Word):
+            setattr(args, name, str(value))
+        elif isinstance(value, list) and any(isinstance(item, Word) for item in value):
+            setattr(args, name, [str(item) if isinstance(item, Word) else item for item in value])
 
 
 def _as_list(value: object) -> list[object]:

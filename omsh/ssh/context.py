@@ -21,7 +21,7 @@ from zope.interface.registry import Components
 from omsh.authn import Authenticator
 from omsh.store.commits import GroupCommit
 from omsh.store.database import Store
-from omsh.store.loopreads import LoopReader, is_local
+from omsh.store.loopreads import LoopReader, NotCheap, is_local
 from omsh.store.model import StoreRoot
 
 T = TypeVar("T")
@@ -61,7 +61,10 @@ class ServerContext:
         :mod:`omsh.store.loopreads`), else in a worker, as a storage may be remote."""
         reader = self.loop_reader
         if reader is not None:
-            return reader.read(work)
+            try:
+                return reader.read(work)
+            except NotCheap:  # e.g. a snapshot's tree, which needs a connection of its own
+                pass
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.store.read, work)
 

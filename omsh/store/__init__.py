@@ -18,15 +18,22 @@ circle):
   (:class:`Principal`) and the one decision; ``principals``: the users,
   groups and keys a principal is made from;
 - ``system``: system metadata; ``index`` and ``query``: the catalog and the
-  query language; ``schema``: bringing an older store up to date;
+  query language; ``snapshots``: named snapshots and the read-only
+  ``/.snapshots`` they are browsed at; ``views``: saved queries and the
+  live ``/.views``; ``schema``: bringing an older store
+  up to date;
 - ``view``: every operation, checked; ``bulk``: many objects in one
   transaction, all checked first; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
+  ``storages``: whether the storage keeps the past; ``retention``:
+  packing history to an age (snapshots hold it back);
 - ``database``: opening a store and running transactions; ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
   are staged (for ``put``, SFTP and CDMI), small reads on the event loop;
-  ``history``: an object's kept revisions and what each changed.
+  ``history``: an object's kept revisions and what each changed;
+- ``changes``: the change feed (``watch``) read from the transaction log;
+- ``restore``: writing a past state back (``restore``, ``undo``).
 """
 
 from omsh.store.access import Perm, Principal, check_access

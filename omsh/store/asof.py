@@ -30,7 +30,8 @@ from omsh.errors import NotFound, UsageError
 from omsh.store.access import Perm
 from omsh.store.model import StoreObject, StoreRoot
 from omsh.store.query import age_seconds, parse_iso
-from omsh.store.view import StoreView
+from omsh.store.snapshots import find_snapshot
+from omsh.store.view import StoreView, current_counterpart
 
 _TID = re.compile(r"[0-9a-fA-F]{16}")
 MOMENT_FORMS = "an ISO timestamp (2024-05-01T12:00Z) or an age (30m, 2h, 3d)"
@@ -55,11 +56,27 @@ def parse_moment(
 
 @dataclass(frozen=True)
 class When:
-    """A parsed ``--at`` value: a transaction id, or a moment (seconds since the epoch)."""
+    """A parsed ``--at`` value: a transaction id, a moment, or a snapshot's name.
+
+    Text that is none of the first three forms may name a snapshot; that is
+    only known with the store open (:meth:`resolved`), so the error it
+    would be otherwise is kept in :attr:`unparsed`.
+    """
 
     text: str
     tid: bytes | None = None
     moment: float = 0.0
+    #: Why *text* is not a time, an age or a transaction id (then it must be a snapshot).
+    unparsed: str | None = None
+
+    def resolved(self, root: StoreRoot) -> When:
+        """*self*, a snapshot's name replaced by its transaction (read from *root*)."""
+        if self.unparsed is None:
+            return self
+        snapshot = find_snapshot(root, self.text)
+        if snapshot is None:
+            raise UsageError(f"{self.unparsed}, or a snapshot's name")
+        return When(self.text, tid=snapshot.tid)
 
     def before(self, now: float, last: bytes) -> bytes:
         """The ``before`` argument of a historical connection that includes *self*.
@@ -67,6 +84,8 @@ class When:
         Raises :class:`UsageError` for a moment later than *now* or a
         transaction id later than *last*, the storage's last transaction.
         """
+        if self.unparsed is not None:
+            raise UsageError(self.unparsed)
         if self.tid is not None:
             if self.tid > last:
                 raise UsageError(f"--at {self.text}: that is in the future")
@@ -82,16 +101,28 @@ class When:
         return cast(bytes, p64(min(u64(stamp.raw()), u64(last)) + 1))
 
 
-def parse_when(text: str, now: float | None = None) -> When:
-    """Parse WHEN: 16 hex digits (a transaction id), or a moment (:func:`parse_moment`).
+def parse_tid(text: str, what: str) -> bytes:
+    """A transaction id as ``history`` prints it (16 hex digits), or a usage error
+    that starts with *what* (``--since X``, ``'X'``)."""
+    if not _TID.fullmatch(text):
+        raise UsageError(f"{what}: give a transaction id as history prints it (16 hex digits)")
+    return bytes.fromhex(text)
 
-    Anything else is a :class:`UsageError` (exit 2).
+
+def parse_when(text: str, now: float | None = None) -> When:
+    """Parse WHEN: 16 hex digits (a transaction id), a moment (:func:`parse_moment`),
+    or else perhaps a snapshot's name (resolved with the store open).
     """
     text = text.strip()
     if _TID.fullmatch(text):
         return When(text, tid=bytes.fromhex(text))
     forms = "an ISO time, an age (10m, 2d) or a transaction id (16 hex digits)"
-    return When(text, moment=parse_moment(text, "--at", now, forms))
+    try:
+        return When(text, moment=parse_moment(text, "--at", now, forms))
+    except UsageError as exc:
+        if not text:
+            raise
+        return When(text, unparsed=str(exc))
 
 
 def nothing_then(when: When) -> NotFound:
@@ -119,17 +150,11 @@ class HistoricalView(StoreView):
         return cls(then, StoreView.for_user(now_root, user_name), tid)
 
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
-        return super()._allowed(obj, perms) and self.now._allowed(self._current(obj), perms)
-
-    def _current(self, obj: StoreObject) -> StoreObject:
-        """*obj* as it is now, or its nearest ancestor that still exists."""
-        node: StoreObject | None = obj
-        while node is not None:
-            current: StoreObject | None = self.now.root.by_id.get(node.object_id)
-            if current is not None:
-                return current
-            node = node.__parent__
-        return self.now.root.tree
+        if not super()._allowed(obj, perms):
+            return False
+        if self.principal.is_admin:  # check_access grants them all: skip finding it now
+            return True
+        return self.now._allowed(current_counterpart(self.now.root, obj), perms)
 
     def note_access(self, obj: StoreObject) -> bool:
         """Reading the past never advances ``cdmi_atime``."""

@@ -274,8 +274,8 @@ class ChangeOwner(BulkChange):
         # With recursive, a match below another is walked with it already.
         chosen = outermost(targets) if self.recursive else targets
         return view.change_owners(
-            [target.obj for target in chosen],
-            self.description,
+            [(target.obj, target.subject) for target in chosen],
+            None,
             self.owner,
             self.recursive,
             target=self.description,

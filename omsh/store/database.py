@@ -34,21 +34,21 @@ from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError, POSKeyError, ReadOnlyHistoryError
 from ZODB.utils import p64, u64
 
-from omsh.errors import AlreadyExists, PermissionDenied
+from omsh.errors import AlreadyExists, OmshError, PermissionDenied
 from omsh.store.access import ADMIN_GROUP
 from omsh.store.asof import HistoricalView, When, nothing_then
 from omsh.store.content import COPY_PREFIX, UPLOAD_PREFIX
 from omsh.store.ids import new_object_id
-from omsh.store.model import Container, StoreRoot
+from omsh.store.model import ROOT_KEY, Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
 from omsh.store.schema import upgrade
+from omsh.store.storages import require_history
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ROOT_KEY = "omsh"
 ADMIN_USER = "admin"
 CONFLICT_ATTEMPTS = 8
 CACHE_OBJECTS = 20_000
@@ -63,6 +63,13 @@ class ConflictPersists(AlreadyExists):
 
     def __init__(self) -> None:
         super().__init__(None, "concurrent update conflict; try again")
+
+
+class RecordMissing(OmshError):
+    """A record the tree refers to is not in the storage (packed away, or damage)."""
+
+    def __init__(self) -> None:
+        super().__init__("part of the store is missing (packed away, or damaged); run 'omsh check'")
 
 
 class Store:
@@ -146,6 +153,13 @@ class Store:
                 else:
                     manager.abort()
                 return result
+            except ReadOnlyHistoryError:  # a write reached the past: never partial
+                manager.abort()
+                raise PermissionDenied(None, "the past is read-only") from None
+            except POSKeyError:  # a record gone: a snapshot packed by another tool, damage
+                manager.abort()
+                log.exception("a record is missing")
+                raise RecordMissing() from None
             except ConflictError:
                 manager.abort()
                 log.info("conflict on attempt %d; retrying", attempt + 1)
@@ -172,21 +186,39 @@ class Store:
             when, lambda then, now, tid: work(HistoricalView.for_user_at(then, now, user, tid))
         )
 
-    def read_at(self, when: When, work: Callable[[StoreRoot, StoreRoot, bytes], T]) -> T:
+    def read_at(
+        self,
+        when: When,
+        work: Callable[[StoreRoot, StoreRoot, bytes], T],
+        *,
+        write: bool = False,
+    ) -> T:
         """Run *work* on the root as of *when* (read-only), the root now, and the tid.
 
         The historical connection reads every object, content included, as
-        of the last transaction at or before *when*; any change through it
+        of the last transaction at or before *when* (a snapshot's name is
+        read as its transaction); any change through it
         is refused as "permission denied" (ARCHITECTURE §4).  The current
         connection lets *work* check rights now as well (:mod:`omsh.store.asof`).
+        With *write* the current one is a write transaction (:meth:`run`:
+        committed, conflicts retried with the same past): ``restore`` writes
+        the past back as a new change (:mod:`omsh.store.restore`).
         """
+        when = self.read(when.resolved)  # a snapshot's name: its transaction
         before = when.before(time.time(), self.db.lastTransaction())
 
         def on(then: Connection) -> T:
             root = then.root().get(ROOT_KEY)
             if root is None:
                 raise nothing_then(when)
-            return self.read(lambda now: work(root, now, p64(u64(before) - 1)))
+
+            def both(now: StoreRoot) -> T:
+                try:
+                    return work(root, now, p64(u64(before) - 1))
+                except POSKeyError:  # packed away since: before run() calls it damage
+                    raise nothing_then(when) from None
+
+            return self.run(both, write=write)
 
         try:
             return self.read_before(before, on)
@@ -199,8 +231,11 @@ class Store:
         """Run *work* on a read-only historical connection: the state just before *before*.
 
         The one way omsh opens the past (``--at`` and ``history``): its own
-        transaction manager, aborted and closed whatever *work* does.
+        transaction manager, aborted and closed whatever *work* does.  A
+        storage that keeps no history refuses in one line
+        (:class:`~omsh.store.storages.NoHistoryKept`).
         """
+        require_history(self.db)
         manager = transaction.TransactionManager(explicit=True)
         connection = self.db.open(transaction_manager=manager, before=before)
         try:

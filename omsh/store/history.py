@@ -67,10 +67,11 @@ class Revision:
     children: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def of(cls, obj: StoreObject) -> Revision:
+    def of(cls, obj: StoreObject, *, names: bool = True) -> Revision:
+        """*obj*'s state; without its children's *names* (a big container's cost) if asked."""
         data = obj if isinstance(obj, DataObject) else None
         size, sha256, mimetype = (data.size, data.sha256, data.mimetype) if data else (0, "", "")
-        children = frozenset(obj.names()) if isinstance(obj, Container) else frozenset()
+        children = frozenset(obj.names()) if isinstance(obj, Container) and names else frozenset()
         state = (obj.path, obj.kind, obj.owner, obj.ctime, obj.mtime, obj.metadata)
         return cls(*state, tuple(obj.acl), size, sha256, mimetype, children)
 
@@ -155,7 +156,7 @@ def tid_text(tid: bytes) -> str:
     return tid.hex()
 
 
-def _users(info: dict[str, Any]) -> tuple[str, ...]:
+def transaction_users(info: dict[str, Any]) -> tuple[str, ...]:
     listed = info.get(USERS_KEY) or info.get("extension", {}).get(USERS_KEY)
     if listed:
         return tuple(str(name) for name in listed)
@@ -192,7 +193,8 @@ def _revisions(
     seen: dict[bytes, dict[str, Any]] = {}
     own: set[bytes] = set()
     for oid in oids:
-        for info in history(oid, size):
+        # By keyword: RelStorage's is history(oid, version=None, size=1).
+        for info in history(oid, size=size):
             seen.setdefault(info["tid"], info)
             if oid == oids[0]:
                 own.add(info["tid"])
@@ -230,7 +232,7 @@ def object_history(
             break  # the revision before the last asked for, read only to compare
         else:
             changes = ("created",) if _is_creation(snapshots[index], info) else ("oldest kept",)
-        entries.append(Entry(tid_text(info["tid"]), info["time"], _users(info), changes))
+        entries.append(Entry(tid_text(info["tid"]), info["time"], transaction_users(info), changes))
     entries = entries[: _ALL if limit is None else limit]
     complete = len(revisions) < wanted
     created = complete and bool(entries) and entries[-1].changes == ("created",)

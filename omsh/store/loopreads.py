@@ -39,8 +39,9 @@ from ZODB.blob import BlobStorage
 from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
 
-from omsh.store.database import ROOT_KEY, Store
-from omsh.store.model import StoreRoot
+from omsh.store.database import Store
+from omsh.store.model import ROOT_KEY, StoreRoot
+from omsh.store.snapshots import PastNeedsTransaction
 
 T = TypeVar("T")
 
@@ -80,6 +81,8 @@ class LoopReader:
         self.connection.newTransaction(None)
         try:
             return work(self.connection.root()[ROOT_KEY])
+        except PastNeedsTransaction:  # a snapshot's tree needs a connection of its own
+            raise NotCheap() from None
         finally:
             self.reads += 1
             if self.reads % self.GC_EVERY == 0:

@@ -48,6 +48,13 @@ class IDataObject(IStoreObject):
     """An object whose value is a stream of bytes held in a blob."""
 
 
+#: The key of the :class:`StoreRoot` in a ZODB connection's root mapping.
+ROOT_KEY = "omsh"
+#: The attribute of a historical ZODB connection naming the path its tree is
+#: mounted at (``/.snapshots/NAME``), set by :mod:`omsh.store.snapshots`.
+MOUNT_ATTRIBUTE = "omsh_mount"
+
+
 @implementer(IStoreObject)
 class StoreObject(Persistent):
     """State shared by containers and data objects."""
@@ -83,12 +90,17 @@ class StoreObject(Persistent):
 
     @property
     def path(self) -> str:
+        """The absolute path, including where a snapshot's tree is mounted."""
         names = []
         node: StoreObject | None = self
         while node is not None and node.__parent__ is not None:
             names.append(node.__name__)
             node = node.__parent__
-        return "/" + "/".join(reversed(names))
+        inner = "/" + "/".join(reversed(names))
+        mount: str | None = getattr(self._p_jar, MOUNT_ATTRIBUTE, None)
+        if mount:
+            return mount if inner == "/" else mount + inner
+        return inner
 
 
 @implementer(IContainer)
@@ -189,14 +201,19 @@ def walk(obj: StoreObject) -> Iterator[tuple[str, StoreObject]]:
 class StoreRoot(Persistent):
     """What lives under ``root['omsh']``: the tree, the ID map and the principals.
 
-    Also ``audit`` (:class:`~omsh.store.audit.AuditLog`) and ``catalog``
-    (:class:`~omsh.store.index.Catalog`), which :func:`omsh.store.schema.upgrade`
-    adds: a new root starts at ``schema_version`` 1, as the oldest stores
-    did, and is brought up to date the same way.
+    Also ``audit`` (:class:`~omsh.store.audit.AuditLog`), ``catalog``
+    (:class:`~omsh.store.index.Catalog`), ``snapshots`` and ``views``, which
+    :func:`omsh.store.schema.upgrade` adds: a new root starts at
+    ``schema_version`` 1, as the oldest stores did, and is brought up to
+    date the same way.
     """
 
     audit: AuditLog
     catalog: Catalog
+    #: Named snapshots by name (:mod:`omsh.store.snapshots`), since schema 6.
+    snapshots: OOBTree
+    #: Saved views by (owner, name) (:mod:`omsh.store.views`), since schema 7.
+    views: OOBTree
 
     def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree

@@ -635,6 +635,8 @@ class QueryResult:
         transaction: str,
         as_of: str,
         visible: Callable[[int], bool] | None = None,
+        *,
+        mount: str = "",
     ) -> None:
         self.node = node
         self.catalog = catalog
@@ -644,6 +646,8 @@ class QueryResult:
         self.as_of = as_of
         #: Whether the caller may see a document; None when it sees every one.
         self.visible = visible
+        #: Where the catalog's tree is mounted (a snapshot's ``/.snapshots/NAME``).
+        self.mount = mount
         self._docids: Collection[int] | None = None
         self._paths: dict[int, str] | None = None
         self._keys: dict[str, dict[int, SortKey | None]] = {}
@@ -690,6 +694,8 @@ class QueryResult:
                 if None in paths.values():
                     # Every indexed object has a path; a damaged catalog sorts first.
                     paths = {docid: path or "" for docid, path in paths.items()}
+                if self.mount:
+                    paths = {docid: self.mount + path for docid, path in paths.items()}
                 self._paths = paths
         return self._paths
 

@@ -16,7 +16,9 @@ Versions:
 4. the catalog in a new layout: a key held by one document costs no
    record of its own, and values are kept bare in the reverse index;
 5. the catalog counting each field's values per type instead of keeping a
-   set of each type's documents.
+   set of each type's documents;
+6. named snapshots (:mod:`omsh.store.snapshots`);
+7. saved views (:mod:`omsh.store.views`).
 
 Each change of the catalog's layout builds it anew from the tree.
 
@@ -27,13 +29,15 @@ on them.
 
 from __future__ import annotations
 
+from BTrees.OOBTree import OOBTree
+
 from omsh.store.acl import default_root_acl
 from omsh.store.audit import AuditLog
 from omsh.store.index import Catalog, rebuild_catalog
 from omsh.store.model import StoreRoot, walk
 
 #: The version :func:`upgrade` brings every root to.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 
 def upgrade(root: StoreRoot) -> bool:
@@ -50,5 +54,9 @@ def upgrade(root: StoreRoot) -> bool:
     elif root.schema_version < 5:
         # The layout of FieldIndex changed since (see the versions above).
         rebuild_catalog(root)
+    if root.schema_version < 6:
+        root.snapshots = OOBTree()
+    if root.schema_version < 7:
+        root.views = OOBTree()
     root.schema_version = SCHEMA_VERSION
     return True

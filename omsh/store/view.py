@@ -27,6 +27,7 @@ from typing import TypeVar, cast
 
 from transaction.interfaces import NoTransaction
 from ZODB.TimeStamp import TimeStamp
+from ZODB.utils import p64, u64
 
 from omsh.errors import (
     AlreadyExists,
@@ -58,10 +59,25 @@ from omsh.store.metadata import (
     validate_key,
     validate_value,
 )
-from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
+from omsh.store.model import (
+    MOUNT_ATTRIBUTE,
+    ROOT_KEY,
+    Container,
+    DataObject,
+    StoreObject,
+    StoreRoot,
+    walk,
+)
 from omsh.store.names import join_path, normalize_path, parent_and_name, split_path
 from omsh.store.principals import User
 from omsh.store.query import Node, QueryResult
+from omsh.store.snapshots import (
+    SNAPSHOTS_NAME,
+    PastOpener,
+    SnapshotDirectory,
+    is_past,
+)
+from omsh.store.views import VIEWS_NAME, ViewContainer, ViewsDirectory
 
 ObjT = TypeVar("ObjT", bound=StoreObject)
 
@@ -73,6 +89,21 @@ Passed = Callable[[int], None]
 DEFAULT_MIMETYPE = "application/octet-stream"
 #: atime is updated at most this often per object (like Linux's relatime).
 ATIME_GRANULARITY = 24 * 3600
+
+
+#: The rights that only read: all a past object (``/.snapshots``) may grant.
+READ_ONLY_PERMS = (
+    Perm.READ | Perm.READ_METADATA | Perm.READ_ATTRIBUTES | Perm.READ_ACL | Perm.EXECUTE
+)
+
+#: Every other bit, as a plain int: IntFlag arithmetic costs a microsecond a
+#: check, and ``ls`` of a snapshot checks each of 10,000 children.
+_CHANGING_BITS = int(Perm.all()) & ~int(READ_ONLY_PERMS)
+
+
+def _changes(perms: Perm) -> bool:
+    """Whether *perms* asks for any right beyond reading."""
+    return bool(int(perms) & _CHANGING_BITS)
 
 
 #: The transaction's extended-info key listing every user whose view it held.
@@ -113,6 +144,12 @@ class StoreView:
         self.root = root
         self.principal = principal
         self._inheritance = InheritanceCache()
+        #: Inheritance caches for the snapshots' trees, by connection (the
+        #: cache is keyed by oid, which the past shares with the present).
+        self._past_inheritance: dict[int, InheritanceCache] = {}
+        self._past: PastOpener | None = None
+        #: Objects found through ``/.views`` in this transaction: read-only there.
+        self._through_views: set[int] = set()
         note_user(root, principal.name)
 
     @classmethod
@@ -142,11 +179,45 @@ class StoreView:
     #   users, groups, ownership, other users' rights             admins only
 
     def _allowed(self, obj: StoreObject, perms: Perm) -> bool:
+        if isinstance(obj, SnapshotDirectory):  # as the root now, and read-only
+            return not _changes(perms) and self._allowed(self.root.tree, perms)
+        if isinstance(obj, ViewsDirectory | ViewContainer):  # the reader's own views
+            return not _changes(perms)
+        if _changes(perms) and id(obj) in self._through_views:
+            return False
+        jar = obj._p_jar
+        if jar is not self.root._p_jar and is_past(obj):
+            return self._allowed_in_snapshot(obj, perms)
         return check_access(self.principal, obj, perms, self._inheritance)
+
+    def _allowed_in_snapshot(self, obj: StoreObject, perms: Perm) -> bool:
+        """A right on an object in a snapshot: only reads, held then and now (asof)."""
+        if _changes(perms):
+            return False
+        cache = self._past_inheritance.get(id(obj._p_jar))
+        if cache is None:
+            cache = self._past_inheritance[id(obj._p_jar)] = InheritanceCache()
+        if not check_access(self.principal, obj, perms, cache):
+            return False
+        if self.principal.is_admin:  # check_access grants them all: skip finding it now
+            return True
+        now = current_counterpart(self.root, obj)
+        return check_access(self.principal, now, perms, self._inheritance)
 
     def _require(self, obj: StoreObject, perms: Perm, subject: str) -> None:
         if not self._allowed(obj, perms):
+            reason = self._read_only_reason(obj) if _changes(perms) else None
+            if reason is not None:
+                raise PermissionDenied(subject, f"permission denied ({reason})")
             raise PermissionDenied(subject)
+
+    def _read_only_reason(self, obj: StoreObject) -> str | None:
+        """Why *obj* can never be changed through this path, if it cannot."""
+        if in_snapshot(obj):
+            return "snapshots are read-only"
+        if isinstance(obj, ViewsDirectory | ViewContainer) or id(obj) in self._through_views:
+            return "views are read-only"
+        return None
 
     def can_see(self, obj: StoreObject) -> bool:
         """Whether the caller may see *obj*: list its name, read its metadata."""
@@ -212,7 +283,7 @@ class StoreView:
 
     def check_removable(self, obj: StoreObject, subject: str) -> None:
         """Refuse unless the caller may remove *obj* itself (not what is below it)."""
-        if obj.__parent__ is None:
+        if obj.__parent__ is None and self._read_only_reason(obj) is None:
             raise PermissionDenied(subject, "cannot remove the root container")
         self._require(obj, Perm.DELETE, subject)
 
@@ -315,12 +386,14 @@ class StoreView:
     def change_owner(self, obj: StoreObject, subject: str, owner: str, recursive: bool) -> int:
         """``chown``: administrators only; returns how many objects changed."""
         detail = " recursive" if recursive else ""
-        return self.change_owners([obj], subject, owner, recursive, target=obj.path, detail=detail)
+        return self.change_owners(
+            [(obj, subject)], subject, owner, recursive, target=obj.path, detail=detail
+        )
 
     def change_owners(
         self,
-        objects: Iterable[StoreObject],
-        subject: str,
+        objects: Iterable[tuple[StoreObject, str]],
+        subject: str | None,
         owner: str,
         recursive: bool,
         *,
@@ -329,15 +402,20 @@ class StoreView:
     ) -> int:
         """Give *objects* (and with *recursive* what lies below them) to *owner*.
 
-        Administrators only (refused naming *subject*); one audit event for
-        the whole change (``chown --query`` may touch thousands).  Returns
-        how many objects changed.
+        Each object comes with how errors name it.  Administrators only
+        (refused naming *subject*), and each object must take a new owner
+        (write-owner: the past is read-only); one audit event for the whole
+        change (``chown --query`` may touch thousands).  Returns how many
+        objects changed.
         """
         self.require_admin(subject)
         self.root.principals.get_user(owner)
         changed = 0
-        for obj in objects:
-            for _, node in walk(obj) if recursive else [("", obj)]:
+        for obj, named in objects:
+            for relative, node in walk(obj) if recursive else [("", obj)]:
+                self._require(
+                    node, Perm.WRITE_OWNER, self.subtree_subject(obj, named, relative, node)
+                )
                 if node.owner != owner:
                     node.owner = owner
                     self._reindex(node)
@@ -374,17 +452,20 @@ class StoreView:
         if within is not None:
             top = self.enter(within, cwd)
             scope = top.path
-        catalog = self.root.catalog
+        root, mount = self.root, ""
+        if isinstance(top, SnapshotDirectory):
+            raise OmshError("query one snapshot at a time: --in /.snapshots/NAME", subject=within)
+        if top._p_jar is not root._p_jar and is_past(top):  # in a snapshot's tree
+            root, mount = past_root(top), str(getattr(top._p_jar, MOUNT_ATTRIBUTE))
+            scope = top.path[len(mount) :] or "/"
+        catalog = root.catalog
         visible = None if self.principal.is_admin else functools.partial(self._sees, catalog, top)
-        transaction, as_of = _snapshot_names(self.snapshot_tid())
-        return QueryResult(node, catalog, scope, transaction, as_of, visible)
+        transaction, as_of = _snapshot_names(_read_tid(root) if mount else self.snapshot_tid())
+        return QueryResult(node, catalog, scope, transaction, as_of, visible, mount=mount)
 
     def snapshot_tid(self) -> bytes:
         """The transaction this view reads the tree as of."""
-        # The MVCC snapshot this connection reads; ZODB has no public name for it.
-        jar = self.root._p_jar
-        assert jar is not None  # the root was read through a connection
-        return cast(bytes, jar._storage.lastTransaction())
+        return _read_tid(self.root)
 
     def metadata_keys(
         self, top: StoreObject, prefix: str = "", *, limit: int, below: bool = True
@@ -420,17 +501,48 @@ class StoreView:
 
     # -- lookup ----------------------------------------------------------
 
+    def snapshot_directory(self) -> SnapshotDirectory:
+        """``/.snapshots``: each snapshot's tree, opened when first read."""
+        if self._past is None:
+            jar = self.root._p_jar
+            assert jar is not None  # the root was read through a connection
+            self._past = PastOpener(jar)
+        return SnapshotDirectory(self.root, self._past)
+
     def lookup(self, path: str) -> StoreObject | None:
-        """The object at an absolute normalized path, or ``None``."""
+        """The object at an absolute normalized path, or ``None``.
+
+        ``/.snapshots/NAME/…`` is found in that snapshot's tree
+        (:mod:`omsh.store.snapshots`), ``/.views/NAME/ENTRY`` among the
+        objects a view matches now (:mod:`omsh.store.views`); an object
+        found through ``/.views`` is read-only for the rest of the transaction.
+        """
+        node, found = self._deepest(path)
+        return node if found else None
+
+    def _deepest(self, path: str) -> tuple[StoreObject, bool]:
+        """The deepest object on *path* that exists, and whether it is the last."""
         node: StoreObject = self.root.tree
-        for name in split_path(path):
-            if not isinstance(node, Container):
-                return None
-            child = node.get(name)
+        names = split_path(path)
+        through_views = bool(names) and names[0] == VIEWS_NAME
+        if through_views:
+            node = self.views_directory()
+            del names[0]
+        elif names and names[0] == SNAPSHOTS_NAME:
+            node = self.snapshot_directory()
+            del names[0]
+        for name in names:
+            child = node.get(name) if isinstance(node, Container) else None
             if child is None:
-                return None
+                return node, False
             node = child
-        return node
+            if through_views:
+                self._through_views.add(id(node))
+        return node, True
+
+    def views_directory(self) -> ViewsDirectory:
+        """``/.views``: the caller's live views (:mod:`omsh.store.views`)."""
+        return ViewsDirectory(self.root, self.principal.name, self.query)
 
     def resolve(self, path: str, cwd: str = "/") -> StoreObject:
         """The object *path* names from *cwd*; ``NotFound`` names *path*."""
@@ -448,12 +560,7 @@ class StoreView:
         the answer is "permission denied", exactly as for a name that exists
         but may not be read.
         """
-        node: StoreObject = self.root.tree
-        for name in split_path(absolute):
-            child = node.get(name) if isinstance(node, Container) else None
-            if child is None:
-                break
-            node = child
+        node, _ = self._deepest(absolute)
         if not self.can_read(node):  # list it (read it, for a data object in the way)
             return PermissionDenied(subject)
         return NotFound(subject, message)
@@ -880,7 +987,7 @@ class StoreView:
             clone.size, clone.sha256 = source.size, source.sha256
             jar = self.root._p_jar
             assert jar is not None  # the root was read through a connection
-            _share_blob(source, clone, jar.db().storage.temporaryDirectory())
+            share_blob(source, clone, jar.db().storage.temporaryDirectory())
         clone.replace_metadata(source.metadata)
         return clone
 
@@ -895,6 +1002,46 @@ def _snapshot_names(tid: bytes) -> tuple[str, str]:
     return tid.hex(), format_timestamp(TimeStamp(tid).timeTime())
 
 
+def _read_tid(root: StoreRoot) -> bytes:
+    """The transaction a connection reads *root* as of."""
+    jar = root._p_jar
+    assert jar is not None  # the root was read through a connection
+    if jar.before is not None:  # historical: the last transaction before that
+        return cast(bytes, p64(u64(jar.before) - 1))
+    # The MVCC snapshot this connection reads; ZODB has no public name for it.
+    return cast(bytes, jar._storage.lastTransaction())
+
+
+def in_snapshot(obj: StoreObject) -> bool:
+    """Whether *obj* is ``/.snapshots`` or was read in a snapshot's tree."""
+    return (
+        isinstance(obj, SnapshotDirectory) or getattr(obj._p_jar, MOUNT_ATTRIBUTE, None) is not None
+    )
+
+
+def past_root(obj: StoreObject) -> StoreRoot:
+    """The store root of the connection *obj* was read through."""
+    jar = obj._p_jar
+    assert jar is not None
+    return cast(StoreRoot, jar.root()[ROOT_KEY])
+
+
+def current_counterpart(now: StoreRoot, obj: StoreObject) -> StoreObject:
+    """*obj* as it is in *now*, or its nearest ancestor that still exists.
+
+    How a right on the past is also checked now (:mod:`omsh.store.asof`):
+    the same object, found by its ID; one removed since is judged by the
+    nearest container above it that is still there, at worst the root.
+    """
+    node: StoreObject | None = obj
+    while node is not None:
+        current: StoreObject | None = now.by_id.get(node.object_id)
+        if current is not None:
+            return current
+        node = node.__parent__
+    return now.tree
+
+
 def _content_path(obj: DataObject) -> str:
     """The file holding *obj*'s bytes, even if it was written in this transaction."""
     # ZODB has no public "is this blob uncommitted" test; committed() raises then.
@@ -904,7 +1051,7 @@ def _content_path(obj: DataObject) -> str:
     return obj.committed_path()
 
 
-def _share_blob(source: DataObject, target: DataObject, staging_dir: str) -> None:
+def share_blob(source: DataObject, target: DataObject, staging_dir: str) -> None:
     """Give *target* the same bytes: a hard link where possible, else a copy.
 
     Blob files are never modified in place (a write makes a new file), so

@@ -1,0 +1,44 @@
+"""What the ZODB storage under a store can do: whether it keeps the past.
+
+FileStorage, MappingStorage (``memory://``) and ZEO in front of them keep
+every revision until a pack; RelStorage does only when configured
+history-preserving.  Everything that reads the past (``--at``,
+``history``, ``/.snapshots``, ``restore``, ``undo``) and ``pack`` asks
+:func:`require_history` first, so a history-free storage says so in one
+line instead of failing on a missing record.
+"""
+
+from __future__ import annotations
+
+import ZODB
+
+from omsh.errors import OmshError
+
+NO_HISTORY = "this storage keeps no history (RelStorage with keep-history off)"
+
+
+class NoHistoryKept(OmshError):
+    """The storage keeps only the current state: there is no past to read or pack."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_HISTORY)
+
+
+def keeps_history(db: ZODB.DB) -> bool:
+    """Whether *db*'s storage keeps old revisions until a pack.
+
+    RelStorage says so in its ``keep_history`` property (its
+    ``keep-history`` option; its ``supportsUndo`` is only there when true).
+    FileStorage and MappingStorage always keep history, and so does ZEO in
+    front of them.  (A ZEO client cannot see how the server's storage is
+    configured: a ZEO server in front of a history-free RelStorage is not
+    detected here.)
+    """
+    keep = getattr(db.storage, "keep_history", None)
+    return True if keep is None else bool(keep)
+
+
+def require_history(db: ZODB.DB) -> None:
+    """Refuse with :class:`NoHistoryKept` unless *db* keeps history."""
+    if not keeps_history(db):
+        raise NoHistoryKept()
