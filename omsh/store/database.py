@@ -78,7 +78,7 @@ class RecordMissing(OmshError):
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
 
-def _postgres_uri(uri: str) -> tuple[str, str | None]:
+def postgres_uri(uri: str) -> tuple[str, str | None]:
     """The zodburi URI for a RelStorage-on-PostgreSQL *uri*, and a folder to remove at close.
 
     Blobs are kept in PostgreSQL (``shared_blob_dir=false``) unless the URI
@@ -87,6 +87,10 @@ def _postgres_uri(uri: str) -> tuple[str, str | None]:
     temporary folder of its own that is removed on close.  History is
     kept unless ``keep_history=false`` (RelStorage's default too).
     """
+    # RelStorage logs its retries; unless logging is set up (``serve``), only our line shows.
+    relstorage_log = logging.getLogger("relstorage")
+    if not relstorage_log.handlers:
+        relstorage_log.addHandler(logging.NullHandler())
     uri = "postgres://" + uri.split("://", 1)[1]
     query = urllib.parse.urlsplit(uri).query
     options = dict(urllib.parse.parse_qsl(query))
@@ -121,7 +125,7 @@ class Store:
         blob directory beside the file unless they name one, and
         ``memory://`` is given a temporary one, because content lives in blobs.
         ``postgresql://`` and ``postgres://`` open RelStorage with blobs in
-        the database (see :func:`_postgres_uri`).
+        the database (see :func:`postgres_uri`).
         """
         if uri is None:
             data_dir = data_dir or "var"
@@ -135,8 +139,9 @@ class Store:
             storage = BlobStorage(blob_dir, MappingStorage(uri[len("memory://") :] or "memory"))
             return cls(ZODB.DB(storage, **CACHES), cleanup_dir=blob_dir)
         cleanup_dir = None
-        if uri.startswith(POSTGRES_SCHEMES):
-            uri, cleanup_dir = _postgres_uri(uri)
+        postgres = uri.startswith(POSTGRES_SCHEMES)
+        if postgres:
+            uri, cleanup_dir = postgres_uri(uri)
         if uri.startswith("file://") and "blobstorage_dir" not in uri:
             path = uri[len("file://") :].split("?", 1)[0]
             separator = "&" if "?" in uri else "?"
@@ -144,7 +149,16 @@ class Store:
         storage_factory, db_kw = zodburi.resolve_uri(uri)
         for key, value in CACHES.items():
             db_kw.setdefault(key, value)
-        return cls(ZODB.DB(storage_factory(), **db_kw), cleanup_dir=cleanup_dir)
+        if not postgres:
+            return cls(ZODB.DB(storage_factory(), **db_kw))
+        try:
+            db = ZODB.DB(storage_factory(), **db_kw)
+        except Exception as error:  # the driver's own errors: unreachable, refused, no database
+            if cleanup_dir:
+                shutil.rmtree(cleanup_dir, ignore_errors=True)
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise OmshError(f"cannot open the PostgreSQL database: {reason}") from error
+        return cls(db, cleanup_dir=cleanup_dir)
 
     def close(self) -> None:
         self.db.close()
