@@ -35,7 +35,7 @@ import pytest
 
 from bench.launcher import HOST, OMSH, free_port, public_key
 from omsh.errors import OmshError
-from omsh.store.database import postgres_uri
+from omsh.store.database import POSTGRES_FORM, postgres_uri
 from tests.e2e import OmshServer, Result, run
 
 pytestmark = pytest.mark.e2e
@@ -209,13 +209,23 @@ def testpostgres_uris_keep_blobs_in_the_database_unless_told() -> None:
         assert Path(cache).is_dir()
     finally:
         os.rmdir(cache)
-    given = "postgres://h/db?blob_dir=/var/cache/omsh&keep_history=false"
+    given = "postgres://u:p@h:5/db?blob_dir=/var/cache/omsh&keep_history=false"
     assert postgres_uri(given) == (f"{given}&shared_blob_dir=false", None)
-    shared = "postgres://h/db?shared_blob_dir=true&blob_dir=/mnt/shared/blobs"
+    shared = "postgres://u:p@h:5/db?shared_blob_dir=true&blob_dir=/mnt/shared/blobs"
     assert postgres_uri(shared) == (shared, None)
     with pytest.raises(OmshError) as refused:
-        postgres_uri("postgres://h/db?shared_blob_dir=true")
+        postgres_uri("postgres://u:p@h:5/db?shared_blob_dir=true")
     assert str(refused.value) == "shared_blob_dir=true needs blob_dir=, a folder all nodes share"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["postgresql://h:5/db", "postgresql://u@h:5/db", "postgres://u:p@h/db", "postgres://u:p@h:5/"],
+)
+def test_postgres_uris_name_every_part(uri: str) -> None:
+    with pytest.raises(OmshError) as refused:
+        postgres_uri(uri)
+    assert str(refused.value) == f"a PostgreSQL URI is {POSTGRES_FORM}, every part given"
 
 
 def test_an_unreachable_database_is_one_line_without_the_password() -> None:
@@ -284,7 +294,15 @@ def test_a_node_on_postgresql_keeps_content_history_and_snapshots(postgres, tmp_
         assert ok(node.ssh("cat /.snapshots/before-third/c/a")) == "second"
         assert ok(node.ssh(f"cat --at {created['txn']} /c/a")) == "first"
         assert ok(node.ssh("query 'n >= 5' --count")).strip() == "2"
-        assert ok(node.ssh("check")).splitlines()[-1].startswith("checked ")
+        summary = "checked 3 objects, 0 problems"
+        assert ok(node.ssh("check")).splitlines()[-1] == summary
+
+        # omsh's own command line opens the same database while the node serves.
+        checked = run([OMSH, "check", "--storage", uri])
+        assert (checked.status, checked.out.splitlines()[-1]) == (0, summary)
+        packed = run([OMSH, "pack", "--keep", "1h", "--storage", uri])
+        assert packed.status == 0, packed.err
+        assert ok(node.ssh(f"cat --at {created['txn']} /c/a")) == "first"
     finally:
         node.stop()
 

@@ -76,6 +76,7 @@ class RecordMissing(OmshError):
 #: URI schemes of RelStorage on PostgreSQL: RelStorage registers ``postgres``
 #: with zodburi; ``postgresql`` (libpq's spelling) is accepted as the same.
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+POSTGRES_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?OPTION=VALUE&...]"
 
 
 def postgres_uri(uri: str) -> tuple[str, str | None]:
@@ -92,7 +93,15 @@ def postgres_uri(uri: str) -> tuple[str, str | None]:
     if not relstorage_log.handlers:
         relstorage_log.addHandler(logging.NullHandler())
     uri = "postgres://" + uri.split("://", 1)[1]
-    query = urllib.parse.urlsplit(uri).query
+    parts = urllib.parse.urlsplit(uri)
+    # RelStorage hands libpq each part, a missing one as the word 'None'.
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not (parts.username and parts.password and parts.hostname and port and parts.path[1:]):
+        raise OmshError(f"a PostgreSQL URI is {POSTGRES_FORM}, every part given")
+    query = parts.query
     options = dict(urllib.parse.parse_qsl(query))
     added = []
     if "shared_blob_dir" not in options:
