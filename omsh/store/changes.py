@@ -48,7 +48,7 @@ from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import get_pickle_metadata, p64, u64
 
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.asof import HistoricalView
+from omsh.store.asof import HistoricalView, parse_tid
 from omsh.store.database import Store
 from omsh.store.history import Entry, Revision, describe, tid_text, transaction_users
 from omsh.store.index import indexed_values
@@ -295,12 +295,7 @@ class Feed:
 
     def _resume_point(self, since: str, last: bytes) -> bytes:
         """Check *since* is a transaction id still covered by the kept history."""
-        try:
-            tid = bytes.fromhex(since)
-        except ValueError:
-            tid = b""
-        if len(tid) != 8:
-            raise UsageError(f"--since {since}: give a transaction id (16 hex digits)")
+        tid = parse_tid(since, f"--since {since}")
         if tid > last:
             raise UsageError(f"--since {since}: that is in the future")
         following = next(iter(self._log(p64(u64(tid) + 1), last, limit=1)), None)
