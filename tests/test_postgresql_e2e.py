@@ -193,11 +193,6 @@ def _node(root: Path, uri: str) -> OmshServer:
     return server
 
 
-def ok(result: Result) -> str:
-    assert result.status == 0, result.err
-    return result.out
-
-
 # -- URIs (no PostgreSQL needed) --------------------------------------------------
 
 
@@ -241,7 +236,7 @@ def test_an_unreachable_database_is_one_line_without_the_password() -> None:
 
 def _history(node: OmshServer, path: str) -> list[dict[str, object]]:
     """``history --json PATH``, newest first."""
-    return [json.loads(line) for line in ok(node.ssh(f"history --json {path}")).splitlines()]
+    return [json.loads(line) for line in node.ok(f"history --json {path}").splitlines()]
 
 
 def _large_object_bytes(postgres: PostgresCluster, uri: str) -> int:
@@ -259,50 +254,50 @@ def test_a_node_on_postgresql_keeps_content_history_and_snapshots(postgres, tmp_
     uri = postgres.new_database()
     node = _node(tmp_path / "node", uri).start()
     try:
-        ok(node.ssh("mkdir /c"))
-        ok(node.ssh("put /c/a --meta n=5", stdin=b"first"))
-        ok(node.ssh("put /c/b --meta n=7 --mimetype text/plain", stdin=b"other"))
-        assert ok(node.ssh("cat /c/a")) == "first"
-        assert ok(node.ssh("ls /c")).split() == ["a", "b"]
-        assert ok(node.ssh("query 'n > 6' --in /c")).split() == ["/c/b"]
-        assert ok(node.ssh("query 'n >= 5' --count")).strip() == "2"
+        node.ok("mkdir /c")
+        node.ok("put /c/a --meta n=5", stdin=b"first")
+        node.ok("put /c/b --meta n=7 --mimetype text/plain", stdin=b"other")
+        assert node.ok("cat /c/a") == "first"
+        assert node.ok("ls /c").split() == ["a", "b"]
+        assert node.ok("query 'n > 6' --in /c").split() == ["/c/b"]
+        assert node.ok("query 'n >= 5' --count").strip() == "2"
 
         # 5 MiB: stored in PostgreSQL (large objects), read back byte for byte.
         big = os.urandom(FIVE_MIB)
-        ok(node.ssh("put /c/big", stdin=big))
+        node.ok("put /c/big", stdin=big)
         assert node.ssh("cat /c/big").stdout == big
         assert _large_object_bytes(postgres, uri) >= FIVE_MIB
 
         # History is kept (keep_history defaults to true): --at a transaction, --at now.
-        ok(node.ssh("put /c/a", stdin=b"second"))
+        node.ok("put /c/a", stdin=b"second")
         created, changed = reversed(_history(node, "/c/a"))
         assert (created["changes"], changed["changes"]) == (["created"], ["content 5 B → 6 B"])
-        assert ok(node.ssh(f"cat --at {created['txn']} /c/a")) == "first"
-        assert ok(node.ssh(f"cat --at {changed['txn']} /c/a")) == "second"
-        assert ok(node.ssh("cat --at 0s /c/a")) == "second"
+        assert node.ok(f"cat --at {created['txn']} /c/a") == "first"
+        assert node.ok(f"cat --at {changed['txn']} /c/a") == "second"
+        assert node.ok("cat --at 0s /c/a") == "second"
 
         # A snapshot reads the moment it names, however the tree changes after.
-        ok(node.ssh("snapshot create before-third"))
-        ok(node.ssh("put /c/a", stdin=b"third"))
-        assert ok(node.ssh("cat /.snapshots/before-third/c/a")) == "second"
-        assert ok(node.ssh("ls /.snapshots/before-third/c")).split() == ["a", "b", "big"]
+        node.ok("snapshot create before-third")
+        node.ok("put /c/a", stdin=b"third")
+        assert node.ok("cat /.snapshots/before-third/c/a") == "second"
+        assert node.ok("ls /.snapshots/before-third/c").split() == ["a", "b", "big"]
 
         # A restart (its blob cache gone with it) reads everything from the database.
         node.restart()
-        assert ok(node.ssh("cat /c/a")) == "third"
+        assert node.ok("cat /c/a") == "third"
         assert node.ssh("cat /c/big").stdout == big
-        assert ok(node.ssh("cat /.snapshots/before-third/c/a")) == "second"
-        assert ok(node.ssh(f"cat --at {created['txn']} /c/a")) == "first"
-        assert ok(node.ssh("query 'n >= 5' --count")).strip() == "2"
+        assert node.ok("cat /.snapshots/before-third/c/a") == "second"
+        assert node.ok(f"cat --at {created['txn']} /c/a") == "first"
+        assert node.ok("query 'n >= 5' --count").strip() == "2"
         summary = "checked 3 objects, 0 problems"
-        assert ok(node.ssh("check")).splitlines()[-1] == summary
+        assert node.ok("check").splitlines()[-1] == summary
 
         # omsh's own command line opens the same database while the node serves.
         checked = run([OMSH, "check", "--storage", uri])
         assert (checked.status, checked.out.splitlines()[-1]) == (0, summary)
         packed = run([OMSH, "pack", "--keep", "1h", "--storage", uri])
         assert packed.status == 0, packed.err
-        assert ok(node.ssh(f"cat --at {created['txn']} /c/a")) == "first"
+        assert node.ok(f"cat --at {created['txn']} /c/a") == "first"
     finally:
         node.stop()
 
@@ -330,8 +325,8 @@ def two_nodes(postgres, tmp_path) -> Iterator[tuple[OmshServer, OmshServer]]:
         two.start()
         # A key added on one lets two's client in: accounts are shared at once.
         assert two.ssh("whoami").status != 0
-        ok(one.ssh("key add", stdin=f"{public_key(two.key)} two\n".encode()))
-        assert ok(two.ssh("whoami")).strip() == "admin"
+        one.ok("key add", stdin=f"{public_key(two.key)} two\n".encode())
+        assert two.ok("whoami").strip() == "admin"
         yield one, two
     finally:
         two.stop()
@@ -342,18 +337,18 @@ def test_two_nodes_on_one_database_see_each_other(two_nodes, tmp_path) -> None:
     one, two = two_nodes
     # Writes on either node are read on the other at once, content included
     # (the other node's blob cache never had it: it comes from PostgreSQL).
-    ok(one.ssh("mkdir /shared"))
+    one.ok("mkdir /shared")
     made = _history(one, "/shared")[-1]["txn"]
     payload = os.urandom(300_000)
-    ok(one.ssh("put /shared/from-one --meta side=one", stdin=payload))
+    one.ok("put /shared/from-one --meta side=one", stdin=payload)
     assert two.ssh("cat /shared/from-one").stdout == payload
-    ok(two.ssh("put /shared/from-two --meta side=two", stdin=b"two wrote this"))
-    assert ok(one.ssh("cat /shared/from-two")) == "two wrote this"
-    assert ok(one.ssh("query \"side = 'two'\"")).split() == ["/shared/from-two"]
-    ok(two.ssh("rm /shared/from-one"))
+    two.ok("put /shared/from-two --meta side=two", stdin=b"two wrote this")
+    assert one.ok("cat /shared/from-two") == "two wrote this"
+    assert one.ok("query \"side = 'two'\"").split() == ["/shared/from-two"]
+    two.ok("rm /shared/from-one")
     assert one.ssh("cat /shared/from-one").status == 3
     # The change feed of one has two's commits up to now, the removal last.
-    feed = ok(one.ssh(f"watch /shared --since {made} --until-now --json")).splitlines()
+    feed = one.ok(f"watch /shared --since {made} --until-now --json").splitlines()
     events = [json.loads(line) for line in feed][:-1]  # the last says where it stopped
     assert [(event["event"], event["path"]) for event in events] == [
         ("created", "/shared/from-one"),
@@ -362,9 +357,9 @@ def test_two_nodes_on_one_database_see_each_other(two_nodes, tmp_path) -> None:
     ], feed
 
     # A password changed on one is the password on two.
-    ok(one.ssh("user add alice --password-stdin", stdin=b"alice-first\n"))
+    one.ok("user add alice --password-stdin", stdin=b"alice-first\n")
     assert _login_works(two, "alice", "alice-first", tmp_path)
-    ok(one.ssh("passwd alice", stdin=b"alice-second\n"))
+    one.ok("passwd alice", stdin=b"alice-second\n")
     assert not _login_works(two, "alice", "alice-first", tmp_path)
     assert _login_works(two, "alice", "alice-second", tmp_path)
 
@@ -379,7 +374,7 @@ def test_two_nodes_on_one_database_see_each_other(two_nodes, tmp_path) -> None:
 )
 def test_two_nodes_upload_into_one_container_at_once(two_nodes, tmp_path) -> None:
     one, two = two_nodes
-    ok(one.ssh("mkdir /box"))
+    one.ok("mkdir /box")
     files = tmp_path / "files"
     files.mkdir()
     names = {side: [f"{side}-{n:03}" for n in range(PUTS_PER_NODE)] for side in ("one", "two")}
@@ -396,7 +391,7 @@ def test_two_nodes_upload_into_one_container_at_once(two_nodes, tmp_path) -> Non
     assert [upload.status for upload in uploads] == [0, 0], uploads[0].err + uploads[1].err
     expected = sorted(names["one"] + names["two"])
     for node in (one, two):
-        assert ok(node.ssh("ls /box")).split() == expected
-        assert ok(node.ssh("query 'size > 0' --in /box --count")).strip() == str(len(expected))
-    assert ok(two.ssh("cat /box/one-007")) == "one-007" * 100
-    assert ok(one.ssh("check")).splitlines()[-1] == f"checked {len(expected)} objects, 0 problems"
+        assert node.ok("ls /box").split() == expected
+        assert node.ok("query 'size > 0' --in /box --count").strip() == str(len(expected))
+    assert two.ok("cat /box/one-007") == "one-007" * 100
+    assert one.ok("check").splitlines()[-1] == f"checked {len(expected)} objects, 0 problems"
