@@ -24,6 +24,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -229,6 +230,16 @@ def test_an_unreachable_database_is_one_line_without_the_password() -> None:
     assert (result.status, result.out) == (1, "")
     assert result.err.startswith("omsh: cannot open the PostgreSQL database: ")
     assert result.err.count("\n") == 1 and "s3cret" not in result.err
+
+
+def test_without_postgresql_the_reason_is_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert _why_not() == (
+        "PostgreSQL's server (initdb, pg_ctl) is not installed: apt-get install postgresql"
+    )
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # as if not installed
+    assert _why_not() == "psycopg2 is not installed: pip install 'omsh[postgresql]'"
 
 
 # -- against a real PostgreSQL ------------------------------------------------------
