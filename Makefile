@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The Debian packages the tests and benchmarks drive (OpenSSH, plink, tmux,
-# rclone, sshfs, lftp): installed if missing, through sudo if need be.
+# rclone, sshfs, lftp, PostgreSQL): installed if missing, through sudo if need be.
+# No service is left running: the tests start their own (sshd, PostgreSQL).
 system-packages:
 	@bash scripts/system-packages.sh
 

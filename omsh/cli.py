@@ -47,7 +47,8 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--storage",
         metavar="URI",
-        help="ZODB storage URI instead: file://, memory://, zeo://host:port",
+        help="ZODB storage URI instead: file://, memory://, zeo://host:port, "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
     )
 
 

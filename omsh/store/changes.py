@@ -54,6 +54,7 @@ from omsh.store.history import Entry, Revision, describe, tid_text, transaction_
 from omsh.store.index import indexed_values
 from omsh.store.model import ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.query import Node
+from omsh.store.storages import last_transaction
 from omsh.store.view import StoreView
 
 #: Classes whose records are tree objects (module, class), as pickles name them.
@@ -288,10 +289,9 @@ class Feed:
         Raises :class:`StoreClosed` once the database is closed (a server
         stopping while a feed is followed).
         """
-        last = getattr(self.store.db.storage, "lastTransaction", None)
-        if last is None:
+        if getattr(self.store.db.storage, "lastTransaction", None) is None:
             raise StoreClosed()
-        return cast(bytes, last())
+        return last_transaction(self.store.db)
 
     def _resume_point(self, since: str, last: bytes) -> bytes:
         """Check *since* is a transaction id still covered by the kept history."""
