@@ -15,7 +15,7 @@ set -euo pipefail
 if [ "$#" -gt 0 ]; then
     packages=("$@")
 else
-    packages=(openssh-client openssh-server putty-tools tmux rclone sshfs fuse3 lftp)
+    packages=(openssh-client openssh-server putty-tools tmux rclone sshfs fuse3 lftp chromium)
 fi
 
 if ! command -v dpkg-query >/dev/null; then
