@@ -91,6 +91,9 @@ class BrowserPages:
 
     def render(self, name: str, code: int = 200, **values: Any) -> web.Response:
         """Template *name* filled with *values* (each escaped), answered with *code*."""
+        values.setdefault("session", None)
+        session = values["session"]
+        values.setdefault("user", session.caller.user if session is not None else None)
         body = self.templates.get_template(name).render(**values)
         return web.Response(
             status=code, text=body, content_type="text/html", charset="utf-8", headers=HEADERS
