@@ -11,8 +11,8 @@ as a browser would send it and nothing is followed or retried.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import http.client
+import itertools
 import re
 import ssl
 import time
