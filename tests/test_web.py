@@ -329,6 +329,9 @@ def test_object_page(admin: Browser, cdmi: CdmiClient, server: OmshServer, box: 
     assert download
     value = admin.get(download.group(1))
     assert (value.status, value.body) == (200, b"hello, browser")
+    # Saved, never shown as one of the site's pages (an HTML value would run there).
+    assert value.headers["Content-Disposition"] == "attachment; filename*=UTF-8''a.txt"
+    assert value.headers["Content-Security-Policy"] == "sandbox"
     ranged = admin.get(download.group(1), Range="bytes=7-13")
     assert (ranged.status, ranged.body) == (206, b"browser")
 

@@ -214,7 +214,7 @@ class BrowserPages:
         if isinstance(found, pages.Listing):
             return self.render("container.html", listing=found, session=session, user=caller.user)
         if isinstance(found, PlainValue):
-            return found.response(request)
+            return _attachment(found.response(request), path)
         history, history_note = await self._history(caller, path)
         return self.render(
             "object.html",
@@ -365,6 +365,15 @@ class BrowserPages:
         finally:
             upload.discard()
         raise Redirect(pages.href(parent, True))
+
+
+def _attachment(response: web.StreamResponse, path: str) -> web.StreamResponse:
+    """A download is saved, never shown: an HTML value must not run as one of our pages."""
+    name = path.rsplit("/", 1)[-1]
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 async def _small_field(part: BodyPartReader) -> str:
