@@ -83,14 +83,8 @@ class Browser:
         sent = {"Accept": BROWSER_ACCEPT}
         if self.cookie:
             sent["Cookie"] = self.cookie
-        sent.update(headers or {})
-        connection = self.client.connection()
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            return Page(response.status, response.headers, response.read())
-        finally:
-            connection.close()
+        reply = self.client.request(method, path, body, cdmi=False, headers=sent | (headers or {}))
+        return Page(reply.status, reply.headers, reply.body)
 
     def get(self, path: str, **headers: str) -> Page:
         return self.request("GET", path, headers=headers)
