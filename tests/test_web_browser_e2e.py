@@ -103,6 +103,9 @@ def test_log_in_browse_search_and_change(server: OmshServer, page: Any, tmp_path
     assert width >= 600 and height >= 300 and len(shot) > 5000
     assert len(set(pixels)) > 16, "the screenshot is blank"
     assert "report.txt" in page.inner_text("#listing")
+    # The style sheet is allowed by the pages' Content-Security-Policy (no inline style).
+    header = "getComputedStyle(document.querySelector('header')).display"
+    assert page.evaluate(header) == "flex"
 
     # An object page: system metadata, ACL, history, a download that works.
     page.click("text=report.txt")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator, Callable
+from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOGIN = PREFIX + "login"
+STYLE = PREFIX + "style.css"
 #: Entries of an object's history shown on its page.
 HISTORY_SHOWN = 20
 #: A form field other than the file (a name, a path, a token) is at most this long.
@@ -86,6 +88,8 @@ class BrowserPages:
             autoescape=select_autoescape(default=True, default_for_string=True),
             undefined=StrictUndefined,
         )
+        style = resources.files("omsh.web").joinpath("templates", "style.css")
+        self.style = style.read_text(encoding="utf-8")
 
     # -- answering -----------------------------------------------------------
 
@@ -106,6 +110,12 @@ class BrowserPages:
         """Every browser request; errors become pages (one line), never tracebacks."""
         session: Session | None = None
         try:
+            if request.path == STYLE:
+                return web.Response(
+                    text=self.style,
+                    content_type="text/css",
+                    headers={"Cache-Control": "max-age=3600"},
+                )
             session = self.sessions.find(request)
             if request.path == LOGIN:
                 return await self.login(request, session)
