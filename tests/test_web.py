@@ -375,6 +375,9 @@ def test_forms_change_the_store(admin: Browser, cdmi: CdmiClient, box: str):
     meta = admin.post("/_omsh/meta", {"csrf": csrf, "path": box + "a.txt", "item": "n:int=42"})
     assert meta.status == 303, meta
     assert cdmi.read(box + "a.txt?metadata")["metadata"]["n"] == 42
+    on_container = admin.post("/_omsh/meta", {"csrf": csrf, "path": box, "item": "team=web"})
+    assert on_container.status == 303 and on_container.location == box, on_container
+    assert "<td>team</td><td>str</td><td>web</td>" in admin.get(box).text
     removed = admin.post("/_omsh/rm", {"csrf": csrf, "path": box + "sub", "recursive": "yes"})
     assert removed.status == 303 and removed.location == box
     assert cdmi.get(box + "sub/").status == 404

@@ -101,6 +101,22 @@ class Search:
     as_of: str = ""
 
 
+@dataclass(frozen=True)
+class Item:
+    """A user metadata item as shown: key, type, text."""
+
+    key: str
+    kind: str
+    text: str
+
+
+def items_of(obj: StoreObject) -> list[Item]:
+    """*obj*'s user metadata by key, each with its type (checked by the caller)."""
+    return [
+        Item(key, type_name(value), to_text(value)) for key, value in sorted(obj.metadata.items())
+    ]
+
+
 @dataclass
 class Listing:
     """A container page: one page of children, and what the forms may offer."""
@@ -112,6 +128,8 @@ class Listing:
     after: str | None
     next_after: str | None
     search: Search | None
+    #: The container's own user metadata (empty if the caller may not see it).
+    items: list[Item]
 
 
 def search(view: StoreView, path: str, text: str) -> Search:
@@ -145,22 +163,14 @@ def listing(
     ]
     next_after = rows[PAGE_SIZE - 1].name if len(rows) > PAGE_SIZE else None
     found = search(view, path, query) if query else None
+    items = items_of(container) if view.can_see(container) else []
     return Listing(
-        path, href(path, True), breadcrumbs(path), rows[:PAGE_SIZE], after, next_after, found
+        path, href(path, True), breadcrumbs(path), rows[:PAGE_SIZE], after, next_after, found, items
     )
 
 
 def container_child_path(path: str, name: str) -> str:
     return path.rstrip("/") + "/" + name
-
-
-@dataclass(frozen=True)
-class Item:
-    """A user metadata item as shown: key, type, text."""
-
-    key: str
-    kind: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -189,9 +199,7 @@ class ObjectPage:
 def object_page(view: StoreView, obj: DataObject, path: str) -> ObjectPage:
     """System and user metadata (read-metadata) and the ACL, if the caller may read it."""
     view.stat(obj, path)
-    items = [
-        Item(key, type_name(value), to_text(value)) for key, value in sorted(obj.metadata.items())
-    ]
+    items = items_of(obj)
     acl = None
     if view.can_read_acl(obj):
         acl = [
