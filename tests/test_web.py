@@ -214,6 +214,8 @@ def test_http_basic_still_works_for_pages(server: OmshServer, box: str):
     tool = Browser(server.cdmi_url)
     page = tool.get(box, Authorization=admin_basic())
     assert page.status == 200 and ">a.txt</a>" in page.text
+    wrong = tool.get(box, Authorization=basic("nobody", "guess"))
+    assert wrong.status == 401 and wrong.headers["WWW-Authenticate"].startswith("Basic ")
     # Forms need a session: Basic credentials are sent by the browser to any site's form.
     refused = tool.request(
         "POST",

@@ -93,18 +93,35 @@ class BrowserPages:
 
     # -- answering -----------------------------------------------------------
 
-    def render(self, name: str, code: int = 200, **values: Any) -> web.Response:
+    def render(
+        self, name: str, code: int = 200, extra: dict[str, str] | None = None, **values: Any
+    ) -> web.Response:
         """Template *name* filled with *values* (each escaped), answered with *code*."""
         values.setdefault("session", None)
         session = values["session"]
         values.setdefault("user", session.caller.user if session is not None else None)
         body = self.templates.get_template(name).render(**values)
         return web.Response(
-            status=code, text=body, content_type="text/html", charset="utf-8", headers=HEADERS
+            status=code,
+            text=body,
+            content_type="text/html",
+            charset="utf-8",
+            headers=HEADERS | (extra or {}),
         )
 
-    def error_page(self, status: int, message: str, session: Session | None) -> web.Response:
-        return self.render("error.html", status, status=status, message=message, session=session)
+    def error_page(
+        self,
+        status: int,
+        message: str,
+        session: Session | None,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        """One line and the status, as a page; a 401 challenges for Basic as CDMI does."""
+        extra = dict(headers or {})
+        if status == 401:
+            extra["WWW-Authenticate"] = 'Basic realm="omsh", charset="UTF-8"'
+        page = {"status": status, "message": message, "session": session}
+        return self.render("error.html", status, extra, **page)
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Every browser request; errors become pages (one line), never tracebacks."""
@@ -133,7 +150,7 @@ class BrowserPages:
         except Redirect as redirect:
             return web.HTTPSeeOther(redirect.location, headers=HEADERS)
         except HTTPProblem as problem:
-            return self.error_page(problem.status, problem.message, session)
+            return self.error_page(problem.status, problem.message, session, problem.headers)
         except OmshError as exc:
             return self.error_page(status_for(exc), str(exc), session)
         except ConnectionError:
