@@ -321,6 +321,9 @@ def test_object_page(admin: Browser, cdmi: CdmiClient, server: OmshServer, box: 
     assert f"<th>cdmi_hash</th><td>{digest}</td>" in text
     assert "<td>OWNER@</td><td>all</td>" in text and "<td>/</td></tr>" in text  # inherited
     assert "created" in text  # history: the file storage keeps it
+    object_id = cdmi.read(box + "a.txt")["objectID"]
+    by_id = admin.get(f"/cdmi_objectid/{object_id}")
+    assert by_id.status == 303 and by_id.location == box + "a.txt", by_id
     download = re.search(r'id="download" href="([^"]+)"', text)
     assert download
     value = admin.get(download.group(1))
@@ -434,6 +437,9 @@ def test_pages_show_only_what_the_acls_allow(
     assert "<h2>1 found</h2>" in found.text and "hidden.txt" not in found.text
     assert bob.get(box + "shared/hidden.txt").status == 403
     assert bob.get(box + "shared/hidden.txt?download").status == 403
+    hidden_id = cdmi.read(box + "shared/hidden.txt")["objectID"]
+    by_id = bob.get(f"/cdmi_objectid/{hidden_id}")
+    assert by_id.status == 403 and "hidden.txt" not in by_id.text + by_id.location
     csrf = listing.csrf()
     refused = bob.post("/_omsh/rm", {"csrf": csrf, "path": box + "shared/seen.txt"})
     assert refused.status == 403

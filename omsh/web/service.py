@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from omsh.authn import Authenticator
 from omsh.cdmi.auth import Caller, StaleCredentials
-from omsh.cdmi.context import Backend, Located
+from omsh.cdmi.context import Backend, Located, locate
 from omsh.cdmi.dataobjects import PlainValue, read_plain
 from omsh.cdmi.protocol import HTTPProblem, parse_target, status_for
 from omsh.cdmi.staging import stage
@@ -217,8 +217,11 @@ class BrowserPages:
     ) -> web.StreamResponse:
         """A container's listing (and search), or a data object's page or value."""
         target = parse_target(request.raw_path)
-        if target.kind != "path":
-            raise HTTPProblem(404, "object IDs and capabilities are CDMI's: ask for JSON")
+        if target.kind == "capabilities":
+            raise HTTPProblem(404, "capabilities are CDMI's: ask for JSON")
+        if target.kind == "objectid":  # to the page of the object it names, by path
+            page_url = await self.read(caller, lambda view: _page_of(view, locate(view, target)))
+            raise Redirect(page_url)
         query = dict(parse_qsl(request.raw_path.partition("?")[2], keep_blank_values=True))
         path = target.path
 
@@ -392,6 +395,12 @@ class BrowserPages:
         finally:
             upload.discard()
         raise Redirect(pages.href(parent, True))
+
+
+def _page_of(view: StoreView, found: Located) -> str:
+    """The page of an object found by ID, if the caller may see it (its path tells)."""
+    obj = view.stat(found.obj, found.subject)
+    return pages.href(obj.path, isinstance(obj, Container))
 
 
 def _attachment(response: web.StreamResponse, path: str) -> web.StreamResponse:
