@@ -26,7 +26,7 @@ from omsh.store.metadata import (
     validate_key,
 )
 from omsh.store.model import Container, DataObject, StoreObject
-from omsh.store.names import split_path
+from omsh.store.names import join_path, split_path
 from omsh.store.query import QuerySyntaxError, key_to_json, parse_query
 from omsh.store.system import object_type, size_of, system_metadata, timestamp
 from omsh.store.view import StoreView
@@ -143,10 +143,9 @@ def search(view: StoreView, path: str, text: str) -> Search:
     result = view.query(node, within=path)
     found.count = len(result)
     found.as_of = result.as_of
-    kinds = result.keys("type")
     for docid in islice(result.ordered(), RESULTS_SHOWN):
         hit_path = result.path(docid)
-        kind = kinds.get(docid)
+        kind = result.value(docid, "type")
         container = kind is not None and key_to_json(kind) == "container"
         found.hits.append(Hit(hit_path, href(hit_path, container)))
     return found
@@ -158,8 +157,7 @@ def listing(
     """One page of *container*'s children the caller may see, by name."""
     children = view.children(container, path, after=after or None)
     rows = [
-        _row(name, container_child_path(path, name), child)
-        for name, child in islice(children, PAGE_SIZE + 1)
+        _row(name, join_path(path, name), child) for name, child in islice(children, PAGE_SIZE + 1)
     ]
     next_after = rows[PAGE_SIZE - 1].name if len(rows) > PAGE_SIZE else None
     found = search(view, path, query) if query else None
@@ -167,10 +165,6 @@ def listing(
     return Listing(
         path, href(path, True), breadcrumbs(path), rows[:PAGE_SIZE], after, next_after, found, items
     )
-
-
-def container_child_path(path: str, name: str) -> str:
-    return path.rstrip("/") + "/" + name
 
 
 @dataclass(frozen=True)
