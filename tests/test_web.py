@@ -263,15 +263,19 @@ def test_the_login_form_must_come_from_this_site(server: OmshServer):
     assert browser.post("/_omsh/login", fields, origin=None).status == 403
 
 
-def test_a_removed_user_is_logged_out_at_once(server: OmshServer):
+def test_a_changed_password_or_a_removed_user_logs_out_at_once(server: OmshServer):
     server.ok("user add carol --password-stdin", stdin=b"carol-web-pw\n")
     browser = Browser(server.cdmi_url)
     assert browser.login("carol", "carol-web-pw").status == 303
     assert browser.get("/home/carol/").status == 200
-    server.ok("user del carol")
+    server.ok("passwd carol", stdin=b"carol-new-pw\n")
     page = browser.get("/home/carol/")
     assert page.status == 303 and page.location == "/_omsh/login"
     assert "omsh_session=" in page.headers.get("Set-Cookie", "")  # cleared
+    assert browser.login("carol", "carol-new-pw").status == 303
+    assert browser.get("/home/carol/").status == 200
+    server.ok("user del carol")
+    assert browser.get("/home/carol/").location == "/_omsh/login"
     assert browser.get("/").status == 303
 
 
