@@ -24,6 +24,11 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 
+from omsh.cdmi.auth import Caller
+from omsh.store.metadata import InvalidMetadata
+from omsh.web import sessions
+from omsh.web.negotiation import prefers_html
+from omsh.web.pages import parse_item
 from tests.cdmi_http import CdmiClient, basic
 from tests.e2e import ADMIN_PASSWORD, OmshServer
 from tests.test_cdmi_access_e2e import self_signed
@@ -479,3 +484,56 @@ def test_failed_form_logins_are_throttled(server: OmshServer):
         timings.append(time.monotonic() - started)
     assert timings[3] >= DELAY, timings
     assert timings[3] >= min(timings[:3]) + DELAY / 2, timings
+
+
+# -- the pieces, without a server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "browser"),
+    [
+        (BROWSER_ACCEPT, True),  # Chromium
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # Firefox
+        ("text/html", True),
+        ("text/html;q=0.9, application/json;q=0.5", True),
+        (None, False),  # curl -H 'Accept:', http.client
+        ("*/*", False),  # curl
+        ("text/html, */*", False),  # no preference
+        ("application/json", False),
+        ("application/cdmi-object, text/html;q=0.5", False),
+        ("text/html;q=0", False),
+        ("text/html;q=oops, */*;q=0.1", False),
+    ],
+)
+def test_which_accept_headers_are_a_browsers(accept: str | None, browser: bool):
+    assert prefers_html(accept) is browser
+
+
+def test_sessions_end_when_idle(monkeypatch: pytest.MonkeyPatch):
+    now = [1000.0]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: now[0])
+    table = sessions.Sessions()
+    token, session = table.open(Caller("alice", "hash"))
+
+    class Request:
+        cookies = {sessions.COOKIE: token}
+
+    found = table.find(Request())  # type: ignore[arg-type]
+    assert found is session and session.csrf_matches(session.csrf)
+    assert not session.csrf_matches(None) and not session.csrf_matches(session.csrf + "x")
+    now[0] += sessions.IDLE_SECONDS + 1
+    assert table.find(Request()) is None  # type: ignore[arg-type]
+    assert len(table) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [("n=7", ("n", 7)), ("code:str=007", ("code", "007")), ("title=a=b", ("title", "a=b"))],
+)
+def test_set_meta_items_are_typed_as_the_shell_types_them(text: str, item: tuple[str, object]):
+    assert parse_item(text) == item
+
+
+def test_a_set_meta_item_needs_an_equals_sign():
+    with pytest.raises(InvalidMetadata, match="expected KEY=VALUE"):
+        parse_item("colour")
