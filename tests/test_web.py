@@ -330,6 +330,8 @@ def test_object_page(admin: Browser, cdmi: CdmiClient, server: OmshServer, box: 
     assert f"<th>cdmi_hash</th><td>{digest}</td>" in text
     assert "<td>OWNER@</td><td>all</td>" in text and "<td>/</td></tr>" in text  # inherited
     assert "created" in text  # history: the file storage keeps it
+    example = re.search(r'id="range-example">([^<]*)<', text)
+    assert example and example.group(1) == f"curl -u USER -r 0-1023 '{admin.origin}{box}a.txt'"
     object_id = cdmi.read(box + "a.txt")["objectID"]
     by_id = admin.get(f"/cdmi_objectid/{object_id}")
     assert by_id.status == 303 and by_id.location == box + "a.txt", by_id

@@ -41,7 +41,14 @@ from omsh.store.system import timestamp
 from omsh.store.view import StoreView
 from omsh.web import pages
 from omsh.web.negotiation import PREFIX
-from omsh.web.sessions import Session, Sessions, clear_cookie, same_origin, set_cookie
+from omsh.web.sessions import (
+    Session,
+    Sessions,
+    clear_cookie,
+    own_origin,
+    same_origin,
+    set_cookie,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -251,6 +258,7 @@ class BrowserPages:
             page=found,
             history=history,
             history_note=history_note,
+            origin=own_origin(request),
             session=session,
             user=caller.user,
         )
