@@ -21,6 +21,12 @@ a request meets them (ARCHITECTURE §3 follows a PUT through them):
 * :mod:`~omsh.cdmi.changes` — ``GET /cdmi_changes``, the change feed (an
   extension: ``watch`` as server-sent events, resumable by ``Last-Event-ID``).
 
+Browsers share the port: :meth:`~omsh.cdmi.dispatch.CdmiService.handle`
+first asks :func:`omsh.web.negotiation.claims` and hands a browser's request
+(a GET preferring ``text/html``, no ``X-CDMI-Specification-Version``, no
+CDMI selector; or anything below ``/_omsh/``) to :mod:`omsh.web`, which
+answers HTML pages.  Everything else is answered here exactly as before.
+
 Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
 
 * ``domainURI`` is never returned and is ignored in requests: there are no
