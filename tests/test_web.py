@@ -375,6 +375,21 @@ def test_hostile_names_and_metadata_are_escaped(admin: Browser, cdmi: CdmiClient
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in admin.get(uri).text
 
 
+@pytest.mark.parametrize("size", [100, 2_000_000], ids=["in-memory", "from-file"])
+def test_a_stored_html_value_never_runs_as_a_page_of_this_origin(
+    cdmi: CdmiClient, box: str, size: int
+):
+    """CDMI serves values on the pages' origin: a stored HTML page is sandboxed there."""
+    html = b"<script>fetch('/_omsh/')</script>".ljust(size, b" ")
+    uri = box + "page.html"
+    assert cdmi.put_plain(uri, html, "text/html").status in (201, 204)
+    for path in (uri, uri + "?value"):
+        reply = cdmi.get(path, cdmi=False)
+        assert reply.status == 200 and reply.body == html, reply
+        assert reply.headers["Content-Security-Policy"] == "sandbox"
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
 # -- forms -------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from omsh.cdmi.context import Backend, Located, locate
 from omsh.cdmi.dataobjects import PlainValue, read_plain
 from omsh.cdmi.protocol import HTTPProblem, parse_target, status_for
 from omsh.cdmi.staging import stage
+from omsh.cdmi.values import STORED_VALUE_HEADERS
 from omsh.errors import OmshError, PermissionDenied
 from omsh.store.content import CHUNK_SIZE
 from omsh.store.history import NoHistory, object_history
@@ -415,8 +416,7 @@ def _attachment(response: web.StreamResponse, path: str) -> web.StreamResponse:
     """A download is saved, never shown: an HTML value must not run as one of our pages."""
     name = path.rsplit("/", 1)[-1]
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.update(STORED_VALUE_HEADERS)
     return response
 
 
