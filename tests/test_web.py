@@ -554,3 +554,15 @@ def test_set_meta_items_are_typed_as_the_shell_types_them(text: str, item: tuple
 def test_a_set_meta_item_needs_an_equals_sign():
     with pytest.raises(InvalidMetadata, match="expected KEY=VALUE"):
         parse_item("colour")
+
+
+@pytest.mark.parametrize(
+    "name", ["../templates/login.html", "vendor/../../web/service.py", "/etc/passwd", "x.html"]
+)
+def test_static_files_are_only_the_terminal_scripts_and_styles(name: str):
+    from omsh.cdmi.protocol import HTTPProblem
+    from omsh.web.terminal import static_file
+
+    with pytest.raises(HTTPProblem) as refused:
+        static_file(name)
+    assert refused.value.status == 404

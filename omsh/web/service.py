@@ -50,11 +50,15 @@ from omsh.web.sessions import (
     same_origin,
     set_cookie,
 )
+from omsh.web.terminal import TerminalTarget, WebTerminal, page_policy, static_file
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOGIN = PREFIX + "login"
+STATIC = PREFIX + "static/"
+TERMINAL = PREFIX + "terminal"
+TERMINAL_SOCKET = PREFIX + "terminal/socket"
 STYLE = PREFIX + "style.css"
 #: Entries of an object's history shown on its page.
 HISTORY_SHOWN = 20
@@ -98,6 +102,12 @@ class BrowserPages:
         )
         style = resources.files("omsh.web").joinpath("templates", "style.css")
         self.style = style.read_text(encoding="utf-8")
+        #: The web terminal, once the SSH server it relays to is listening.
+        self.terminal: WebTerminal | None = None
+
+    def enable_terminal(self, target: TerminalTarget) -> None:
+        """Offer the web terminal, relaying to the SSH server at *target*."""
+        self.terminal = WebTerminal(self.authenticator, self.sessions, target)
 
     # -- answering -----------------------------------------------------------
 
@@ -141,9 +151,13 @@ class BrowserPages:
                     content_type="text/css",
                     headers={"Cache-Control": "max-age=3600"},
                 )
+            if request.path.startswith(STATIC):
+                return static_file(request.path[len(STATIC) :])
             session = self.sessions.find(request)
             if request.path == LOGIN:
                 return await self.login(request, session)
+            if request.path in (TERMINAL, TERMINAL_SOCKET):
+                return await self.open_terminal(request, session)
             caller = await self._caller(request, session)
             try:
                 return await self.route(request, caller, session)
@@ -167,6 +181,22 @@ class BrowserPages:
         except Exception:
             log.exception("web %s %s failed", request.method, request.raw_path[:200])
             return self.error_page(500, "internal error (details are in the server log)", session)
+
+    async def open_terminal(
+        self, request: web.BaseRequest, session: Session | None
+    ) -> web.StreamResponse:
+        """The terminal page, or its socket: for a logged-in browser session only."""
+        if self.terminal is None:
+            raise HTTPProblem(404, "the web terminal is off (no SSH server in this process)")
+        if session is None:
+            raise Redirect(LOGIN + "?next=" + quote(TERMINAL, safe=""))
+        if request.path == TERMINAL_SOCKET:
+            return await self.terminal.socket(request, session)
+        return self.render(
+            "terminal.html",
+            extra={"Content-Security-Policy": page_policy(request)},
+            session=session,
+        )
 
     async def _caller(self, request: web.BaseRequest, session: Session | None) -> Caller:
         """The session's user, else HTTP Basic's, else off to the log-in form."""

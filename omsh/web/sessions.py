@@ -83,6 +83,13 @@ class Sessions:
         self._table.move_to_end(digest)
         return session
 
+    def is_open(self, session: Session) -> bool:
+        """Whether *session* is still live: not logged out, closed or expired."""
+        now = time.monotonic()
+        if now - session.seen > IDLE_SECONDS or now - session.started > LIFETIME_SECONDS:
+            return False
+        return any(entry is session for entry in self._table.values())
+
     def close(self, session: Session) -> None:
         """End *session* (log-out, or its user is gone)."""
         for digest, entry in list(self._table.items()):
