@@ -142,3 +142,20 @@ def _assets() -> Iterator[None]:
     if not resources.files("omsh.web").joinpath("static", "vendor", "xterm.js").is_file():
         pytest.fail("xterm.js is not installed: make venv fetches it (scripts/fetch_web_assets.py)")
     yield
+
+
+def test_removing_the_user_closes_the_terminal(server: Any, browser: Any) -> None:
+    base = server.cdmi_url.rstrip("/")
+    server.ok("user add carol --password-stdin", stdin=b"carol-secret-1\n")
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(base + "/_omsh/terminal")
+        tab.fill("input[name=user]", "carol")
+        tab.fill("input[name=password]", "carol-secret-1")
+        tab.click("button[type=submit]")
+        wait_until(tab, lambda shown: "carol@omsh" in shown)
+        server.ok("user del carol")
+        tab.wait_for_selector("#terminal[data-closed=yes]", timeout=10_000)
+    finally:
+        context.close()

@@ -107,7 +107,16 @@ class BrowserPages:
 
     def enable_terminal(self, target: TerminalTarget) -> None:
         """Offer the web terminal, relaying to the SSH server at *target*."""
-        self.terminal = WebTerminal(self.authenticator, self.sessions, target)
+        self.terminal = WebTerminal(self.authenticator, self.sessions, target, self._still_valid)
+
+    async def _still_valid(self, session: Session) -> bool:
+        """Whether *session*'s user is still there with its password; else it ends."""
+        try:
+            await self.read(session.caller, lambda view: None)
+        except StaleCredentials:
+            self.sessions.close(session)
+            return False
+        return True
 
     # -- answering -----------------------------------------------------------
 

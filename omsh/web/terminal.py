@@ -15,8 +15,8 @@ kept or sent); the server's own host key is the only one trusted.
 
 The socket needs the browser session's cookie, its CSRF token and our own
 ``Origin``; it is closed as soon as that session ends (log-out, expiry, a
-removed user or a changed password), checked every :data:`SESSION_CHECK`
-seconds.
+removed user or a changed password, which also end the browser session),
+checked every :data:`SESSION_CHECK` seconds.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -102,11 +103,17 @@ class WebTerminal:
     """Relays browser terminals to SSH sessions on this server's own port."""
 
     def __init__(
-        self, authenticator: Authenticator, sessions: Sessions, target: TerminalTarget
+        self,
+        authenticator: Authenticator,
+        sessions: Sessions,
+        target: TerminalTarget,
+        still_valid: Callable[[Session], Awaitable[bool]],
     ) -> None:
         self.authenticator = authenticator
         self.sessions = sessions
         self.target = target
+        #: Whether a session's user still exists with the password it logged in with.
+        self.still_valid = still_valid
 
     async def socket(self, request: web.BaseRequest, session: Session) -> web.StreamResponse:
         """The WebSocket of one terminal: checked, then relayed until either side ends."""
@@ -178,7 +185,7 @@ class WebTerminal:
                             process.change_terminal_size(cols, rows)
 
         async def watch_session() -> None:
-            while self.sessions.is_open(session):
+            while self.sessions.is_open(session) and await self.still_valid(session):
                 await asyncio.sleep(SESSION_CHECK)
 
         tasks = [
