@@ -23,6 +23,8 @@ module of its own:
 ``watch``              latency from a commit (ssh ``put``, CDMI PUT) to its
                        event at a running ``watch --json`` over SSH
                        (:mod:`bench.watch_bench`);
+``bulk``               ``set-meta --query`` on 100,000 objects vs SQLite's
+                       ``UPDATE … WHERE``, in process (:mod:`bench.bulk_bench`);
 ``nodes``              4 KiB puts/s into one container from 1, 2 and 4
                        ``omsh serve`` nodes on one ZEO server, the same
                        clients in all (:mod:`bench.nodes_bench`).
@@ -54,6 +56,7 @@ GROUPS = {
     "at": ("bench.at_bench", "AtBench"),
     "views": ("bench.views_bench", "ViewsBench"),
     "watch": ("bench.watch_bench", "WatchBench"),
+    "bulk": ("bench.bulk_bench", "BulkBench"),
     "nodes": ("bench.nodes_bench", "NodesBench"),
 }
 DEFAULT = "ssh"

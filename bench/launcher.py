@@ -227,11 +227,11 @@ class OmshProcess(ServerProcess):
         self.cdmi = cdmi
         #: More ``omsh serve`` options, e.g. shorter throttling delays.
         self.serve_args = tuple(serve_args)
-        #: A storage URI to serve (``zeo://…``) instead of the store in :attr:`data`.
-        self.storage: str | None = None
         #: What runs ``omsh``: the console script, or ``python -c PROGRAM``.
         self.program = tuple(program)
         self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+        #: Where the store is: ``--data DIR`` (ROOT/var), or e.g. ``--storage URI``.
+        self.store_args: tuple[str, ...] = ("--data", str(self.data))
         self.port = 0
         #: The host key's fingerprint as printed at start (``SHA256:…``, what plink takes).
         self.host_key = ""
@@ -244,7 +244,7 @@ class OmshProcess(ServerProcess):
         argv = [
             *self.program,
             "serve",
-            *(("--storage", self.storage) if self.storage else ("--data", str(self.data))),
+            *self.store_args,
             "--keys",
             str(self.keys),
             "--host",

@@ -124,10 +124,14 @@ class Cluster:
     def start(self) -> Cluster:
         self.zeo.start()
         for node in self.nodes:
-            node.storage = self.zeo.uri(node.root / "blob-cache")
+            node.store_args = ("--storage", self.uri(node))
             node.start()
             (node.root / "known_hosts").write_text(node.known_hosts_line())
         return self
+
+    def uri(self, node: OmshProcess) -> str:
+        """*node*'s ``--storage``: the ZEO server, with a blob cache of its own."""
+        return self.zeo.uri(node.root / "blob-cache")
 
     def stop(self) -> None:
         for node in self.nodes:

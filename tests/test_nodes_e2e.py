@@ -101,7 +101,7 @@ def test_many_writers_on_many_nodes_into_one_container(cluster: Cluster) -> None
     assert size[0] == 0 and f'"cdmi_size": {TOTAL}' in size[1]
     assert check[0] == 0, check
     # The offline check, as an operator runs it against the same ZEO server.
-    offline = run([OMSH, "check", "--storage", cluster.nodes[0].storage or ""], timeout=120)
+    offline = run([OMSH, "check", "--storage", cluster.uri(cluster.nodes[0])], timeout=120)
     assert offline.status == 0, offline.err
 
 
