@@ -375,14 +375,6 @@ def test_two_nodes_on_one_database_see_each_other(two_nodes, tmp_path) -> None:
     assert _login_works(two, "alice", "alice-second", tmp_path)
 
 
-@pytest.mark.xfail(
-    reason="issue 14, being fixed apart: every put rewrites its container and the catalog's "
-    "shared records, so uploads from two nodes into one container conflict on nearly every "
-    "commit; after 8 retries one fails ('concurrent update conflict', sftp: 'close remote: "
-    "Failure'). Measured here: 30 uploads per node passed (up to 6 retries), 60 failed "
-    "or passed by chance, 100 failed.",
-    strict=False,
-)
 def test_two_nodes_upload_into_one_container_at_once(two_nodes, tmp_path) -> None:
     one, two = two_nodes
     one.ok("mkdir /box")
