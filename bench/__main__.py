@@ -51,6 +51,7 @@ GROUPS = {
     "at": ("bench.at_bench", "AtBench"),
     "views": ("bench.views_bench", "ViewsBench"),
     "watch": ("bench.watch_bench", "WatchBench"),
+    "writes": ("bench.writes_bench", "WritesBench"),
 }
 DEFAULT = "ssh"
 
