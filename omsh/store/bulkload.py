@@ -19,8 +19,8 @@ nothing and is reported with its place (``FILE:LINE`` or the file's path):
   (:mod:`omsh.store.metadata`).
 
 Content is copied (read, hashed and written once) into staged files beside
-the blobs; their ``fsync`` calls run in parallel while the batch is
-staged, and the batch waits for them once, just before its transaction
+the blobs, the next batch in a thread while the one before commits; their
+``fsync`` calls run in parallel while the batch is staged, and the batch waits for them once, just before its transaction
 commits (:func:`omsh.store.staging.sync_staged`).  Each batch is all or
 nothing; an interrupted import is resumed by running it again: an object
 that exists is replaced by the same content (its metadata merged), so a
@@ -33,6 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,20 +241,50 @@ def load(
     store.run(make_containers)
     done = transactions = 0
     total = len(plan.items)
-    for chunk in _chunks(plan.items, batch):
-        _load_batch(store, user, chunk, directory)
-        done += len(chunk)
-        transactions += 1
-        if progress is not None:
-            progress(done, total)
+    chunks = list(_chunks(plan.items, batch))
+    with ThreadPoolExecutor(1, thread_name_prefix="omsh-import") as stager:
+        # The next batch is staged (copied, hashed) while this one commits.
+        staged = stager.submit(_stage_all, chunks[0], directory) if chunks else None
+        for number, chunk in enumerate(chunks):
+            assert staged is not None
+            uploads = staged.result()
+            following = chunks[number + 1] if number + 1 < len(chunks) else None
+            staged = stager.submit(_stage_all, following, directory) if following else None
+            try:
+                _commit_batch(store, user, chunk, uploads)
+            except BaseException:
+                if staged is not None:
+                    staged.add_done_callback(_discard_all)
+                raise
+            done += len(chunk)
+            transactions += 1
+            if progress is not None:
+                progress(done, total)
     return Loaded(done, len(plan.containers), transactions, time.perf_counter() - started)
 
 
-def _load_batch(store: Store, user: str, chunk: list[Item], directory: str) -> None:
-    """Stage *chunk*, wait for its ``fsync`` calls, store it in one transaction."""
+def _stage_all(chunk: list[Item], directory: str) -> list[ContentUpload]:
+    """Staged copies of *chunk*'s contents, their ``fsync`` started; none left on failure."""
     uploads: list[ContentUpload] = []
     try:
         uploads.extend(_stage(item, directory) for item in chunk)
+    except BaseException:
+        for upload in uploads:
+            upload.discard()
+        raise
+    return uploads
+
+
+def _discard_all(staged: Future[list[ContentUpload]]) -> None:
+    """Delete a batch staged for nothing (the one before it failed)."""
+    if not staged.cancelled() and staged.exception() is None:
+        for upload in staged.result():
+            upload.discard()
+
+
+def _commit_batch(store: Store, user: str, chunk: list[Item], uploads: list[ContentUpload]) -> None:
+    """Wait for the batch's ``fsync`` calls, store it in one transaction, let the files go."""
+    try:
         sync_staged()
 
         def store_all(root: StoreRoot) -> None:
