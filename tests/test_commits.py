@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import threading
 import time
 from typing import Any
@@ -137,3 +139,42 @@ def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeyp
     finally:
         upload.discard()
     assert seen == [True]
+
+
+# -- end to end: concurrent `put`s through OpenSSH, then kill -9 ----------------------
+
+
+def test_concurrent_puts_acknowledged_survive_kill_9(tmp_path):
+    """Eight `ssh host put` at once (the server admits ten unauthenticated
+    connections per address) share transactions; what was acknowledged is there
+    after the server is killed with SIGKILL right after the last answer."""
+    from tests.e2e import OmshServer
+
+    server = OmshServer(tmp_path / "srv").start()
+    try:
+        assert server.ssh("mkdir /many").status == 0
+        contents = {f"o{n:02d}": os.urandom(4096) for n in range(8)}
+        argv = server.ssh_argv()  # once: each call rewrites the known_hosts file
+        uploads = {
+            name: subprocess.Popen(
+                [*argv, f"put /many/{name}"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for name in contents
+        }
+        for name, upload in uploads.items():
+            _, err = upload.communicate(contents[name], timeout=60)
+            assert upload.returncode == 0, err  # acknowledged
+        assert server.process is not None
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        server.process = None
+        server.start()
+        for name, data in contents.items():
+            assert server.ssh(f"cat /many/{name}").stdout == data
+        assert server.ssh("query --count --in /many \"type = 'object'\"").out.strip() == "8"
+        assert "0 problems" in server.ssh("check").out
+    finally:
+        server.stop()
