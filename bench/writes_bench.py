@@ -143,7 +143,7 @@ class WritesBench(Group):
             for n in range(self.filled, self.filled + size - have)
         ]
         containers = sorted({item.path.rsplit("/", 1)[0] for item in items})
-        loaded = load(self.store, ADMIN_USER, Plan(containers, items), batch=5_000)
+        loaded = load(self.store, ADMIN_USER, Plan(containers, items))
         self.filled += loaded.objects
         self.say(f"filled at {loaded.rate:,.0f} objects/s")
 
