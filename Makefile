@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ASSETS := omsh/web/static/vendor/.fetched
 
 .PHONY: venv system-packages run test lint bench clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(ASSETS)
 
 # Rebuilt only when the dependency list changes.
 $(STAMP): pyproject.toml
@@ -15,8 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The web terminal's xterm.js, from the npm registry, checked against the
+# integrity hashes pinned in omsh/web/assets.json.
+$(ASSETS): omsh/web/assets.json
+	$(PYTHON) scripts/fetch_web_assets.py
+
 # The Debian packages the tests and benchmarks drive (OpenSSH, plink, tmux,
-# rclone, sshfs, lftp): installed if missing, through sudo if need be.
+# rclone, sshfs, lftp, PostgreSQL): installed if missing, through sudo if need be.
+# No service is left running: the tests start their own (sshd, PostgreSQL).
 system-packages:
 	@bash scripts/system-packages.sh
 

@@ -29,6 +29,8 @@ Modules:
   access is inherited 10 levels up through 50 ACEs vs as admin),
   :mod:`bench.cdmi_bench` (the CDMI endpoint against a bare aiohttp app, with
   :mod:`bench.cdmi_reference`), :mod:`bench.sftp_bench` (SFTP and rclone
-  against sshd's sftp-server) and :mod:`bench.complete_bench` (Tab
-  completion in a container of 100,000 children vs listing it).
+  against sshd's sftp-server), :mod:`bench.complete_bench` (Tab
+  completion in a container of 100,000 children vs listing it) and
+  :mod:`bench.bulk_bench` (``set-meta --query`` on 100,000 objects vs
+  SQLite's ``UPDATE … WHERE``).
 """

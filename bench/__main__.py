@@ -22,7 +22,9 @@ module of its own:
                        the same, in process (:mod:`bench.views_bench`);
 ``watch``              latency from a commit (ssh ``put``, CDMI PUT) to its
                        event at a running ``watch --json`` over SSH
-                       (:mod:`bench.watch_bench`).
+                       (:mod:`bench.watch_bench`);
+``bulk``               ``set-meta --query`` on 100,000 objects vs SQLite's
+                       ``UPDATE … WHERE``, in process (:mod:`bench.bulk_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -51,6 +53,7 @@ GROUPS = {
     "at": ("bench.at_bench", "AtBench"),
     "views": ("bench.views_bench", "ViewsBench"),
     "watch": ("bench.watch_bench", "WatchBench"),
+    "bulk": ("bench.bulk_bench", "BulkBench"),
     "writes": ("bench.writes_bench", "WritesBench"),
 }
 DEFAULT = "ssh"

@@ -230,6 +230,8 @@ class OmshProcess(ServerProcess):
         #: What runs ``omsh``: the console script, or ``python -c PROGRAM``.
         self.program = tuple(program)
         self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+        #: Where the store is: ``--data DIR`` (ROOT/var), or e.g. ``--storage URI``.
+        self.store_args: tuple[str, ...] = ("--data", str(self.data))
         self.port = 0
         #: The host key's fingerprint as printed at start (``SHA256:…``, what plink takes).
         self.host_key = ""
@@ -242,8 +244,7 @@ class OmshProcess(ServerProcess):
         argv = [
             *self.program,
             "serve",
-            "--data",
-            str(self.data),
+            *self.store_args,
             "--keys",
             str(self.keys),
             "--host",

@@ -154,6 +154,27 @@ class Authenticator:
         self.executor = executor
         self.throttle = LoginThrottle(policy=policy)
         self._verifications = asyncio.Semaphore(MAX_VERIFICATIONS)
+        #: One-time keys handed to this process's own front ends: (user, fingerprint) -> expiry.
+        self._one_time_keys: dict[tuple[str, str], float] = {}
+
+    def grant_one_time_key(self, user: str, fingerprint: str, ttl: float = 30.0) -> None:
+        """Let *user* log in with the key of *fingerprint* until it is revoked or *ttl* ends.
+
+        The web terminal (:mod:`omsh.web.terminal`) has checked the user's
+        browser session and opens an SSH session on their behalf with a key
+        pair it has just made (and revokes it once logged in): no secret of
+        the user's is kept or sent.
+        """
+        now = time.monotonic()
+        self._one_time_keys = {k: t for k, t in self._one_time_keys.items() if t > now}
+        self._one_time_keys[(user, fingerprint)] = now + ttl
+
+    def revoke_one_time_key(self, user: str, fingerprint: str) -> None:
+        self._one_time_keys.pop((user, fingerprint), None)
+
+    def _one_time_key(self, user: str, fingerprint: str) -> bool:
+        expiry = self._one_time_keys.get((user, fingerprint))
+        return expiry is not None and expiry > time.monotonic()
 
     def _password_hash(self, user: str) -> str | None:
         def find(root: StoreRoot) -> str | None:
@@ -199,6 +220,8 @@ class Authenticator:
         SSH layer's job).  Offering an unknown key is not a failed login:
         clients routinely try several keys first."""
         await asyncio.sleep(self.throttle.delay(address, user))
+        if self._one_time_key(user, fingerprint):
+            return True
         loop = asyncio.get_running_loop()
         keys = await loop.run_in_executor(self.executor, self.authorized_fingerprints, user)
         return fingerprint in keys

@@ -48,7 +48,8 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--storage",
         metavar="URI",
-        help="ZODB storage URI instead: file://, memory://, zeo://host:port",
+        help="ZODB storage URI instead: file://, memory://, zeo://host:port, "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
     )
 
 
@@ -421,6 +422,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from omsh.ssh.hostkey import fingerprint, load_or_create_host_key
     from omsh.ssh.server import start_ssh_server
     from omsh.ssh.sftp import sftp_factory
+    from omsh.web.terminal import TerminalTarget
 
     store = _open_store(args)
     executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="omsh-worker")
@@ -463,6 +465,8 @@ async def _serve(args: argparse.Namespace) -> int:
         cdmi_runner = None
         if args.cdmi_port >= 0:
             cdmi_runner = await _start_cdmi(args, context)
+            target = TerminalTarget(args.host, port, host_key.convert_to_public())
+            cdmi_runner.service.pages.enable_terminal(target)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages that the tests and benchmarks drive are
 # installed: real SSH clients and a private sshd as the reference (OpenSSH),
-# PuTTY's plink, tmux for interactive sessions, and the file tools rclone,
-# sshfs (with fuse3) and lftp.  `make test` and `make bench` run this first.
+# PuTTY's plink, tmux for interactive sessions, the file tools rclone,
+# sshfs (with fuse3) and lftp, PostgreSQL's server, of which the tests
+# start a private cluster on 127.0.0.1 (tests/test_postgresql_e2e.py), and
+# Chromium, which Playwright drives headless (tests/test_web_browser_e2e.py).
+# `make test` and `make bench` run this first.
 #
 #   scripts/system-packages.sh              check (and install) the list below
 #   scripts/system-packages.sh PACKAGE...   the same for these packages instead
@@ -15,7 +18,7 @@ set -euo pipefail
 if [ "$#" -gt 0 ]; then
     packages=("$@")
 else
-    packages=(openssh-client openssh-server putty-tools tmux rclone sshfs fuse3 lftp)
+    packages=(openssh-client openssh-server putty-tools tmux rclone sshfs fuse3 lftp postgresql chromium)
 fi
 
 if ! command -v dpkg-query >/dev/null; then

@@ -109,6 +109,12 @@ class OpenSSHClients:
         """``ssh USER@127.0.0.1 COMMAND`` with key auth; returns status and output."""
         return run([*self.ssh_argv(*extra, user=user), command], stdin=stdin, timeout=timeout)
 
+    def ok(self, command: str, *, stdin: bytes = b"", user: str | None = None) -> str:
+        """``ssh`` *command*, which must succeed (exit 0); its standard output."""
+        result = self.ssh(command, stdin=stdin, user=user)
+        assert result.status == 0, (command, result.err)
+        return result.out
+
     def sftp_argv(self, *extra: str, user: str | None = None) -> list[str]:
         return [*self.client_argv("sftp", *extra), f"{user or self.user}@{HOST}"]
 

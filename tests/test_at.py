@@ -208,6 +208,31 @@ CHANGES = st.lists(
 )
 
 
+def apply_change(
+    admin: ShellDriver, model: dict[str, tuple[str, str]], number: int, change: tuple[str, str, str]
+) -> bool:
+    """Make *change* (number *number*) to /m and to *model* (name -> (content, tag)).
+
+    False when it changes nothing (an action on a name that is not there).
+    """
+    action, name, other = change
+    if action == "put":
+        admin.ok(f"put /m/{name}", f"{name}{number}\n".encode())
+        model[name] = (f"{name}{number}\n", model.get(name, ("", ""))[1])
+    elif name not in model:
+        return False
+    elif action == "meta":
+        admin.ok(f"set-meta /m/{name} tag={other}{number}")
+        model[name] = (model[name][0], f"{other}{number}")
+    elif action == "mv" and name != other:
+        admin.ok(f"mv /m/{name} /m/{other}")
+        model[other] = model.pop(name)
+    elif action == "rm":
+        admin.ok(f"rm /m/{name}")
+        del model[name]
+    return True
+
+
 @settings(max_examples=25, deadline=None)
 @given(CHANGES, st.data())
 def test_reads_at_random_past_transactions_equal_a_model(registry, changes, data) -> None:
@@ -221,21 +246,8 @@ def test_reads_at_random_past_transactions_equal_a_model(registry, changes, data
             admin.ok("mkdir /m")
             model: dict[str, tuple[str, str]] = {}
             states = [(tid(store), dict(model))]
-            for number, (action, name, other) in enumerate(changes):
-                if action == "put":
-                    admin.ok(f"put /m/{name}", f"{name}{number}\n".encode())
-                    model[name] = (f"{name}{number}\n", model.get(name, ("", ""))[1])
-                elif name not in model:
-                    continue
-                elif action == "meta":
-                    admin.ok(f"set-meta /m/{name} tag={other}{number}")
-                    model[name] = (model[name][0], f"{other}{number}")
-                elif action == "mv" and name != other:
-                    admin.ok(f"mv /m/{name} /m/{other}")
-                    model[other] = model.pop(name)
-                elif action == "rm":
-                    admin.ok(f"rm /m/{name}")
-                    del model[name]
+            for number, change in enumerate(changes):
+                apply_change(admin, model, number, change)
                 states.append((tid(store), dict(model)))
             when, expected = data.draw(st.sampled_from(states))
             assert admin.ok(f"ls --at {when} /m").split() == sorted(expected)

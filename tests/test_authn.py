@@ -110,6 +110,17 @@ def test_passwords_are_checked_against_argon2id_hashes(store):
     assert not asyncio.run(auth.check_password("nobody", "", "127.0.0.1"))
 
 
+def test_a_one_time_key_logs_in_only_its_user_until_revoked_or_expired(store, monkeypatch):
+    auth = Authenticator(store)
+    auth.grant_one_time_key("alice", "SHA256:made-for-this-login")
+    assert asyncio.run(auth.check_key("alice", "SHA256:made-for-this-login", "127.0.0.1"))
+    assert not asyncio.run(auth.check_key("bob", "SHA256:made-for-this-login", "127.0.0.1"))
+    auth.revoke_one_time_key("alice", "SHA256:made-for-this-login")
+    assert not asyncio.run(auth.check_key("alice", "SHA256:made-for-this-login", "127.0.0.1"))
+    auth.grant_one_time_key("alice", "SHA256:short-lived", ttl=-1)  # already expired
+    assert not asyncio.run(auth.check_key("alice", "SHA256:short-lived", "127.0.0.1"))
+
+
 def audit_trail(store) -> list[tuple[str, str, str, str]]:
     return store.read(
         lambda root: [(e.actor, e.action, e.target, e.detail) for e in root.audit.events()]

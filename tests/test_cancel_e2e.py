@@ -190,7 +190,9 @@ def test_ctrl_c_stops_a_multi_object_cat_in_the_shell(logged):
 
 
 def test_ctrl_c_stops_an_exec_command_on_a_pty(server, big, tmp_path):
-    argv = [*server.ssh_argv("-tt"), f"cat {' '.join(OBJECTS)}"]
+    # 512 MiB (each object eight times): on a loaded machine the screen is
+    # read slowly, and 64 MiB could be done before the Ctrl-C is pressed.
+    argv = [*server.ssh_argv("-tt"), f"cat {' '.join(OBJECTS * 8)}"]
     term = Terminal(argv, tmp_path)
     try:
         pressed = _press_ctrl_c_when_it_scrolls(term)

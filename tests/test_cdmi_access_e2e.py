@@ -93,19 +93,13 @@ def server(
     instance.stop()
 
 
-def ssh_ok(server: OmshServer, command: str, stdin: bytes = b"") -> str:
-    result = server.ssh(command, stdin=stdin)
-    assert result.status == 0, (command, result.err)
-    return result.out
-
-
 @pytest.fixture(scope="module")
 def cdmi(server: OmshServer, certificate: tuple[Path, Path]) -> CdmiClient:
     """Admin over HTTPS, trusting only the test certificate; alice and bob exist."""
     assert server.cdmi_url.startswith("https://")
     context = ssl.create_default_context(cafile=str(certificate[0]))
     for user, password in PASSWORDS.items():
-        ssh_ok(server, f"user add {user} --password-stdin", stdin=f"{password}\n".encode())
+        server.ok(f"user add {user} --password-stdin", stdin=f"{password}\n".encode())
     return CdmiClient(server.cdmi_url, ssl_context=context)
 
 
@@ -163,12 +157,12 @@ def test_credentials_are_checked(cdmi: CdmiClient, alice: CdmiClient):
 
 
 def test_a_changed_password_takes_effect_at_once(server: OmshServer, cdmi: CdmiClient):
-    ssh_ok(server, "user add carol --password-stdin", stdin=b"first-pw\n")
+    server.ok("user add carol --password-stdin", stdin=b"first-pw\n")
     assert cdmi.as_user("carol", "first-pw").get("/home/carol/").status == 200  # remembered
-    ssh_ok(server, "passwd carol", stdin=b"second-pw\n")
+    server.ok("passwd carol", stdin=b"second-pw\n")
     assert_challenged(cdmi.as_user("carol", "first-pw", source=FAILING).get("/"))
     assert cdmi.as_user("carol", "second-pw").get("/home/carol/").status == 200
-    ssh_ok(server, "user del carol")
+    server.ok("user del carol")
     assert_challenged(cdmi.as_user("carol", "second-pw", source=FAILING).get("/"))
 
 
@@ -214,15 +208,15 @@ def test_acl_grant_over_ssh_governs_cdmi_at_once(
     assert alice.put_container("/home/alice/shared/").status == 201
     assert alice.put_plain("/home/alice/shared/doc", b"v1", "text/plain").status == 201
     assert bob.put_plain("/home/alice/shared/doc", b"bob's", "text/plain").status == 403
-    ssh_ok(server, "acl grant /home/alice/shared bob write --inherit")
+    server.ok("acl grant /home/alice/shared bob write --inherit")
     assert bob.put_plain("/home/alice/shared/doc", b"bob's", "text/plain").status == 204
     assert bob.put_plain("/home/alice/shared/new", b"new", "text/plain").status == 201
-    ssh_ok(server, "acl deny /home/alice/shared/doc bob read")
+    server.ok("acl deny /home/alice/shared/doc bob read")
     assert bob.get("/home/alice/shared/doc", cdmi=False).status == 403
     assert bob.get("/home/alice/shared/doc").status == 403
     assert alice.value("/home/alice/shared/doc") == b"bob's"
-    ssh_ok(server, "acl revoke /home/alice/shared/doc bob")
-    ssh_ok(server, "acl revoke /home/alice/shared bob")
+    server.ok("acl revoke /home/alice/shared/doc bob")
+    server.ok("acl revoke /home/alice/shared bob")
     assert bob.get("/home/alice/shared/doc").status == 403  # private again
     assert bob.put_plain("/home/alice/shared/doc", b"again", "text/plain").status == 403
 
@@ -234,14 +228,14 @@ def test_anonymous_access_is_decided_by_anonymous_aces(
     assert cdmi.put_plain("/pub/readme", b"public", "text/plain").status == 201
     assert_challenged(anonymous.get("/pub/readme", cdmi=False))
     assert_challenged(anonymous.get("/pub/readme"))
-    ssh_ok(server, "acl grant /pub ANONYMOUS@ read --inherit")
+    server.ok("acl grant /pub ANONYMOUS@ read --inherit")
     assert anonymous.value("/pub/readme") == b"public"
     assert anonymous.read("/pub/readme")["value"] == "public"
     assert anonymous.read("/pub/")["children"] == ["readme"]
     assert_challenged(anonymous.put_plain("/pub/readme", b"vandal", "text/plain"))
     assert_challenged(anonymous.delete("/pub/readme"))
     assert_challenged(anonymous.get("/home/"))  # nothing else opened up
-    ssh_ok(server, "acl revoke /pub ANONYMOUS@")
+    server.ok("acl revoke /pub ANONYMOUS@")
     assert_challenged(anonymous.get("/pub/readme", cdmi=False))
     assert cdmi.value("/pub/readme") == b"public"
 
@@ -256,7 +250,7 @@ def test_cdmi_acl_is_the_acl_the_shell_edits(
     )
     assert reply.status == 204, reply
     assert bob.get("/home/alice/secret", cdmi=False).status == 403
-    shown = json.loads(ssh_ok(server, "acl --json /home/alice/secret"))
+    shown = json.loads(server.ok("acl --json /home/alice/secret"))
     assert shown["cdmi_acl"] == [
         {"acetype": "DENY", "identifier": "bob", "aceflags": "0x00000000", "acemask": "0x00000001"}
     ]
@@ -267,16 +261,14 @@ def test_cdmi_acl_is_the_acl_the_shell_edits(
     # bob may not change it (no write-acl), even to let himself in.
     taken = bob.put_object("/home/alice/secret?metadata:cdmi_acl", {"metadata": {"cdmi_acl": []}})
     assert taken.status == 403, taken
-    assert (
-        json.loads(ssh_ok(server, "acl --json /home/alice/secret"))["cdmi_acl"] == shown["cdmi_acl"]
-    )
+    assert json.loads(server.ok("acl --json /home/alice/secret"))["cdmi_acl"] == shown["cdmi_acl"]
     # Names are checked against the principals, and so are ACEs.
     unknown = {"acetype": "ALLOW", "identifier": "nobody", "acemask": "0x1"}
     refused = alice.put_object(
         "/home/alice/secret?metadata:cdmi_acl", {"metadata": {"cdmi_acl": [unknown]}}
     )
     assert refused.status == 400, refused
-    ssh_ok(server, "acl revoke /home/alice/secret bob; acl grant /home/alice/secret bob read")
+    server.ok("acl revoke /home/alice/secret bob; acl grant /home/alice/secret bob read")
     assert bob.value("/home/alice/secret") == b"s3cret"
 
 
@@ -300,25 +292,25 @@ def test_an_object_put_over_cdmi_is_the_same_over_ssh(server: OmshServer, cdmi: 
     result = server.ssh("cat /cross.bin")
     assert result.status == 0, result.err
     assert result.stdout == data
-    stat = json.loads(ssh_ok(server, "stat --json /cross.bin"))
+    stat = json.loads(server.ok("stat --json /cross.bin"))
     assert stat["cdmi_hash"] == body["metadata"]["cdmi_hash"] == hashlib.sha256(data).hexdigest()
     assert stat["cdmi_size"] == len(data) == int(body["metadata"]["cdmi_size"])
     assert stat["objectid"] == body["objectID"]
     assert stat["mimetype"] == "application/x-test"
-    meta = json.loads(ssh_ok(server, "meta --json /cross.bin"))
+    meta = json.loads(server.ok("meta --json /cross.bin"))
     assert meta["metadata"] == metadata
     assert meta["types"] == {"colour": "str", "count": "int", "ok": "bool", "ratio": "float"}
 
 
 def test_an_object_put_over_ssh_is_the_same_over_cdmi(server: OmshServer, cdmi: CdmiClient):
     data = os.urandom(100_000)
-    ssh_ok(server, "put /from-ssh.bin", stdin=data)
-    ssh_ok(server, "set-meta /from-ssh.bin colour=blue n=7")
+    server.ok("put /from-ssh.bin", stdin=data)
+    server.ok("set-meta /from-ssh.bin colour=blue n=7")
     assert cdmi.value("/from-ssh.bin") == data
     read = cdmi.read("/from-ssh.bin?metadata")["metadata"]
     assert (read["colour"], read["n"]) == ("blue", 7)
-    assert read["cdmi_hash"] == json.loads(ssh_ok(server, "stat --json /from-ssh.bin"))["cdmi_hash"]
-    ssh_ok(server, "rm /from-ssh.bin")
+    assert read["cdmi_hash"] == json.loads(server.ok("stat --json /from-ssh.bin"))["cdmi_hash"]
+    server.ok("rm /from-ssh.bin")
     assert cdmi.get("/from-ssh.bin").status == 404
 
 

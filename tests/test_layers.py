@@ -21,9 +21,10 @@ ALLOWED = {
     "store": {"errors"},
     "authn": {"errors", "store"},
     "commands": {"errors", "store"},
-    "cdmi": {"errors", "store", "authn"},
+    "cdmi": {"errors", "store", "authn", "web"},
+    "web": {"errors", "store", "authn", "cdmi"},
     "ssh": {"errors", "store", "authn", "commands"},
-    "cli": {"errors", "store", "authn", "commands", "ssh", "cdmi"},
+    "cli": {"errors", "store", "authn", "commands", "ssh", "cdmi", "web"},
 }
 
 

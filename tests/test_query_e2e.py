@@ -17,14 +17,8 @@ from tests.e2e import OMSH, OmshServer, run
 pytestmark = pytest.mark.e2e
 
 
-def _ok(server: OmshServer, command: str, *, user: str = "admin", stdin: bytes = b"") -> str:
-    result = server.ssh(command, user=user, stdin=stdin)
-    assert result.status == 0, (command, result.err)
-    return result.out
-
-
 def _query(server: OmshServer, arguments: str, *, user: str = "admin") -> dict[str, Any]:
-    return json.loads(_ok(server, f"query {arguments} --json", user=user))
+    return json.loads(server.ok(f"query {arguments} --json", user=user))
 
 
 def _paths(document: dict[str, Any]) -> list[str]:
@@ -44,7 +38,7 @@ def catalogued(server: OmshServer) -> OmshServer:
         ("acl grant /qe carol read --inherit", b""),  # the store is private
         ("acl deny /qe/private carol read --inherit", b""),
     ):
-        _ok(server, command, stdin=content)
+        server.ok(command, stdin=content)
     return server
 
 
@@ -92,29 +86,29 @@ def test_plain_output_count_and_footer(catalogued: OmshServer) -> None:
 
 
 def test_every_change_shows_in_the_next_answer(catalogued: OmshServer) -> None:
-    _ok(catalogued, "mkdir /qe/moving")
-    _ok(catalogued, "put /qe/moving/x --meta stage=1", stdin=b"x")
+    catalogued.ok("mkdir /qe/moving")
+    catalogued.ok("put /qe/moving/x --meta stage=1", stdin=b"x")
     first = _query(catalogued, "'stage = 1'")
     assert _paths(first) == ["/qe/moving/x"]
-    _ok(catalogued, "set-meta /qe/moving/x stage=2")
-    _ok(catalogued, "cp /qe/moving/x /qe/moving/y")
-    _ok(catalogued, "mv /qe/moving/x /qe/moving/z")
+    catalogued.ok("set-meta /qe/moving/x stage=2")
+    catalogued.ok("cp /qe/moving/x /qe/moving/y")
+    catalogued.ok("mv /qe/moving/x /qe/moving/z")
     second = _query(catalogued, "'stage = 2'")
     assert _paths(second) == ["/qe/moving/y", "/qe/moving/z"]
     assert int(second["transaction"], 16) > int(first["transaction"], 16)
-    _ok(catalogued, "rm -r /qe/moving")
+    catalogued.ok("rm -r /qe/moving")
     assert _query(catalogued, "'stage IS NOT NULL'")["count"] == 0
 
 
 def test_find_by_name_size_and_metadata(catalogued: OmshServer) -> None:
-    found = json.loads(_ok(catalogued, "find /qe/photos --name '*.jpg' --json"))
+    found = json.loads(catalogued.ok("find /qe/photos --name '*.jpg' --json"))
     assert _paths(found) == ["/qe/photos/2024/b.jpg", "/qe/photos/a.jpg"]
-    assert _paths(json.loads(_ok(catalogued, "find /qe --larger 5 --type object --json"))) == [
+    assert _paths(json.loads(catalogued.ok("find /qe --larger 5 --type object --json"))) == [
         "/qe/photos/2024/b.jpg",
         "/qe/private/secret.txt",
     ]
-    assert _paths(json.loads(_ok(catalogued, "find /qe --meta n=5 --json"))) == ["/qe/photos/a.jpg"]
-    assert _paths(json.loads(_ok(catalogued, "find /qe --meta n:str=5 --json"))) == [
+    assert _paths(json.loads(catalogued.ok("find /qe --meta n=5 --json"))) == ["/qe/photos/a.jpg"]
+    assert _paths(json.loads(catalogued.ok("find /qe --meta n:str=5 --json"))) == [
         "/qe/photos/c.txt"
     ]
     plain = catalogued.ssh("find /qe/photos --newer-than 1h --type object")
@@ -170,10 +164,10 @@ def test_objects_another_user_may_not_read_are_neither_shown_nor_counted(
     as_carol = _query(catalogued, "'n >= 5' --in /qe", user="carol")
     assert _paths(as_carol) == ["/qe/photos/2024/b.jpg", "/qe/photos/a.jpg"]
     assert as_carol["count"] == 2
-    assert _ok(catalogued, "query 'n >= 5' --in /qe --count", user="carol") == "2\n"
+    assert catalogued.ok("query 'n >= 5' --in /qe --count", user="carol") == "2\n"
     # Without --in, a query looks below the working container: carol starts at home.
-    assert _ok(catalogued, "pwd; query 'n >= 5' --count", user="carol") == "/home/carol\n0\n"
-    assert "/qe/private/secret.txt" not in _ok(catalogued, "find /qe", user="carol")
+    assert catalogued.ok("pwd; query 'n >= 5' --count", user="carol") == "/home/carol\n0\n"
+    assert "/qe/private/secret.txt" not in catalogued.ok("find /qe", user="carol")
     refused = catalogued.ssh("query 'n = 6' --in /qe/private", user="carol")
     assert refused.status == 4
     assert "permission denied" in refused.err

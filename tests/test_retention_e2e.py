@@ -13,14 +13,8 @@ from tests.e2e import OmshServer
 pytestmark = pytest.mark.e2e
 
 
-def _ok(server: OmshServer, command: str, *, stdin: bytes = b"", user: str = "admin") -> str:
-    result = server.ssh(command, user=user, stdin=stdin)
-    assert result.status == 0, (command, result.err)
-    return result.out
-
-
 def _newest_txn(server: OmshServer, path: str) -> str:
-    return str(json.loads(_ok(server, f"history --json -n 1 {path}"))["txn"])
+    return str(json.loads(server.ok(f"history --json -n 1 {path}"))["txn"])
 
 
 @pytest.fixture(scope="module")
@@ -32,53 +26,53 @@ def served(tmp_path_factory) -> OmshServer:
 
 
 def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> None:
-    _ok(served, "mkdir /r")
-    _ok(served, "put /r/f", stdin=b"version zero\n")
+    served.ok("mkdir /r")
+    served.ok("put /r/f", stdin=b"version zero\n")
     zero = _newest_txn(served, "/r/f")
-    _ok(served, "put /r/f", stdin=b"version one\n")
-    kept = json.loads(_ok(served, "snapshot create before-edits --json"))["txn"]
-    _ok(served, "put /r/f", stdin=b"version two\n")
-    _ok(served, "put /r/f", stdin=b"version three\n")
+    served.ok("put /r/f", stdin=b"version one\n")
+    kept = json.loads(served.ok("snapshot create before-edits --json"))["txn"]
+    served.ok("put /r/f", stdin=b"version two\n")
+    served.ok("put /r/f", stdin=b"version three\n")
 
     refused = served.ssh("pack --keep 0", user="alice")
     assert (refused.status, refused.out) == (4, "")
     assert refused.err == "omsh: pack: permission denied (administrators only)\n"
 
-    planned = _ok(served, "pack --keep 0 --dry-run").splitlines()
+    planned = served.ok("pack --keep 0 --dry-run").splitlines()
     assert planned[0].endswith("older revisions would be removed (dry run)")
     assert planned[1].endswith("for snapshot before-edits")
 
-    lines = _ok(served, "pack --keep 0").splitlines()
+    lines = served.ok("pack --keep 0").splitlines()
     assert lines[0].startswith("pack time ") and lines[0].endswith("older revisions are removed")
     assert lines[1].startswith("kept history back to ")
     assert lines[1].endswith(" for snapshot before-edits")
     assert lines[2].startswith("storage size: ")
     assert lines[3] == "blob files removed: 1 (13 B)"  # version zero
-    events = [json.loads(line) for line in _ok(served, "audit --json -n 5").splitlines()]
+    events = [json.loads(line) for line in served.ok("audit --json -n 5").splitlines()]
     assert [event["actor"] for event in events if event["action"] == "pack"] == ["admin"]
 
     # The snapshot's state stays readable; what was older than it is gone.
-    assert _ok(served, f"cat --at {kept} /r/f") == "version one\n"
-    assert _ok(served, "cat /.snapshots/before-edits/r/f") == "version one\n"
-    assert _ok(served, "cat /r/f") == "version three\n"
+    assert served.ok(f"cat --at {kept} /r/f") == "version one\n"
+    assert served.ok("cat /.snapshots/before-edits/r/f") == "version one\n"
+    assert served.ok("cat /r/f") == "version three\n"
     gone = served.ssh(f"cat --at {zero} /r/f")
     assert (gone.status, gone.out) == (3, "")
     assert gone.err == f"omsh: cat: --at {zero}: nothing is kept from then\n"
-    history = _ok(served, "history /r/f").splitlines()
+    history = served.ok("history /r/f").splitlines()
     assert history[-2].endswith("oldest kept")
     assert history[-1].startswith("history begins at ")
     assert history[-1].endswith("older changes were packed")
-    assert _ok(served, "check").endswith("0 problems\n")
+    assert served.ok("check").endswith("0 problems\n")
 
     # Without the snapshot, --keep 0 keeps only the current state.
-    _ok(served, "snapshot rm before-edits")
-    document = json.loads(_ok(served, "pack --keep 0 --json"))
+    served.ok("snapshot rm before-edits")
+    document = json.loads(served.ok("pack --keep 0 --json"))
     assert document["held_by"] is None
     assert document["blob_files_removed"] == 2
     for txn in (zero, kept):
         gone = served.ssh(f"cat --at {txn} /r/f")
         assert (gone.status, gone.err) == (3, f"omsh: cat: --at {txn}: nothing is kept from then\n")
-    history = _ok(served, "history /r/f").splitlines()
+    history = served.ok("history /r/f").splitlines()
     assert len(history) == 3  # the header, the current revision, where history begins
     assert history[-1].startswith("history begins at ")
-    assert _ok(served, "cat /r/f") == "version three\n"
+    assert served.ok("cat /r/f") == "version three\n"

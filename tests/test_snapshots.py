@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from omsh.store.database import Store
 from omsh.store.snapshots import SNAPSHOTS_PATH, list_snapshots, pack_horizon
 from tests.conftest import ShellDriver
+from tests.test_at import CHANGES, apply_change
 
 
 @pytest.fixture
@@ -170,18 +171,6 @@ def test_a_snapshot_name_is_a_when(alice, admin, daily) -> None:
     assert status == 2 and "snapshot's name" in err and err.count("\n") == 1
 
 
-#: Changes to /m: (action, name, other name or tag).
-CHANGES = st.lists(
-    st.tuples(
-        st.sampled_from(["put", "meta", "mv", "rm"]),
-        st.sampled_from("abc"),
-        st.sampled_from("abcxyz"),
-    ),
-    min_size=1,
-    max_size=12,
-)
-
-
 def _tree(driver, top: str) -> dict[str, tuple[str, str]]:
     """name -> (content, tag) of every object in *top*, read as *driver*."""
     found = {}
@@ -204,21 +193,9 @@ def test_snapshots_and_restore_equal_a_model(registry, changes, data) -> None:
             admin.ok("mkdir /m")
             model: dict[str, tuple[str, str]] = {}
             states = []
-            for number, (action, name, other) in enumerate(changes):
-                if action == "put":
-                    admin.ok(f"put /m/{name}", f"{name}{number}\n".encode())
-                    model[name] = (f"{name}{number}\n", model.get(name, ("", ""))[1])
-                elif name not in model:
+            for number, change in enumerate(changes):
+                if not apply_change(admin, model, number, change):
                     continue
-                elif action == "meta":
-                    admin.ok(f"set-meta /m/{name} tag={other}{number}")
-                    model[name] = (model[name][0], f"{other}{number}")
-                elif action == "mv" and name != other:
-                    admin.ok(f"mv /m/{name} /m/{other}")
-                    model[other] = model.pop(name)
-                elif action == "rm":
-                    admin.ok(f"rm /m/{name}")
-                    del model[name]
                 admin.ok(f"snapshot create s{number}")
                 states.append((f"s{number}", dict(model)))
             if not states:

@@ -35,23 +35,17 @@ OLD = {
 SNAPSHOT = f"/.snapshots/e2e{AREA}"
 
 
-def _ok(server: OmshServer, command: str, stdin: bytes = b"") -> str:
-    result = server.ssh(command, stdin=stdin)
-    assert result.status == 0, (command, result.err)
-    return result.out
-
-
 @pytest.fixture(scope="module")
 def snapshot(server: OmshServer) -> str:
     """OLD under AREA, snapshot "e2e", then AREA changed: a rewritten, sub/deep gone, added."""
     for relative, data in OLD.items():
         path = shlex.quote(f"{AREA}/{relative}")
-        _ok(server, f"mkdir -p {shlex.quote(os.path.dirname(f'{AREA}/{relative}'))}")
-        _ok(server, f"put {path}", data)
-    _ok(server, "snapshot create e2e")
-    _ok(server, f"put {shlex.quote(AREA + '/a é.txt')}", b"new a\n")
-    _ok(server, f"rm -r {AREA}/sub/deep")
-    _ok(server, f"put {AREA}/added", b"added since\n")
+        server.ok(f"mkdir -p {shlex.quote(os.path.dirname(f'{AREA}/{relative}'))}")
+        server.ok(f"put {path}", stdin=data)
+    server.ok("snapshot create e2e")
+    server.ok(f"put {shlex.quote(AREA + '/a é.txt')}", stdin=b"new a\n")
+    server.ok(f"rm -r {AREA}/sub/deep")
+    server.ok(f"put {AREA}/added", stdin=b"added since\n")
     return SNAPSHOT
 
 
@@ -82,19 +76,19 @@ def read_only_sshd(server: OmshServer, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_exec_reads_the_snapshot_and_refuses_changes(server: OmshServer, snapshot: str) -> None:
-    assert _ok(server, f"cat {shlex.quote(snapshot + '/a é.txt')}") == "old a\n"
-    assert _ok(server, f"cat {shlex.quote(AREA + '/a é.txt')}") == "new a\n"
-    assert _ok(server, f"ls {snapshot}").splitlines() == ["a é.txt", "sub/"]
-    assert _ok(server, f"ls {snapshot}/sub/deep").split() == ["c"]
-    listed = [json.loads(line) for line in _ok(server, "snapshot list --json").splitlines()]
+    assert server.ok(f"cat {shlex.quote(snapshot + '/a é.txt')}") == "old a\n"
+    assert server.ok(f"cat {shlex.quote(AREA + '/a é.txt')}") == "new a\n"
+    assert server.ok(f"ls {snapshot}").splitlines() == ["a é.txt", "sub/"]
+    assert server.ok(f"ls {snapshot}/sub/deep").split() == ["c"]
+    listed = [json.loads(line) for line in server.ok("snapshot list --json").splitlines()]
     assert [s["name"] for s in listed] == ["e2e"]
     for command in (f"rm -r {snapshot}/sub", f"put {snapshot}/x", f"set-meta {snapshot}/sub k=v"):
         refused = server.ssh(command, stdin=b"x")
         assert refused.status == 4, (command, refused.err)
         assert "snapshots are read-only" in refused.err and refused.err.count("\n") == 1
     # Copying out of a snapshot is how a whole tree comes back.
-    _ok(server, f"cp -r {snapshot}/sub {AREA}/sub-restored")
-    assert _ok(server, f"cat {AREA}/sub-restored/deep/c") == "c\n"
+    server.ok(f"cp -r {snapshot}/sub {AREA}/sub-restored")
+    assert server.ok(f"cat {AREA}/sub-restored/deep/c") == "c\n"
 
 
 def _sftp_batch(target_root: str, local: Path) -> str:
@@ -133,7 +127,7 @@ def test_sftp_reads_and_is_refused_as_by_a_read_only_sshd(
         complaints[target.name] = _errors(done, root)
     assert len(complaints["sshd"]) == 5, complaints["sshd"]
     assert complaints["omsh"] == complaints["sshd"]
-    assert _ok(server, f"ls {snapshot}").splitlines() == ["a é.txt", "sub/"]
+    assert server.ok(f"ls {snapshot}").splitlines() == ["a é.txt", "sub/"]
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["sftp-mode", "legacy-scp"])

@@ -24,23 +24,17 @@ RED = {"a.jpg": b"red a\n", "2024/b é.jpg": b"red b" * 10_000}
 ENTRIES = {"a.jpg": RED["a.jpg"], "2024%2Fb é.jpg": RED["2024/b é.jpg"]}
 
 
-def _ok(server: OmshServer, command: str, stdin: bytes = b"") -> str:
-    result = server.ssh(command, stdin=stdin)
-    assert result.status == 0, (command, result.err)
-    return result.out
-
-
 @pytest.fixture(scope="module")
 def red(server: OmshServer) -> str:
     """Two red objects and a blue one under AREA, and the view "red" over them."""
-    _ok(server, f"mkdir -p {AREA}/2024")
+    server.ok(f"mkdir -p {AREA}/2024")
     for relative, data in RED.items():
         path = shlex.quote(f"{AREA}/{relative}")
-        _ok(server, f"put {path}", data)
-        _ok(server, f"set-meta {path} colour=red")
-    _ok(server, f"put {AREA}/blue.jpg", b"blue\n")
-    _ok(server, f"set-meta {AREA}/blue.jpg colour=blue")
-    _ok(server, f"view add red \"colour = 'red'\" --in {AREA}")
+        server.ok(f"put {path}", stdin=data)
+        server.ok(f"set-meta {path} colour=red")
+    server.ok(f"put {AREA}/blue.jpg", stdin=b"blue\n")
+    server.ok(f"set-meta {AREA}/blue.jpg colour=blue")
+    server.ok(f"view add red \"colour = 'red'\" --in {AREA}")
     return "/.views/red"
 
 
@@ -49,14 +43,14 @@ def _local_tree(root: Path) -> dict[str, bytes]:
 
 
 def test_exec_lists_and_reads_a_view(server: OmshServer, red: str) -> None:
-    assert _ok(server, f"ls {red}").splitlines() == sorted(ENTRIES)
-    assert _ok(server, f"cat {red}/a.jpg") == "red a\n"
-    _ok(server, f"set-meta {AREA}/blue.jpg colour=red")  # live: matches at once
-    assert "blue.jpg" in _ok(server, f"ls {red}").split()
-    _ok(server, f"set-meta {AREA}/blue.jpg colour=blue")
+    assert server.ok(f"ls {red}").splitlines() == sorted(ENTRIES)
+    assert server.ok(f"cat {red}/a.jpg") == "red a\n"
+    server.ok(f"set-meta {AREA}/blue.jpg colour=red")  # live: matches at once
+    assert "blue.jpg" in server.ok(f"ls {red}").split()
+    server.ok(f"set-meta {AREA}/blue.jpg colour=blue")
     refused = server.ssh(f"rm {red}/a.jpg")
     assert refused.status == 4 and "views are read-only" in refused.err
-    assert _ok(server, f"cat {AREA}/a.jpg") == "red a\n"
+    assert server.ok(f"cat {AREA}/a.jpg") == "red a\n"
 
 
 def test_sftp_and_scp_read_a_view_and_cannot_write_there(

@@ -82,7 +82,7 @@ def test_a_replay_over_ssh(served) -> None:
     bad = served.ssh("watch --since nope", user="alice")
     assert (bad.status, bad.err) == (
         2,
-        "omsh: watch: --since nope: give a transaction id (16 hex digits)\n",
+        "omsh: watch: --since nope: give a transaction id as history prints it (16 hex digits)\n",
     )
 
 

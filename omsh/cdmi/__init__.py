@@ -21,6 +21,12 @@ a request meets them (ARCHITECTURE §3 follows a PUT through them):
 * :mod:`~omsh.cdmi.changes` — ``GET /cdmi_changes``, the change feed (an
   extension: ``watch`` as server-sent events, resumable by ``Last-Event-ID``).
 
+Browsers share the port: :meth:`~omsh.cdmi.dispatch.CdmiService.handle`
+first asks :func:`omsh.web.negotiation.claims` and hands a browser's request
+(a GET preferring ``text/html``, no ``X-CDMI-Specification-Version``, no
+CDMI selector; or anything below ``/_omsh/``) to :mod:`omsh.web`, which
+answers HTML pages.  Everything else is answered here exactly as before.
+
 Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
 
 * ``domainURI`` is never returned and is ignored in requests: there are no
@@ -62,6 +68,14 @@ Deliberate choices where CDMI 1.1.1 leaves room or this server does less:
   carries every event with no gap between polls and ``EventSource``
   resumes by itself from the ``id:``, the transaction id).  Same
   authentication and per-event ACL filtering as ``watch``.
+* ``PUT CONTAINER/?query=EXPR`` (an omsh extension, CDMI has no bulk
+  update) with a CDMI container body holding only ``metadata`` sets those
+  items on every object below the container that the query shows the
+  caller, in one transaction, as ``set-meta --query``: ``200`` with
+  ``{"query", "count", "changed"}`` (``application/json``), ``400`` with a
+  one-line message for a malformed query or another field, ``403`` and
+  nothing changed if the caller may not change one match.  Items are
+  merged (none deleted); ``cdmi_acl`` is refused.
 * User metadata keep their JSON type: a number or boolean is stored as one,
   a JSON string stays a string even when it looks like a number or a date
   (the shell types bare text; JSON already says what a value is).

@@ -13,11 +13,20 @@ from typing import Any
 from aiohttp import web
 
 from omsh.cdmi.bodies import container_fields, read_json
-from omsh.cdmi.context import Backend, Call, Located, refuse_reserved, target_path
-from omsh.cdmi.protocol import CDMI_CONTAINER, Answer, accept_body, fail
+from omsh.cdmi.context import (
+    Backend,
+    Call,
+    Located,
+    locate,
+    refuse_reserved,
+    require_canonical_uri,
+    target_path,
+)
+from omsh.cdmi.protocol import CDMI_CONTAINER, Answer, accept_body, base_type, fail
 from omsh.cdmi.representation import container_body, select_fields, uri_of
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
 from omsh.errors import AlreadyExists
+from omsh.store.bulk import Outcome, SetMetadata, edit_matches, parse_bulk_query
 from omsh.store.model import Container
 from omsh.store.query import parse_query
 from omsh.store.view import StoreView
@@ -67,6 +76,40 @@ def query_results(view: StoreView, container: Container, text: str) -> dict[str,
         "transaction": result.transaction,
         "complete_as_of": result.as_of,
     }
+
+
+async def put_query(backend: Backend, call: Call) -> web.StreamResponse:
+    """The bulk extension: ``PUT /container/?query=EXPR`` with a CDMI container body.
+
+    The body's ``metadata`` items are set on every object below the
+    container that the query shows the caller, in one transaction (as
+    ``set-meta --query``): 200 with ``{"query", "count", "changed"}``; 403,
+    changing nothing, if the caller may not change one of them.  Only
+    ``metadata`` may be given, without ``cdmi_acl``.
+    """
+    if base_type(call.request.headers.get("Content-Type")) != CDMI_CONTAINER or not call.cdmi:
+        fail(400, f"?query= takes a CDMI PUT with Content-Type {CDMI_CONTAINER}")
+    text = call.selectors.query or ""
+    node = parse_bulk_query(text)
+    fields = container_fields(await read_json(call.request, backend.json_limit))
+    if fields.source is not None or fields.metadata is None:
+        fail(400, "?query= takes a body with metadata only")
+    if fields.metadata.acl is not None:
+        fail(400, "?query= does not set cdmi_acl")
+    if not fields.metadata.items:
+        fail(400, "?query= needs at least one metadata item to set")
+    change = SetMetadata(fields.metadata.items)
+
+    def apply(view: StoreView) -> Outcome:
+        found = locate(view, call.target)
+        require_canonical_uri(call, found.obj)
+        if not isinstance(found.obj, Container):
+            fail(400, "?query= searches below a container")
+        return edit_matches(view, node, found.obj.path, "/", change)
+
+    outcome = await backend.view(call, apply, write=True)
+    body = {"query": text, "count": outcome.count, "changed": outcome.changed}
+    return Answer.of(body, QUERY_TYPE).response(call.version)
 
 
 async def put(backend: Backend, call: Call) -> web.StreamResponse:

@@ -30,6 +30,7 @@ from omsh.cdmi.staging import Patch, stage
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
 from omsh.cdmi.values import (
     INLINE_LIMIT,
+    STORED_VALUE_HEADERS,
     SmallValues,
     StreamedValue,
     declared_encoding,
@@ -86,11 +87,12 @@ def read_plain(view: StoreView, found: Located, values: SmallValues) -> PlainVal
     obj = found.obj
     if not isinstance(obj, DataObject):
         raise IsAContainer(found.subject)
-    headers = {"Content-Type": obj.mimetype, "ETag": f'"{obj.sha256}"'}
+    headers = {"Content-Type": obj.mimetype, **STORED_VALUE_HEADERS}
     if obj.size <= INLINE_LIMIT:
+        headers["ETag"] = f'"{obj.sha256}"'
         return PlainValue(headers, data=whole_value(view, obj, found.subject, values))
     _, path = view.open_content(obj, found.subject)
-    return PlainValue({"Content-Type": obj.mimetype}, path=path)
+    return PlainValue(headers, path=path)
 
 
 def read_cdmi(

@@ -59,6 +59,8 @@ from omsh.store.database import Store
 from omsh.store.loopreads import NotCheap
 from omsh.store.model import Container
 from omsh.store.view import StoreView
+from omsh.web.negotiation import claims as browser_claims
+from omsh.web.service import BrowserPages
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ class CdmiService:
         self.auth = BasicAuth(authenticator)
         self.backend = Backend(store, executor, self.auth, json_limit)
         self.streams = changes.Streams()
+        #: Pages for browsers (content negotiation: :mod:`omsh.web.negotiation`).
+        self.pages = BrowserPages(self.backend, authenticator)
 
     def stop_streams(self) -> None:
         """End every change feed being streamed (the server is stopping)."""
@@ -94,6 +98,8 @@ class CdmiService:
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Errors become status codes (one line each), never tracebacks."""
+        if browser_claims(request):  # a browser's page or form: never CDMI's
+            return await self.pages.handle(request)
         version: str | None = None
         call: Call | None = None
         try:
@@ -210,6 +216,8 @@ class CdmiService:
         media = base_type(call.request.headers.get("Content-Type"))
         names_container = call.target.trailing_slash
         selectors = call.selectors
+        if selectors.query is not None and names_container:
+            return await containers.put_query(self.backend, call)
         if selectors.query is not None or set(selectors.fields) - {"value", "metadata"}:
             fail(400, "a PUT takes only ?value:A-B and ?metadata:NAME selectors")
         if call.cdmi:

@@ -190,6 +190,13 @@ async def stream_json_value(
     await response.write(b'"}')
 
 
+#: Every stored value served as itself is whatever a user uploaded: an HTML
+#: value must not run as a page of this origin (the browser pages of
+#: :mod:`omsh.web` share it, with their session cookie), so it is sandboxed
+#: and its declared type is never second-guessed.
+STORED_VALUE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+
+
 def plain_response(request: web.BaseRequest, data: bytes, headers: dict[str, str]) -> web.Response:
     """A small value from memory, honouring ``Range`` as ``FileResponse`` does.
 

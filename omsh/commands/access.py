@@ -26,8 +26,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omsh.commands.arguments import Complete, arg, at_arg, paths_arg, recursive_arg, repeated
+from omsh.commands.arguments import (
+    Complete,
+    action_or_path_arg,
+    arg,
+    at_arg,
+    paths_arg,
+    recursive_arg,
+    repeated,
+)
 from omsh.commands.base import Command, Invocation
+from omsh.commands.bulk import check_query_usage, plural, query_arguments, run_bulk
 from omsh.commands.formatting import printable, render_table
 from omsh.errors import NotFound, UsageError
 from omsh.store.access import Perm
@@ -48,6 +57,7 @@ from omsh.store.acl import (
     with_entry,
     without_entries,
 )
+from omsh.store.bulk import BulkChange, Target
 from omsh.store.model import StoreObject, walk
 from omsh.store.view import StoreView
 
@@ -294,22 +304,16 @@ def change_acl(
     "cdmi_acl"}`` with the top object's own ACL after the change.
     """
     cwd = inv.session.cwd
-    detail = "; ".join(edit.describe() for edit in edits)
-    action = edits[0].action if len(edits) == 1 else "acl-set"
 
     def work(view: StoreView) -> dict[str, Any]:
         top = view.resolve(path, cwd)
-        targets = list(walk(top)) if recursive else [("", top)]
-        nodes = [node for _, node in targets]
-        changes = [edit.bind(view, nodes) for edit in edits]
-        planned = []
-        for relative, node in targets:
-            acl: ACL = node.acl
-            for change in changes:
-                acl = change(acl)
-            planned.append((node, view.subtree_subject(top, path, relative, node), acl))
+        walked = list(walk(top)) if recursive else [("", top)]
+        targets = [
+            Target(node, view.subtree_subject(top, path, relative, node))
+            for relative, node in walked
+        ]
         suffix = f" recursive objects={len(targets)}" if recursive else ""
-        changed = view.replace_acls(planned, action=action, target=top.path, detail=detail + suffix)
+        changed = AclChange(edits, top.path, suffix).apply(view, targets)
         return {
             "path": top.path,
             "objects": len(targets),
@@ -318,6 +322,44 @@ def change_acl(
         }
 
     return inv.view(work, write=True)
+
+
+@dataclass(frozen=True)
+class AclChange(BulkChange):
+    """*edits* applied to each target's own ACL: ``acl grant`` on a path, ``-R`` or ``--query``.
+
+    Principals are resolved once for all targets; :meth:`StoreView.replace_acls`
+    checks write-acl on every one before writing any, and writes one audit
+    event naming *target* (a path, or the query).
+    """
+
+    edits: Sequence[AclEdit]
+    target: str
+    suffix: str = ""
+
+    def allowed(self, view: StoreView, obj: StoreObject) -> bool:
+        return view.can_write_acl(obj)
+
+    def apply(self, view: StoreView, targets: Sequence[Target]) -> int:
+        changes = [edit.bind(view, [target.obj for target in targets]) for edit in self.edits]
+        planned = []
+        for target in targets:
+            acl: ACL = target.obj.acl
+            for change in changes:
+                acl = change(acl)
+            planned.append((target.obj, target.subject, acl))
+        edits = self.edits
+        action = edits[0].action if len(edits) == 1 else "acl-set"
+        detail = "; ".join(edit.describe() for edit in edits) + self.suffix
+        return view.replace_acls(planned, action=action, target=self.target, detail=detail)
+
+
+def change_acl_by_query(inv: Invocation, edit: AclEdit) -> None:
+    """``acl grant|deny|revoke --query EXPR PRINCIPAL …``: every match, one transaction."""
+    query = inv.args.query
+    change = AclChange([edit], f"query {query}", " query")
+    verb = {"acl-grant": "granted", "acl-deny": "denied", "acl-revoke": "revoked"}[edit.action]
+    run_bulk(inv, lambda view: change, lambda outcome: f"{verb} on {plural(outcome.count)}")
 
 
 # -- reading ---------------------------------------------------------------------
@@ -442,13 +484,7 @@ class Acl(Command):
     summary = "show, change or check an object's access control list"
     arguments = (
         at_arg(),
-        arg(
-            "first",
-            metavar="PATH|ACTION",
-            complete=Complete.PATH,
-            keywords=ACTIONS,
-            help="the object to show, or one of grant, deny, revoke, check",
-        ),
+        action_or_path_arg(ACTIONS, "the object to show, or one of grant, deny, revoke, check"),
         arg(
             "path",
             nargs="?",
@@ -475,6 +511,7 @@ class Acl(Command):
             complete=Complete.USER,
             help="check: another user's permissions (administrators only)",
         ),
+        *query_arguments("grant/deny/revoke: change the ACL of"),
     )
     details = """
     forms:
@@ -484,6 +521,9 @@ class Acl(Command):
       acl revoke PATH PRINCIPAL [PERMS]  take PERMS (default: all) out of the principal's
                                          own entries
       acl check PATH [--user U]          effective permissions, like OMS permcheck
+      acl grant|deny|revoke --query EXPR [--in PATH] PRINCIPAL [PERMS]
+                                         the same change on every object the query
+                                         shows you, in one transaction: all or nothing
 
     grant and deny take the same bits out of the principal's opposite entry with
     the same flags, so the last command wins.  Editing needs write-acl, showing
@@ -499,6 +539,7 @@ class Acl(Command):
       grant|deny|revoke
                    {"path", "objects": visited, "changed": objects whose ACL changed,
                     "cdmi_acl": the object's own ACEs after the change}
+      --query      {"count": matches, "changed": objects whose ACL changed}
       check        {"path", "user", "letters", "acemask",
                     "permissions": {"read": true, "write": false, ...}}
     """
@@ -506,6 +547,16 @@ class Acl(Command):
     def run(self, inv: Invocation) -> int | None:
         args = inv.args
         action = args.first if args.first in ACTIONS else None
+        bulk = args.query is not None
+        if bulk:  # no PATH: the positionals after the action shift left by one
+            if action not in ("grant", "deny", "revoke") or args.recursive:
+                raise UsageError("--query goes with acl grant, deny or revoke (without -R)")
+            if args.perms is not None:
+                raise UsageError(
+                    "--query replaces the path: acl ACTION --query EXPR PRINCIPAL PERMS"
+                )
+            args.path, args.principal, args.perms = "", args.path, args.principal
+        check_query_usage(inv, False, "")
         self._check_arguments(action, args)
         if action is None:
             return show_acls(inv, [args.first])
@@ -520,6 +571,9 @@ class Acl(Command):
         else:
             acetype = AceType.ALLOW if action == "grant" else AceType.DENY
             edit = Grant(principal, acetype, parse_perms_argument(args.perms), args.inherit)
+        if bulk:
+            change_acl_by_query(inv, edit)
+            return None
         result = change_acl(inv, args.path, [edit], recursive=args.recursive)
         if inv.json:
             inv.out.json(result)

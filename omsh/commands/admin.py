@@ -21,11 +21,13 @@ from typing import Any
 
 from omsh.commands.arguments import Complete, arg, at_least, paths_arg, recursive_arg, repeated
 from omsh.commands.base import Command, Invocation
-from omsh.commands.formatting import render_table, short_time
+from omsh.commands.bulk import check_query_usage, plural, query_arguments, run_bulk
+from omsh.commands.formatting import short_time
 from omsh.commands.identity import parse_key_lines, render_key_table
 from omsh.commands.passwords import Source, read_passwords
 from omsh.errors import UsageError
 from omsh.store import admin
+from omsh.store import bulk as bulk_edits
 from omsh.store.access import ADMIN_GROUP
 from omsh.store.asof import parse_moment
 from omsh.store.principals import AuthorizedKey
@@ -50,22 +52,6 @@ def _check_action_arguments(inv: Invocation, needs_name: bool | None) -> None:
 
 def _dispatch(inv: Invocation, actions: dict[str, Callable[[Invocation], None]]) -> None:
     actions[inv.args.action](inv)
-
-
-def _listing(
-    inv: Invocation,
-    documents: list[dict[str, Any]],
-    headers: tuple[str, ...],
-    row: Callable[[dict[str, Any]], list[str]],
-    right_aligned: frozenset[int] = frozenset(),
-) -> None:
-    """JSON lines with ``--json``, else a table of one *row* per document."""
-    if inv.json:
-        for document in documents:
-            inv.out.json(document)
-    else:
-        rows = [row(document) for document in documents]
-        render_table(inv.out, rows, headers=headers, right_aligned=right_aligned)
 
 
 class Users(Command):
@@ -183,8 +169,7 @@ class Users(Command):
 
     def list_all(self, inv: Invocation) -> None:
         _check_action_arguments(inv, needs_name=False)
-        _listing(
-            inv,
+        inv.listing(
             inv.view(admin.list_users),
             ("NAME", "ADMIN", "PASSWORD", "KEYS", "CREATED", "GROUPS"),
             lambda d: [
@@ -280,8 +265,7 @@ class Groups(Command):
 
     def list_all(self, inv: Invocation) -> None:
         _check_action_arguments(inv, needs_name=False)
-        _listing(
-            inv,
+        inv.listing(
             inv.view(admin.list_groups),
             ("GROUP", "MEMBERS"),
             lambda d: [d["name"], ",".join(d["members"])],
@@ -314,11 +298,27 @@ class ChangeOwner(Command):
     arguments = (
         recursive_arg("also everything below the named containers"),
         arg("owner", metavar="USER", complete=Complete.USER, help="the new owner"),
-        paths_arg("objects to give away (wildcards allowed)"),
+        paths_arg("objects to give away (wildcards allowed)", optional=True),
+        *query_arguments("give away"),
     )
+    details = """
+        chown --query EXPR [--in PATH] [-r] USER gives every object the query
+        matches in one transaction.  --json: {"count", "changed"} (objects
+        whose owner changed, below the matches too with -r).
+    """
 
     def run(self, inv: Invocation) -> int | None:
         owner, cwd, recursive = str(inv.args.owner), inv.session.cwd, inv.args.recursive
+        if check_query_usage(inv, bool(inv.args.paths), "chown --query EXPR [-r] USER"):
+            change = bulk_edits.ChangeOwner(owner, recursive, f"query {inv.args.query}")
+            run_bulk(
+                inv,
+                lambda view: change,
+                lambda outcome: f"gave {plural(outcome.count)} to {owner}",
+            )
+            return None
+        if not inv.args.paths:
+            raise UsageError("usage: chown [-r] USER PATH…, or chown --query EXPR USER")
 
         def one(path: str) -> None:
             def change(view: StoreView) -> tuple[str, int]:
@@ -366,8 +366,7 @@ class Audit(Command):
         user = str(args.user) if args.user is not None else None
         found = inv.view(lambda view: admin.audit_events(view, user=user, since=since))
         count = args.count or DEFAULT_AUDIT_EVENTS
-        _listing(
-            inv,
+        inv.listing(
             [event.to_json() for event in found[-count:]],
             ("TIME (UTC)", "ACTOR", "ACTION", "TARGET", "DETAIL"),
             # The CDMI timestamp to the second: 2024-05-01T12:00:03.123456Z

@@ -108,6 +108,20 @@ def paths_arg(help: str, *, dest: str = "paths", optional: bool = False) -> Arg:
     return arg(dest, nargs=nargs, metavar="PATH", complete=Complete.PATH, help=help)
 
 
+def within_arg(help: str) -> Arg:
+    """``--in PATH``: only objects below a container (``query``, ``view add``, ``--query``)."""
+    return arg("--in", dest="within", metavar="PATH", complete=Complete.CONTAINER, help=help)
+
+
+def action_or_path_arg(actions: Sequence[str], help: str) -> Arg:
+    """The first word of a command with sub-actions (``acl grant``, ``meta export``).
+
+    It is completed as a path and as the action words; an object named like
+    an action is written as a path (``./grant``).
+    """
+    return arg("first", metavar="PATH|ACTION", complete=Complete.PATH, keywords=actions, help=help)
+
+
 def repeated(*flags: str, metavar: str, help: str, **options: Any) -> Arg:
     """An option that may be given many times: its values in order, ``[]`` if never."""
     return arg(*flags, action="append", default=[], metavar=metavar, help=help, **options)

@@ -6,13 +6,14 @@ import argparse
 import functools
 import textwrap
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from zope.interface import implementer
 
 from omsh.commands.arguments import Arg, CommandParser, build_parser, help_flags
+from omsh.commands.formatting import render_table
 from omsh.commands.interfaces import ICommand
 from omsh.commands.output import InputStream, Output
 from omsh.commands.words import Word
@@ -161,6 +162,21 @@ class Invocation:
             self.out.json(document)
         else:
             self.out.line(text)
+
+    def listing(
+        self,
+        documents: list[dict[str, Any]],
+        headers: Sequence[str],
+        row: Callable[[dict[str, Any]], list[str]],
+        right_aligned: frozenset[int] = frozenset(),
+    ) -> None:
+        """Many results: JSON lines with ``--json``, else a table of one *row* per document."""
+        if self.json:
+            for document in documents:
+                self.out.json(document)
+        else:
+            rows = [row(document) for document in documents]
+            render_table(self.out, rows, headers=headers, right_aligned=right_aligned)
 
     def warn(self, message: str) -> None:
         """A non-fatal one-line complaint on stderr, in the standard form."""

@@ -35,6 +35,14 @@ from typing import Any, BinaryIO
 
 from omsh.commands.arguments import Complete, arg, at_arg, at_least, paths_arg, recursive_arg
 from omsh.commands.base import Command, Invocation
+from omsh.commands.bulk import (
+    check_query_usage,
+    count_matches,
+    plural,
+    query_arguments,
+    refuse_cancelled,
+    run_bulk,
+)
 from omsh.commands.formatting import printable
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignments
 from omsh.commands.output import Output
@@ -47,6 +55,7 @@ from omsh.commands.progress import (
 )
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
+from omsh.store import bulk as bulk_edits
 from omsh.store.commits import blocking_group
 from omsh.store.content import CHUNK_SIZE, MissingContent, hash_file, read_span
 from omsh.store.metadata import is_mimetype
@@ -405,7 +414,8 @@ class Remove(Command):
             action="store_true",
             help="ask before every removal (answers from stdin outside the shell)",
         ),
-        paths_arg("what to remove"),
+        paths_arg("what to remove", optional=True),
+        *query_arguments("remove"),
     )
     details = """
         On a terminal, rm -r asks before removing more than one object
@@ -415,10 +425,19 @@ class Remove(Command):
         its answers are read from stdin, one per line, as coreutils does
         (printf 'y\nn\n' | ssh HOST rm -i a b).  A refused -i removal is
         skipped silently; -f overrides -i.
+
+        rm --query EXPR [--in PATH] [-r] removes every object the query shows
+        you in one transaction (a non-empty container needs -r); if you may
+        not remove one of them, nothing is removed.  On a terminal it asks
+        first, as rm -r does, unless -f.  --json: {"count", "changed"}.
     """
 
     def run(self, inv: Invocation) -> int | None:
         cwd, args = inv.session.cwd, inv.args
+        if check_query_usage(inv, bool(args.paths), "rm --query EXPR [-r]"):
+            return self.run_query(inv)
+        if not args.paths:
+            raise UsageError("usage: rm [-r] PATH…, or rm --query EXPR")
         each = args.interactive and not args.force
         guard = args.recursive and inv.terminal and not (args.force or args.interactive)
 
@@ -469,6 +488,26 @@ class Remove(Command):
 
         status = inv.each(args.paths, one) or 0
         return max(worst, status) or None
+
+    @staticmethod
+    def run_query(inv: Invocation) -> None:
+        """``rm --query``: on a terminal, ask first as ``rm -r`` does (unless -f)."""
+        args = inv.args
+        if args.interactive:
+            raise UsageError("-i does not go with --query (try --dry-run)")
+        expected = None
+        if inv.terminal and not (args.force or args.dry_run):
+            expected = count_matches(inv)
+            question = f"remove {plural(expected)} matching the query?"
+            if expected > 1:
+                refuse_cancelled(question, inv)
+        change = bulk_edits.Remove(recursive=args.recursive)
+        run_bulk(
+            inv,
+            lambda view: change,
+            lambda outcome: f"removed {plural(outcome.count)}",
+            expected=expected,
+        )
 
 
 class Transfer(Command):

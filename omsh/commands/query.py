@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from omsh.commands.arguments import Complete, arg, at_arg, repeated
+from omsh.commands.arguments import Arg, Complete, arg, at_arg, repeated, within_arg
 from omsh.commands.base import Command, Invocation
 from omsh.commands.formatting import printable, render_table
 from omsh.commands.metadata import TYPING_DETAILS, TYPING_HELP, parse_assignment
@@ -69,6 +69,11 @@ def select_fields(text: str | None) -> list[str]:
     if not names:
         raise UsageError("--select needs field names")
     return [field_name(name.strip('"'), quoted=name.startswith('"')) for name in names]
+
+
+def select_arg(help: str) -> Arg:
+    """``--select F,…``: the fields a result shows as columns."""
+    return arg("--select", metavar="F,…", complete=Complete.FIELDS, help=help)
 
 
 class SearchCommand(Command):
@@ -144,14 +149,8 @@ class Query(SearchCommand):
             complete=Complete.QUERY,
             help="e.g. \"size > 1000000 AND mimetype LIKE 'image/%'\" (see help query)",
         ),
-        arg("--select", metavar="F,…", complete=Complete.FIELDS, help="fields to show as columns"),
-        arg(
-            "--in",
-            dest="within",
-            metavar="PATH",
-            complete=Complete.CONTAINER,
-            help="only objects below this container",
-        ),
+        select_arg("fields to show as columns"),
+        within_arg("only objects below this container"),
         arg(
             "--order-by",
             metavar="F",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from omsh.commands.arguments import arg
 from omsh.commands.base import Command, Invocation
-from omsh.commands.formatting import printable, render_table
+from omsh.commands.formatting import printable
 from omsh.commands.history import local_time
 from omsh.errors import UsageError
 from omsh.store.snapshots import drop_snapshot, take_snapshot, visible_snapshots
@@ -60,18 +60,15 @@ class Snapshot(Command):
         )
 
     def list_all(self, inv: Invocation) -> None:
-        snapshots = inv.view(visible_snapshots)
-        if inv.json:
-            for snapshot in snapshots:
-                inv.out.json(snapshot.document())
-            return
-        render_table(
-            inv.out,
-            [
-                [printable(s.name), s.txn, local_time(s.time), printable(s.creator)]
-                for s in snapshots
+        inv.listing(
+            [snapshot.document() for snapshot in inv.view(visible_snapshots)],
+            ("Name", "Txn", "Time", "Creator"),
+            lambda d: [
+                printable(d["name"]),
+                d["txn"],
+                local_time(d["time"]),
+                printable(d["creator"]),
             ],
-            headers=["Name", "Txn", "Time", "Creator"],
         )
 
 

@@ -7,10 +7,10 @@ what ``query`` would, with the view's own ``--in`` and ``--select``.
 
 from __future__ import annotations
 
-from omsh.commands.arguments import Complete, arg
+from omsh.commands.arguments import Complete, arg, within_arg
 from omsh.commands.base import Invocation
-from omsh.commands.formatting import printable, render_table
-from omsh.commands.query import SearchCommand, select_fields
+from omsh.commands.formatting import printable
+from omsh.commands.query import SearchCommand, select_arg, select_fields
 from omsh.errors import UsageError
 from omsh.store.views import add_view, remove_view, require_view, views_of
 
@@ -44,19 +44,8 @@ class View(SearchCommand):
             complete=Complete.QUERY,
             help="add: the query (see help query)",
         ),
-        arg(
-            "--in",
-            dest="within",
-            metavar="PATH",
-            complete=Complete.CONTAINER,
-            help="add: only objects below this container",
-        ),
-        arg(
-            "--select",
-            metavar="F,…",
-            complete=Complete.FIELDS,
-            help="add: the fields view run shows as columns",
-        ),
+        within_arg("add: only objects below this container"),
+        select_arg("add: the fields view run shows as columns"),
         arg("--shared", action="store_true", help="add, rm: a view for everyone (administrators)"),
     )
 
@@ -107,23 +96,15 @@ class View(SearchCommand):
 
     def list_all(self, inv: Invocation) -> None:
         user = inv.session.user
-        saved_views = inv.view(lambda view: views_of(view.root, user))
-        if inv.json:
-            for saved in saved_views:
-                inv.out.json(saved.document())
-            return
-        render_table(
-            inv.out,
-            [
-                [
-                    printable(saved.name),
-                    "shared" if saved.shared else printable(saved.owner),
-                    printable(saved.within or "/"),
-                    printable(saved.expression),
-                ]
-                for saved in saved_views
+        inv.listing(
+            [saved.document() for saved in inv.view(lambda view: views_of(view.root, user))],
+            ("Name", "Owner", "In", "Query"),
+            lambda d: [
+                printable(d["name"]),
+                "shared" if d["shared"] else printable(d["owner"]),
+                printable(d["in"] or "/"),
+                printable(d["query"]),
             ],
-            headers=["Name", "Owner", "In", "Query"],
         )
 
 

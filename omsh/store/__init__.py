@@ -22,7 +22,8 @@ circle):
   ``/.snapshots`` they are browsed at; ``views``: saved queries and the
   live ``/.views``; ``schema``: bringing an older store
   up to date;
-- ``view``: every operation, checked; ``admin``: administering principals
+- ``view``: every operation, checked; ``bulk``: many objects in one
+  transaction, all checked first; ``admin``: administering principals
   through a view; ``usage``: the figures of ``du`` and ``df``;
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
   ``storages``: whether the storage keeps the past; ``retention``:

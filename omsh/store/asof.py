@@ -101,6 +101,14 @@ class When:
         return cast(bytes, p64(min(u64(stamp.raw()), u64(last)) + 1))
 
 
+def parse_tid(text: str, what: str) -> bytes:
+    """A transaction id as ``history`` prints it (16 hex digits), or a usage error
+    that starts with *what* (``--since X``, ``'X'``)."""
+    if not _TID.fullmatch(text):
+        raise UsageError(f"{what}: give a transaction id as history prints it (16 hex digits)")
+    return bytes.fromhex(text)
+
+
 def parse_when(text: str, now: float | None = None) -> When:
     """Parse WHEN: 16 hex digits (a transaction id), a moment (:func:`parse_moment`),
     or else perhaps a snapshot's name (resolved with the store open).

@@ -48,12 +48,13 @@ from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import get_pickle_metadata, p64, u64
 
 from omsh.errors import NotFound, OmshError, UsageError
-from omsh.store.asof import HistoricalView
+from omsh.store.asof import HistoricalView, parse_tid
 from omsh.store.database import Store
 from omsh.store.history import Entry, Revision, describe, tid_text, transaction_users
 from omsh.store.index import indexed_values
 from omsh.store.model import ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.query import Node
+from omsh.store.storages import last_transaction
 from omsh.store.view import StoreView
 
 #: Classes whose records are tree objects (module, class), as pickles name them.
@@ -288,19 +289,13 @@ class Feed:
         Raises :class:`StoreClosed` once the database is closed (a server
         stopping while a feed is followed).
         """
-        last = getattr(self.store.db.storage, "lastTransaction", None)
-        if last is None:
+        if getattr(self.store.db.storage, "lastTransaction", None) is None:
             raise StoreClosed()
-        return cast(bytes, last())
+        return last_transaction(self.store.db)
 
     def _resume_point(self, since: str, last: bytes) -> bytes:
         """Check *since* is a transaction id still covered by the kept history."""
-        try:
-            tid = bytes.fromhex(since)
-        except ValueError:
-            tid = b""
-        if len(tid) != 8:
-            raise UsageError(f"--since {since}: give a transaction id (16 hex digits)")
+        tid = parse_tid(since, f"--since {since}")
         if tid > last:
             raise UsageError(f"--since {since}: that is in the future")
         following = next(iter(self._log(p64(u64(tid) + 1), last, limit=1)), None)

@@ -21,6 +21,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import TypeVar, cast
 
@@ -42,7 +43,7 @@ from omsh.store.ids import new_object_id
 from omsh.store.model import ROOT_KEY, Container, StoreRoot
 from omsh.store.principals import Principals, parse_authorized_key
 from omsh.store.schema import upgrade
-from omsh.store.storages import require_history
+from omsh.store.storages import last_transaction, require_history
 from omsh.store.view import StoreView
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,50 @@ class RecordMissing(OmshError):
         super().__init__("part of the store is missing (packed away, or damaged); run 'omsh check'")
 
 
+#: URI schemes of RelStorage on PostgreSQL: RelStorage registers ``postgres``
+#: with zodburi; ``postgresql`` (libpq's spelling) is accepted as the same.
+POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+POSTGRES_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?OPTION=VALUE&...]"
+
+
+def postgres_uri(uri: str) -> tuple[str, str | None]:
+    """The zodburi URI for a RelStorage-on-PostgreSQL *uri*, and a folder to remove at close.
+
+    Blobs are kept in PostgreSQL (``shared_blob_dir=false``) unless the URI
+    says otherwise, so the nodes of one database need no shared disk; each
+    node then only caches blobs, in ``blob_dir`` when given, else in a
+    temporary folder of its own that is removed on close.  History is
+    kept unless ``keep_history=false`` (RelStorage's default too).
+    """
+    # RelStorage logs its retries; unless logging is set up (``serve``), only our line shows.
+    relstorage_log = logging.getLogger("relstorage")
+    if not relstorage_log.handlers:
+        relstorage_log.addHandler(logging.NullHandler())
+    uri = "postgres://" + uri.split("://", 1)[1]
+    parts = urllib.parse.urlsplit(uri)
+    # RelStorage hands libpq each part, a missing one as the word 'None'.
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not (parts.username and parts.password and parts.hostname and port and parts.path[1:]):
+        raise OmshError(f"a PostgreSQL URI is {POSTGRES_FORM}, every part given")
+    query = parts.query
+    options = dict(urllib.parse.parse_qsl(query))
+    added = []
+    if "shared_blob_dir" not in options:
+        added.append("shared_blob_dir=false")
+    cleanup_dir = None
+    if "blob_dir" not in options:
+        if options.get("shared_blob_dir", "false").lower() in ("true", "1", "yes", "on"):
+            raise OmshError("shared_blob_dir=true needs blob_dir=, a folder all nodes share")
+        cleanup_dir = tempfile.mkdtemp(prefix="omsh-blob-cache-")
+        added.append(f"blob_dir={cleanup_dir}")
+    if added:
+        uri = f"{uri}{'&' if query else '?'}{'&'.join(added)}"
+    return uri, cleanup_dir
+
+
 class Store:
     """One open ZODB database holding an omsh tree."""
 
@@ -83,11 +128,13 @@ class Store:
 
     @classmethod
     def open(cls, *, data_dir: str | None = None, uri: str | None = None) -> Store:
-        """Open by URI (``file://``, ``memory://``, ``zeo://``…) or data folder.
+        """Open by URI (``file://``, ``memory://``, ``zeo://``, ``postgres://``…) or data folder.
 
         A data folder holds ``Data.fs`` and ``blobs/``.  ``file://`` URIs get a
         blob directory beside the file unless they name one, and
         ``memory://`` is given a temporary one, because content lives in blobs.
+        ``postgresql://`` and ``postgres://`` open RelStorage with blobs in
+        the database (see :func:`postgres_uri`).
         """
         if uri is None:
             data_dir = data_dir or "var"
@@ -100,6 +147,10 @@ class Store:
             blob_dir = tempfile.mkdtemp(prefix="omsh-blobs-")
             storage = BlobStorage(blob_dir, MappingStorage(uri[len("memory://") :] or "memory"))
             return cls(ZODB.DB(storage, **CACHES), cleanup_dir=blob_dir)
+        cleanup_dir = None
+        postgres = uri.startswith(POSTGRES_SCHEMES)
+        if postgres:
+            uri, cleanup_dir = postgres_uri(uri)
         if uri.startswith("file://") and "blobstorage_dir" not in uri:
             path = uri[len("file://") :].split("?", 1)[0]
             separator = "&" if "?" in uri else "?"
@@ -107,7 +158,16 @@ class Store:
         storage_factory, db_kw = zodburi.resolve_uri(uri)
         for key, value in CACHES.items():
             db_kw.setdefault(key, value)
-        return cls(ZODB.DB(storage_factory(), **db_kw))
+        if not postgres:
+            return cls(ZODB.DB(storage_factory(), **db_kw))
+        try:
+            db = ZODB.DB(storage_factory(), **db_kw)
+        except Exception as error:  # the driver's own errors: unreachable, refused, no database
+            if cleanup_dir:
+                shutil.rmtree(cleanup_dir, ignore_errors=True)
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise OmshError(f"cannot open the PostgreSQL database: {reason}") from error
+        return cls(db, cleanup_dir=cleanup_dir)
 
     def close(self) -> None:
         self.db.close()
@@ -205,7 +265,7 @@ class Store:
         the past back as a new change (:mod:`omsh.store.restore`).
         """
         when = self.read(when.resolved)  # a snapshot's name: its transaction
-        before = when.before(time.time(), self.db.lastTransaction())
+        before = when.before(time.time(), last_transaction(self.db))
 
         def on(then: Connection) -> T:
             root = then.root().get(ROOT_KEY)
@@ -236,6 +296,7 @@ class Store:
         (:class:`~omsh.store.storages.NoHistoryKept`).
         """
         require_history(self.db)
+        last_transaction(self.db)  # ZODB refuses a ``before`` past what the storage saw
         manager = transaction.TransactionManager(explicit=True)
         connection = self.db.open(transaction_manager=manager, before=before)
         try:

@@ -40,9 +40,9 @@ from ZODB.Connection import Connection
 from ZODB.POSException import POSKeyError
 from ZODB.utils import p64, u64
 
-from omsh.errors import NotAContainer, NotFound, OmshError, PermissionDenied, UsageError
+from omsh.errors import NotAContainer, NotFound, OmshError, PermissionDenied
 from omsh.store.access import Perm
-from omsh.store.asof import HistoricalView, When
+from omsh.store.asof import HistoricalView, When, parse_tid
 from omsh.store.database import Store
 from omsh.store.history import NoHistory, tid_text
 from omsh.store.model import ROOT_KEY, Container, DataObject, StoreObject, StoreRoot, walk
@@ -407,17 +407,6 @@ def restore(
     return store.read_at(when, work, write=not dry_run)
 
 
-def parse_txn(text: str) -> bytes:
-    """A transaction id as ``history`` prints it (16 hex digits), or a usage error."""
-    try:
-        tid = bytes.fromhex(text)
-    except ValueError:
-        tid = b""
-    if len(tid) != 8:
-        raise UsageError(f"{text!r}: give a transaction id as history prints it (16 hex digits)")
-    return tid
-
-
 def written_records(store: Store, tid: bytes, txn: str) -> list[bytes]:
     """The oids of the records transaction *tid* wrote, from the storage's iterator."""
     iterator = getattr(store.db.storage, "iterator", None)
@@ -448,7 +437,7 @@ def _written_objects(after: Connection, oids: Iterable[bytes]) -> list[StoreObje
 
 def undo(store: Store, user: str, txn: str, *, dry_run: bool = False) -> Outcome:
     """``undo TXN`` (administrators): one transaction putting back what *txn* changed."""
-    tid = parse_txn(txn)
+    tid = parse_tid(txn, repr(txn))
     store.read(lambda root: StoreView.for_user(root, user).require_admin(txn))
     oids = written_records(store, tid, txn)
 

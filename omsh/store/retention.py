@@ -41,7 +41,7 @@ from omsh.store.asof import parse_moment
 from omsh.store.metadata import format_timestamp
 from omsh.store.model import StoreRoot
 from omsh.store.snapshots import SNAPSHOTS_NAME, NamedSnapshot, list_snapshots, pack_horizon
-from omsh.store.storages import NoHistoryKept, require_history
+from omsh.store.storages import NoHistoryKept, last_transaction, require_history
 from omsh.store.views import VIEWS_NAME
 
 if TYPE_CHECKING:
@@ -315,7 +315,7 @@ def check_snapshots(store: Store) -> SnapshotFindings:
         for name in shadowed
     ]
     problems = []
-    last = store.db.lastTransaction()
+    last = last_transaction(store.db)
     for snapshot in snapshots:
         label = f"snapshot {snapshot.name} ({snapshot.txn})"
         if snapshot.tid > last:

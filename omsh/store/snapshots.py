@@ -39,7 +39,7 @@ from ZODB.utils import p64, u64
 from omsh.errors import AlreadyExists, NotFound, PermissionDenied
 from omsh.store.model import MOUNT_ATTRIBUTE, ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.names import validate_name
-from omsh.store.storages import require_history
+from omsh.store.storages import last_transaction, require_history
 
 if TYPE_CHECKING:
     from omsh.store.view import StoreView
@@ -199,6 +199,7 @@ class PastOpener:
             outer.addAfterCommitHook(lambda _ok: self.close())
             outer.addAfterAbortHook(self.close)
         require_history(self._current.db())
+        last_transaction(self._current.db())  # ZODB refuses a ``before`` past what it saw
         manager = transaction.TransactionManager(explicit=True)
         then = self._current.db().open(
             transaction_manager=manager, before=p64(u64(snapshot.tid) + 1)

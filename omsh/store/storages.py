@@ -10,9 +10,15 @@ line instead of failing on a missing record.
 
 from __future__ import annotations
 
+import threading
+from typing import cast
+
 import ZODB
 
 from omsh.errors import OmshError
+
+#: RelStorage's DB-level storage is not thread-safe: one poll at a time.
+_polling = threading.Lock()
 
 NO_HISTORY = "this storage keeps no history (RelStorage with keep-history off)"
 
@@ -42,3 +48,22 @@ def require_history(db: ZODB.DB) -> None:
     """Refuse with :class:`NoHistoryKept` unless *db* keeps history."""
     if not keeps_history(db):
         raise NoHistoryKept()
+
+
+def last_transaction(db: ZODB.DB) -> bytes:
+    """The last transaction committed to *db*'s storage, by this process or any other.
+
+    ``db.lastTransaction()`` asks the storage object ``ZODB.DB`` holds.
+    FileStorage, MappingStorage and ZEO keep it current; RelStorage's
+    (its connections work on instances of their own) learns of commits only
+    when polled, and would otherwise stay at the moment of its last poll:
+    ``--at`` a recent moment would read an old state, ``--at`` a recent
+    transaction and ``DB.open(before=…)`` would be "in the future", and a
+    live ``watch`` would see nothing new.  So RelStorage is polled first;
+    call this before opening the past too.
+    """
+    poll = getattr(db.storage, "poll_invalidations", None)
+    if poll is not None:
+        with _polling:
+            poll()
+    return cast(bytes, db.lastTransaction())

@@ -262,6 +262,25 @@ class StoreView:
         """Whether :meth:`read_acl` would be allowed (CDMI shows ``cdmi_acl`` then)."""
         return self._allowed(obj, Perm.READ_ACL)
 
+    def can_write_acl(self, obj: StoreObject) -> bool:
+        """Whether :meth:`replace_acls` would accept *obj* (bulk edits check first)."""
+        return self._allowed(obj, Perm.WRITE_ACL)
+
+    def can_set_metadata(self, obj: StoreObject) -> bool:
+        """Whether :meth:`set_metadata` would be allowed on *obj*."""
+        return self._allowed(obj, Perm.WRITE_METADATA)
+
+    def can_remove(self, obj: StoreObject, *, recursive: bool) -> bool:
+        """Whether :meth:`remove` would be allowed the rights it needs on *obj*.
+
+        Delete on *obj*, and with *recursive* on everything below it; the
+        root container never.  (Emptiness is :meth:`remove`'s to decide.)
+        """
+        if obj.__parent__ is None:
+            return False
+        nodes = walk(obj) if recursive else [("", obj)]
+        return all(self._allowed(node, Perm.DELETE) for _, node in nodes)
+
     def check_removable(self, obj: StoreObject, subject: str) -> None:
         """Refuse unless the caller may remove *obj* itself (not what is below it)."""
         if obj.__parent__ is None and self._read_only_reason(obj) is None:
@@ -366,19 +385,43 @@ class StoreView:
 
     def change_owner(self, obj: StoreObject, subject: str, owner: str, recursive: bool) -> int:
         """``chown``: administrators only; returns how many objects changed."""
+        detail = " recursive" if recursive else ""
+        return self.change_owners(
+            [(obj, subject)], subject, owner, recursive, target=obj.path, detail=detail
+        )
+
+    def change_owners(
+        self,
+        objects: Iterable[tuple[StoreObject, str]],
+        subject: str | None,
+        owner: str,
+        recursive: bool,
+        *,
+        target: str,
+        detail: str = "",
+    ) -> int:
+        """Give *objects* (and with *recursive* what lies below them) to *owner*.
+
+        Each object comes with how errors name it.  Administrators only
+        (refused naming *subject*), and each object must take a new owner
+        (write-owner: the past is read-only); one audit event for the whole
+        change (``chown --query`` may touch thousands).  Returns how many
+        objects changed.
+        """
         self.require_admin(subject)
         self.root.principals.get_user(owner)
         changed = 0
-        for relative, node in walk(obj) if recursive else [("", obj)]:
-            self._require(
-                node, Perm.WRITE_OWNER, self.subtree_subject(obj, subject, relative, node)
-            )
-            if node.owner != owner:
-                node.owner = owner
-                self._reindex(node)
-                changed += 1
+        for obj, named in objects:
+            for relative, node in walk(obj) if recursive else [("", obj)]:
+                self._require(
+                    node, Perm.WRITE_OWNER, self.subtree_subject(obj, named, relative, node)
+                )
+                if node.owner != owner:
+                    node.owner = owner
+                    self._reindex(node)
+                    changed += 1
         self._inheritance.clear()
-        self.audit("chown", obj.path, f"owner={owner}" + (" recursive" if recursive else ""))
+        self.audit("chown", target, f"owner={owner}{detail}")
         return changed
 
     def editable_user(self, user_name: str | None = None) -> User:
