@@ -85,6 +85,19 @@ def test_jsonl_metadata_keeps_json_types_and_types_text_as_set_meta(tmp_path, st
     assert "0 problems" in admin.ok("check")
 
 
+def test_jsonl_takes_metadata_as_meta_export_writes_it(tmp_path, store, admin):
+    admin.ok("mkdir /src")
+    admin.ok("put /src/o --meta n=5 --meta code:str=007 --meta when=2024-06-01T12:00:00Z", b"")
+    exported = admin.ok("meta export /src/o")
+    source = tmp_path / "in.jsonl"
+    source.write_text(exported.replace('"/src/o"', '"/copy/o"'))
+    load(store, "admin", items_from_jsonl(str(source)))
+    assert admin.ok("meta export /copy/o") == exported.replace('"/src/o"', '"/copy/o"')
+    source.write_text('{"path": "/x", "metadata": {"k": {"type": "money", "value": 1}}}\n')
+    with pytest.raises(BadInput, match="type must be one of"):
+        items_from_jsonl(str(source))
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [

@@ -14,8 +14,9 @@ nothing and is reported with its place (``FILE:LINE`` or the file's path):
   each regular file a data object.
 * :func:`items_from_jsonl`: JSON lines ``{"path": ..., "content": FILE,
   "metadata": {...}}``.  A metadata value keeps its JSON type (numbers,
-  booleans); a string is typed as ``set-meta`` types text, and a key
-  written ``KEY:TYPE`` forces the type, as ``meta`` shows it
+  booleans); a string is typed as ``set-meta`` types text; a key written
+  ``KEY:TYPE`` forces the type, as ``meta`` shows it, and so does a value
+  written ``{"type": T, "value": V}``, as ``meta export`` writes it
   (:mod:`omsh.store.metadata`).
 
 Content is copied (read, hashed and written once) into staged files beside
@@ -42,6 +43,7 @@ from omsh.errors import OmshError
 from omsh.store.content import CHUNK_SIZE, ContentUpload
 from omsh.store.database import Store
 from omsh.store.metadata import (
+    TYPE_NAMES,
     InvalidMetadata,
     MetadataValue,
     parse_value,
@@ -192,8 +194,13 @@ def _typed(metadata: Mapping[str, Any], where: str) -> dict[str, MetadataValue]:
     """Metadata from JSON: JSON types kept, text typed as ``set-meta`` types it."""
     typed: dict[str, MetadataValue] = {}
     try:
-        for spec, value in metadata.items():
+        for spec, given in metadata.items():
             key, kind = split_key(spec)
+            value = given
+            if isinstance(given, dict) and set(given) == {"type", "value"}:  # as meta export
+                kind, value = given["type"], given["value"]
+                if kind not in TYPE_NAMES:
+                    raise InvalidMetadata(f"{key}: type must be one of {', '.join(TYPE_NAMES)}")
             if isinstance(value, str):
                 typed[validate_key(key)] = parse_value(value, kind)
             elif isinstance(value, bool | int | float) and kind is None:
