@@ -27,7 +27,10 @@ module of its own:
                        ``UPDATE … WHERE``, in process (:mod:`bench.bulk_bench`);
 ``nodes``              4 KiB puts/s into one container from 1, 2 and 4
                        ``omsh serve`` nodes on one ZEO server, the same
-                       clients in all (:mod:`bench.nodes_bench`).
+                       clients in all (:mod:`bench.nodes_bench`);
+``writes``             4 KiB objects/s through group commit and ``put``, with
+                       10,000 and with 1,000,000 objects stored
+                       (:mod:`bench.writes_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
@@ -58,6 +61,7 @@ GROUPS = {
     "watch": ("bench.watch_bench", "WatchBench"),
     "bulk": ("bench.bulk_bench", "BulkBench"),
     "nodes": ("bench.nodes_bench", "NodesBench"),
+    "writes": ("bench.writes_bench", "WritesBench"),
 }
 DEFAULT = "ssh"
 

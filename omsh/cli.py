@@ -1,6 +1,7 @@
-"""The ``omsh`` console script: ``serve``, ``user add``, ``check``, ``reindex``, ``pack``.
+"""The ``omsh`` console script: ``serve``, ``user add``, ``check``, ``reindex``, ``pack``,
+``import``.
 
-``user add``, ``check``, ``reindex`` and ``pack`` open the store directly and
+``user add``, ``check``, ``reindex``, ``pack`` and ``import`` open the store directly and
 so work while the server is stopped (a FileStorage can be opened by one
 process at a time; over ZEO the server stays up).  ``check`` and ``reindex``
 share their code with the shell's ``check`` (:mod:`omsh.commands.maintenance`),
@@ -147,7 +148,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pack.add_argument("--dry-run", action="store_true", help="only say what the pack time would be")
     _add_storage_options(pack)
+    _add_import_parser(commands)
     return parser
+
+
+def _add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from omsh.store.bulkload import BATCH_OBJECTS
+
+    bulk = commands.add_parser(
+        "import",
+        help="bulk load a folder tree or JSON lines while the server is stopped",
+        description="Load DIR (folders become containers, files objects) under --into, or "
+        'the JSON lines of --jsonl FILE ({"path": P, "content": FILE, "metadata": {...}}), '
+        "in transactions of --batch objects.  The input is checked whole first: a bad line "
+        "stores nothing.  Running it again resumes: existing objects are replaced.",
+    )
+    source = bulk.add_mutually_exclusive_group(required=True)
+    source.add_argument("directory", nargs="?", metavar="DIR", help="the folder tree to load")
+    source.add_argument("--jsonl", metavar="FILE", help="JSON lines naming the objects")
+    bulk.add_argument("--into", metavar="PATH", help="the container DIR becomes (with DIR)")
+    bulk.add_argument(
+        "--as",
+        dest="user",
+        default=ADMIN_USER,
+        metavar="USER",
+        help=f"store as this user, who owns the objects (default: {ADMIN_USER})",
+    )
+    bulk.add_argument(
+        "--batch",
+        type=_positive,
+        default=BATCH_OBJECTS,
+        metavar="N",
+        help=f"objects per transaction (default: {BATCH_OBJECTS})",
+    )
+    _add_storage_options(bulk)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -202,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             return reindex(args)
         if args.command == "pack":
             return pack(args)
+        if args.command == "import":
+            return bulk_import(args)
         return check(args)
     except OmshError as exc:
         print(f"omsh: {exc}", file=sys.stderr)
@@ -326,6 +372,36 @@ def pack(args: argparse.Namespace) -> int:
         store.close()
     for line in lines:
         print(line)
+    return 0
+
+
+def bulk_import(args: argparse.Namespace) -> int:
+    """``omsh import``: check the whole input, then load it in big transactions."""
+    from omsh.commands.maintenance import ProgressLine
+    from omsh.store.bulkload import items_from_jsonl, items_from_tree, load
+
+    if args.directory is not None:
+        if args.into is None:
+            raise UsageError("import DIR needs --into PATH (the container DIR becomes)")
+        plan = items_from_tree(args.directory, args.into)
+    else:
+        if args.into is not None:
+            raise UsageError("--into goes with a DIR; JSON lines name whole paths")
+        plan = items_from_jsonl(args.jsonl)
+    store = _open_store(args)
+    progress = ProgressLine(sys.stderr, "imported")
+    try:
+        if not store.is_initialized():
+            raise NotFound(None, "no omsh store there: start it once (omsh serve) or add a user")
+        store.bootstrap()  # only brings the schema up to date
+        loaded = load(store, args.user, plan, batch=args.batch, progress=progress)
+    finally:
+        progress.close()
+        store.close()
+    print(
+        f"imported {loaded.objects:,} objects ({loaded.containers:,} containers) in "
+        f"{loaded.transactions:,} transactions, {loaded.seconds:.1f} s, {loaded.rate:,.0f}/s"
+    )
     return 0
 
 

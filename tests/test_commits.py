@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
 from typing import Any
 
 from omsh.errors import PermissionDenied
-from omsh.store.commits import GroupCommit
+from omsh.store import content
+from omsh.store.commits import GroupCommit, blocking_group, commit_batch
 from omsh.store.database import Store
 from omsh.store.model import StoreRoot
+from omsh.store.staging import stage_chunks
 from omsh.store.view import StoreView
 
 
@@ -64,3 +71,110 @@ def test_writes_in_a_batch_see_each_other_in_order(store, homes):
     assert outcomes[0] == "x"
     assert "already exists" in str(outcomes[1])
     assert names(store) == ["x"]
+
+
+# -- put's side: threads, no event loop --------------------------------------------
+
+
+def test_threads_queued_during_a_commit_go_together_in_the_next(store, homes):
+    """Eight concurrent puts: the first commits alone, the seven queued meanwhile in one."""
+    group = blocking_group(store)
+    assert blocking_group(store) is group
+    first_running, others_queued = threading.Event(), threading.Event()
+
+    def first(root: StoreRoot) -> str:
+        first_running.set()
+        assert others_queued.wait(10)
+        return make("first")(root)
+
+    before = transactions(store)
+    outcomes: dict[str, object] = {}
+
+    def write(name: str, work: Any) -> None:
+        try:
+            outcomes[name] = group.run(work)
+        except Exception as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=write, args=("first", first))]
+    threads[0].start()
+    assert first_running.wait(10)
+    for n in range(7):
+        work = refused if n == 3 else make(f"t{n}")
+        threads.append(threading.Thread(target=write, args=(f"t{n}", work)))
+        threads[-1].start()
+    while len(group._queue) < 7:
+        time.sleep(0.001)
+    others_queued.set()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes["first"] == "first"
+    assert isinstance(outcomes["t3"], PermissionDenied)  # in its own thread only
+    assert all(outcomes[f"t{n}"] == f"t{n}" for n in range(7) if n != 3)
+    assert names(store) == sorted(["first"] + [f"t{n}" for n in range(7) if n != 3])
+    # the first alone; the batch of seven failed (t3), so its six committed one by one
+    assert transactions(store) == before + 1 + 6
+
+
+def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeypatch):
+    """commit_batch waits for the staged files' fsync before any write runs."""
+    released = threading.Event()
+    real_fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        assert released.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(content.os, "fsync", held_fsync)
+    upload = stage_chunks([b"payload"], store.temporary_directory())
+    seen: list[bool] = []
+
+    def store_it(root: StoreRoot) -> None:
+        seen.append(upload.synced)
+        StoreView.for_user(root, "alice").store_data("/home/alice/p", upload)
+
+    threading.Timer(0.05, released.set).start()
+    try:
+        assert commit_batch(store, [store_it, make("q")]) == [(True, None), (True, "q")]
+    finally:
+        upload.discard()
+    assert seen == [True]
+
+
+# -- end to end: concurrent `put`s through OpenSSH, then kill -9 ----------------------
+
+
+def test_concurrent_puts_acknowledged_survive_kill_9(tmp_path):
+    """Eight `ssh host put` at once (the server admits ten unauthenticated
+    connections per address) share transactions; what was acknowledged is there
+    after the server is killed with SIGKILL right after the last answer."""
+    from tests.e2e import OmshServer
+
+    server = OmshServer(tmp_path / "srv").start()
+    try:
+        assert server.ssh("mkdir /many").status == 0
+        contents = {f"o{n:02d}": os.urandom(4096) for n in range(8)}
+        argv = server.ssh_argv()  # once: each call rewrites the known_hosts file
+        uploads = {
+            name: subprocess.Popen(
+                [*argv, f"put /many/{name}"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for name in contents
+        }
+        for name, upload in uploads.items():
+            _, err = upload.communicate(contents[name], timeout=60)
+            assert upload.returncode == 0, err  # acknowledged
+        assert server.process is not None
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        server.process = None
+        server.start()
+        for name, data in contents.items():
+            assert server.ssh(f"cat /many/{name}").stdout == data
+        assert server.ssh("query --count --in /many \"type = 'object'\"").out.strip() == "8"
+        assert "0 problems" in server.ssh("check").out
+    finally:
+        server.stop()

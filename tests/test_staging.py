@@ -286,3 +286,57 @@ def test_the_staged_file_lives_next_to_the_blobs(tmp_path) -> None:
     upload = stage_chunks([b"x"], str(tmp_path))
     assert os.path.dirname(upload.path) == str(tmp_path)
     upload.discard()
+
+
+# -- syncing: one round of concurrent fsync calls per group commit ------------------
+
+
+def test_finishing_leaves_the_fsync_to_the_pool_and_sync_staged_waits_for_it(
+    tmp_path, monkeypatch
+) -> None:
+    synced: list[int] = []
+    release = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        release.wait(5)
+        real_fsync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(content.os, "fsync", slow_fsync)
+    uploads = [stage_chunks([b"x" * 10], str(tmp_path)) for _ in range(3)]
+    assert not synced and not any(upload.synced for upload in uploads)  # nobody waited
+    release.set()
+    assert staging.sync_staged() <= 3
+    assert all(upload.synced for upload in uploads) and len(synced) == 3
+    assert staging.sync_staged() == 0  # nothing left to wait for
+    for upload in uploads:
+        upload.discard()
+
+
+def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch) -> None:
+    """acknowledged = durable whatever path an upload takes into a transaction."""
+    calls: list[int] = []
+    monkeypatch.setattr(content.os, "fsync", calls.append)
+    upload = ContentUpload(str(tmp_path))
+    upload.write(b"abc")
+    upload.finish(sync=False)
+    assert not upload.synced and not calls
+
+    class Blob:
+        def consumeFile(self, path: str) -> None:
+            assert upload.synced, "bytes must be on disk before the blob takes them"
+            os.unlink(path)
+
+    upload.attach_to(Blob())  # type: ignore[arg-type]
+    assert upload.synced and len(calls) == 1
+    upload.attach_to(Blob())  # type: ignore[arg-type]  # a conflict retry: not again
+    assert len(calls) == 1
+    upload.discard()
+
+
+def test_a_discarded_upload_is_skipped(tmp_path) -> None:
+    upload = stage_chunks([b"gone"], str(tmp_path))
+    upload.discard()
+    staging.sync_staged()  # no FileNotFoundError
+    assert os.listdir(tmp_path) == []

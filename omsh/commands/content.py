@@ -56,9 +56,10 @@ from omsh.commands.progress import (
 from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store import bulk as bulk_edits
+from omsh.store.commits import blocking_group
 from omsh.store.content import CHUNK_SIZE, MissingContent, hash_file, read_span
 from omsh.store.metadata import is_mimetype
-from omsh.store.model import Container, DataObject, StoreObject, walk
+from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
 from omsh.store.names import join_path, normalize_path
 from omsh.store.staging import READ_BYTES, stage_chunks
 from omsh.store.system import describe
@@ -341,13 +342,15 @@ class Put(Command):
         # stdin checks for Ctrl-C on every read; stage_chunks then deletes the file
         chunks = iter(lambda: inv.stdin.read(READ_BYTES), b"")
         upload = stage_chunks(chunks, inv.store.temporary_directory())
-        try:
-            description = inv.view(
-                lambda view: describe(
-                    view.store_data(path, upload, cwd, mimetype=mimetype, metadata=metadata)
-                ),
-                write=True,
-            )
+        user = inv.session.user
+
+        def store(root: StoreRoot) -> dict[str, Any]:
+            view = StoreView.for_user(root, user)
+            stored = view.store_data(path, upload, cwd, mimetype=mimetype, metadata=metadata)
+            return describe(stored)
+
+        try:  # group-committed with concurrent puts: one transaction, one round of fsync
+            description = blocking_group(inv.store).run(store)
         finally:
             upload.discard()
         if inv.json:

@@ -32,6 +32,7 @@ circle):
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
   are staged (for ``put``, SFTP and CDMI), small reads on the event loop;
   ``history``: an object's kept revisions and what each changed;
+  ``bulkload``: ``omsh import``, many objects per transaction;
 - ``changes``: the change feed (``watch``) read from the transaction log;
 - ``restore``: writing a past state back (``restore``, ``undo``).
 """

@@ -16,6 +16,11 @@ rolled back and every write in it runs again in a transaction of its own —
 so one refused request never takes the others with it, and each gets its
 own answer.  Writes must therefore be safe to run again, as a conflict retry
 already requires (:meth:`Store.run`).
+
+Durability: staged files are closed unsynced; a batch first syncs all
+of them at once (:func:`~omsh.store.staging.sync_staged`), then commits
+(the storage's ``fsync``), and only then answers anyone.  ``put`` runs in a
+worker thread per exec session: :class:`BlockingGroupCommit` batches those.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from omsh.store.database import Store
 from omsh.store.model import StoreRoot
+from omsh.store.staging import sync_staged
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +120,98 @@ class GroupCommit:
                     write.done.set_exception(value)
 
     def _commit(self, batch: list[_Write]) -> list[tuple[bool, Any]]:
-        """Outcomes in order: ``(True, result)`` or ``(False, exception)``."""
-        if len(batch) > 1:
+        return commit_batch(self.store, [write.work for write in batch])
+
+
+Outcome = tuple[bool, Any]
+
+
+def commit_batch(store: Store, works: list[Work]) -> list[Outcome]:
+    """Commit *works* in one transaction; outcomes in order: ``(True, result)`` or
+    ``(False, exception)``.
+
+    First every staged file not yet on disk is synced, all at once
+    (:func:`~omsh.store.staging.sync_staged`): one round of ``fsync`` per
+    batch, then the storage's own ``fsync`` as the transaction commits.
+    If the batch fails, each write runs alone.
+    """
+    sync_staged()
+    if len(works) > 1:
+        try:
+            results = store.run(lambda root: [work(root) for work in works])
+            return [(True, result) for result in results]
+        except Exception as exc:
+            log.debug("a batch of %d writes failed (%s); each runs alone", len(works), exc)
+    outcomes: list[Outcome] = []
+    for work in works:
+        try:
+            outcomes.append((True, store.run(work)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A write queued by a thread, and its outcome once committed."""
+
+    work: Work
+    outcome: Outcome | None = None
+
+
+class BlockingGroupCommit:
+    """Group commit for callers in worker threads (``put`` run by exec sessions).
+
+    No committer of its own: the first thread to queue a write while no
+    batch is committing commits the queue (its own write and whatever else
+    is there, up to :data:`MAX_BATCH`); the others wait and are answered by
+    it.  Writes queued during a commit go together in the next one, so
+    concurrent ``put`` commands share transactions (and ``fsync`` calls)
+    exactly as CDMI requests do, with nobody waiting for a batch to fill.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: list[_Waiting] = []
+        self._committing = False
+        self._changed = threading.Condition()
+
+    def run(self, work: Callable[[StoreRoot], T]) -> T:
+        """Commit *work* with whatever else is queued; its result or its exception."""
+        mine = _Waiting(work)
+        with self._changed:
+            self._queue.append(mine)
+        while True:
+            with self._changed:
+                while mine.outcome is None and self._committing:
+                    self._changed.wait()
+                if mine.outcome is not None:
+                    break
+                self._committing = True
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                results = self.store.run(lambda root: [write.work(root) for write in batch])
-                return [(True, result) for result in results]
-            except Exception as exc:
-                log.debug("a batch of %d writes failed (%s); each runs alone", len(batch), exc)
-        outcomes: list[tuple[bool, Any]] = []
-        for write in batch:
-            try:
-                outcomes.append((True, self.store.run(write.work)))
-            except Exception as exc:
-                outcomes.append((False, exc))
-        return outcomes
+                outcomes = commit_batch(self.store, [waiting.work for waiting in batch])
+            except BaseException as exc:  # e.g. the store closed: every waiter learns it
+                outcomes = [(False, exc)] * len(batch)
+            with self._changed:
+                for waiting, outcome in zip(batch, outcomes, strict=True):
+                    waiting.outcome = outcome
+                self._committing = False
+                self._changed.notify_all()
+        ok, value = mine.outcome
+        if not ok:
+            raise value
+        return cast(T, value)
+
+
+_shared: weakref.WeakKeyDictionary[Store, BlockingGroupCommit] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def blocking_group(store: Store) -> BlockingGroupCommit:
+    """The one :class:`BlockingGroupCommit` of *store* (made on first use)."""
+    with _shared_lock:
+        group = _shared.get(store)
+        if group is None:
+            group = _shared[store] = BlockingGroupCommit(store)
+        return group

@@ -61,6 +61,8 @@ class ContentUpload:
         self.size = 0
         #: Bytes stored since the last request to start writing back.
         self._unflushed = 0
+        #: The staged bytes are on disk (``fsync``): only then may they be attached.
+        self.synced = False
 
     def write(self, chunk: bytes) -> None:
         """Append *chunk* (at the end, also after random access)."""
@@ -147,11 +149,18 @@ class ContentUpload:
             self._file.flush()
             os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
-    def finish(self) -> None:
-        """Flush to disk (hashing it if written out of order); then it can be attached."""
+    def finish(self, *, sync: bool = True) -> None:
+        """Close the staged file (hashing it if written out of order), flushed to disk.
+
+        Without *sync* the ``fsync`` is left for later: a group commit syncs
+        every staged file of a batch at once (:func:`omsh.store.staging.sync_staged`),
+        and :meth:`attach_to` syncs whatever is still not on disk.
+        """
         if self._file is not None:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if sync:
+                os.fsync(self._file.fileno())
+                self.synced = True
             self._file.close()
             self._file = None
         if self._hash is None:
@@ -165,13 +174,26 @@ class ContentUpload:
         assert self._hash is not None, "written out of order: hashed by finish()"
         return self._hash.hexdigest()
 
+    def sync(self) -> None:
+        """``fsync`` the finished staged file, unless it already is on disk."""
+        if self.synced:
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.synced = True
+
     def attach_to(self, blob: Blob) -> None:
         """Give the content to *blob* (a rename), keeping our copy for retries.
 
-        ZODB deletes a consumed file when the transaction aborts, so a
-        ConflictError retry needs a second link to the same bytes.
+        The bytes are on disk first (acknowledged = durable).  ZODB deletes
+        a consumed file when the transaction aborts, so a ConflictError
+        retry needs a second link to the same bytes.
         """
         self.finish()
+        self.sync()
         link = self.path + ".attempt"
         if os.path.exists(link):
             os.unlink(link)

@@ -223,10 +223,10 @@ class Staging:
                 self._pending = None
 
     async def finish(self) -> ContentUpload:
-        """Put everything in place and flush it to disk: the upload is ready to be stored.
+        """Put everything in place and close it: the upload is ready to be stored.
 
         The last batch, the writes held after their gaps and the old content
-        after the last write go in; then the ``fsync`` (and the hash, after
+        after the last write go in; then the file is closed (and hashed, after
         random access).  The caller stores the upload, then discards it.
         """
         self._check()
@@ -248,7 +248,7 @@ class Staging:
             self._start(*works)
 
     def finish_blocking(self) -> ContentUpload:
-        """:meth:`finish` in the calling thread: the last batch and the ``fsync`` run there."""
+        """:meth:`finish` in the calling thread: the last batch and the close run there."""
         self._check()
         self._wait_blocking()
         batch, ahead = self._take()
@@ -431,7 +431,65 @@ class Staging:
                 self.upload.append_from(self.base_fd, offset, self.base_size)
                 self.upload.write(piece)
             self.upload.append_from(self.base_fd, self.base_size, self.base_size)
-        self.upload.finish()
+        self.upload.finish(sync=False)
+        start_sync(self.upload)
+
+
+# -- syncing staged files together ------------------------------------------
+
+#: Finished uploads whose ``fsync`` has been started, and its future.
+_syncing: dict[ContentUpload, Future[None]] = {}
+_syncing_lock = threading.Lock()
+#: ``fsync`` calls in flight at once: the file system merges concurrent ones
+#: into one journal commit (64 staged 4 KiB files: ~6 ms instead of ~60 one
+#: after another).
+SYNC_WORKERS = 16
+_syncers: ThreadPoolExecutor | None = None
+
+
+def start_sync(upload: ContentUpload) -> None:
+    """Start the ``fsync`` of a finished upload in the shared pool; nobody waits yet.
+
+    It runs while the upload queues for its transaction (and while the batch
+    before it commits); :func:`sync_staged` waits for it just before the
+    commit.
+    """
+    global _syncers
+    with _syncing_lock:
+        if _syncers is None:
+            _syncers = ThreadPoolExecutor(SYNC_WORKERS, thread_name_prefix="omsh-fsync")
+        future = _syncing[upload] = _syncers.submit(_sync_one, upload)
+
+    def forget(_: Future[None]) -> None:  # done: nothing left to wait for
+        with _syncing_lock:
+            if _syncing.get(upload) is future:
+                del _syncing[upload]
+
+    future.add_done_callback(forget)
+
+
+def sync_staged() -> int:
+    """Wait for every ``fsync`` of a finished upload still running; how many.
+
+    A group commit calls it just before its transaction commits, so
+    ``acknowledged = durable`` holds without any writer waiting for its own
+    ``fsync`` alone: they ran concurrently since each upload finished
+    (ARCHITECTURE §4, "fsync policy").  An upload discarded meanwhile is
+    skipped.  A failed ``fsync`` leaves its upload unsynced, so its
+    ``attach_to`` tries again and fails the write that holds it.
+    """
+    with _syncing_lock:
+        started = list(_syncing.values())
+        _syncing.clear()
+    for future in started:
+        with contextlib.suppress(Exception):
+            future.result()
+    return len(started)
+
+
+def _sync_one(upload: ContentUpload) -> None:
+    with contextlib.suppress(FileNotFoundError):  # discarded: nothing to keep
+        upload.sync()
 
 
 def _all_of(futures: list[Future[Any]]) -> Future[None]:
