@@ -30,7 +30,7 @@ module of its own:
                        clients in all (:mod:`bench.nodes_bench`);
 ``writes``             4 KiB objects/s through group commit and ``put``, with
                        10,000 and with 1,000,000 objects stored
-                       (:mod:`bench.writes_bench`).
+                       and ``omsh import`` vs SQLite (:mod:`bench.writes_bench`).
 
 Every group takes ``--quick`` (a smoke run), ``--cases`` where it has a
 choice, ``--workdir``, ``--keep`` and ``--out``.  The ssh group runs 20
