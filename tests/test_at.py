@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -208,6 +209,20 @@ CHANGES = st.lists(
 )
 
 
+@contextlib.contextmanager
+def model_store(registry: Any) -> Iterator[tuple[Store, ShellDriver]]:
+    """A FileStorage store of its own (hypothesis runs many examples), with /m, as admin."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store.open(data_dir=directory)
+        try:
+            store.bootstrap(admin_password="admin-secret")
+            admin = ShellDriver(store, registry, "admin")
+            admin.ok("mkdir /m")
+            yield store, admin
+        finally:
+            store.close()
+
+
 def apply_change(
     admin: ShellDriver, model: dict[str, tuple[str, str]], number: int, change: tuple[str, str, str]
 ) -> bool:
@@ -238,25 +253,18 @@ def apply_change(
 def test_reads_at_random_past_transactions_equal_a_model(registry, changes, data) -> None:
     """After each change the model (name -> (content, tag)) is recorded with its tid;
     ``ls``, ``cat`` and ``meta`` as of a random one of them give that model back."""
-    with tempfile.TemporaryDirectory() as directory:
-        store = Store.open(data_dir=directory)
-        try:
-            store.bootstrap(admin_password="admin-secret")
-            admin = ShellDriver(store, registry, "admin")
-            admin.ok("mkdir /m")
-            model: dict[str, tuple[str, str]] = {}
-            states = [(tid(store), dict(model))]
-            for number, change in enumerate(changes):
-                apply_change(admin, model, number, change)
-                states.append((tid(store), dict(model)))
-            when, expected = data.draw(st.sampled_from(states))
-            assert admin.ok(f"ls --at {when} /m").split() == sorted(expected)
-            for name, (content, tag) in expected.items():
-                assert admin.ok(f"cat --at {when} /m/{name}") == content
-                shown = json.loads(admin.ok(f"meta --json --at {when} /m/{name}"))
-                assert shown["metadata"].get("tag", "") == tag
-        finally:
-            store.close()
+    with model_store(registry) as (store, admin):
+        model: dict[str, tuple[str, str]] = {}
+        states = [(tid(store), dict(model))]
+        for number, change in enumerate(changes):
+            apply_change(admin, model, number, change)
+            states.append((tid(store), dict(model)))
+        when, expected = data.draw(st.sampled_from(states))
+        assert admin.ok(f"ls --at {when} /m").split() == sorted(expected)
+        for name, (content, tag) in expected.items():
+            assert admin.ok(f"cat --at {when} /m/{name}") == content
+            shown = json.loads(admin.ok(f"meta --json --at {when} /m/{name}"))
+            assert shown["metadata"].get("tag", "") == tag
 
 
 def test_transaction_ids_as_history_prints_them(admin, homes) -> None:

@@ -9,16 +9,13 @@ every write into it is refused before anything changes.
 from __future__ import annotations
 
 import json
-import tempfile
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omsh.store.database import Store
 from omsh.store.snapshots import SNAPSHOTS_PATH, list_snapshots, pack_horizon
-from tests.conftest import ShellDriver
-from tests.test_at import CHANGES, apply_change
+from tests.test_at import CHANGES, apply_change, model_store
 
 
 @pytest.fixture
@@ -185,25 +182,18 @@ def _tree(driver, top: str) -> dict[str, tuple[str, str]]:
 def test_snapshots_and_restore_equal_a_model(registry, changes, data) -> None:
     """A snapshot after each change of /m; any one of them reads back that
     state, and ``restore -r /m --at`` it makes /m that state again."""
-    with tempfile.TemporaryDirectory() as directory:
-        store = Store.open(data_dir=directory)
-        try:
-            store.bootstrap(admin_password="admin-secret")
-            admin = ShellDriver(store, registry, "admin")
-            admin.ok("mkdir /m")
-            model: dict[str, tuple[str, str]] = {}
-            states = []
-            for number, change in enumerate(changes):
-                if not apply_change(admin, model, number, change):
-                    continue
-                admin.ok(f"snapshot create s{number}")
-                states.append((f"s{number}", dict(model)))
-            if not states:
-                return
-            snapshot, expected = data.draw(st.sampled_from(states))
-            assert _tree(admin, f"/.snapshots/{snapshot}/m") == expected
-            admin.ok(f"restore -r /m --at {snapshot}")
-            assert _tree(admin, "/m") == expected
-            assert admin("check")[0] == 0
-        finally:
-            store.close()
+    with model_store(registry) as (_store, admin):
+        model: dict[str, tuple[str, str]] = {}
+        states = []
+        for number, change in enumerate(changes):
+            if not apply_change(admin, model, number, change):
+                continue
+            admin.ok(f"snapshot create s{number}")
+            states.append((f"s{number}", dict(model)))
+        if not states:
+            return
+        snapshot, expected = data.draw(st.sampled_from(states))
+        assert _tree(admin, f"/.snapshots/{snapshot}/m") == expected
+        admin.ok(f"restore -r /m --at {snapshot}")
+        assert _tree(admin, "/m") == expected
+        assert admin("check")[0] == 0
