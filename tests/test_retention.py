@@ -220,13 +220,16 @@ def test_writes_during_a_pack_are_not_lost(store) -> None:
     started = time.monotonic()
     packer.start()
     n = 0
+    # Paced: a pack copies what was committed meanwhile before it can finish,
+    # so writes back to back on a loaded machine keep it chasing for minutes.
     while not done.is_set():
         write(n)
         n += 1
+        done.wait(0.002)
     packer.join()
     finished = time.monotonic()
     during = [name for name, at in written if started < at < finished]
-    assert len(during) >= 2, "the pack ended before any write could overlap it"
+    assert during, "the pack ended before any write could overlap it"
     names = store.read(lambda root: set(root.tree.names()))
     assert {name for name, _ in written} <= names
     assert len(results) == 1
