@@ -327,7 +327,7 @@ def test_long_output_is_paged_like_less(term, numbered):
 
 def test_short_output_and_no_pager_print_directly(term, numbered):
     assert run(term, "pwd") == "/"
-    term.type(f"cat --no-pager {numbered}")
+    type_command(term, f"cat --no-pager {numbered}")
     term.press("Enter")
     screen = term.wait_for(f"line 199\nline 200\n{PROMPT}")
     assert STATUS not in screen.splitlines()
