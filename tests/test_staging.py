@@ -303,6 +303,7 @@ def test_finishing_leaves_the_fsync_to_the_pool_and_sync_staged_waits_for_it(
         real_fsync(fd)
         synced.append(fd)
 
+    staging.sync_staged()  # the pool is the process's: earlier tests' syncs are not ours
     monkeypatch.setattr(content.os, "fsync", slow_fsync)
     uploads = [stage_chunks([b"x" * 10], str(tmp_path)) for _ in range(3)]
     assert not synced and not any(upload.synced for upload in uploads)  # nobody waited
