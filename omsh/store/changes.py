@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ZODB.Connection import Connection
+from ZODB.FileStorage.format import CorruptedError
 from ZODB.POSException import POSKeyError
 from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import get_pickle_metadata, p64, u64
@@ -249,6 +250,20 @@ class _Logged:
         return cls(cast(bytes, record.tid), status, users, tuple(oids), tuple(names))
 
 
+def _half_written(error: Exception) -> bool:
+    """Whether *error* is FileStorage's iterator meeting a commit being written.
+
+    Opened then, ``FileIterator`` cannot find the last transaction: a file
+    over 1 MiB raises ``ValueError`` ("Can't find last transaction"), a
+    smaller one calls ``_scan_foreward``, a method ZODB misspells and never
+    defined (``AttributeError``); the tids read may also be half there
+    (``CorruptedError``).  Read again a moment later, the commit is whole.
+    """
+    if isinstance(error, AttributeError):
+        return error.name == "_scan_foreward"
+    return True
+
+
 class Feed:
     """The changes one caller may see, transaction by transaction, resumable.
 
@@ -322,8 +337,8 @@ class Feed:
                     if len(found) >= limit:
                         break
                 return found
-            except (ValueError, OSError):  # FileIterator: "Can't find last transaction"
-                if attempt == LOG_READ_TRIES - 1:
+            except (ValueError, OSError, CorruptedError, AttributeError) as error:
+                if not _half_written(error) or attempt == LOG_READ_TRIES - 1:
                     raise
                 time.sleep(POLL_INTERVAL)
             finally:
