@@ -28,7 +28,10 @@ def last_line(screen: str) -> str:
 
 def run(term: Terminal, command: str, prompt: str = PROMPT) -> str:
     """Type *command*, press Enter and return what it printed before the next prompt."""
-    term.type(command)
+    if prompt == PROMPT:
+        type_command(term, command)  # retyped once if lost (see type_command)
+    else:
+        term.type(command)
     term.press("Enter")
     typed = f"{prompt} {command}"
 
