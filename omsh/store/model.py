@@ -21,9 +21,11 @@ from ZODB.blob import Blob
 from ZODB.POSException import ConflictError, POSKeyError
 from zope.interface import Attribute, Interface, implementer
 
+from omsh.errors import PermissionDenied
 from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
+from omsh.store.names import join_path
 
 if TYPE_CHECKING:  # type-only: index imports this module, so never at run time
     from omsh.store.audit import AuditLog
@@ -161,6 +163,32 @@ class Container(StoreObject):
         able to import this module.
         """
         return resolve_states(old, committed, new, merge_latest=MERGED_TIMES)
+
+
+class VirtualContainer(Container):
+    """A container made up on each read (``/.snapshots``, ``/.views``): never stored.
+
+    It shows the tree root's ID and times (it is a way into that tree) and
+    refuses every change with :attr:`refusal`.
+    """
+
+    #: Why nothing can be changed here ("snapshots are read-only").
+    refusal = "read-only"
+
+    def __init__(self, tree: Container, name: str, path: str) -> None:
+        super().__init__(name, tree.owner, tree.object_id)
+        self.ctime, self.mtime, self.atime = tree.ctime, tree.mtime, tree.atime
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def attach(self, child: StoreObject, name: str) -> None:
+        raise PermissionDenied(join_path(self._path, name), self.refusal)
+
+    def detach(self, name: str) -> StoreObject:
+        raise PermissionDenied(join_path(self._path, name), self.refusal)
 
 
 @implementer(IDataObject)

@@ -36,8 +36,15 @@ from ZODB.POSException import POSKeyError
 from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import p64, u64
 
-from omsh.errors import AlreadyExists, NotFound, PermissionDenied
-from omsh.store.model import MOUNT_ATTRIBUTE, ROOT_KEY, Container, StoreObject, StoreRoot
+from omsh.errors import AlreadyExists, NotFound
+from omsh.store.model import (
+    MOUNT_ATTRIBUTE,
+    ROOT_KEY,
+    Container,
+    StoreObject,
+    StoreRoot,
+    VirtualContainer,
+)
 from omsh.store.names import validate_name
 from omsh.store.storages import last_transaction, require_history
 
@@ -224,24 +231,15 @@ class PastOpener:
         self._trees.clear()
 
 
-class SnapshotDirectory(Container):
-    """``/.snapshots``: a container made up on each read, never stored.
+class SnapshotDirectory(VirtualContainer):
+    """``/.snapshots``: the snapshots' trees, in name order, made up on each read."""
 
-    Its children are the snapshots' trees, in name order.  It belongs to
-    no connection; every change to it is refused.
-    """
+    refusal = "snapshots are read-only"
 
     def __init__(self, root: StoreRoot, opener: PastOpener) -> None:
-        # It shows the root's ID and times: it is a way into the root's past.
-        super().__init__(SNAPSHOTS_NAME, root.tree.owner, root.tree.object_id)
-        tree = root.tree
-        self.ctime, self.mtime, self.atime = tree.ctime, tree.mtime, tree.atime
+        super().__init__(root.tree, SNAPSHOTS_NAME, SNAPSHOTS_PATH)
         self._root = root
         self._opener = opener
-
-    @property
-    def path(self) -> str:
-        return SNAPSHOTS_PATH
 
     def __len__(self) -> int:
         return len(_records(self._root))
@@ -261,12 +259,6 @@ class SnapshotDirectory(Container):
         found = records.values() if after is None else records.values(after, excludemin=True)
         for snapshot in list(found):
             yield snapshot.name, self._opener.tree(snapshot)
-
-    def attach(self, child: StoreObject, name: str) -> None:
-        raise PermissionDenied(f"{SNAPSHOTS_PATH}/{name}", "snapshots are read-only")
-
-    def detach(self, name: str) -> StoreObject:
-        raise PermissionDenied(f"{SNAPSHOTS_PATH}/{name}", "snapshots are read-only")
 
 
 def is_past(obj: StoreObject) -> bool:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from BTrees.OOBTree import OOBTree
 
-from omsh.errors import AlreadyExists, InvalidName, NotFound, PermissionDenied
+from omsh.errors import AlreadyExists, InvalidName, NotFound
 from omsh.store.index import indexed_values
-from omsh.store.model import Container, StoreObject, StoreRoot
+from omsh.store.model import Container, StoreObject, StoreRoot, VirtualContainer
 from omsh.store.names import join_path, normalize_path, validate_name
 from omsh.store.query import Node, QueryResult, parse_query
 
@@ -177,26 +177,14 @@ def require_view(view: StoreView, name: str) -> SavedView:
 # -- browsing: /.views ------------------------------------------------------
 
 
-class _Virtual(Container):
-    """A container made up on each read: never stored, every change refused."""
+class _Virtual(VirtualContainer):
+    """A made-up container whose children are a listing computed on demand."""
+
+    refusal = "views are read-only"
 
     def __init__(self, root: StoreRoot, name: str, path: str) -> None:
-        tree = root.tree
-        # It shows the root's ID and times: it is a way into the tree.
-        super().__init__(name, tree.owner, tree.object_id)
-        self.ctime, self.mtime, self.atime = tree.ctime, tree.mtime, tree.atime
+        super().__init__(root.tree, name, path)
         self._root = root
-        self._path = path
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    def attach(self, child: StoreObject, name: str) -> None:
-        raise PermissionDenied(join_path(self._path, name), "views are read-only")
-
-    def detach(self, name: str) -> StoreObject:
-        raise PermissionDenied(join_path(self._path, name), "views are read-only")
 
     def _listing(self) -> list[tuple[str, StoreObject]]:
         raise NotImplementedError
