@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from BTrees.IIBTree import IITreeSet
+from BTrees.IOBTree import IOBTree
 
 from omsh.store import index as index_module
 from omsh.store.access import Principal
@@ -22,6 +23,13 @@ from omsh.store.index import (
 )
 from omsh.store.model import walk
 from omsh.store.query import QueryResult, parse_query
+from omsh.store.trees import (
+    INTERIOR_NODE_SIZE,
+    IntObjectTree,
+    IntTreeSet,
+    ObjectIntTree,
+    ObjectTree,
+)
 from omsh.store.view import StoreView
 
 ADMIN = Principal("admin", frozenset({"admins"}))
@@ -225,3 +233,64 @@ def test_an_older_catalog_is_rebuilt_at_start(filled, version: int) -> None:
     filled.bootstrap()
     assert filled.read(lambda root: catalog_problems(root.catalog, root.tree)) == []
     assert filled.read(lambda root: len(root.catalog)) == 12
+
+
+def _interior_sizes(node: object) -> list[int]:
+    """The number of children of *node* and of every interior node below it."""
+    state = node.__getstate__()  # type: ignore[attr-defined]
+    if state is None or not isinstance(state[0], tuple) or len(state) != 2:
+        return []  # empty, or a tree of one bucket (its state is the bucket's)
+    children = state[0][::2]
+    if not isinstance(children[0], type(node)):
+        return [len(children)]  # their children are buckets
+    return [len(children)] + [size for child in children for size in _interior_sizes(child)]
+
+
+def test_trees_that_grow_at_one_end_keep_their_interior_nodes_small() -> None:
+    """Appending splits a bucket every ~30 inserts and rewrites its parent:
+    the parent must be a small record, not one of BTrees' 500 children."""
+    tree = IntObjectTree()
+    for docid in range(60_000):
+        tree[docid] = "/path"
+    sizes = _interior_sizes(tree)
+    assert len(sizes) > 1  # more than one level of interior nodes
+    assert max(sizes) <= INTERIOR_NODE_SIZE
+    plain = IOBTree()
+    plain.update(tree)
+    assert max(_interior_sizes(plain)) > INTERIOR_NODE_SIZE  # what BTrees would do
+
+
+def test_new_stores_build_their_big_trees_with_small_interior_nodes(filled) -> None:
+    def classes(root) -> set[type]:
+        field = root.catalog.field("path")
+        shared = root.catalog.field("type")._shared
+        return {
+            type(root.by_id),
+            type(root.tree.get("d")._children),
+            type(root.catalog._objects),
+            type(root.catalog._fields_of),
+            type(field._unique),
+            type(field._reverse),
+            type(shared),
+            *map(type, shared.values()),
+        }
+
+    assert filled.read(classes) == {IntObjectTree, ObjectIntTree, ObjectTree, IntTreeSet}
+
+
+def test_reindex_moves_an_older_catalog_onto_the_small_node_trees(filled) -> None:
+    def age(root) -> None:  # a catalog as stores made before kept it
+        for index in root.catalog.fields.values():
+            index._reverse = IOBTree(index._reverse)
+        root.catalog._objects = IOBTree(root.catalog._objects)
+
+    def classes(root) -> set[type]:
+        return {type(root.catalog._objects)} | {
+            type(index._reverse) for index in root.catalog.fields.values()
+        }
+
+    filled.run(age)
+    assert filled.read(classes) == {IOBTree}
+    filled.run(rebuild_catalog)
+    assert filled.read(classes) == {IntObjectTree}
+    assert filled.read(lambda root: catalog_problems(root.catalog, root.tree)) == []

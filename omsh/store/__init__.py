@@ -9,9 +9,9 @@ permission decision through :func:`check_access`.
 The modules, each building only on those above it (nothing imports in a
 circle):
 
-- ``names``, ``ids``, ``metadata``, ``perms``, ``content``: path and name
-  rules, CDMI object IDs, typed metadata values, permission bits, streaming
-  content into blobs;
+- ``names``, ``ids``, ``metadata``, ``perms``, ``content``, ``trees``: path
+  and name rules, CDMI object IDs, typed metadata values, permission bits,
+  streaming content into blobs, the B-tree classes (small interior nodes);
 - ``model``: the persistent classes (their module path is in every stored
   pickle: they stay here); ``audit``: the audit trail;
 - ``acl``: access control entries as data; ``access``: who asks

@@ -33,12 +33,12 @@ from typing import Any, TypeAlias, TypeVar, cast
 from BTrees.IIBTree import IISet, IITreeSet, multiunion
 from BTrees.IOBTree import IOBTree
 from BTrees.Length import Length
-from BTrees.OIBTree import OIBTree
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
 from omsh.store.model import Container, DataObject, StoreObject, walk
 from omsh.store.system import object_type, size_of
+from omsh.store.trees import IntObjectTree, IntTreeSet, ObjectIntTree, ObjectTree
 
 RANK_BOOL = 0
 RANK_NUMBER = 1
@@ -228,9 +228,9 @@ class FieldIndex(Persistent):
     """
 
     def __init__(self) -> None:
-        self._unique = OIBTree()
-        self._shared = OOBTree()
-        self._reverse = IOBTree()
+        self._unique = ObjectIntTree()
+        self._shared = ObjectTree()
+        self._reverse = IntObjectTree()
         self._rank_counts = IOBTree()
 
     def __len__(self) -> int:
@@ -273,7 +273,7 @@ class FieldIndex(Persistent):
             self._unique[key] = docid
         else:  # the key stays in _unique, marked: see the class docstring
             self._unique[key] = SHARED
-            self._shared[key] = IITreeSet((single, docid))
+            self._shared[key] = IntTreeSet((single, docid))
 
     def _unpost(self, docid: int, key: SortKey) -> None:
         """Take *docid* off *key*'s list."""
@@ -466,8 +466,8 @@ class Catalog(Persistent):
 
     def __init__(self) -> None:
         self.fields: OOBTree = OOBTree()
-        self._objects = IOBTree()
-        self._fields_of = IOBTree()
+        self._objects = IntObjectTree()
+        self._fields_of = IntObjectTree()
         self._count = Length()
 
     def __len__(self) -> int:

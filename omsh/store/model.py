@@ -26,6 +26,7 @@ from omsh.store.content import MissingContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
 from omsh.store.names import join_path
+from omsh.store.trees import ObjectTree
 
 if TYPE_CHECKING:  # type-only: index imports this module, so never at run time
     from omsh.store.audit import AuditLog
@@ -113,7 +114,7 @@ class Container(StoreObject):
 
     def __init__(self, name: str, owner: str, object_id: str) -> None:
         super().__init__(name, owner, object_id)
-        self._children: OOBTree = OOBTree()
+        self._children: OOBTree = ObjectTree()
         self._count = Length()
 
     def __len__(self) -> int:
@@ -309,7 +310,7 @@ class StoreRoot(Persistent):
 
     def __init__(self, tree: Container, principals: Principals) -> None:
         self.tree = tree
-        self.by_id: OOBTree = OOBTree()
+        self.by_id: OOBTree = ObjectTree()
         self.by_id[tree.object_id] = tree
         self.principals = principals
         self.enterprise_number = DEFAULT_ENTERPRISE_NUMBER
