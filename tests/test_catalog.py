@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from BTrees.IIBTree import IITreeSet
 from BTrees.IOBTree import IOBTree
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from omsh.store import index as index_module
 from omsh.store.access import Principal
@@ -173,6 +177,17 @@ def test_a_sound_catalog_has_no_problems_and_damage_is_found(filled) -> None:
     assert len(problems) == 4
 
 
+def test_a_document_listed_under_a_key_its_object_lacks_is_damage(filled) -> None:
+    """A query on that key would return an object without it."""
+
+    def damage(root) -> list[str]:
+        plain = StoreView(root, ADMIN).resolve("/d/plain")  # has no "label"
+        root.catalog.fields["m:label"].insert(plain._docid, (RANK_STRING, "ghost"))
+        return catalog_problems(root.catalog, root.tree)
+
+    assert filled.run(damage, write=False) == ["field m:label: 11 documents, 10 objects have it"]
+
+
 def test_rebuild_repairs_and_rewrites_no_object(filled, monkeypatch) -> None:
     monkeypatch.setattr(index_module, "_SAVEPOINT_EVERY", 3)  # several savepoints
     progress: list[tuple[int, int]] = []
@@ -294,3 +309,50 @@ def test_reindex_moves_an_older_catalog_onto_the_small_node_trees(filled) -> Non
     filled.run(rebuild_catalog)
     assert filled.read(classes) == {IntObjectTree}
     assert filled.read(lambda root: catalog_problems(root.catalog, root.tree)) == []
+
+
+_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.5, 1.0]),
+    st.sampled_from(["x", "1", ""]),
+    st.sampled_from([datetime(2026, 1, 1, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)]),
+)
+_EDITS = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # which object
+        st.dictionaries(st.sampled_from("abc"), _VALUES, max_size=3),  # set
+        st.lists(st.sampled_from("abcd"), max_size=2),  # delete
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(edits=_EDITS)
+def test_a_metadata_edit_reindexes_only_what_it_changed_and_leaves_the_catalog_exact(
+    store, edits
+) -> None:
+    """set_metadata reindexes just its keys and mtime (``reindex_fields``):
+    the catalog must still equal a full index of every object after any edits
+    (types changing under a key, keys deleted, keys that were never there)."""
+
+    def setup(root) -> None:
+        view = StoreView(root, ADMIN)
+        if view.lookup("/e") is None:
+            view.make_container("/e")
+            for number in range(3):
+                _put(view, f"/e/o{number}", a=number)
+
+    def edit(root, number: int, updates: dict, deletions: list[str]) -> None:
+        view = StoreView(root, ADMIN)
+        obj = view.resolve(f"/e/o{number}")
+        view.set_metadata(obj, obj.path, updates, tuple(deletions))
+
+    store.run(setup)
+    for number, updates, deletions in edits:
+        store.run(lambda root: edit(root, number, updates, deletions))  # noqa: B023
+        assert store.read(lambda root: catalog_problems(root.catalog, root.tree)) == []

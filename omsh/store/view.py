@@ -49,7 +49,7 @@ from omsh.store.access import (
 from omsh.store.acl import ACE, SPECIAL_IDENTIFIERS, validate_acl
 from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
-from omsh.store.index import Catalog
+from omsh.store.index import USER_FIELD_PREFIX, Catalog
 from omsh.store.metadata import (
     MAX_ITEMS,
     InvalidMetadata,
@@ -618,7 +618,9 @@ class StoreView:
         parent.attach(obj, name)
         parent.touch()
         self.root.by_id[obj.object_id] = obj
-        self._reindex(obj, parent)
+        # Not the parent: what a child changes of it (size, mtime) is read
+        # from the container, not the catalog (LIVE_CONTAINER_FIELDS).
+        self._reindex(obj)
 
     def _reindex(self, *objects: StoreObject) -> None:
         """Bring the catalog up to date for *objects*, in this transaction."""
@@ -744,7 +746,9 @@ class StoreView:
         self._require(obj, Perm.WRITE_METADATA, subject)
         self._apply_metadata(obj, dict(updates), deletions)
         obj.touch()
-        self._reindex(obj)
+        # Only what changed (a bulk set-meta does this for every match).
+        edited = (USER_FIELD_PREFIX + key for key in (*updates, *deletions))
+        self.root.catalog.reindex_fields(obj, ("cdmi_mtime", *edited))
 
     def set_mimetype(self, obj: DataObject, subject: str, mimetype: str) -> None:
         """Change a data object's media type (a write of its metadata)."""
@@ -865,7 +869,6 @@ class StoreView:
         parent.detach(obj.__name__)
         parent.touch()
         self._unregister_subtree(obj, progress)
-        self._reindex(parent)
         return obj
 
     def _destination(
@@ -921,7 +924,7 @@ class StoreView:
         parent.attach(source, name)
         parent.touch()
         # Paths and names below the moved object changed: reindex all of it.
-        self._reindex(old_parent, parent, *(node for _, node in walk(source)))
+        self._reindex(*(node for _, node in walk(source)))
         return source
 
     def copy(
@@ -947,7 +950,6 @@ class StoreView:
         parent.touch()
         parent.attach(duplicate, name)
         self._register_subtree(duplicate)
-        self._reindex(parent)
         return duplicate
 
     def _register_subtree(self, obj: StoreObject) -> None:
