@@ -56,12 +56,20 @@ from omsh.store.index import indexed_values
 from omsh.store.model import ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.query import Node
 from omsh.store.storages import last_transaction
+from omsh.store.trees import ObjectTree
 from omsh.store.view import StoreView
 
 #: Classes whose records are tree objects (module, class), as pickles name them.
 TREE_CLASSES = frozenset({("omsh.store.model", "Container"), ("omsh.store.model", "DataObject")})
-#: Classes of the B-tree records a container's children live in.
-NAME_TREES = frozenset({("BTrees.OOBTree", "OOBucket"), ("BTrees.OOBTree", "OOBTree")})
+#: Classes of the B-tree records a container's children live in (a small
+#: tree keeps its one bucket's entries in its own record).
+NAME_TREES = frozenset(
+    {
+        ("BTrees.OOBTree", "OOBucket"),
+        ("BTrees.OOBTree", "OOBTree"),
+        (ObjectTree.__module__, ObjectTree.__name__),
+    }
+)
 #: The order in which an event's kind is chosen among its changes.
 KINDS = ("created", "removed", "moved", "content", "metadata", "acl", "owner")
 #: Transactions read per :meth:`Feed.poll` at most, so a long catch-up streams.
