@@ -211,6 +211,11 @@ def test_cdmi_feed_as_server_sent_events(served) -> None:
     assert open_feed(served, "since=xyz").status == 400
     assert open_feed(served, "path=/nothing-here").status == 404
     assert open_feed(served, "bogus=1").status == 400
+    # Advertised, as CDMI clients discover extensions.
+    admin = CdmiClient(served.cdmi_url)
+    assert admin.read("/cdmi_capabilities/")["capabilities"]["omsh_changes"] == "true"
+    containers = admin.read("/cdmi_capabilities/container/")["capabilities"]
+    assert containers["omsh_query_metadata"] == "true"
     anonymous = CdmiClient(served.cdmi_url, user=None)
     reply = anonymous.get(f"/cdmi_changes?since={start}&until=now", cdmi=False)
     assert reply.status == 200  # anonymous sees nothing of a private store

@@ -42,6 +42,7 @@ SYSTEM_CAPABILITIES: dict[str, str] = {
     "cdmi_mtime": "true",
     "cdmi_hash": "true",
     "omsh_query": "true",
+    "omsh_changes": "true",
 }
 #: What containers and data objects alike carry: their ACL and the system
 #: metadata of :mod:`omsh.store.system`.
@@ -67,6 +68,7 @@ CONTAINER_CAPABILITIES: dict[str, str] = {
     "cdmi_copy_dataobject": "true",
     **_STORED_OBJECT_CAPABILITIES,
     "omsh_query": "true",
+    "omsh_query_metadata": "true",
 }
 DATAOBJECT_CAPABILITIES: dict[str, str] = {
     "cdmi_read_value": "true",
