@@ -49,7 +49,7 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
         "--storage",
         metavar="URI",
         help="ZODB storage URI instead: file://, memory://, zeo://host:port, "
-        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+        "postgresql://USER@HOST:PORT/DATABASE (its password from PGPASSWORD or ~/.pgpass)",
     )
 
 

@@ -10,6 +10,7 @@ never on the command line).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -55,9 +56,16 @@ class Result:
         return self.stderr.decode("utf-8", "replace")
 
 
-def run(argv: list[str], *, stdin: bytes = b"", timeout: float = 60) -> Result:
-    """Run a client to completion and collect its status and output."""
-    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
+def run(
+    argv: list[str],
+    *,
+    stdin: bytes = b"",
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+) -> Result:
+    """Run a client to completion and collect its status and output (*env* added to ours)."""
+    environment = {**os.environ, **env} if env else None
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, env=environment)
     return Result(done.returncode, done.stdout, done.stderr)
 
 

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import count
@@ -36,7 +37,7 @@ import pytest
 
 from bench.launcher import HOST, OMSH, free_port, public_key
 from omsh.errors import OmshError
-from omsh.store.database import POSTGRES_FORM, postgres_uri
+from omsh.store.postgres import POSTGRES_FORM, connection_string, postgres_uri
 from tests.e2e import OmshServer, Result, run
 
 pytestmark = pytest.mark.e2e
@@ -215,13 +216,33 @@ def testpostgres_uris_keep_blobs_in_the_database_unless_told() -> None:
 
 
 @pytest.mark.parametrize(
-    "uri",
-    ["postgresql://h:5/db", "postgresql://u@h:5/db", "postgres://u:p@h/db", "postgres://u:p@h:5/"],
+    ("uri", "wrong"),
+    [
+        ("postgresql://h:5/", "host and database given"),
+        ("postgresql://u:p@/db", "host and database given"),
+        ("postgres://u:p@h:five/db", "the port is a number"),
+    ],
 )
-def test_postgres_uris_name_every_part(uri: str) -> None:
+def test_postgres_uris_name_host_and_database(uri: str, wrong: str) -> None:
     with pytest.raises(OmshError) as refused:
         postgres_uri(uri)
-    assert str(refused.value) == f"a PostgreSQL URI is {POSTGRES_FORM}, every part given"
+    assert str(refused.value) == f"a PostgreSQL URI is {POSTGRES_FORM}: {wrong}"
+
+
+def test_libpq_is_given_only_the_parts_a_uri_names_quoted() -> None:
+    """No password in the URI: none in the connection string (libpq then reads
+    PGPASSWORD or ~/.pgpass), not RelStorage's password='None'."""
+
+    def dsn(uri: str, **options: object) -> str:
+        return connection_string(urllib.parse.urlsplit(uri), options)
+
+    assert dsn("postgres://omsh@db.example:5433/omsh") == (
+        "dbname='omsh' user='omsh' host='db.example' port='5433'"
+    )
+    assert dsn("postgres://h/db", connect_timeout=3) == "dbname='db' host='h' connect_timeout='3'"
+    assert dsn("postgres://u:it%27s%5Cx%40y@h/db") == (
+        r"dbname='db' user='u' password='it\'s\\x@y' host='h'"
+    )
 
 
 def test_an_unreachable_database_is_one_line_without_the_password() -> None:
@@ -311,6 +332,36 @@ def test_a_node_on_postgresql_keeps_content_history_and_snapshots(postgres, tmp_
         assert node.ok(f"cat --at {created['txn']} /c/a") == "first"
     finally:
         node.stop()
+
+
+def test_the_password_can_stay_off_the_command_line(postgres, tmp_path) -> None:
+    """``ps`` shows every local user a command line: libpq takes the password
+    from PGPASSWORD or a password file instead, as for psql."""
+    uri = postgres.new_database()
+    bare = uri.replace(f":{postgres.password}@", "@")
+    assert postgres.password not in bare
+
+    node = _node(tmp_path / "env", bare)
+    node.env["PGPASSWORD"] = postgres.password
+    node.start()
+    try:
+        node.ok("put /a", stdin=b"kept")
+        assert node.ok("cat /a") == "kept"
+        command_line = Path(f"/proc/{node.pid}/cmdline").read_bytes()
+        assert bare.encode() in command_line and postgres.password.encode() not in command_line
+    finally:
+        node.stop()
+
+    password_file = tmp_path / "pgpass"
+    password_file.write_text(f"{HOST}:{postgres.port}:*:{ROLE}:{postgres.password}\n")
+    password_file.chmod(0o600)  # libpq ignores a password file others can read
+    checked = run([OMSH, "check", "--storage", bare], env={"PGPASSFILE": str(password_file)})
+    assert checked.status == 0, checked.err
+
+    refused = run([OMSH, "check", "--storage", bare], env={"PGPASSFILE": "/nonexistent"})
+    assert refused.status == 1 and refused.out == ""
+    assert refused.err.startswith("omsh: cannot open the PostgreSQL database: ")
+    assert refused.err.count("\n") == 1
 
 
 def _login_works(node: OmshServer, user: str, password: str, tmp_path: Path) -> bool:

@@ -28,7 +28,8 @@ circle):
 - ``asof``: ``--at WHEN``, a view of the past that checks rights then and now;
   ``storages``: whether the storage keeps the past; ``retention``:
   packing history to an age (snapshots hold it back);
-- ``database``: opening a store and running transactions; ``commits``,
+- ``database``: opening a store and running transactions (``postgres``,
+  RelStorage on PostgreSQL, is imported by it only for such a URI); ``commits``,
   ``staging``, ``loopreads``: group commit, the one way an upload's bytes
   are staged (for ``put``, SFTP and CDMI), small reads on the event loop;
   ``history``: an object's kept revisions and what each changed;

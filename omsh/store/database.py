@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import TypeVar, cast
 
@@ -79,48 +78,9 @@ class RecordMissing(OmshError):
         super().__init__("part of the store is missing (packed away, or damaged); run 'omsh check'")
 
 
-#: URI schemes of RelStorage on PostgreSQL: RelStorage registers ``postgres``
-#: with zodburi; ``postgresql`` (libpq's spelling) is accepted as the same.
+#: URI schemes of RelStorage on PostgreSQL (:mod:`omsh.store.postgres`): RelStorage
+#: registers ``postgres`` with zodburi; ``postgresql`` (libpq's spelling) is the same.
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
-POSTGRES_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?OPTION=VALUE&...]"
-
-
-def postgres_uri(uri: str) -> tuple[str, str | None]:
-    """The zodburi URI for a RelStorage-on-PostgreSQL *uri*, and a folder to remove at close.
-
-    Blobs are kept in PostgreSQL (``shared_blob_dir=false``) unless the URI
-    says otherwise, so the nodes of one database need no shared disk; each
-    node then only caches blobs, in ``blob_dir`` when given, else in a
-    temporary folder of its own that is removed on close.  History is
-    kept unless ``keep_history=false`` (RelStorage's default too).
-    """
-    # RelStorage logs its retries; unless logging is set up (``serve``), only our line shows.
-    relstorage_log = logging.getLogger("relstorage")
-    if not relstorage_log.handlers:
-        relstorage_log.addHandler(logging.NullHandler())
-    uri = "postgres://" + uri.split("://", 1)[1]
-    parts = urllib.parse.urlsplit(uri)
-    # RelStorage hands libpq each part, a missing one as the word 'None'.
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if not (parts.username and parts.password and parts.hostname and port and parts.path[1:]):
-        raise OmshError(f"a PostgreSQL URI is {POSTGRES_FORM}, every part given")
-    query = parts.query
-    options = dict(urllib.parse.parse_qsl(query))
-    added = []
-    if "shared_blob_dir" not in options:
-        added.append("shared_blob_dir=false")
-    cleanup_dir = None
-    if "blob_dir" not in options:
-        if options.get("shared_blob_dir", "false").lower() in ("true", "1", "yes", "on"):
-            raise OmshError("shared_blob_dir=true needs blob_dir=, a folder all nodes share")
-        cleanup_dir = tempfile.mkdtemp(prefix="omsh-blob-cache-")
-        added.append(f"blob_dir={cleanup_dir}")
-    if added:
-        uri = f"{uri}{'&' if query else '?'}{'&'.join(added)}"
-    return uri, cleanup_dir
 
 
 def _see_other_nodes(storage: object) -> None:
@@ -157,7 +117,7 @@ class Store:
         blob directory beside the file unless they name one, and
         ``memory://`` is given a temporary one, because content lives in blobs.
         ``postgresql://`` and ``postgres://`` open RelStorage with blobs in
-        the database (see :func:`postgres_uri`).
+        the database (see :mod:`omsh.store.postgres`).
         """
         if uri is None:
             data_dir = data_dir or "var"
@@ -170,21 +130,19 @@ class Store:
             blob_dir = tempfile.mkdtemp(prefix="omsh-blobs-")
             storage = BlobStorage(blob_dir, MappingStorage(uri[len("memory://") :] or "memory"))
             return cls(ZODB.DB(storage, **CACHES), cleanup_dir=blob_dir)
-        cleanup_dir = None
-        postgres = uri.startswith(POSTGRES_SCHEMES)
-        if postgres:
-            uri, cleanup_dir = postgres_uri(uri)
-        if uri.startswith("file://") and "blobstorage_dir" not in uri:
-            path = uri[len("file://") :].split("?", 1)[0]
-            separator = "&" if "?" in uri else "?"
-            uri = f"{uri}{separator}blobstorage_dir={os.path.dirname(path) or '.'}/blobs"
-        storage_factory, db_kw = zodburi.resolve_uri(uri)
-        for key, value in CACHES.items():
-            db_kw.setdefault(key, value)
-        if not postgres:
-            return cls(ZODB.DB(storage_factory(), **db_kw))
+        if not uri.startswith(POSTGRES_SCHEMES):
+            if uri.startswith("file://") and "blobstorage_dir" not in uri:
+                path = uri[len("file://") :].split("?", 1)[0]
+                separator = "&" if "?" in uri else "?"
+                uri = f"{uri}{separator}blobstorage_dir={os.path.dirname(path) or '.'}/blobs"
+            storage_factory, db_kw = zodburi.resolve_uri(uri)
+            return cls(ZODB.DB(storage_factory(), **{**CACHES, **db_kw}))
+        # Here only: RelStorage is the optional extra omsh[postgresql].
+        from omsh.store.postgres import postgres_storage
+
+        storage_factory, db_kw, cleanup_dir = postgres_storage(uri)
         try:
-            db = ZODB.DB(storage_factory(), **db_kw)
+            db = ZODB.DB(storage_factory(), **{**CACHES, **db_kw})
         except Exception as error:  # the driver's own errors: unreachable, refused, no database
             if cleanup_dir:
                 shutil.rmtree(cleanup_dir, ignore_errors=True)
