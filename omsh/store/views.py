@@ -210,6 +210,8 @@ class ViewContainer(_Virtual):
         self.saved = saved
         self._run_query = run_query
         self._entries: list[tuple[str, StoreObject]] | None = None
+        #: The same entries by name, once listed (``ls -l`` looks up each).
+        self._by_name: dict[str, StoreObject] = {}
         self._scope = saved.within or "/"
 
     def _listing(self) -> list[tuple[str, StoreObject]]:
@@ -223,12 +225,13 @@ class ViewContainer(_Virtual):
             ]
             entries.sort(key=lambda entry: entry[0])
             self._entries = entries
+            self._by_name = dict(entries)
         return self._entries
 
     def get(self, name: str) -> StoreObject | None:
         """The entry *name*, if its object exists and matches the view now."""
         if self._entries is not None:
-            return dict(self._entries).get(name)
+            return self._by_name.get(name)
         relative = entry_relative(name)
         try:
             path = normalize_path(relative, self._scope)
