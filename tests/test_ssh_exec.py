@@ -10,14 +10,17 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncssh
 import pytest
 
-from tests.e2e import ADMIN_PASSWORD
+from tests.e2e import ADMIN_PASSWORD, Result
 
 pytestmark = pytest.mark.e2e
 
@@ -182,3 +185,31 @@ def test_rm_r_in_exec_mode_never_asks_and_rm_i_reads_answers_from_stdin(server):
     assert done.status == 0, done.err
     assert done.err == "remove /e2e/ask/a? [y/N] remove /e2e/ask/b? [y/N] "
     assert server.ssh("ls /e2e/ask").out == "b\n"
+
+
+def test_many_commands_at_once_over_one_shared_connection(server):
+    """README's advice to scripts: 20 ``ssh`` at once would meet the cap on
+    connections still logging in (10 per address); sharing one connection
+    (OpenSSH's ControlMaster) runs them all as sessions of it."""
+    control = tempfile.mkdtemp(prefix="cm-", dir="/tmp")  # a socket path must be short
+    shared = (
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        f"ControlPath={control}/%C",
+        "-o",
+        "ControlPersist=30",
+    )
+    try:
+        assert server.ssh("mkdir /shared", extra=shared).status == 0  # the master
+
+        def put(n: int) -> Result:
+            return server.ssh(f"put /shared/o{n:02d}", stdin=str(n).encode(), extra=shared)
+
+        with ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(put, range(20)))
+        assert [(r.status, r.err) for r in results] == [(0, "")] * 20
+        assert server.ok("ls /shared").split() == [f"o{n:02d}" for n in range(20)]
+    finally:
+        subprocess.run([*server.ssh_argv(*shared, "-O", "exit")], capture_output=True, timeout=30)
+        shutil.rmtree(control, ignore_errors=True)
