@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from omsh.commands.base import Interrupt
 from omsh.commands.watch import FOLLOWING, MAX_FOLLOWING
-from omsh.store.changes import Feed, StoreClosed
+from omsh.store.changes import POLL_INTERVAL, Feed, PollInterval, StoreClosed
 from omsh.store.content import ContentUpload
 from omsh.store.view import StoreView
 from tests.conftest import ShellDriver, zeo_store
@@ -238,6 +238,34 @@ def test_a_feed_starts_at_now_and_advances(store, homes) -> None:
     [change] = feed.poll()
     assert (change.event, change.path, change.users) == ("created", "/n", ("admin",))
     assert feed.position == last_tid(store) and feed.poll() == []
+
+
+def test_a_quiet_follower_looks_less_often_and_quickly_again_after_a_change() -> None:
+    intervals = PollInterval()
+    assert [next(intervals) for _ in range(5)] == [0.01, 0.02, 0.04, 0.05, 0.05]
+    intervals.reset()
+    assert next(intervals) == POLL_INTERVAL
+
+
+def test_only_a_storage_that_needs_no_query_is_polled_on_the_event_loop(store) -> None:
+    feed = Feed(store, lambda root: StoreView.for_user(root, "admin"))
+    assert feed.polls_cheaply  # FileStorage: an attribute read
+
+    class RelStorageLike:  # learns of other nodes' commits by asking its database
+        def __init__(self, storage: object) -> None:
+            self._storage = storage
+
+        def poll_invalidations(self) -> None:
+            pass
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._storage, name)
+
+    feed.store.db.storage = RelStorageLike(store.db.storage)
+    try:
+        assert not feed.polls_cheaply
+    finally:
+        feed.store.db.storage = feed.store.db.storage._storage
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from bench.launcher import HOST, OMSH, free_port, public_key
 from omsh.errors import OmshError
 from omsh.store.postgres import POSTGRES_FORM, connection_string, postgres_uri
 from tests.e2e import OmshServer, Result, run
+from tests.test_watch_e2e import open_feed, server_sent_events
 
 pytestmark = pytest.mark.e2e
 
@@ -417,6 +418,14 @@ def test_two_nodes_on_one_database_see_each_other(two_nodes, tmp_path) -> None:
         ("created", "/shared/from-two"),
         ("removed", "/shared/from-one"),
     ], feed
+    # Followed live over CDMI on two (RelStorage asked from a worker, not
+    # the event loop), a put on one arrives.
+    live = open_feed(two, "path=/shared")
+    assert live.status == 200
+    one.ok("put /shared/live", stdin=b"x")
+    first = json.loads(next(server_sent_events(live))["data"])
+    assert (first["event"], first["path"]) == ("created", "/shared/live")
+    live.close()
 
     # A password changed on one is the password on two.
     one.ok("user add alice --password-stdin", stdin=b"alice-first\n")

@@ -33,7 +33,7 @@ from aiohttp import web
 from omsh.cdmi.auth import StaleCredentials
 from omsh.cdmi.context import Backend, Call
 from omsh.cdmi.protocol import Target, fail
-from omsh.store.changes import POLL_INTERVAL, Change, Feed, watch_scope
+from omsh.store.changes import Change, Feed, PollInterval, watch_scope
 from omsh.store.model import StoreRoot
 from omsh.store.query import parse_query
 from omsh.store.view import StoreView
@@ -116,6 +116,11 @@ async def _stream(
     streams: Streams,
 ) -> None:
     quiet_since = time.monotonic()
+    intervals = PollInterval()
+
+    async def pending() -> bool:
+        return feed.pending() if feed.polls_cheaply else await backend.in_thread(feed.pending)
+
     while not streams.stopping.is_set():
         changes = await backend.in_thread(lambda: feed.poll(until))
         if changes:
@@ -125,8 +130,9 @@ async def _stream(
             until_data = json.dumps({"until": feed.position})
             await response.write(f"event: until\ndata: {until_data}\n\n".encode())
             return
-        while until is None and not feed.pending() and not streams.stopping.is_set():
+        intervals.reset()
+        while until is None and not streams.stopping.is_set() and not await pending():
             if time.monotonic() - quiet_since >= KEEPALIVE:
                 await response.write(f"id: {feed.position}\n\n".encode())
                 quiet_since = time.monotonic()
-            await asyncio.sleep(POLL_INTERVAL)
+            await asyncio.sleep(next(intervals))
