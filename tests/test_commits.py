@@ -116,7 +116,7 @@ def test_threads_queued_during_a_commit_go_together_in_the_next(store, homes):
     assert transactions(store) == before + 1 + 6
 
 
-def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeypatch):
+def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeypatch, blobs_only):
     """commit_batch waits for the staged files' fsync before any write runs."""
     released = threading.Event()
     real_fsync = os.fsync

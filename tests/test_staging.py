@@ -21,7 +21,7 @@ import pytest
 
 from omsh.errors import TransferAborted
 from omsh.store import content, staging
-from omsh.store.content import ContentUpload, read_span
+from omsh.store.content import ContentUpload, StoredContent, read_span
 from omsh.store.staging import Staging, StagingFailed, stage_chunks
 
 BATCH = 64
@@ -173,15 +173,20 @@ def test_feeding_a_stream_on_the_loop(tmp_path, executor) -> None:
         (3, b"Q" * 200, b"012" + b"Q" * 200),
     ],
 )
+@pytest.mark.parametrize("inline", [False, True], ids=["blob-file", "inline"])
 def test_a_ranged_update_keeps_the_old_bytes_around_it(
-    tmp_path, executor, start, body, expected
+    tmp_path, executor, start, body, expected, inline
 ) -> None:
-    """CDMI ``Content-Range`` and ``?value:A-B``: old head, the body, old tail."""
-    base = tmp_path / "old"
-    base.write_bytes(b"0123456789")
+    """CDMI ``Content-Range`` and ``?value:A-B``: old head, the body, old tail.
+
+    The old content is a blob file or bytes kept in the database alike.
+    """
+    old = tmp_path / "old"
+    old.write_bytes(b"0123456789")
+    base = StoredContent(10, data=b"0123456789") if inline else StoredContent(10, str(old))
 
     async def scenario() -> bytes:
-        staged = Staging.create(str(tmp_path), executor, base=str(base))
+        staged = Staging.create(str(tmp_path), executor, base=base)
         try:
             await staged.keep_old(start)
             for piece in pieces(body, 7):
@@ -291,8 +296,15 @@ def test_the_staged_file_lives_next_to_the_blobs(tmp_path) -> None:
 # -- syncing: one round of concurrent fsync calls per group commit ------------------
 
 
+@pytest.fixture
+def tiny_inline_limit(monkeypatch) -> int:
+    """Content of more than 4 bytes is a blob: a few bytes exercise the blob path."""
+    monkeypatch.setattr(content, "INLINE_LIMIT", 4)
+    return 4
+
+
 def test_finishing_leaves_the_fsync_to_the_pool_and_sync_staged_waits_for_it(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, tiny_inline_limit
 ) -> None:
     synced: list[int] = []
     release = threading.Event()
@@ -315,12 +327,12 @@ def test_finishing_leaves_the_fsync_to_the_pool_and_sync_staged_waits_for_it(
         upload.discard()
 
 
-def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch) -> None:
+def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch, tiny_inline_limit) -> None:
     """acknowledged = durable whatever path an upload takes into a transaction."""
     calls: list[int] = []
     monkeypatch.setattr(content.os, "fsync", calls.append)
     upload = ContentUpload(str(tmp_path))
-    upload.write(b"abc")
+    upload.write(b"abcdef")
     upload.finish(sync=False)
     assert not upload.synced and not calls
 
@@ -329,10 +341,49 @@ def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch) -> None:
             assert upload.synced, "bytes must be on disk before the blob takes them"
             os.unlink(path)
 
-    upload.attach_to(Blob())  # type: ignore[arg-type]
-    assert upload.synced and len(calls) == 1
-    upload.attach_to(Blob())  # type: ignore[arg-type]  # a conflict retry: not again
+    holder = Holder(Blob())
+    upload.attach_to(holder)  # type: ignore[arg-type]
+    assert upload.synced and len(calls) == 1 and holder.inline is None
+    upload.attach_to(holder)  # type: ignore[arg-type]  # a conflict retry: not again
     assert len(calls) == 1
+    upload.discard()
+
+
+class Holder:
+    """Stands in for a data object taking content (see ``HoldsContent``)."""
+
+    def __init__(self, blob: object = None) -> None:
+        self.blob = blob
+        self.inline: bytes | None = None
+
+    def keep_inline(self, data: bytes) -> None:
+        self.inline = data
+
+    def blob_for_writing(self) -> object:
+        assert self.blob is not None, "small content must never reach a blob"
+        return self.blob
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4])
+def test_small_content_is_kept_inline_and_never_synced(
+    tmp_path, monkeypatch, tiny_inline_limit, size
+) -> None:
+    """Up to the limit: no staged fsync, no pool work; the commit's fsync covers it."""
+    calls: list[int] = []
+    staging.sync_staged()  # earlier tests' syncs are not ours
+    monkeypatch.setattr(content.os, "fsync", calls.append)
+    upload = stage_chunks([b"z" * size], str(tmp_path))
+    assert upload.inlined and staging.sync_staged() == 0
+    holder = Holder()
+    upload.attach_to(holder)  # type: ignore[arg-type]
+    assert holder.inline == b"z" * size and not calls and not upload.synced
+    upload.discard()
+
+
+def test_one_byte_past_the_limit_is_a_synced_blob(tmp_path, tiny_inline_limit) -> None:
+    staging.sync_staged()
+    upload = stage_chunks([b"z" * (tiny_inline_limit + 1)], str(tmp_path))
+    assert not upload.inlined and staging.sync_staged() == 1 and upload.synced
     upload.discard()
 
 

@@ -17,18 +17,28 @@ then computed once, from the staged file, when the upload finishes.
 Front ends do not drive a :class:`ContentUpload` themselves: they stage
 through :class:`omsh.store.staging.Staging`.
 
-Reading goes the other way: :func:`read_span` streams a committed blob file.
+Content of at most :data:`INLINE_LIMIT` bytes is not a blob: it is kept in
+the database in a record of its own (:class:`InlineContent`), so the
+storage's commit ``fsync`` makes it durable and no staged-file ``fsync`` or
+blob file (ZODB's mkstemp, a directory per oid, link, two renames) is paid
+for it.  Larger content stays a blob.  Either way readers get a
+:class:`StoredContent` and never need a file path.
+
+Reading goes the other way: :func:`read_span` streams committed content.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable, Generator
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
+from persistent import Persistent
 from ZODB.blob import Blob
 
 from omsh.errors import OmshError
@@ -40,6 +50,82 @@ COPY_PREFIX = "copy-"
 #: Bytes written in order between two requests to the kernel to start writing back.
 WRITEBACK_BYTES = 16 * 1024 * 1024
 _ZEROS = bytes(CHUNK_SIZE)
+#: Content of at most this many bytes is kept in the database, not in a blob
+#: file.  64 KiB: below it a blob file's own work (mkstemp, mkdir, link, two
+#: renames, an ``fsync``) costs more than writing the bytes into ``Data.fs``,
+#: and a read of one is a record load; above it history and pack copy more
+#: bytes than a file rename saves (MinIO inlines up to 128 KiB in xl.meta).
+INLINE_LIMIT = 64 * 1024
+
+
+class InlineContent(Persistent):
+    """Small content kept in the database (see :data:`INLINE_LIMIT`).
+
+    A record of its own, never changed once stored (a new value is a new
+    record), so a metadata edit of its data object does not copy the bytes
+    into history again, and copies in one database can share it.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class HoldsContent(Protocol):
+    """What :meth:`ContentUpload.attach_to` gives content to (a data object)."""
+
+    def keep_inline(self, data: bytes) -> None:
+        """Hold *data* in the database from now on."""
+
+    def blob_for_writing(self) -> Blob:
+        """The blob that is to take a file as the content from now on."""
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """Committed content as a reader finds it after its transaction ended.
+
+    A committed blob file (never changed in place) or the bytes themselves
+    (kept in the database); either opens as a stream, so no reader needs a
+    file path.
+    """
+
+    size: int
+    filename: str | None = None
+    data: bytes = b""
+
+    @property
+    def inline(self) -> bool:
+        return self.filename is None
+
+    def open(self) -> BinaryIO:
+        """A binary stream of the content (a blob file's ``OSError`` passes through)."""
+        if self.filename is None:
+            return io.BytesIO(self.data)
+        return open(self.filename, "rb")
+
+    def read(self, start: int, length: int) -> bytes:
+        """Up to *length* bytes from *start* (fewer at the end)."""
+        if self.filename is None:
+            return self.data[start : start + length]
+        with open(self.filename, "rb") as stream:
+            stream.seek(start)
+            return stream.read(length)
+
+    def hash(self, passed: Callable[[int], None] | None = None) -> tuple[int, str]:
+        """Size and SHA-256 of the content as it is now, read in chunks.
+
+        *passed*, if given, sees the size of each chunk (a progress bar; it
+        may raise to stop, a Ctrl-C).
+        """
+        digest = hashlib.sha256()
+        size = 0
+        with self.open() as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+                size += len(chunk)
+                if passed is not None:
+                    passed(len(chunk))
+        return size, digest.hexdigest()
 
 
 class MissingContent(OmshError):
@@ -120,20 +206,23 @@ class ContentUpload:
         self._hash = None
         self.size = size
 
-    def append_from(self, source_fd: int, end: int, source_size: int) -> None:
-        """Extend the upload to *end* with *source_fd*'s bytes at the same offsets.
+    def append_from(self, source: BinaryIO | None, end: int, source_size: int) -> None:
+        """Extend the upload to *end* with *source*'s bytes at the same offsets.
 
-        Past *source_size* it reads as zeros, as a file does past its end.
-        What a client leaves untouched of an object it rewrites in part (an
-        SFTP file opened without truncation, a CDMI ranged update) comes
-        from here.
+        Past *source_size* (or with no *source*) it reads as zeros, as a file
+        does past its end.  What a client leaves untouched of an object it
+        rewrites in part (an SFTP file opened without truncation, a CDMI
+        ranged update) comes from here; *source* is the old content opened
+        with :meth:`StoredContent.open` (a blob file or the inline bytes).
         """
-        stop = min(end, source_size)
-        while self.size < stop:
-            chunk = os.pread(source_fd, min(CHUNK_SIZE, stop - self.size), self.size)
-            if not chunk:
-                raise OmshError("stored content is shorter than recorded")
-            self.write(chunk)
+        stop = min(end, source_size) if source is not None else 0
+        if source is not None and self.size < stop:
+            source.seek(self.size)
+            while self.size < stop:
+                chunk = source.read(min(CHUNK_SIZE, stop - self.size))
+                if not chunk:
+                    raise OmshError("stored content is shorter than recorded")
+                self.write(chunk)
         while self.size < end:
             self.write(_ZEROS[: min(CHUNK_SIZE, end - self.size)])
 
@@ -185,20 +274,32 @@ class ContentUpload:
             os.close(fd)
         self.synced = True
 
-    def attach_to(self, blob: Blob) -> None:
-        """Give the content to *blob* (a rename), keeping our copy for retries.
+    def attach_to(self, holder: HoldsContent) -> None:
+        """Give the content to *holder*: inline if small, else to its blob (a rename).
 
-        The bytes are on disk first (acknowledged = durable).  ZODB deletes
-        a consumed file when the transaction aborts, so a ConflictError
-        retry needs a second link to the same bytes.
+        Inline content is read back from the staged file (still in the page
+        cache) and made durable by the storage's own commit ``fsync``, so it
+        is never synced here.  A blob's bytes are on disk first
+        (acknowledged = durable); ZODB deletes a consumed file when the
+        transaction aborts, so a ConflictError retry needs a second link to
+        the same bytes, and our copy is kept.
         """
         self.finish()
+        if self.size <= INLINE_LIMIT:
+            with open(self.path, "rb") as stream:
+                holder.keep_inline(stream.read())
+            return
         self.sync()
         link = self.path + ".attempt"
         if os.path.exists(link):
             os.unlink(link)
         os.link(self.path, link)
-        blob.consumeFile(link)
+        holder.blob_for_writing().consumeFile(link)
+
+    @property
+    def inlined(self) -> bool:
+        """Whether the content will be kept in the database (no staged ``fsync`` needed)."""
+        return self.size <= INLINE_LIMIT
 
     def discard(self) -> None:
         if self._file is not None:
@@ -213,23 +314,6 @@ class ContentUpload:
 
     def __exit__(self, *exc_info: object) -> None:
         self.discard()
-
-
-def hash_file(path: str, passed: Callable[[int], None] | None = None) -> tuple[int, str]:
-    """Size and SHA-256 of a committed blob file, read in chunks.
-
-    *passed*, if given, sees the size of each chunk (a progress bar; it may
-    raise to stop, a Ctrl-C).
-    """
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-            if passed is not None:
-                passed(len(chunk))
-    return size, digest.hexdigest()
 
 
 def read_span(
