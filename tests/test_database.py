@@ -172,7 +172,7 @@ def test_staged_uploads_left_by_a_stop_are_swept(tmp_path):
     store = Store.open(data_dir=str(tmp_path))
     try:
         leftover = ContentUpload(store.temporary_directory())
-        leftover.write(b"half an upload")
+        leftover.write(b"half an upload" * INLINE_LIMIT)  # past the limit: a staged file
         leftover.finish()
         unrelated = os.path.join(store.temporary_directory(), "keep-me")
         open(unrelated, "w").close()

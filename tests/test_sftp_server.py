@@ -302,7 +302,7 @@ def written(handle: WriteFile) -> bytes:
 
     run(complete())
     handle.upload.finish()
-    data = Path(handle.upload.path).read_bytes()
+    data = handle.upload.staged_bytes()
     assert handle.upload.size == len(data)
     assert handle.upload.sha256 == hashlib.sha256(data).hexdigest()
     return data

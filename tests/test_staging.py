@@ -12,12 +12,15 @@ import asyncio
 import errno
 import hashlib
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omsh.errors import TransferAborted
 from omsh.store import content, staging
@@ -46,7 +49,7 @@ def leftovers(directory: Path) -> list[str]:
 
 def finished_bytes(upload: ContentUpload) -> bytes:
     """The staged bytes, checked against the size and hash the upload reports."""
-    data = Path(upload.path).read_bytes()
+    data = upload.staged_bytes()
     assert upload.size == len(data)
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
     return data
@@ -237,15 +240,17 @@ def test_after_a_failure_only_discarding_is_left(tmp_path, executor, monkeypatch
     assert leftovers(tmp_path) == []
 
 
-def test_a_cancelled_request_discards_once_the_worker_is_done(tmp_path, executor, monkeypatch):
+def test_a_cancelled_request_discards_once_the_worker_is_done(
+    tmp_path, executor, monkeypatch, tiny_inline_limit
+):
     """A client gone mid-batch: the file is deleted after, not during, the write."""
     started, release = threading.Event(), threading.Event()
     store_bytes = ContentUpload.store_bytes
 
     def slow(self: ContentUpload, chunk: bytes) -> None:
+        store_bytes(self, chunk)  # the staged file exists (past the inline limit)
         started.set()
         release.wait(5)
-        store_bytes(self, chunk)
 
     monkeypatch.setattr(ContentUpload, "store_bytes", slow)
 
@@ -269,7 +274,9 @@ def test_a_cancelled_request_discards_once_the_worker_is_done(tmp_path, executor
 # -- the staged file -------------------------------------------------------------
 
 
-def test_the_kernel_is_asked_to_write_back_as_a_stream_grows(tmp_path, monkeypatch) -> None:
+def test_the_kernel_is_asked_to_write_back_as_a_stream_grows(
+    tmp_path, monkeypatch, tiny_inline_limit
+) -> None:
     monkeypatch.setattr(content, "WRITEBACK_BYTES", 100)
     hints: list[int] = []
     monkeypatch.setattr(ContentUpload, "start_writeback", lambda self: hints.append(self.size))
@@ -288,9 +295,75 @@ def test_read_span_streams_a_part_and_closes_the_file(tmp_path) -> None:
 
 
 def test_the_staged_file_lives_next_to_the_blobs(tmp_path) -> None:
-    upload = stage_chunks([b"x"], str(tmp_path))
-    assert os.path.dirname(upload.path) == str(tmp_path)
+    upload = stage_chunks([b"x" * (content.INLINE_LIMIT + 1)], str(tmp_path))
+    assert upload.path is not None and os.path.dirname(upload.path) == str(tmp_path)
     upload.discard()
+    assert os.listdir(tmp_path) == []
+
+
+def test_small_content_never_touches_a_file(tmp_path) -> None:
+    """Up to INLINE_LIMIT bytes stay in memory: no staged file is ever created."""
+    upload = stage_chunks([b"x" * 1000] * (content.INLINE_LIMIT // 1000), str(tmp_path))
+    assert upload.path is None and os.listdir(tmp_path) == []
+    assert upload.staged_bytes() == b"x" * (content.INLINE_LIMIT // 1000 * 1000)
+    upload.discard()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.integers(0, 40),
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(0, 0), st.binary(max_size=15)),
+            st.tuples(st.just("write_at"), st.integers(0, 50), st.binary(min_size=1, max_size=15)),
+            st.tuples(st.just("resize"), st.integers(0, 50), st.just(b"")),
+            st.tuples(st.just("read_at"), st.integers(0, 50), st.just(b"")),
+        ),
+        max_size=15,
+    ),
+)
+def test_spooled_content_acts_as_a_file_across_the_spill(limit, operations) -> None:
+    """In memory, spilled to a file, or spilling half way: the content a file would hold."""
+    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(content, "INLINE_LIMIT", limit)
+        upload = ContentUpload(directory)
+        expected = bytearray()
+        try:
+            for kind, offset, data in operations:
+                if kind == "append":
+                    upload.write(data)
+                    expected.extend(data)
+                elif kind == "write_at":
+                    upload.write_at(offset, data)
+                    expected.extend(bytes(max(0, offset - len(expected))))
+                    expected[offset : offset + len(data)] = data
+                elif kind == "resize":
+                    upload.resize(offset)
+                    del expected[offset:]
+                    expected.extend(bytes(offset - len(expected)))
+                else:
+                    assert upload.read_at(offset, 7) == bytes(expected[offset : offset + 7])
+            upload.finish(sync=False)
+            assert upload.size == len(expected) and upload.staged_bytes() == bytes(expected)
+            assert upload.sha256 == hashlib.sha256(expected).hexdigest()
+            assert (upload.path is None) == (max_reached(operations) <= limit)
+        finally:
+            upload.discard()
+        assert os.listdir(directory) == []
+
+
+def max_reached(operations: list[tuple[str, int, bytes]]) -> int:
+    """The largest size the content had on the way (what decides a spill)."""
+    size = largest = 0
+    for kind, offset, data in operations:
+        if kind == "append":
+            size += len(data)
+        elif kind == "write_at":
+            size = max(size, offset + len(data))
+        elif kind == "resize":
+            size = offset
+        largest = max(largest, size)
+    return largest
 
 
 # -- syncing: one round of concurrent fsync calls per group commit ------------------

@@ -492,7 +492,8 @@ class StoreSFTPServer(asyncssh.SFTPServer):
     async def _open_staged(self, writer: WriteFile) -> ReadFile:
         """Read a file this session is still writing, as sshd would: what is there so far."""
         await writer.read(0, 0)  # the staged file now holds the whole content
-        fd = await self._offload(os.open, writer.upload.path, os.O_RDONLY)
+        path = await self._offload(writer.upload.staged_path)  # small ones are in memory
+        fd = await self._offload(os.open, path, os.O_RDONLY)
         return ReadFile(writer.path, fd, writer.attributes(), live=True)
 
     def _open_for_writing(self, target: str, pflags: int) -> WriteFile:

@@ -138,17 +138,42 @@ class MissingContent(OmshError):
 
 
 class ContentUpload:
-    """Bytes on their way into the store, hashed as they arrive."""
+    """Bytes on their way into the store, hashed as they arrive.
+
+    Up to :data:`INLINE_LIMIT` bytes are held in memory (content that will
+    be kept in the database never touches a file); past it they spill to a
+    staged file in *directory*, as :class:`tempfile.SpooledTemporaryFile`
+    does, and every operation, random access included, works on either.
+    """
 
     def __init__(self, directory: str) -> None:
-        fd, self.path = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=directory)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self._directory = directory
+        #: The staged file, once the content spilled out of memory.
+        self.path: str | None = None
+        self._file: BinaryIO | None = None
+        #: The content while it is small enough to be kept inline.
+        self._memory: bytearray | None = bytearray()
         self._hash: hashlib._Hash | None = hashlib.sha256()
         self.size = 0
         #: Bytes stored since the last request to start writing back.
         self._unflushed = 0
         #: The staged bytes are on disk (``fsync``): only then may they be attached.
         self.synced = False
+
+    def _spill(self) -> BinaryIO:
+        """The staged file, created (with what memory held) if not yet there."""
+        if self._file is not None:
+            return self._file
+        assert self._memory is not None, "upload already finished"
+        fd, self.path = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=self._directory)
+        self._file = os.fdopen(fd, "wb")
+        self._file.write(self._memory)
+        self._memory = None
+        return self._file
+
+    def _fits(self, end: int) -> bool:
+        """Whether content reaching *end* may stay in memory."""
+        return self._memory is not None and end <= INLINE_LIMIT
 
     def write(self, chunk: bytes) -> None:
         """Append *chunk* (at the end, also after random access)."""
@@ -163,9 +188,12 @@ class ContentUpload:
     # take about as long): each half must see the chunks in the same order.
 
     def store_bytes(self, chunk: bytes) -> None:
-        """Write *chunk* to the staged file (not hashed or counted: see write)."""
-        assert self._file is not None, "upload already finished"
-        self._file.write(chunk)
+        """Write *chunk* to the staged content (not hashed or counted: see write)."""
+        memory = self._memory
+        if memory is not None and len(memory) + len(chunk) <= INLINE_LIMIT:
+            memory.extend(chunk)
+            return
+        self._spill().write(chunk)
         self._unflushed += len(chunk)
         # Not after random access: finish() reads the file back to hash it.
         if self._unflushed >= WRITEBACK_BYTES and self._hash is not None:
@@ -179,17 +207,26 @@ class ContentUpload:
         self.size += len(chunk)
 
     # Random access: each call leaves the running hash behind; it is then
-    # computed from the staged file by finish().
+    # computed from the staged content by finish().
 
     def _fileno(self) -> int:
-        assert self._file is not None, "upload already finished"
-        self._file.flush()
-        return self._file.fileno()
+        stream = self._spill()
+        stream.flush()
+        return stream.fileno()
 
     def write_at(self, offset: int, data: bytes) -> None:
         """Write *data* at *offset*; a gap before it reads as zeros."""
-        fd = self._fileno()
         self._hash = None
+        end = offset + len(data)
+        if self._fits(end):
+            memory = self._memory
+            assert memory is not None
+            if offset > len(memory):
+                memory.extend(bytes(offset - len(memory)))
+            memory[offset:end] = data
+            self.size = max(self.size, end)
+            return
+        fd = self._fileno()
         view = memoryview(data)
         while view:
             written = os.pwrite(fd, view, offset)
@@ -198,13 +235,32 @@ class ContentUpload:
 
     def read_at(self, offset: int, length: int) -> bytes:
         """Up to *length* staged bytes from *offset* (fewer at the end)."""
-        return os.pread(self._fileno(), max(0, min(length, self.size - offset)), offset)
+        length = max(0, min(length, self.size - offset))
+        if self._memory is not None:
+            return bytes(self._memory[offset : offset + length])
+        return os.pread(self._fileno(), length, offset)
 
     def resize(self, size: int) -> None:
         """Cut the staged content at *size*, or extend it with zeros."""
-        os.ftruncate(self._fileno(), size)
         self._hash = None
+        if self._fits(size):
+            memory = self._memory
+            assert memory is not None
+            del memory[size:]
+            memory.extend(bytes(size - len(memory)))
+        else:
+            os.ftruncate(self._fileno(), size)
         self.size = size
+
+    def staged_path(self) -> str:
+        """The staged file holding the content so far, spilled from memory if need be.
+
+        For a reader that needs a file (an SFTP session reading back what
+        it is still writing).
+        """
+        self._fileno()  # spilled and flushed
+        assert self.path is not None
+        return self.path
 
     def append_from(self, source: BinaryIO | None, end: int, source_size: int) -> None:
         """Extend the upload to *end* with *source*'s bytes at the same offsets.
@@ -243,7 +299,8 @@ class ContentUpload:
 
         Without *sync* the ``fsync`` is left for later: a group commit syncs
         every staged file of a batch at once (:func:`omsh.store.staging.sync_staged`),
-        and :meth:`attach_to` syncs whatever is still not on disk.
+        and :meth:`attach_to` syncs whatever is still not on disk.  Content
+        still in memory has no file to sync.
         """
         if self._file is not None:
             self._file.flush()
@@ -254,9 +311,13 @@ class ContentUpload:
             self._file = None
         if self._hash is None:
             self._hash = hashlib.sha256()
-            with open(self.path, "rb") as stream:
-                while chunk := stream.read(CHUNK_SIZE):
-                    self._hash.update(chunk)
+            if self._memory is not None:
+                self._hash.update(self._memory)
+            else:
+                assert self.path is not None
+                with open(self.path, "rb") as stream:
+                    while chunk := stream.read(CHUNK_SIZE):
+                        self._hash.update(chunk)
 
     @property
     def sha256(self) -> str:
@@ -264,8 +325,8 @@ class ContentUpload:
         return self._hash.hexdigest()
 
     def sync(self) -> None:
-        """``fsync`` the finished staged file, unless it already is on disk."""
-        if self.synced:
+        """``fsync`` the finished staged file, unless it already is on disk (or in memory)."""
+        if self.synced or self.path is None:
             return
         fd = os.open(self.path, os.O_RDONLY)
         try:
@@ -274,22 +335,33 @@ class ContentUpload:
             os.close(fd)
         self.synced = True
 
+    def staged_bytes(self) -> bytes:
+        """The whole finished content (for content kept inline: it is small)."""
+        if self._memory is not None:
+            return bytes(self._memory)
+        assert self.path is not None
+        with open(self.path, "rb") as stream:
+            return stream.read()
+
     def attach_to(self, holder: HoldsContent) -> None:
         """Give the content to *holder*: inline if small, else to its blob (a rename).
 
-        Inline content is read back from the staged file (still in the page
-        cache) and made durable by the storage's own commit ``fsync``, so it
-        is never synced here.  A blob's bytes are on disk first
-        (acknowledged = durable); ZODB deletes a consumed file when the
-        transaction aborts, so a ConflictError retry needs a second link to
-        the same bytes, and our copy is kept.
+        Inline content (from memory, or read back from a staged file still
+        in the page cache) is made durable by the storage's own commit
+        ``fsync``, so it is never synced here.  A blob's bytes are on disk
+        first (acknowledged = durable); ZODB deletes a consumed file when
+        the transaction aborts, so a ConflictError retry needs a second link
+        to the same bytes, and our copy is kept.
         """
         self.finish()
-        if self.size <= INLINE_LIMIT:
-            with open(self.path, "rb") as stream:
-                holder.keep_inline(stream.read())
+        if self.inlined:
+            holder.keep_inline(self.staged_bytes())
             return
+        if self.path is None:  # still in memory: INLINE_LIMIT was lowered since
+            self.staged_path()
+            self.finish()
         self.sync()
+        assert self.path is not None
         link = self.path + ".attempt"
         if os.path.exists(link):
             os.unlink(link)
@@ -302,12 +374,15 @@ class ContentUpload:
         return self.size <= INLINE_LIMIT
 
     def discard(self) -> None:
+        """Let the content go: the staged file (and its retry link) deleted, memory freed."""
         if self._file is not None:
             self._file.close()
             self._file = None
-        for path in (self.path, self.path + ".attempt"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        self._memory = None
+        if self.path is not None:
+            for path in (self.path, self.path + ".attempt"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def __enter__(self) -> ContentUpload:
         return self
