@@ -1,8 +1,9 @@
-"""Streaming object content in and out of ZODB blobs.
+"""Streaming object content in and out of the database and ZODB blobs.
 
-An upload is streamed into a temporary file in the storage's own blob
-temporary directory (same filesystem, so attaching it to a blob is a rename,
-not a copy) while its SHA-256 is computed.  Only when the client's stream
+An upload is held in memory up to :data:`INLINE_LIMIT` bytes and past it
+streamed into a temporary file in the storage's own blob temporary
+directory (same filesystem, so attaching it to a blob is a rename, not a
+copy) while its SHA-256 is computed.  Only when the client's stream
 ended normally is the file attached to a :class:`~ZODB.blob.Blob` inside a
 transaction; an aborted upload just deletes the temporary file, so no partial
 object can ever become visible.
