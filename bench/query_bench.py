@@ -61,13 +61,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from ZODB.blob import Blob
 from ZODB.serialize import referencesf
 from ZODB.utils import get_pickle_metadata
 
 from bench.harness import BenchError, CaseResult, Target, interleave
 from bench.runner import Group, option, positive
-from omsh.store.content import ContentUpload
+from omsh.store.content import ContentUpload, HoldsContent
 from omsh.store.database import ADMIN_USER, Store
 from omsh.store.index import USER_FIELD_PREFIX, rebuild_catalog
 from omsh.store.query import parse_query
@@ -199,8 +198,8 @@ class EmptyContent:
     size = 0
     sha256 = hashlib.sha256(b"").hexdigest()
 
-    def attach_to(self, blob: Blob) -> None:
-        """An empty object keeps the fresh blob it was made with."""
+    def attach_to(self, holder: HoldsContent) -> None:
+        """An empty object holds nothing: no blob, no inline record."""
 
 
 EMPTY = cast(ContentUpload, EmptyContent())

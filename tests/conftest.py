@@ -16,6 +16,7 @@ from omsh.commands.base import Interrupt, ShellSession
 from omsh.commands.output import BufferOutput
 from omsh.commands.registry import default_registry
 from omsh.commands.runtime import Shell
+from omsh.store import content
 from omsh.store.database import Store
 
 
@@ -30,6 +31,13 @@ def fast_password_hashing() -> Iterator[None]:
     principals._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     yield
     principals._hasher = saved
+
+
+@pytest.fixture
+def blobs_only(monkeypatch) -> None:
+    """Every content a blob file, as before inline content (issue 14): for tests
+    of blob files themselves (damage, pack, their fsync) and of old stores."""
+    monkeypatch.setattr(content, "INLINE_LIMIT", -1)
 
 
 @pytest.fixture

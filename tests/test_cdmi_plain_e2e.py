@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from omsh.store.content import INLINE_LIMIT
 from tests.cdmi_http import OBJECT, VERSION, CdmiClient, basic
 from tests.e2e import ADMIN_PASSWORD, OmshServer
 
@@ -385,7 +386,7 @@ def test_expect_100_continue(cdmi: CdmiClient):
 
 def test_a_missing_blob_file_is_a_server_error(cdmi: CdmiClient, server: OmshServer):
     """Damage to the blob directory is the server's fault (500), said in one line."""
-    data = os.urandom(1000)
+    data = os.urandom(INLINE_LIMIT + 1000)  # a blob file: smaller content is in the database
     assert cdmi.put_plain("/p/damaged", data, "application/octet-stream").status == 201
     blobs = [path for path in (server.data / "blobs").rglob("*.blob") if path.read_bytes() == data]
     assert len(blobs) == 1
@@ -393,4 +394,4 @@ def test_a_missing_blob_file_is_a_server_error(cdmi: CdmiClient, server: OmshSer
     for reply in (cdmi.get("/p/damaged", cdmi=False), cdmi.get("/p/damaged")):
         assert reply.status == 500, reply
         assert b"omsh check" in reply.body
-    assert cdmi.read("/p/damaged?metadata:cdmi_size")["metadata"]["cdmi_size"] == "1000"
+    assert cdmi.read("/p/damaged?metadata:cdmi_size")["metadata"]["cdmi_size"] == str(len(data))

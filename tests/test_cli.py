@@ -25,10 +25,7 @@ def _store_object(data_dir: str, path: str, content: bytes) -> str:
         upload.write(content)
         try:
             return store.run(
-                lambda root: (
-                    StoreView.for_user(root, "admin").store_data(path, upload).blob
-                    and StoreView.for_user(root, "admin").resolve(path).object_id
-                )
+                lambda root: StoreView.for_user(root, "admin").store_data(path, upload).object_id
             )
         finally:
             upload.discard()
@@ -40,7 +37,7 @@ def _blob_file(data_dir: str, path: str) -> str:
     store = Store.open(data_dir=data_dir)
     try:
         return store.read(
-            lambda root: StoreView.for_user(root, "admin").resolve(path).committed_path()
+            lambda root: StoreView.for_user(root, "admin").resolve(path).stored_content().filename
         )
     finally:
         store.close()
@@ -121,7 +118,7 @@ def test_user_add_reports_a_missing_key_file(tmp_path, capsys):
     assert "absent.pub" in capsys.readouterr().err
 
 
-def test_check_finds_corrupted_and_missing_content(tmp_path, capsys):
+def test_check_finds_corrupted_and_missing_content(blobs_only, tmp_path, capsys):
     data = str(tmp_path / "var")
     _store_object(data, "/good", b"fine")
     _store_object(data, "/bad", b"original")

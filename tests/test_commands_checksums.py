@@ -138,7 +138,9 @@ def test_the_interactive_shell_refuses_to_hash_the_keyboard(admin, files) -> Non
 # -- where the hashes come from ---------------------------------------------------
 
 
-def test_sha256_is_the_stored_hash_and_the_others_read_content(store, admin, files) -> None:
+def test_sha256_is_the_stored_hash_and_the_others_read_content(
+    blobs_only, store, admin, files
+) -> None:
     """With the blob's bytes changed (same size) behind the store's back, only sha256sum keeps the
     recorded hash (it reads no content); md5sum and sha1sum hash what is on disk."""
     filename = blob_filename(store, "/d/small")

@@ -26,7 +26,9 @@ def object_id(driver, path: str) -> str:
 
 
 def blob_filename(store, path: str) -> str:
-    return store.read(lambda root: StoreView.for_user(root, "admin").resolve(path).committed_path())
+    return store.read(
+        lambda root: StoreView.for_user(root, "admin").resolve(path).stored_content().filename
+    )
 
 
 @contextlib.contextmanager
@@ -330,7 +332,7 @@ def test_cat_notes_access_time(store, admin) -> None:
     assert store.read(lambda root: root.tree.get("t").mtime) == 1000.0
 
 
-def test_cat_reports_missing_blob_in_one_line(store, admin) -> None:
+def test_cat_reports_missing_blob_in_one_line(blobs_only, store, admin) -> None:
     admin.ok("put /lost", stdin=b"content")
     with blob_missing(store, "/lost"):
         status, out, err = admin("cat /lost")
@@ -684,7 +686,7 @@ def test_verify_ok(admin) -> None:
     assert admin.ok("verify -r d") == "OK d/b\n"
 
 
-def test_verify_detects_corruption(store, admin) -> None:
+def test_verify_detects_corruption(blobs_only, store, admin) -> None:
     admin.ok("put /a", stdin=b"original")
     admin.ok("put /b", stdin=b"fine")
     filename = blob_filename(store, "/a")
@@ -700,7 +702,7 @@ def test_verify_detects_corruption(store, admin) -> None:
     assert entries[0]["cdmi_hash"] == hashlib.sha256(b"original").hexdigest()
 
 
-def test_verify_missing_blob(store, admin) -> None:
+def test_verify_missing_blob(blobs_only, store, admin) -> None:
     admin.ok("put /a", stdin=b"x")
     with blob_missing(store, "/a"):
         status, out, _ = admin("verify --json /a")

@@ -13,6 +13,7 @@ from typing import Any
 from omsh.errors import PermissionDenied
 from omsh.store import content
 from omsh.store.commits import GroupCommit, blocking_group, commit_batch
+from omsh.store.content import INLINE_LIMIT
 from omsh.store.database import Store
 from omsh.store.model import StoreRoot
 from omsh.store.staging import stage_chunks
@@ -116,7 +117,7 @@ def test_threads_queued_during_a_commit_go_together_in_the_next(store, homes):
     assert transactions(store) == before + 1 + 6
 
 
-def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeypatch):
+def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeypatch, blobs_only):
     """commit_batch waits for the staged files' fsync before any write runs."""
     released = threading.Event()
     real_fsync = os.fsync
@@ -141,19 +142,57 @@ def test_a_batch_is_on_disk_before_its_transaction_commits(store, homes, monkeyp
     assert seen == [True]
 
 
+def test_a_batch_of_small_writes_syncs_no_staged_file(store, homes, monkeypatch):
+    """Small content goes into the transaction: its commit's fsync is the only one."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # every os.fsync of the process (ZODB holds its own)
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(content.os, "fsync", fsync)
+    uploads = [stage_chunks([b"small %d" % n], store.temporary_directory()) for n in range(3)]
+
+    def writer(n: int):
+        def store_it(root: StoreRoot) -> str:
+            StoreView.for_user(root, "alice").store_data(f"/home/alice/s{n}", uploads[n])
+            return f"s{n}"
+
+        return store_it
+
+    try:
+        assert commit_batch(store, [writer(n) for n in range(3)]) == [
+            (True, f"s{n}") for n in range(3)
+        ]
+    finally:
+        for upload in uploads:
+            upload.discard()
+    assert not any(upload.synced for upload in uploads)
+    assert [path for path in synced if "upload-" in path] == []
+    read = store.read(lambda root: root.tree.get("home").get("alice").get("s2").inline.data)
+    assert read == b"small 2"
+
+
 # -- end to end: concurrent `put`s through OpenSSH, then kill -9 ----------------------
 
 
 def test_concurrent_puts_acknowledged_survive_kill_9(tmp_path):
     """Eight `ssh host put` at once (the server admits ten unauthenticated
     connections per address) share transactions; what was acknowledged is there
-    after the server is killed with SIGKILL right after the last answer."""
+    after the server is killed with SIGKILL right after the last answer.
+
+    Their 4 KiB are kept in the database (no blob file, no staged ``fsync``):
+    the commit's own ``fsync`` is what makes them durable.  One large object
+    beside them is a blob file, synced before its commit.
+    """
     from tests.e2e import OmshServer
 
     server = OmshServer(tmp_path / "srv").start()
     try:
         assert server.ssh("mkdir /many").status == 0
-        contents = {f"o{n:02d}": os.urandom(4096) for n in range(8)}
+        contents = {f"o{n:02d}": os.urandom(4096) for n in range(7)}
+        contents["large"] = os.urandom(INLINE_LIMIT + 1)
         argv = server.ssh_argv()  # once: each call rewrites the known_hosts file
         uploads = {
             name: subprocess.Popen(
@@ -174,6 +213,8 @@ def test_concurrent_puts_acknowledged_survive_kill_9(tmp_path):
         server.start()
         for name, data in contents.items():
             assert server.ssh(f"cat /many/{name}").stdout == data
+        blobs = [path.read_bytes() for path in (server.data / "blobs").rglob("*.blob")]
+        assert blobs == [contents["large"]]
         assert server.ssh("query --count --in /many \"type = 'object'\"").out.strip() == "8"
         assert "0 problems" in server.ssh("check").out
     finally:

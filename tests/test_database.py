@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -9,29 +10,44 @@ import pytest
 from ZODB.POSException import ConflictError
 
 from omsh.store.acl import default_root_acl
-from omsh.store.content import ContentUpload
+from omsh.store.content import INLINE_LIMIT, ContentUpload
 from omsh.store.database import CONFLICT_ATTEMPTS, ConflictPersists, Store
+from omsh.store.model import StoreRoot
 from omsh.store.principals import verify_password
 from omsh.store.schema import SCHEMA_VERSION
 from omsh.store.view import StoreView
 from tests.conftest import zeo_store
 
+BIG = bytes(range(256)) * (INLINE_LIMIT // 256 + 1)
+
+
+def _store_at(path: str, upload: ContentUpload, root: StoreRoot) -> None:
+    StoreView.for_user(root, "admin").store_data(path, upload)
+
 
 def _write_and_read_back(store: Store) -> bytes:
+    """Store small content (kept in the database) at /x and large (a blob) at /big.
+
+    Both read back as stored; the small one is returned.
+    """
     store.bootstrap(admin_password="pw")
-    upload = ContentUpload(store.temporary_directory())
-    upload.write(b"stored through a blob")
-    try:
-        store.run(lambda root: StoreView.for_user(root, "admin").store_data("/x", upload))
-    finally:
-        upload.discard()
+    for path, data in (("/x", b"stored through a blob"), ("/big", BIG)):
+        upload = ContentUpload(store.temporary_directory())
+        upload.write(data)
+        try:
+            store.run(functools.partial(_store_at, path, upload))
+        finally:
+            upload.discard()
 
-    def read(root) -> bytes:
-        obj = StoreView.for_user(root, "admin").resolve("/x")
-        with open(obj.committed_path(), "rb") as stream:
-            return stream.read()
+    def read(root) -> tuple[bytes, bytes, bool]:
+        view = StoreView.for_user(root, "admin")
+        small, big = (view.resolve(path).stored_content() for path in ("/x", "/big"))
+        with small.open() as one, big.open() as other:
+            return one.read(), other.read(), small.inline and not big.inline
 
-    return store.read(read)
+    small, big, kinds_right = store.read(read)
+    assert big == BIG and kinds_right
+    return small
 
 
 def test_data_folder_storage_survives_reopening(tmp_path):
@@ -156,7 +172,7 @@ def test_staged_uploads_left_by_a_stop_are_swept(tmp_path):
     store = Store.open(data_dir=str(tmp_path))
     try:
         leftover = ContentUpload(store.temporary_directory())
-        leftover.write(b"half an upload")
+        leftover.write(b"half an upload" * INLINE_LIMIT)  # past the limit: a staged file
         leftover.finish()
         unrelated = os.path.join(store.temporary_directory(), "keep-me")
         open(unrelated, "w").close()

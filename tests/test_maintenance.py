@@ -94,9 +94,9 @@ def test_check_reports_catalog_problems_and_repair_fixes_them(store, docs) -> No
     assert docs("check")[0] == 0
 
 
-def test_damaged_content_is_reported_and_cannot_be_repaired(store, docs) -> None:
+def test_damaged_content_is_reported_and_cannot_be_repaired(blobs_only, store, docs) -> None:
     def blob_file(root) -> str:
-        return StoreView.for_user(root, "admin").resolve("/docs/a").committed_path()
+        return StoreView.for_user(root, "admin").resolve("/docs/a").stored_content().filename
 
     os.unlink(store.read(blob_file))
     status, out, _ = docs("check --repair --json")

@@ -39,7 +39,7 @@ def blob_file(store: Store, path: str) -> str:
         for name in path.strip("/").split("/"):
             node = node.get(name)
         assert isinstance(node, DataObject)
-        return node.committed_path()
+        return node.stored_content().filename
 
     return store.read(find)
 

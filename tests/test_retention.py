@@ -32,6 +32,11 @@ from omsh.store.view import StoreView
 from tests.conftest import ShellDriver
 from tests.e2e import OMSH
 
+#: These tests count blob files: every version is one (as in stores from
+#: before inline content); packing content kept in the database is in
+#: test_inline.py.
+pytestmark = pytest.mark.usefixtures("blobs_only")
+
 VERSIONS = (b"zero", b"version one", b"version two!", b"version three, last")
 
 

@@ -8,9 +8,12 @@ import json
 
 import pytest
 
+from omsh.store.content import INLINE_LIMIT
 from tests.e2e import OmshServer
 
 pytestmark = pytest.mark.e2e
+#: Bytes of content stored as a blob file (small content is kept in the database).
+BIG = INLINE_LIMIT + 1
 
 
 def _newest_txn(server: OmshServer, path: str) -> str:
@@ -27,10 +30,14 @@ def served(tmp_path_factory) -> OmshServer:
 
 def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> None:
     served.ok("mkdir /r")
+    # Small versions are kept in the database; each version of /r/big is a blob file.
+    served.ok("put /r/big", stdin=b"a" * BIG)
     served.ok("put /r/f", stdin=b"version zero\n")
     zero = _newest_txn(served, "/r/f")
+    served.ok("put /r/big", stdin=b"b" * BIG)
     served.ok("put /r/f", stdin=b"version one\n")
     kept = json.loads(served.ok("snapshot create before-edits --json"))["txn"]
+    served.ok("put /r/big", stdin=b"c" * BIG)
     served.ok("put /r/f", stdin=b"version two\n")
     served.ok("put /r/f", stdin=b"version three\n")
 
@@ -47,7 +54,7 @@ def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> No
     assert lines[1].startswith("kept history back to ")
     assert lines[1].endswith(" for snapshot before-edits")
     assert lines[2].startswith("storage size: ")
-    assert lines[3] == "blob files removed: 1 (13 B)"  # version zero
+    assert lines[3] == f"blob files removed: 1 ({BIG:,} B)"  # /r/big's first version
     events = [json.loads(line) for line in served.ok("audit --json -n 5").splitlines()]
     assert [event["actor"] for event in events if event["action"] == "pack"] == ["admin"]
 
@@ -68,7 +75,7 @@ def test_pack_over_ssh_sets_the_horizon_that_history_and_at_report(served) -> No
     served.ok("snapshot rm before-edits")
     document = json.loads(served.ok("pack --keep 0 --json"))
     assert document["held_by"] is None
-    assert document["blob_files_removed"] == 2
+    assert document["blob_files_removed"] == 1  # /r/big's second version
     for txn in (zero, kept):
         gone = served.ssh(f"cat --at {txn} /r/f")
         assert (gone.status, gone.err) == (3, f"omsh: cat: --at {txn}: nothing is kept from then\n")

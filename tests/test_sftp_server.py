@@ -49,7 +49,7 @@ from omsh.ssh.sftp import (
 from omsh.ssh.sftp_files import ReadFile, WriteFile
 from omsh.store import staging
 from omsh.store.acl import READ_WORD, AceType, with_entry
-from omsh.store.content import ContentUpload
+from omsh.store.content import ContentUpload, StoredContent
 from omsh.store.database import ConflictPersists, Store
 from omsh.store.model import DataObject
 from omsh.store.staging import Staging
@@ -159,12 +159,11 @@ def run(coroutine):
 def content(store: Store, path: str) -> bytes | None:
     """The committed bytes at *path*, or None if there is no object."""
 
-    def look(root) -> str | None:
+    def look(root) -> bytes | None:
         obj = StoreView.for_user(root, "admin").lookup(path)
-        return obj.committed_path() if isinstance(obj, DataObject) else None
+        return obj.stored_content().read(0, obj.size) if isinstance(obj, DataObject) else None
 
-    filename = store.read(look)
-    return None if filename is None else Path(filename).read_bytes()
+    return store.read(look)
 
 
 async def upload(server: StoreSFTPServer, path: str, *chunks: bytes, flags: int = NEW_FILE) -> None:
@@ -273,20 +272,25 @@ def test_asyncssh_channels_still_keep_the_receive_state():
 # -- write handles --------------------------------------------------------
 
 
-@pytest.fixture
-def base(tmp_path) -> Iterator[tuple[int, int]]:
-    """A descriptor on old content b'0123456789'."""
+@pytest.fixture(params=["blob-file", "inline"])
+def base(tmp_path, request: pytest.FixtureRequest) -> StoredContent:
+    """Old content b'0123456789': a committed blob file, or kept in the database."""
+    if request.param == "inline":
+        return StoredContent(10, data=b"0123456789")
     path = tmp_path / "old"
     path.write_bytes(b"0123456789")
-    fd = os.open(path, os.O_RDONLY)
-    yield fd, 10
+    return StoredContent(10, filename=str(path))
 
 
 def write_file(
-    tmp_path: Path, executor: Executor, base: tuple[int, int] = (-1, 0), *, append: bool = False
+    tmp_path: Path, executor: Executor, base: StoredContent | None = None, *, append: bool = False
 ) -> WriteFile:
-    fd, size = base
-    staging = Staging(ContentUpload(str(tmp_path)), executor, base_fd=fd, base_size=size)
+    staging = Staging(
+        ContentUpload(str(tmp_path)),
+        executor,
+        base=base.open() if base is not None else None,
+        base_size=base.size if base is not None else 0,
+    )
     return WriteFile("/x", staging, append=append)
 
 
@@ -298,7 +302,7 @@ def written(handle: WriteFile) -> bytes:
 
     run(complete())
     handle.upload.finish()
-    data = Path(handle.upload.path).read_bytes()
+    data = handle.upload.staged_bytes()
     assert handle.upload.size == len(data)
     assert handle.upload.sha256 == hashlib.sha256(data).hexdigest()
     return data
@@ -394,18 +398,22 @@ def test_release_is_idempotent_and_removes_the_staging_file(tmp_path, executor, 
         max_size=12,
     ),
     truncate=st.booleans(),
+    inline=st.booleans(),
 )
 def test_any_sequence_of_requests_ends_as_a_file_would(
-    tmp_path, executor, monkeypatch, old, operations, truncate
+    tmp_path, executor, monkeypatch, old, operations, truncate, inline
 ):
-    """Whatever order, overlap, reads and resizes: the content a POSIX file would hold."""
+    """Whatever order, overlap, reads and resizes: the content a POSIX file would hold.
+
+    The old content is a blob file or kept in the database (*inline*) alike.
+    """
     monkeypatch.setattr(staging, "BATCH_BYTES", 8)
     monkeypatch.setattr(staging, "REORDER_LIMIT", 20)
     source = tmp_path / f"old-{len(list(tmp_path.iterdir()))}"
     source.write_bytes(old)
-    fd = os.open(source, os.O_RDONLY)
+    stored = StoredContent(len(old), data=old) if inline else StoredContent(len(old), str(source))
     expected = bytearray(b"" if truncate else old)
-    handle = write_file(tmp_path, executor, (-1, 0) if truncate else (fd, len(old)))
+    handle = write_file(tmp_path, executor, None if truncate else stored)
 
     async def apply() -> None:
         for kind, offset, data in operations:
@@ -426,9 +434,7 @@ def test_any_sequence_of_requests_ends_as_a_file_would(
         run(apply())
         assert written(handle) == bytes(expected)
     finally:
-        handle.release()  # closes the descriptor it was given
-        if truncate:
-            os.close(fd)
+        handle.release()  # closes the old content's stream it was given
 
 
 @settings(
@@ -437,15 +443,20 @@ def test_any_sequence_of_requests_ends_as_a_file_would(
 @given(
     size=st.integers(0, 5000),
     requests=st.lists(st.tuples(st.integers(0, 6000), st.integers(1, 700)), max_size=30),
+    inline=st.booleans(),
 )
 def test_reads_through_the_read_ahead_are_what_pread_gives(
-    tmp_path, executor, monkeypatch, size, requests
+    tmp_path, executor, monkeypatch, size, requests, inline
 ):
+    """A blob file through the read-ahead, or content kept in the database (*inline*)."""
     monkeypatch.setattr(sftp_files, "READ_AHEAD", 1024)
     data = os.urandom(size)
     path = tmp_path / f"blob-{size}-{len(requests)}"
     path.write_bytes(data)
-    handle = ReadFile("/x", os.open(path, os.O_RDONLY), SFTPAttrs(size=size))
+    if inline:
+        handle = ReadFile("/x", -1, SFTPAttrs(size=size), data=data)
+    else:
+        handle = ReadFile("/x", os.open(path, os.O_RDONLY), SFTPAttrs(size=size))
     # Sequential runs as clients send them, then whatever hypothesis adds.
     pattern = [(offset, 512) for offset in range(0, size + 512, 512)] + requests
 

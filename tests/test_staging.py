@@ -12,16 +12,19 @@ import asyncio
 import errno
 import hashlib
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omsh.errors import TransferAborted
 from omsh.store import content, staging
-from omsh.store.content import ContentUpload, read_span
+from omsh.store.content import ContentUpload, StoredContent, read_span
 from omsh.store.staging import Staging, StagingFailed, stage_chunks
 
 BATCH = 64
@@ -46,7 +49,7 @@ def leftovers(directory: Path) -> list[str]:
 
 def finished_bytes(upload: ContentUpload) -> bytes:
     """The staged bytes, checked against the size and hash the upload reports."""
-    data = Path(upload.path).read_bytes()
+    data = upload.staged_bytes()
     assert upload.size == len(data)
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
     return data
@@ -173,15 +176,20 @@ def test_feeding_a_stream_on_the_loop(tmp_path, executor) -> None:
         (3, b"Q" * 200, b"012" + b"Q" * 200),
     ],
 )
+@pytest.mark.parametrize("inline", [False, True], ids=["blob-file", "inline"])
 def test_a_ranged_update_keeps_the_old_bytes_around_it(
-    tmp_path, executor, start, body, expected
+    tmp_path, executor, start, body, expected, inline
 ) -> None:
-    """CDMI ``Content-Range`` and ``?value:A-B``: old head, the body, old tail."""
-    base = tmp_path / "old"
-    base.write_bytes(b"0123456789")
+    """CDMI ``Content-Range`` and ``?value:A-B``: old head, the body, old tail.
+
+    The old content is a blob file or bytes kept in the database alike.
+    """
+    old = tmp_path / "old"
+    old.write_bytes(b"0123456789")
+    base = StoredContent(10, data=b"0123456789") if inline else StoredContent(10, str(old))
 
     async def scenario() -> bytes:
-        staged = Staging.create(str(tmp_path), executor, base=str(base))
+        staged = Staging.create(str(tmp_path), executor, base=base)
         try:
             await staged.keep_old(start)
             for piece in pieces(body, 7):
@@ -232,15 +240,17 @@ def test_after_a_failure_only_discarding_is_left(tmp_path, executor, monkeypatch
     assert leftovers(tmp_path) == []
 
 
-def test_a_cancelled_request_discards_once_the_worker_is_done(tmp_path, executor, monkeypatch):
+def test_a_cancelled_request_discards_once_the_worker_is_done(
+    tmp_path, executor, monkeypatch, tiny_inline_limit
+):
     """A client gone mid-batch: the file is deleted after, not during, the write."""
     started, release = threading.Event(), threading.Event()
     store_bytes = ContentUpload.store_bytes
 
     def slow(self: ContentUpload, chunk: bytes) -> None:
+        store_bytes(self, chunk)  # the staged file exists (past the inline limit)
         started.set()
         release.wait(5)
-        store_bytes(self, chunk)
 
     monkeypatch.setattr(ContentUpload, "store_bytes", slow)
 
@@ -264,7 +274,9 @@ def test_a_cancelled_request_discards_once_the_worker_is_done(tmp_path, executor
 # -- the staged file -------------------------------------------------------------
 
 
-def test_the_kernel_is_asked_to_write_back_as_a_stream_grows(tmp_path, monkeypatch) -> None:
+def test_the_kernel_is_asked_to_write_back_as_a_stream_grows(
+    tmp_path, monkeypatch, tiny_inline_limit
+) -> None:
     monkeypatch.setattr(content, "WRITEBACK_BYTES", 100)
     hints: list[int] = []
     monkeypatch.setattr(ContentUpload, "start_writeback", lambda self: hints.append(self.size))
@@ -283,16 +295,89 @@ def test_read_span_streams_a_part_and_closes_the_file(tmp_path) -> None:
 
 
 def test_the_staged_file_lives_next_to_the_blobs(tmp_path) -> None:
-    upload = stage_chunks([b"x"], str(tmp_path))
-    assert os.path.dirname(upload.path) == str(tmp_path)
+    upload = stage_chunks([b"x" * (content.INLINE_LIMIT + 1)], str(tmp_path))
+    assert upload.path is not None and os.path.dirname(upload.path) == str(tmp_path)
     upload.discard()
+    assert os.listdir(tmp_path) == []
+
+
+def test_small_content_never_touches_a_file(tmp_path) -> None:
+    """Up to INLINE_LIMIT bytes stay in memory: no staged file is ever created."""
+    upload = stage_chunks([b"x" * 1000] * (content.INLINE_LIMIT // 1000), str(tmp_path))
+    assert upload.path is None and os.listdir(tmp_path) == []
+    assert upload.staged_bytes() == b"x" * (content.INLINE_LIMIT // 1000 * 1000)
+    upload.discard()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.integers(0, 40),
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(0, 0), st.binary(max_size=15)),
+            st.tuples(st.just("write_at"), st.integers(0, 50), st.binary(min_size=1, max_size=15)),
+            st.tuples(st.just("resize"), st.integers(0, 50), st.just(b"")),
+            st.tuples(st.just("read_at"), st.integers(0, 50), st.just(b"")),
+        ),
+        max_size=15,
+    ),
+)
+def test_spooled_content_acts_as_a_file_across_the_spill(limit, operations) -> None:
+    """In memory, spilled to a file, or spilling half way: the content a file would hold."""
+    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(content, "INLINE_LIMIT", limit)
+        upload = ContentUpload(directory)
+        expected = bytearray()
+        try:
+            for kind, offset, data in operations:
+                if kind == "append":
+                    upload.write(data)
+                    expected.extend(data)
+                elif kind == "write_at":
+                    upload.write_at(offset, data)
+                    expected.extend(bytes(max(0, offset - len(expected))))
+                    expected[offset : offset + len(data)] = data
+                elif kind == "resize":
+                    upload.resize(offset)
+                    del expected[offset:]
+                    expected.extend(bytes(offset - len(expected)))
+                else:
+                    assert upload.read_at(offset, 7) == bytes(expected[offset : offset + 7])
+            upload.finish(sync=False)
+            assert upload.size == len(expected) and upload.staged_bytes() == bytes(expected)
+            assert upload.sha256 == hashlib.sha256(expected).hexdigest()
+            assert (upload.path is None) == (max_reached(operations) <= limit)
+        finally:
+            upload.discard()
+        assert os.listdir(directory) == []
+
+
+def max_reached(operations: list[tuple[str, int, bytes]]) -> int:
+    """The largest size the content had on the way (what decides a spill)."""
+    size = largest = 0
+    for kind, offset, data in operations:
+        if kind == "append":
+            size += len(data)
+        elif kind == "write_at":
+            size = max(size, offset + len(data))
+        elif kind == "resize":
+            size = offset
+        largest = max(largest, size)
+    return largest
 
 
 # -- syncing: one round of concurrent fsync calls per group commit ------------------
 
 
+@pytest.fixture
+def tiny_inline_limit(monkeypatch) -> int:
+    """Content of more than 4 bytes is a blob: a few bytes exercise the blob path."""
+    monkeypatch.setattr(content, "INLINE_LIMIT", 4)
+    return 4
+
+
 def test_finishing_leaves_the_fsync_to_the_pool_and_sync_staged_waits_for_it(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, tiny_inline_limit
 ) -> None:
     synced: list[int] = []
     release = threading.Event()
@@ -315,12 +400,12 @@ def test_finishing_leaves_the_fsync_to_the_pool_and_sync_staged_waits_for_it(
         upload.discard()
 
 
-def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch) -> None:
+def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch, tiny_inline_limit) -> None:
     """acknowledged = durable whatever path an upload takes into a transaction."""
     calls: list[int] = []
     monkeypatch.setattr(content.os, "fsync", calls.append)
     upload = ContentUpload(str(tmp_path))
-    upload.write(b"abc")
+    upload.write(b"abcdef")
     upload.finish(sync=False)
     assert not upload.synced and not calls
 
@@ -329,10 +414,49 @@ def test_attaching_syncs_an_upload_nobody_synced(tmp_path, monkeypatch) -> None:
             assert upload.synced, "bytes must be on disk before the blob takes them"
             os.unlink(path)
 
-    upload.attach_to(Blob())  # type: ignore[arg-type]
-    assert upload.synced and len(calls) == 1
-    upload.attach_to(Blob())  # type: ignore[arg-type]  # a conflict retry: not again
+    holder = Holder(Blob())
+    upload.attach_to(holder)  # type: ignore[arg-type]
+    assert upload.synced and len(calls) == 1 and holder.inline is None
+    upload.attach_to(holder)  # type: ignore[arg-type]  # a conflict retry: not again
     assert len(calls) == 1
+    upload.discard()
+
+
+class Holder:
+    """Stands in for a data object taking content (see ``HoldsContent``)."""
+
+    def __init__(self, blob: object = None) -> None:
+        self.blob = blob
+        self.inline: bytes | None = None
+
+    def keep_inline(self, data: bytes) -> None:
+        self.inline = data
+
+    def blob_for_writing(self) -> object:
+        assert self.blob is not None, "small content must never reach a blob"
+        return self.blob
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4])
+def test_small_content_is_kept_inline_and_never_synced(
+    tmp_path, monkeypatch, tiny_inline_limit, size
+) -> None:
+    """Up to the limit: no staged fsync, no pool work; the commit's fsync covers it."""
+    calls: list[int] = []
+    staging.sync_staged()  # earlier tests' syncs are not ours
+    monkeypatch.setattr(content.os, "fsync", calls.append)
+    upload = stage_chunks([b"z" * size], str(tmp_path))
+    assert upload.inlined and staging.sync_staged() == 0
+    holder = Holder()
+    upload.attach_to(holder)  # type: ignore[arg-type]
+    assert holder.inline == b"z" * size and not calls and not upload.synced
+    upload.discard()
+
+
+def test_one_byte_past_the_limit_is_a_synced_blob(tmp_path, tiny_inline_limit) -> None:
+    staging.sync_staged()
+    upload = stage_chunks([b"z" * (tiny_inline_limit + 1)], str(tmp_path))
+    assert not upload.inlined and staging.sync_staged() == 1 and upload.synced
     upload.discard()
 
 

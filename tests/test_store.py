@@ -77,8 +77,8 @@ def share(store: Store, path: str, user: str) -> None:
 
 
 def content(store: Store, path: str) -> bytes:
-    filename = as_user(store, "admin", lambda v: v.open_content(v.resolve(path), path)[1])
-    with open(filename, "rb") as stream:
+    stored = as_user(store, "admin", lambda v: v.open_content(v.resolve(path), path)[1])
+    with stored.open() as stream:
         return stream.read()
 
 

@@ -45,7 +45,7 @@ from omsh.cdmi.values import (
     whole_value,
 )
 from omsh.errors import IsAContainer
-from omsh.store.content import CHUNK_SIZE, ContentUpload
+from omsh.store.content import CHUNK_SIZE, ContentUpload, StoredContent
 from omsh.store.model import Container, DataObject
 from omsh.store.view import StoreView
 
@@ -70,6 +70,13 @@ class PlainValue:
         assert self.path is not None
         return web.FileResponse(self.path, headers=self.headers, chunk_size=CHUNK_SIZE)
 
+    @classmethod
+    def of(cls, headers: dict[str, str], content: StoredContent) -> PlainValue:
+        """The blob file served with ``sendfile``; bytes kept in the database as they are."""
+        if content.filename is None:
+            return cls(headers, data=content.data)
+        return cls(headers, path=content.filename)
+
 
 @dataclass(frozen=True)
 class StreamedObject:
@@ -91,8 +98,8 @@ def read_plain(view: StoreView, found: Located, values: SmallValues) -> PlainVal
     if obj.size <= INLINE_LIMIT:
         headers["ETag"] = f'"{obj.sha256}"'
         return PlainValue(headers, data=whole_value(view, obj, found.subject, values))
-    _, path = view.open_content(obj, found.subject)
-    return PlainValue(headers, path=path)
+    _, content = view.open_content(obj, found.subject)
+    return PlainValue.of(headers, content)
 
 
 def read_cdmi(
@@ -112,13 +119,13 @@ def read_cdmi(
     if obj.size <= INLINE_LIMIT:
         data = whole_value(view, obj, found.subject, values)[start : end + 1]
     else:
-        _, path = view.open_content(obj, found.subject)
+        _, content = view.open_content(obj, found.subject)
         if end - start + 1 > INLINE_LIMIT:
             whole = (start, end) == (0, obj.size - 1)
             body["valuetransferencoding"] = encoding = streamed_encoding(declared, whole)
             selected = select_fields(body, selectors.fields)
-            return StreamedObject(selected, StreamedValue(path, start, end, encoding))
-        data = read_range(path, start, end)
+            return StreamedObject(selected, StreamedValue(content, start, end, encoding))
+        data = read_range(content, start, end)
     body["valuetransferencoding"] = encoding = inline_encoding(data, declared)
     selected = select_fields(body, selectors.fields)
     return Answer(json_with_value(selected, encode(data, encoding), encoding), CDMI_OBJECT)
@@ -175,7 +182,7 @@ def _store(
 @dataclass(frozen=True)
 class _PatchPlan:
     path: str
-    base: str | None
+    base: StoredContent | None
     base_hash: str | None
 
 

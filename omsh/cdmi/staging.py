@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from omsh.cdmi.context import Backend
 from omsh.cdmi.protocol import fail
-from omsh.store.content import ContentUpload
+from omsh.store.content import ContentUpload, StoredContent
 from omsh.store.staging import Staging
 
 
@@ -29,7 +29,7 @@ class Patch:
     """Where a partial write goes: its offset, and the value it changes (if any)."""
 
     start: int
-    base: str | None
+    base: StoredContent | None
 
 
 async def stage(

@@ -9,7 +9,7 @@ is judged afresh.
 
 Values up to :data:`INLINE_LIMIT` bytes are read whole inside the request's
 transaction and answered from memory (one worker hop per request); larger
-ones stream from the committed blob file, chunk by chunk.
+ones stream from the committed content (a blob file), chunk by chunk.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from omsh.store.content import CHUNK_SIZE, read_span
+from omsh.store.content import CHUNK_SIZE, StoredContent, read_span
 from omsh.store.model import DataObject
 from omsh.store.view import StoreView
 
@@ -78,8 +78,8 @@ def whole_value(view: StoreView, obj: DataObject, subject: str, cache: SmallValu
     view.require_read(obj, subject)
     data = cache.get(obj.sha256)
     if data is None:
-        _, path = view.open_content(obj, subject)
-        data = read_range(path, 0, obj.size - 1) if obj.size else b""
+        _, content = view.open_content(obj, subject)
+        data = read_range(content, 0, obj.size - 1) if obj.size else b""
         cache.put(obj.sha256, data)
     return data
 
@@ -97,11 +97,9 @@ def declared_encoding(obj: DataObject) -> str | None:
     return None
 
 
-def read_range(path: str, start: int, end: int) -> bytes:
-    """Bytes *start*..*end* (inclusive) of a file."""
-    with open(path, "rb") as stream:
-        stream.seek(start)
-        return stream.read(end - start + 1)
+def read_range(content: StoredContent, start: int, end: int) -> bytes:
+    """Bytes *start*..*end* (inclusive) of committed content."""
+    return content.read(start, end - start + 1)
 
 
 def inline_encoding(data: bytes, declared: str | None) -> str:
@@ -132,7 +130,7 @@ def encode(data: bytes, encoding: str) -> str:
 class StreamedValue:
     """A value to stream into a CDMI JSON body: which bytes, how encoded."""
 
-    path: str
+    content: StoredContent
     start: int
     end: int
     encoding: str
@@ -146,9 +144,9 @@ def json_with_value(body: dict[str, Any], value: str, encoding: str) -> bytes:
     return f'{head}"value": {json.dumps(value, ensure_ascii=False)}}}'.encode()
 
 
-def file_chunks(path: str, start: int, end: int) -> Generator[bytes, None, None]:
-    """Bytes *start*..*end* of a file, :data:`CHUNK_SIZE` at a time (blocking)."""
-    return read_span(open(path, "rb"), start, end - start + 1, CHUNK_SIZE)
+def content_chunks(content: StoredContent, start: int, end: int) -> Generator[bytes, None, None]:
+    """Bytes *start*..*end* of committed content, :data:`CHUNK_SIZE` at a time (blocking)."""
+    return read_span(content.open(), start, end - start + 1, CHUNK_SIZE)
 
 
 async def stream_json_value(
@@ -164,7 +162,7 @@ async def stream_json_value(
     """
     head = json.dumps(body, ensure_ascii=False)[:-1]
     await response.write((head + (", " if body else "") + '"value": "').encode("utf-8"))
-    chunks = file_chunks(value.path, value.start, value.end)
+    chunks = content_chunks(value.content, value.start, value.end)
     decoder = codecs.getincrementaldecoder("utf-8")()
     carry = b""
     try:

@@ -57,7 +57,7 @@ from omsh.commands.streams import require_piped_input
 from omsh.errors import NotFound, OmshError, UsageError
 from omsh.store import bulk as bulk_edits
 from omsh.store.commits import blocking_group
-from omsh.store.content import CHUNK_SIZE, MissingContent, hash_file, read_span
+from omsh.store.content import CHUNK_SIZE, MissingContent, StoredContent, read_span
 from omsh.store.metadata import is_mimetype
 from omsh.store.model import Container, DataObject, StoreObject, StoreRoot, walk
 from omsh.store.names import join_path, normalize_path
@@ -123,14 +123,14 @@ class OpenedContent:
     object_id: str
     mimetype: str
     size: int
-    filename: str
+    content: StoredContent
     #: Whether ``cdmi_atime`` is due for an update (relatime).
     atime_due: bool
 
     def open(self) -> BinaryIO:
-        """The committed blob file; an unreadable one is a one-line error."""
+        """The committed content; an unreadable blob file is a one-line error."""
         try:
-            return open(self.filename, "rb")  # closed by read_span / read_lines
+            return self.content.open()  # closed by read_span / read_lines
         except OSError as exc:
             raise OmshError(
                 f"content cannot be read ({exc.strerror}); run 'omsh check'", subject=self.subject
@@ -138,14 +138,14 @@ class OpenedContent:
 
 
 def open_content(inv: Invocation, path: str) -> OpenedContent:
-    """Check read access to *path* and find its committed blob file."""
+    """Check read access to *path* and find its committed content."""
 
     def look(view: StoreView) -> OpenedContent:
-        obj, filename = view.open_content(view.resolve(path, inv.session.cwd), path)
+        obj, content = view.open_content(view.resolve(path, inv.session.cwd), path)
         # note_access changes the object in this read transaction, which is
         # then aborted: it only tells whether a write is due afterwards.
         due = view.note_access(obj)
-        return OpenedContent(path, obj.path, obj.object_id, obj.mimetype, obj.size, filename, due)
+        return OpenedContent(path, obj.path, obj.object_id, obj.mimetype, obj.size, content, due)
 
     return inv.view(look)
 
@@ -617,8 +617,12 @@ class StoredHash:
     object_id: str
     size: int
     sha256: str
-    #: ``None`` when the blob file is missing altogether.
+    #: The blob file; ``None`` when it is missing altogether or the content
+    #: is kept in the database.
     filename: str | None
+    #: Content kept in the database, hashed as it was found (size, SHA-256):
+    #: its bytes are not held until the check reaches it.
+    inline: tuple[int, str] | None = None
 
 
 def stored_hashes(
@@ -646,25 +650,33 @@ def stored_hashes(
             continue
         shown = join_path(path, relative) if relative else path
         try:
-            filename: str | None = obj.committed_path()
+            content: StoredContent | None = obj.stored_content()
         except MissingContent:
-            filename = None
-        found.append(StoredHash(shown, obj.path, obj.object_id, obj.size, obj.sha256, filename))
+            content = None
+        filename = content.filename if content is not None else None
+        inline = content.hash() if content is not None and content.inline else None
+        found.append(
+            StoredHash(shown, obj.path, obj.object_id, obj.size, obj.sha256, filename, inline)
+        )
     return found
 
 
 def rehash(
     stored: StoredHash, passed: Callable[[int], None] | None = None
 ) -> tuple[int | None, str | None]:
-    """Size and SHA-256 of the committed blob file, or ``(None, None)`` if unreadable.
+    """Size and SHA-256 of the committed content, or ``(None, None)`` if unreadable.
 
     *passed* sees the size of every chunk hashed: a progress bar, and a
     Ctrl-C check (it may raise) inside a large object.
     """
+    if stored.inline is not None:
+        if passed is not None:
+            passed(stored.inline[0])
+        return stored.inline
     if stored.filename is None:
         return None, None
     try:
-        return hash_file(stored.filename, passed)
+        return StoredContent(stored.size, filename=stored.filename).hash(passed)
     except OSError:
         return None, None
 

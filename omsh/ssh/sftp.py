@@ -10,6 +10,8 @@ and ``scp -f`` through the same server object (``allow_scp``), and OpenSSH's
   user, so the one access check decides here as in the shell.
 * A download reads the committed blob file through a read-only descriptor,
   one request-sized piece at a time: an object is never held in memory.
+  Small content kept in the database (at most
+  :data:`~omsh.store.content.INLINE_LIMIT` bytes) is answered from its bytes.
 * An upload is staged (:mod:`omsh.ssh.sftp_files`) and becomes an object
   only when the client closes the file (:meth:`StoreView.store_data`).  A
   client that goes away first, or a write that failed, leaves no object,
@@ -72,6 +74,7 @@ from omsh.ssh.context import ServerContext
 from omsh.ssh.sftp_files import OpenFile, ReadFile, WriteFile
 from omsh.ssh.sftp_wire import tolerate_padded_writes
 from omsh.store.admin import start_container
+from omsh.store.content import StoredContent
 from omsh.store.database import ConflictPersists
 from omsh.store.model import Container, DataObject, StoreObject
 from omsh.store.names import MAX_NAME_BYTES, normalize_path, parent_and_name
@@ -464,15 +467,15 @@ class StoreSFTPServer(asyncssh.SFTPServer):
         raise SFTPOpUnsupported("SFTP versions 5 and 6 are not offered")
 
     def _open_for_reading(self, target: str) -> ReadFile:
-        def look(view: StoreView) -> tuple[str, SFTPAttrs, str, bool]:
-            obj, filename = view.open_content(view.resolve(target), target)
+        def look(view: StoreView) -> tuple[StoredContent, SFTPAttrs, str, bool]:
+            obj, content = view.open_content(view.resolve(target), target)
             attrs = attributes(view, obj)
             # Changed in this read transaction only to learn whether it is due.
-            return filename, attrs, obj.object_id, view.note_access(obj)
+            return content, attrs, obj.object_id, view.note_access(obj)
 
-        filename, attrs, object_id, atime_due = self._transact(look)
+        content, attrs, object_id, atime_due = self._transact(look)
         try:
-            fd = os.open(filename, os.O_RDONLY)
+            fd = os.open(content.filename, os.O_RDONLY) if content.filename is not None else -1
         except OSError as exc:
             log.error("blob of %s cannot be opened: %s", target, exc)
             raise OmshError(
@@ -484,17 +487,18 @@ class StoreSFTPServer(asyncssh.SFTPServer):
                 self._transact(
                     lambda view: view.note_access(view.by_object_id(object_id)), write=True
                 )
-        return ReadFile(target, fd, attrs)
+        return ReadFile(target, fd, attrs, data=content.data if fd < 0 else None)
 
     async def _open_staged(self, writer: WriteFile) -> ReadFile:
         """Read a file this session is still writing, as sshd would: what is there so far."""
         await writer.read(0, 0)  # the staged file now holds the whole content
-        fd = await self._offload(os.open, writer.upload.path, os.O_RDONLY)
+        path = await self._offload(writer.upload.staged_path)  # small ones are in memory
+        fd = await self._offload(os.open, path, os.O_RDONLY)
         return ReadFile(writer.path, fd, writer.attributes(), live=True)
 
     def _open_for_writing(self, target: str, pflags: int) -> WriteFile:
-        def check(view: StoreView) -> str | None:
-            """The committed file whose bytes the upload keeps, if any."""
+        def check(view: StoreView) -> StoredContent | None:
+            """The committed content whose bytes the upload keeps, if any."""
             existing = view.lookup(target)
             if existing is None and not pflags & FXF_CREAT:
                 raise NotFound(target)
@@ -502,7 +506,7 @@ class StoreSFTPServer(asyncssh.SFTPServer):
                 raise AlreadyExists(target)
             view.check_can_store(target)
             if isinstance(existing, DataObject) and existing.size and not pflags & FXF_TRUNC:
-                return existing.committed_path()
+                return existing.stored_content()
             return None
 
         base = self._transact(check)

@@ -73,12 +73,23 @@ class ReadFile(OpenFile):
     one worker call reads :data:`READ_AHEAD` bytes and the next requests (an
     SFTP client asks for 32 KiB at a time, many at once) are answered from
     it on the event loop, while the following piece is read behind.  A file
-    still being written (*live*) is read directly every time.
+    still being written (*live*) is read directly every time.  Content kept
+    in the database comes as its bytes (*data*, with no descriptor: -1) and
+    is answered from them.
     """
 
-    def __init__(self, path: str, fd: int, attrs: SFTPAttrs, *, live: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        fd: int,
+        attrs: SFTPAttrs,
+        *,
+        live: bool = False,
+        data: bytes | None = None,
+    ) -> None:
         super().__init__(path)
         self.fd = fd
+        self._data = data
         self._attrs = attrs
         self._live = live
         self._buffer = b""
@@ -95,6 +106,8 @@ class ReadFile(OpenFile):
 
     async def read(self, offset: int, length: int, executor: Executor) -> bytes:
         """Up to *length* bytes at *offset*; fewer only at the end of the content."""
+        if self._data is not None:
+            return self._data[offset : offset + length]
         loop = asyncio.get_running_loop()
         if self._live or length > READ_AHEAD:
             return await loop.run_in_executor(executor, os.pread, self.fd, length, offset)

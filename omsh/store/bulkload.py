@@ -23,7 +23,9 @@ Content is copied (read, hashed and written once) into staged files beside
 the blobs, the next batch in a thread while the one before commits; their
 ``fsync`` calls run in parallel while the batch is staged, and the batch
 waits for them once, just before its transaction commits
-(:func:`omsh.store.staging.sync_staged`).  Each batch is all or
+(:func:`omsh.store.staging.sync_staged`).  Small content is kept in the
+database (:data:`~omsh.store.content.INLINE_LIMIT`): no ``fsync`` of its
+own, no blob file; the commit's ``fsync`` covers it.  Each batch is all or
 nothing; an interrupted import is resumed by running it again: an object
 that exists is replaced by the same content (its metadata merged), so a
 rerun ends with the same tree.

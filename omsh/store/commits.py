@@ -19,7 +19,9 @@ already requires (:meth:`Store.run`).
 
 Durability: staged files are closed unsynced; a batch first syncs all
 of them at once (:func:`~omsh.store.staging.sync_staged`), then commits
-(the storage's ``fsync``), and only then answers anyone.  ``put`` runs in a
+(the storage's ``fsync``), and only then answers anyone.  Small content
+(:data:`~omsh.store.content.INLINE_LIMIT`) goes into the transaction itself,
+so that one ``fsync`` is all a batch of small writes costs.  ``put`` runs in a
 worker thread per exec session: :class:`BlockingGroupCommit` batches those.
 """
 

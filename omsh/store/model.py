@@ -22,7 +22,7 @@ from ZODB.POSException import ConflictError, POSKeyError
 from zope.interface import Attribute, Interface, implementer
 
 from omsh.errors import PermissionDenied
-from omsh.store.content import MissingContent
+from omsh.store.content import InlineContent, MissingContent, StoredContent
 from omsh.store.ids import DEFAULT_ENTERPRISE_NUMBER
 from omsh.store.metadata import MetadataValue
 from omsh.store.names import join_path
@@ -194,28 +194,62 @@ class VirtualContainer(Container):
 
 @implementer(IDataObject)
 class DataObject(StoreObject):
-    """Bytes in a ZODB blob, with the size and hash computed while storing."""
+    """Bytes in the database or a ZODB blob, with the size and hash computed while storing.
+
+    Content of at most :data:`~omsh.store.content.INLINE_LIMIT` bytes is an
+    :class:`~omsh.store.content.InlineContent` record, larger content a
+    :class:`~ZODB.blob.Blob`; an empty object has neither.  Objects stored
+    before inline content existed keep their blob, small or not: readers go
+    through :meth:`stored_content` and :meth:`open_content`, which serve both.
+    """
 
     #: How a CDMI client sent the current value: (encoding, sha256 it was sent
     #: for); set by :func:`omsh.cdmi.values.remember_encoding`.
     value_encoding: tuple[str, str]
     kind = "object"
+    #: The content kept in the database; None when it is in :attr:`blob` (the
+    #: class default also serves records from before inline content).
+    inline: InlineContent | None = None
 
     def __init__(self, name: str, owner: str, object_id: str, mimetype: str) -> None:
         super().__init__(name, owner, object_id)
         self.mimetype = mimetype
         self.size = 0
         self.sha256 = ""
-        self.blob = Blob()
+        self.blob: Blob | None = None
 
-    def committed_path(self) -> str:
-        """Filename of the committed blob, readable after the transaction ends.
+    def keep_inline(self, data: bytes) -> None:
+        """Hold *data* in the database from now on (a new record; none when empty)."""
+        self.inline = InlineContent(data) if data else None
+        self.blob = None
 
-        Raises :class:`MissingContent` (one line for the user) rather than
-        ZODB's ``POSKeyError`` when the blob file has gone missing.
+    def share_inline(self, content: InlineContent) -> None:
+        """Hold the same database record of bytes as another object (a copy)."""
+        self.inline, self.blob = content, None
+
+    def blob_for_writing(self) -> Blob:
+        """The blob that takes a file as the content from now on (the old one, if any)."""
+        if self.blob is None:
+            self.blob = Blob()
+        self.inline = None
+        return self.blob
+
+    def stored_content(self) -> StoredContent:
+        """The content, readable after the transaction ends (see :class:`StoredContent`).
+
+        A blob written in this transaction is read from its uncommitted
+        file.  Raises :class:`MissingContent` (one line for the user) rather
+        than ZODB's ``POSKeyError`` when the blob file has gone missing.
         """
+        if self.blob is None:
+            data = self.inline.data if self.inline is not None else b""
+            return StoredContent(len(data), data=data)
+        # ZODB has no public "is this blob uncommitted" test; committed() raises then.
+        if self.blob._p_blob_uncommitted:
+            with self.blob.open("r") as stream:
+                return StoredContent(self.size, filename=cast(str, stream.name))
         try:
-            return cast(str, self.blob.committed())
+            return StoredContent(self.size, filename=cast(str, self.blob.committed()))
         except POSKeyError:
             raise MissingContent(self.path) from None
 

@@ -6,8 +6,9 @@ into the tree now, as a new change in one transaction beside it
 (:meth:`~omsh.store.database.Store.read_at` with ``write=True``): content,
 mimetype, user metadata and ACL.  The owner is never changed; the times
 are not restored (a restore is a change, so mtime moves on).  Content is
-never read: the new revision shares the old revision's blob file (a hard
-link, a copy where links are impossible), as ``cp`` does.
+never streamed: the new revision shares the old revision's blob file (a
+hard link, a copy where links are impossible), as ``cp`` does; content
+kept in the database is written again as a new record of the same bytes.
 
 Rights are those of doing the same by hand, checked through the same
 ``check_access``: the old object must be readable (and its metadata
@@ -47,7 +48,7 @@ from omsh.store.database import Store
 from omsh.store.history import NoHistory, tid_text
 from omsh.store.model import ROOT_KEY, Container, DataObject, StoreObject, StoreRoot, walk
 from omsh.store.names import join_path
-from omsh.store.view import StoreView, share_blob
+from omsh.store.view import StoreView, share_content
 
 #: What a restore writes back, and the right each change needs now (as by hand).
 FIELD_RIGHTS = {
@@ -264,11 +265,9 @@ class Restorer(StoreView):
         return self.principal.name
 
     def _share_content(self, old: DataObject, target: DataObject) -> None:
-        """Give *target* *old*'s bytes by sharing its blob file; never read into memory."""
+        """Give *target* *old*'s bytes: its blob file shared, or its inline bytes."""
         if not self.dry_run:
-            jar = self.root._p_jar
-            assert jar is not None  # the root was read through a connection
-            share_blob(old, target, jar.db().storage.temporaryDirectory())
+            share_content(old, target, self.root)
         target.size, target.sha256 = old.size, old.sha256
 
     def _write_back(

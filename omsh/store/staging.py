@@ -46,14 +46,13 @@ import asyncio
 import bisect
 import contextlib
 import functools
-import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, BinaryIO
 
 from omsh.errors import OmshError
-from omsh.store.content import ContentUpload
+from omsh.store.content import ContentUpload, StoredContent
 
 #: Bytes gathered before a batch is written.
 BATCH_BYTES = 1024 * 1024
@@ -73,9 +72,9 @@ class StagingFailed(OmshError):
 class Staging:
     """An upload on its way into the store (see the module docstring).
 
-    *base_fd* and *base_size* are the old content kept where the writer does
-    not write (the descriptor is then the staging's, closed when it is
-    finished or discarded).  One request at a time: the async methods are
+    *base* and *base_size* are the old content kept where the writer does
+    not write (a stream from :meth:`StoredContent.open`, then the staging's,
+    closed when it is finished or discarded).  One request at a time: the async methods are
     not to be called while another is still running.
     """
 
@@ -84,11 +83,11 @@ class Staging:
         upload: ContentUpload,
         executor: Executor | None = None,
         *,
-        base_fd: int = -1,
+        base: BinaryIO | None = None,
         base_size: int = 0,
     ) -> None:
         self.upload = upload
-        self.base_fd = base_fd
+        self.base = base
         self.base_size = base_size
         self._executor = executor
         self._own_workers: ThreadPoolExecutor | None = None
@@ -110,9 +109,13 @@ class Staging:
 
     @classmethod
     def create(
-        cls, directory: str, executor: Executor | None = None, *, base: str | None = None
+        cls,
+        directory: str,
+        executor: Executor | None = None,
+        *,
+        base: StoredContent | None = None,
     ) -> Staging:
-        """A new staged file in *directory*, changing the committed file *base* if given.
+        """A new staged file in *directory*, changing the committed content *base* if given.
 
         Blocking (it creates and opens files): call it in a worker.
         """
@@ -120,17 +123,11 @@ class Staging:
         if base is None:
             return cls(upload, executor)
         try:
-            fd = os.open(base, os.O_RDONLY)
+            stream = base.open()
         except BaseException:
             upload.discard()
             raise
-        try:
-            size = os.fstat(fd).st_size
-        except BaseException:
-            os.close(fd)
-            upload.discard()
-            raise
-        return cls(upload, executor, base_fd=fd, base_size=size)
+        return cls(upload, executor, base=stream, base_size=base.size)
 
     @property
     def size(self) -> int:
@@ -177,7 +174,7 @@ class Staging:
 
         def keep() -> None:
             self._write_serially(batch)
-            self.upload.append_from(self.base_fd, end, self.base_size)
+            self.upload.append_from(self.base, end, self.base_size)
 
         self.accepted = end
         await self._behind(keep)
@@ -288,10 +285,10 @@ class Staging:
 
     def _let_go(self, *, discard: bool) -> None:
         """Close the old content, stop our own workers; with *discard*, delete the file."""
-        if self.base_fd >= 0:
+        if self.base is not None:
             with contextlib.suppress(OSError):
-                os.close(self.base_fd)
-            self.base_fd = -1
+                self.base.close()
+            self.base = None
         if self._own_workers is not None:
             self._own_workers.shutdown(wait=False)
             self._own_workers = None
@@ -413,7 +410,7 @@ class Staging:
     def _make_random(self, batch: list[bytes], ahead: dict[int, bytes]) -> None:
         """Stage the whole content so far: in-order bytes, the old tail, held writes."""
         self._write_serially(batch)
-        self.upload.append_from(self.base_fd, self.base_size, self.base_size)
+        self.upload.append_from(self.base, self.base_size, self.base_size)
         for offset, piece in ahead.items():  # in arrival order, though none overlap
             self.upload.write_at(offset, piece)
 
@@ -428,9 +425,9 @@ class Staging:
         if not self.random:
             self._write_serially(batch)
             for offset, piece in sorted(ahead.items()):
-                self.upload.append_from(self.base_fd, offset, self.base_size)
+                self.upload.append_from(self.base, offset, self.base_size)
                 self.upload.write(piece)
-            self.upload.append_from(self.base_fd, self.base_size, self.base_size)
+            self.upload.append_from(self.base, self.base_size, self.base_size)
         self.upload.finish(sync=False)
         start_sync(self.upload)
 
@@ -450,11 +447,17 @@ _syncers: ThreadPoolExecutor | None = None
 def start_sync(upload: ContentUpload) -> None:
     """Start the ``fsync`` of a finished upload in the shared pool; nobody waits yet.
 
+    Not for an upload that will be kept in the database
+    (:attr:`ContentUpload.inlined`): the storage's own commit ``fsync``
+    makes it durable, and its staged file is only read back.
+
     It runs while the upload queues for its transaction (and while the batch
     before it commits); :func:`sync_staged` waits for it just before the
     commit.
     """
     global _syncers
+    if upload.inlined:  # kept in the database: the storage's commit fsync covers it
+        return
     with _syncing_lock:
         if _syncers is None:
             _syncers = ThreadPoolExecutor(SYNC_WORKERS, thread_name_prefix="omsh-fsync")

@@ -47,7 +47,7 @@ from omsh.store.access import (
     may_manage_user,
 )
 from omsh.store.acl import ACE, SPECIAL_IDENTIFIERS, validate_acl
-from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent
+from omsh.store.content import COPY_PREFIX, ContentUpload, MissingContent, StoredContent
 from omsh.store.ids import InvalidObjectID, new_object_id, parse_object_id
 from omsh.store.index import USER_FIELD_PREFIX, Catalog
 from omsh.store.metadata import (
@@ -697,7 +697,7 @@ class StoreView:
             name = slot[1]
             obj = DataObject(name, self.principal.name, self._new_id(), mimetype or "")
             obj.mimetype = mimetype or guess_mimetype(name)
-        upload.attach_to(obj.blob)
+        upload.attach_to(obj)
         obj.size = upload.size
         obj.sha256 = upload.sha256
         if existing is not None:  # a new object keeps mtime == ctime
@@ -783,13 +783,13 @@ class StoreView:
 
     # -- reading content -------------------------------------------------
 
-    def open_content(self, obj: StoreObject, subject: str) -> tuple[DataObject, str]:
-        """Check read access and return the object and its blob's filename."""
+    def open_content(self, obj: StoreObject, subject: str) -> tuple[DataObject, StoredContent]:
+        """Check read access and return the object and its content (blob file or bytes)."""
         if not isinstance(obj, DataObject):
             raise IsAContainer(subject)
         self.require_read(obj, subject)
         try:
-            return obj, obj.committed_path()
+            return obj, obj.stored_content()
         except MissingContent:
             raise MissingContent(subject) from None
 
@@ -987,9 +987,7 @@ class StoreView:
             assert isinstance(source, DataObject)
             clone = DataObject(name, owner, self._new_id(), source.mimetype)
             clone.size, clone.sha256 = source.size, source.sha256
-            jar = self.root._p_jar
-            assert jar is not None  # the root was read through a connection
-            share_blob(source, clone, jar.db().storage.temporaryDirectory())
+            share_content(source, clone, self.root)
         clone.replace_metadata(source.metadata)
         return clone
 
@@ -1044,27 +1042,31 @@ def current_counterpart(now: StoreRoot, obj: StoreObject) -> StoreObject:
     return now.tree
 
 
-def _content_path(obj: DataObject) -> str:
-    """The file holding *obj*'s bytes, even if it was written in this transaction."""
-    # ZODB has no public "is this blob uncommitted" test; committed() raises then.
-    if obj.blob._p_blob_uncommitted:
-        with obj.blob.open("r") as stream:
-            return cast(str, stream.name)
-    return obj.committed_path()
+def share_content(source: DataObject, target: DataObject, root: StoreRoot) -> None:
+    """Give *target* the same bytes as *source*, never read into memory twice.
 
-
-def share_blob(source: DataObject, target: DataObject, staging_dir: str) -> None:
-    """Give *target* the same bytes: a hard link where possible, else a copy.
-
-    Blob files are never modified in place (a write makes a new file), so
-    sharing an inode is safe.
+    Inline content shares *source*'s record when both are in *root*'s
+    database connection, else (a restore from a historical connection) it
+    is a new record of the same bytes.  A blob file is hard-linked where
+    possible, else copied: blob files are never modified in place (a write
+    makes a new file), so sharing an inode is safe.
     """
-    content = _content_path(source)
-    fd, staging = tempfile.mkstemp(prefix=COPY_PREFIX, dir=staging_dir)
+    jar = root._p_jar
+    assert jar is not None  # the root was read through a connection
+    if source.blob is None:
+        inline = source.inline
+        if inline is not None and inline._p_jar in (None, jar):
+            target.share_inline(inline)
+        else:
+            target.keep_inline(inline.data if inline is not None else b"")
+        return
+    content = source.stored_content().filename
+    assert content is not None
+    fd, staging = tempfile.mkstemp(prefix=COPY_PREFIX, dir=jar.db().storage.temporaryDirectory())
     os.close(fd)
     os.unlink(staging)
     try:
         os.link(content, staging)
     except OSError:
         shutil.copyfile(content, staging)
-    target.blob.consumeFile(staging)
+    target.blob_for_writing().consumeFile(staging)
