@@ -179,7 +179,7 @@ def _add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         type=_positive,
         default=BATCH_OBJECTS,
         metavar="N",
-        help=f"objects per transaction (default: {BATCH_OBJECTS})",
+        help=f"objects per transaction at most (default: {BATCH_OBJECTS}; fewer when big)",
     )
     _add_storage_options(bulk)
 

@@ -149,6 +149,28 @@ def test_running_it_again_resumes_without_duplicates(tmp_path, store, admin):
     assert "0 problems" in admin.ok("check")
 
 
+def test_batches_close_at_their_object_blob_or_small_content_bound(
+    tmp_path, store, admin, monkeypatch
+):
+    """Up to --batch objects, but at most BATCH_BLOBS contents over
+    INLINE_LIMIT (blob files) and BATCH_INLINE_BYTES of small contents."""
+    monkeypatch.setattr(bulkload, "BATCH_BLOBS", 2)
+    monkeypatch.setattr(bulkload, "BATCH_INLINE_BYTES", 10)
+    sizes = [4, 4, 4, 70_000, 70_000, 70_000, 1, 0, 0, 0]
+    items = []
+    for number, size in enumerate(sizes):
+        source = tmp_path / f"f{number}"
+        source.write_bytes(b"x" * size)
+        items.append(bulkload.Item(f"/b/f{number}", str(source)))
+    chunks = [[int(item.path[4:]) for item in chunk] for chunk in bulkload._chunks(items, 4)]
+    #         10 bytes   2 blobs    4 objects
+    assert chunks == [[0, 1], [2, 3, 4], [5, 6, 7, 8], [9]]
+    loaded = load(store, "admin", bulkload.Plan(["/b"], items), batch=4)
+    assert (loaded.objects, loaded.transactions) == (10, 4)
+    assert count(admin) == 10
+    assert "0 problems" in admin.ok("check")
+
+
 def test_a_batch_that_fails_stores_none_of_its_objects(tmp_path, store, admin):
     make_tree(tmp_path / "src")
     admin.ok("mkdir -p /data/d1/f2.txt")  # a container where a file goes

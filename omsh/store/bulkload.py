@@ -2,7 +2,8 @@
 
 The front ends store one object per request; loading a million files that
 way costs a million transactions.  :func:`load` instead stores
-:data:`BATCH_OBJECTS` objects per transaction, through the same
+:data:`BATCH_OBJECTS` objects per transaction (fewer when they are big: see
+:func:`_chunks`), through the same
 :meth:`StoreView.store_data` as ``put`` (same checks, same catalog, so
 ``query --count`` and ``omsh check`` agree afterwards), as a given user.
 
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omsh.errors import OmshError
-from omsh.store.content import CHUNK_SIZE, ContentUpload
+from omsh.store.content import CHUNK_SIZE, INLINE_LIMIT, ContentUpload
 from omsh.store.database import Store
 from omsh.store.metadata import (
     TYPE_NAMES,
@@ -58,8 +59,15 @@ from omsh.store.names import join_path, normalize_path, parent_and_name
 from omsh.store.staging import start_sync, sync_staged
 from omsh.store.view import StoreView
 
-#: Objects stored per transaction.
-BATCH_OBJECTS = 1_000
+#: Objects stored per transaction at most (``--batch``).
+BATCH_OBJECTS = 10_000
+#: Objects with content over INLINE_LIMIT (blob files) per transaction at
+#: most: ZODB keeps a transaction's new blobs in a list it searches for each
+#: one, so a transaction's cost grows with the square of their number.
+BATCH_BLOBS = 1_000
+#: Small content per transaction at most, in bytes: it is held in memory
+#: until the transaction commits (:class:`~omsh.store.content.ContentUpload`).
+BATCH_INLINE_BYTES = 64 * 1024 * 1024
 
 
 class BadInput(OmshError):
@@ -309,8 +317,37 @@ def _commit_batch(store: Store, user: str, chunk: list[Item], uploads: list[Cont
 
 
 def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    """*items* in transactions of at most *size* objects, :data:`BATCH_BLOBS` blob
+    files and :data:`BATCH_INLINE_BYTES` of small content."""
+    chunk: list[Item] = []
+    blobs = inline_bytes = 0
+    for item in items:
+        content_size = _size_of(item)
+        is_blob = content_size > INLINE_LIMIT
+        if chunk and (
+            len(chunk) >= size
+            or (is_blob and blobs >= BATCH_BLOBS)
+            or (not is_blob and inline_bytes + content_size > BATCH_INLINE_BYTES)
+        ):
+            yield chunk
+            chunk, blobs, inline_bytes = [], 0, 0
+        chunk.append(item)
+        if is_blob:
+            blobs += 1
+        else:
+            inline_bytes += content_size
+    if chunk:
+        yield chunk
+
+
+def _size_of(item: Item) -> int:
+    """The size of *item*'s content file now (0 if none; staging reports a missing one)."""
+    if item.content is None:
+        return 0
+    try:
+        return os.stat(item.content).st_size
+    except OSError:
+        return 0
 
 
 def _stage(item: Item, directory: str) -> ContentUpload:
