@@ -216,7 +216,13 @@ class ContentUpload:
         return stream.fileno()
 
     def write_at(self, offset: int, data: bytes) -> None:
-        """Write *data* at *offset*; a gap before it reads as zeros."""
+        """Write *data* at *offset*; a gap before it reads as zeros.
+
+        Nothing, as a ``pwrite`` of nothing, changes nothing: not even the
+        size when *offset* is past the end (an SFTP WRITE may carry no data).
+        """
+        if not data:
+            return
         self._hash = None
         end = offset + len(data)
         if self._fits(end):
