@@ -1,0 +1,202 @@
+"""Typeahead in the interactive shell: every key the client sends reaches a prompt, in order.
+
+A terminal keeps what is typed before the shell reads it (before the first
+prompt is drawn, while a command runs, after the key that quits ``less``)
+and bash reads it all.  These tests send keys at exactly those moments
+with asyncssh as the client on a PTY (it answers prompt_toolkit's cursor
+position requests as a terminal does) against a real ``omsh serve``, and
+with OpenSSH's ``ssh -tt`` in tmux; each line typed ahead runs ``ls`` of a
+different missing path, so the error lines show which ran, and in what
+order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncssh
+import pytest
+
+from omsh import __version__
+from tests.reference_sshd import reference_sshd
+from tests.terminal import Terminal
+
+pytestmark = pytest.mark.e2e
+
+PROMPT = "admin@omsh:/$"
+CPR_REQUEST = b"\x1b[6n"
+# Escape sequences and the carriage returns of redraws, for reading the text.
+_CONTROL = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|\r")
+
+
+def missing(n: int) -> str:
+    """The line typed ahead as number *n*: an ``ls`` that fails naming it."""
+    return f"ls /typed{n}\r"
+
+
+def ran(text: str) -> list[int]:
+    """Which of the :func:`missing` lines ran, in the order their errors came."""
+    return [int(n) for n in re.findall(r"omsh: ls: /typed(\d+): not found", text)]
+
+
+class PtyClient:
+    """An interactive session as a terminal would hold it: a PTY, and answers to CPRs."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.process = process
+        self.output = bytearray()
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while data := await self.process.stdout.read(65536):
+            self.output += data
+            for _ in range(data.count(CPR_REQUEST)):
+                self.process.stdin.write(b"\x1b[1;1R")
+            self._arrived.set()
+
+    def send(self, keys: str | bytes) -> None:
+        self.process.stdin.write(keys.encode() if isinstance(keys, str) else keys)
+
+    def text(self, tail: int = 1 << 20) -> str:
+        return _CONTROL.sub(b"", bytes(self.output[-tail:])).decode(errors="replace")
+
+    async def wait_until(self, test: Callable[[str], bool], timeout: float = 20) -> str:
+        """The session's text once *test* accepts it."""
+        deadline = time.monotonic() + timeout
+        while not test(text := self.text()):
+            self._arrived.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out; the session showed:\n{text[-3000:]}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)
+        return text
+
+
+def interactive(
+    server: Any, scenario: Callable[[PtyClient], Awaitable[None]], timeout: float = 60
+) -> None:
+    """Open an interactive session (PTY, no command) and run *scenario* in it."""
+
+    async def session() -> None:
+        async with asyncssh.connect(
+            "127.0.0.1",
+            server.port,
+            username=server.user,
+            client_keys=[str(server.client_key)],
+            known_hosts=str(server.known_hosts()),
+            agent_path=None,
+        ) as connection:
+            process = await connection.create_process(
+                term_type="xterm", term_size=(100, 30), encoding=None
+            )
+            client = PtyClient(process)
+            await asyncio.wait_for(scenario(client), timeout)
+            client.send("exit\r")
+            await asyncio.wait_for(process.wait(), 10)
+
+    asyncio.run(session())
+
+
+def test_keys_sent_as_the_session_opens_all_run_in_order(server):
+    """A paste of lines (one abandoned with Ctrl-C) sent before the first prompt is drawn."""
+
+    async def scenario(client: PtyClient) -> None:
+        client.send(missing(1) + "cd /e2e\x03" + missing(2) + missing(3) + "pwd\r")
+        text = await client.wait_until(lambda text: "\n/\n" in text)  # pwd's output
+        assert ran(text) == [1, 2, 3]
+        assert "admin@omsh:/e2e" not in text  # the cd was abandoned, as Ctrl-C at a prompt
+
+    interactive(server, scenario)
+
+
+def test_keys_sent_between_a_commands_output_and_the_next_prompt_run(server):
+    async def scenario(client: PtyClient) -> None:
+        await client.wait_until(lambda text: PROMPT in text)
+        for n in range(1, 6):
+            client.send(missing(n))
+            # The next line goes the moment this one's output has come: before its prompt.
+            await client.wait_until(lambda text, n=n: n in ran(text))
+        assert ran(client.text()) == [1, 2, 3, 4, 5]
+
+    interactive(server, scenario)
+
+
+def test_keys_after_the_one_that_quits_the_pager_go_to_the_prompt(server):
+    async def scenario(client: PtyClient) -> None:
+        client.send("help\r")
+        await client.wait_until(lambda text: "\n:" in text[-300:])  # the pager's status line
+        client.send("q" + missing(1) + missing(2))  # one packet, as typed quickly
+        text = await client.wait_until(lambda text: len(ran(text)) == 2)
+        assert ran(text) == [1, 2]
+
+    interactive(server, scenario)
+
+
+def test_typeahead_while_a_command_runs_never_holds_the_server_up(server, tree):
+    """More than a pipe's 64 KiB typed during a long ``cat``: it finishes, then all runs.
+
+    (Keys once went through an OS pipe whose full buffer blocked the event
+    loop, and with it the command's output and every other session.)
+    """
+    done = server.ssh("put /e2e/typeahead-long.txt", stdin=b"a line that scrolls by\n" * 100_000)
+    assert done.status == 0, done.err
+
+    async def scenario(client: PtyClient) -> None:
+        await client.wait_until(lambda text: PROMPT in text)
+        client.send("cat --no-pager /e2e/typeahead-long.txt\r")
+        await client.wait_until(lambda text: "a line that scrolls by" in text)
+        client.send("ls /typed1" + " " * 70_000 + "\r" + missing(2))
+        await client.wait_until(lambda text: ran(text[-3000:]) == [1, 2], timeout=50)
+        assert server.ssh("pwd").out == "/\n"  # and the server serves others meanwhile
+
+    interactive(server, scenario, timeout=90)
+
+
+@pytest.fixture
+def tree(server) -> None:
+    done = server.ssh("mkdir -p /e2e")
+    assert done.status == 0, done.err
+
+
+def type_ahead(terminal: Terminal, ready: str) -> None:
+    """Type lines into *terminal* once it shows *ready*, without waiting for any prompt.
+
+    The first line goes as soon as the server has written something, the
+    next three as one block: they arrive while the first runs.
+    """
+    terminal.wait_for(ready)
+    terminal.press("ls /typed1", "Enter")
+    terminal.press("ls /typed2", "Enter", "ls /typed3", "Enter", "ls /typed4", "Enter")
+
+
+def test_openssh_keys_typed_ahead_all_run_in_order_as_with_sshd_and_bash(server, tree, tmp_path):
+    def omsh_done(screen: str) -> bool:
+        prompts = [line for line in screen.splitlines() if line.startswith(PROMPT)]
+        return len(ran(screen)) == 4 and prompts[-1] == PROMPT
+
+    terminal = Terminal(server.ssh_argv("-tt"), tmp_path)
+    try:
+        type_ahead(terminal, f"omsh {__version__}")  # the welcome: the prompt comes next
+        assert ran(terminal.wait_for(omsh_done)) == [1, 2, 3, 4]
+    finally:
+        terminal.close()
+
+    # What a user of OpenSSH's sshd and bash gets from the same keys.
+    bash_error = re.compile(r"ls: cannot access '/typed(\d+)'")
+    with reference_sshd(tmp_path / "sshd", server.client_key) as sshd:
+        terminal = Terminal(
+            [*sshd.ssh_argv("-tt"), "env -i TERM=xterm PS1='bash$ ' bash --norc -i"], tmp_path
+        )
+        try:
+            type_ahead(terminal, "bash$")
+            screen = terminal.wait_for(lambda screen: len(bash_error.findall(screen)) == 4)
+            assert [int(n) for n in bash_error.findall(screen)] == [1, 2, 3, 4]
+        finally:
+            terminal.close()
