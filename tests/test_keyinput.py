@@ -102,3 +102,18 @@ def test_keys_after_the_one_that_quits_the_pager_are_handed_back():
         return kept, after
 
     assert asyncio.run(scenario()) == ("", "ls\r\x1b[")
+
+
+def test_discard_drops_all_typeahead_even_what_a_prompt_read_past_its_enter():
+    async def scenario() -> list[str]:
+        keys = ChannelKeys()
+        session = prompt(keys)
+        keys.send_text("one\rtwo\r")  # a prompt reads both; "two" waits for the next one
+        lines = [await session.prompt_async("$ ")]
+        keys.send_text("thr")
+        keys.discard()  # Ctrl-C while "one" runs
+        keys.send_text("four\r")
+        lines.append(await session.prompt_async("$ "))
+        return lines
+
+    assert asyncio.run(scenario()) == ["one", "four"]

@@ -63,7 +63,7 @@ class PtyClient:
     def send(self, keys: str | bytes) -> None:
         self.process.stdin.write(keys.encode() if isinstance(keys, str) else keys)
 
-    def text(self, tail: int = 1 << 20) -> str:
+    def text(self, tail: int = 100_000) -> str:
         return _CONTROL.sub(b"", bytes(self.output[-tail:])).decode(errors="replace")
 
     async def wait_until(self, test: Callable[[str], bool], timeout: float = 20) -> str:
@@ -139,19 +139,28 @@ def test_keys_after_the_one_that_quits_the_pager_go_to_the_prompt(server):
     interactive(server, scenario)
 
 
-def test_typeahead_while_a_command_runs_never_holds_the_server_up(server, tree):
+@pytest.fixture(scope="module")
+def long_object(server) -> str:
+    """An object whose ``cat`` runs for a while (3.3 MiB of lines)."""
+    done = server.ssh("mkdir -p /e2e; put /e2e/typeahead-long.txt", stdin=LONG_LINE * 150_000)
+    assert done.status == 0, done.err
+    return "/e2e/typeahead-long.txt"
+
+
+LONG_LINE = b"a line that scrolls by\n"
+
+
+def test_typeahead_while_a_command_runs_never_holds_the_server_up(server, long_object):
     """More than a pipe's 64 KiB typed during a long ``cat``: it finishes, then all runs.
 
     (Keys once went through an OS pipe whose full buffer blocked the event
     loop, and with it the command's output and every other session.)
     """
-    done = server.ssh("put /e2e/typeahead-long.txt", stdin=b"a line that scrolls by\n" * 100_000)
-    assert done.status == 0, done.err
 
     async def scenario(client: PtyClient) -> None:
         await client.wait_until(lambda text: PROMPT in text)
-        client.send("cat --no-pager /e2e/typeahead-long.txt\r")
-        await client.wait_until(lambda text: "a line that scrolls by" in text)
+        client.send(f"cat --no-pager {long_object}\r")
+        await client.wait_until(lambda text: LONG_LINE.decode() in text)
         client.send("ls /typed1" + " " * 70_000 + "\r" + missing(2))
         await client.wait_until(lambda text: ran(text[-3000:]) == [1, 2], timeout=50)
         assert server.ssh("pwd").out == "/\n"  # and the server serves others meanwhile
@@ -159,44 +168,69 @@ def test_typeahead_while_a_command_runs_never_holds_the_server_up(server, tree):
     interactive(server, scenario, timeout=90)
 
 
-@pytest.fixture
-def tree(server) -> None:
-    done = server.ssh("mkdir -p /e2e")
-    assert done.status == 0, done.err
+def test_ctrl_c_during_a_command_drops_what_was_typed_before_it(server, long_object):
+    """As a terminal flushes its input queue on SIGINT (bash shows the same, below)."""
+
+    async def scenario(client: PtyClient) -> None:
+        await client.wait_until(lambda text: PROMPT in text)
+        client.send(f"cat --no-pager {long_object}\r")
+        await client.wait_until(lambda text: LONG_LINE.decode() in text)
+        client.send(missing(1))  # typed ahead, then thought better of
+        client.send("\x03" + missing(2))
+        text = await client.wait_until(lambda text: 2 in ran(text[-3000:]))
+        assert "^C" in text[-3000:]
+        assert ran(text[-3000:]) == [2]
+
+    interactive(server, scenario)
 
 
-def type_ahead(terminal: Terminal, ready: str) -> None:
-    """Type lines into *terminal* once it shows *ready*, without waiting for any prompt.
+def type_ahead(
+    terminal: Terminal, ready: str, errors: Callable[[str], list[int]], long: str, running: str
+) -> tuple[list[int], list[int]]:
+    """Type lines into *terminal* at the moments typeahead is for, as a quick typist would.
 
-    The first line goes as soon as the server has written something, the
-    next three as one block: they arrive while the first runs.
+    Line 1 as soon as *terminal* shows *ready* (for omsh, its welcome: the
+    prompt is not drawn yet), lines 2-4 as one block, arriving while line 1
+    runs; then command *long*, and once it shows *running*, line 5, Ctrl-C
+    and line 6.  Returns which lines ran (*errors* reads them off the
+    screen) before *long*, and after it.
     """
     terminal.wait_for(ready)
     terminal.press("ls /typed1", "Enter")
     terminal.press("ls /typed2", "Enter", "ls /typed3", "Enter", "ls /typed4", "Enter")
+    before = errors(terminal.wait_for(lambda screen: 4 in errors(screen)))
+    terminal.press(long, "Enter")
+    terminal.wait_for(running)
+    terminal.press("ls /typed5", "Enter", "C-c", "ls /typed6", "Enter")
+    return before, errors(terminal.wait_for(lambda screen: 6 in errors(screen), timeout=30))
 
 
-def test_openssh_keys_typed_ahead_all_run_in_order_as_with_sshd_and_bash(server, tree, tmp_path):
-    def omsh_done(screen: str) -> bool:
-        prompts = [line for line in screen.splitlines() if line.startswith(PROMPT)]
-        return len(ran(screen)) == 4 and prompts[-1] == PROMPT
-
+def test_openssh_keys_typed_ahead_run_in_order_as_with_sshd_and_bash(server, long_object, tmp_path):
+    """Lines 1-4 and 6 run in order; line 5 goes with the Ctrl-C, as a terminal flushes its
+    input queue on SIGINT."""
     terminal = Terminal(server.ssh_argv("-tt"), tmp_path)
     try:
-        type_ahead(terminal, f"omsh {__version__}")  # the welcome: the prompt comes next
-        assert ran(terminal.wait_for(omsh_done)) == [1, 2, 3, 4]
+        welcome = f"omsh {__version__}"
+        long = f"cat --no-pager {long_object}"
+        assert type_ahead(terminal, welcome, ran, long, LONG_LINE.decode()) == (
+            [1, 2, 3, 4],
+            [6],
+        )
     finally:
         terminal.close()
 
     # What a user of OpenSSH's sshd and bash gets from the same keys.
-    bash_error = re.compile(r"ls: cannot access '/typed(\d+)'")
+    def bash_ran(screen: str) -> list[int]:
+        return [int(n) for n in re.findall(r"ls: cannot access '/typed(\d+)'", screen)]
+
     with reference_sshd(tmp_path / "sshd", server.client_key) as sshd:
         terminal = Terminal(
             [*sshd.ssh_argv("-tt"), "env -i TERM=xterm PS1='bash$ ' bash --norc -i"], tmp_path
         )
         try:
-            type_ahead(terminal, "bash$")
-            screen = terminal.wait_for(lambda screen: len(bash_error.findall(screen)) == 4)
-            assert [int(n) for n in bash_error.findall(screen)] == [1, 2, 3, 4]
+            assert type_ahead(terminal, "bash$", bash_ran, "sleep 5", "bash$ sleep 5") == (
+                [1, 2, 3, 4],
+                [1, 2, 3, 4, 6],  # nothing scrolled away here
+            )
         finally:
             terminal.close()

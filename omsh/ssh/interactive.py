@@ -18,7 +18,8 @@ than the screen goes through the built-in pager (:mod:`omsh.ssh.pager`).
 
 Commands run in a worker thread exactly as in exec sessions.  While one
 runs, Ctrl-C sets the session's :class:`~omsh.ssh.channel.Interrupt` instead
-of reaching the prompt, so a long ``cat`` stops between chunks.  A command
+of reaching the prompt, so a long ``cat`` stops between chunks; as on a
+terminal, what was typed ahead before it is dropped.  A command
 that needs a secret (``passwd``) asks through a second prompt session with
 no history at all, and Ctrl-C there cancels the command.
 """
@@ -355,7 +356,8 @@ class InteractiveShell:
         """Feed the channel's bytes to prompt_toolkit until the client is gone.
 
         Ctrl-C while a command runs (and is not asking a question) becomes
-        an interrupt.  A window size change resizes command output and
+        an interrupt and, as a terminal's line discipline does, drops what
+        was typed ahead before it.  A window size change resizes command output and
         redraws whichever prompt is showing.
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -383,8 +385,12 @@ class InteractiveShell:
             if self._pager is not None and self._pager.showing:
                 text = self._pager.feed_keys(text)  # what followed its quit is typeahead
             if self._command_running and not self._asking and CTRL_C in text:
+                # As a terminal's SIGINT: what was typed ahead before it goes too.
                 self._interrupt.set()
-                text = text.replace(CTRL_C, "")
+                keys.discard()
+                self._pasted.clear()  # the rest of a pasted block, too
+                self._pasted_rest = ""
+                text = text.rpartition(CTRL_C)[2]
             if text:
                 keys.send_text(text)
         keys.close()

@@ -13,8 +13,9 @@ suit a server with many sessions on one event loop:
 :class:`ChannelKeys` keeps what the client typed in memory instead, in
 order, until a prompt reads it: typeahead typed before the first prompt is
 drawn, while a command runs or between two prompts is all read by the next
-prompt, as a terminal's input queue keeps it for bash.  Nothing is ever
-dropped and writing never blocks.
+prompt, as a terminal's input queue keeps it for bash.  Nothing is
+dropped but by Ctrl-C during a command (:meth:`ChannelKeys.discard`, as the
+terminal's line discipline flushes its queue), and writing never blocks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from prompt_toolkit.input import Input
+from prompt_toolkit.input.typeahead import clear_typeahead
 from prompt_toolkit.input.vt100_parser import Vt100Parser
 from prompt_toolkit.key_binding import KeyPress
 
@@ -62,6 +64,17 @@ class ChannelKeys(Input):
         """End of input: once what is queued has been read, the prompt sees end-of-file."""
         self._end = True
         self._wake()
+
+    def discard(self) -> None:
+        """Drop everything typed ahead, as a terminal flushes its input queue on Ctrl-C.
+
+        That includes keys a prompt read after the Enter that ended it, which
+        prompt_toolkit keeps for the next prompt.
+        """
+        self._pending.clear()
+        self._parser.reset()
+        self._parsed.clear()
+        clear_typeahead(self)
 
     @property
     def pending(self) -> str:
