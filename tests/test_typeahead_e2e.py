@@ -234,3 +234,46 @@ def test_openssh_keys_typed_ahead_run_in_order_as_with_sshd_and_bash(server, lon
             )
         finally:
             terminal.close()
+
+
+def test_a_session_opening_leaves_another_sessions_prompt_alone(server):
+    """Each session has its own prompt_toolkit AppSession.
+
+    With the process-wide default one, the second session's welcome line was
+    printed through the first session's prompt (its run_in_terminal): that
+    prompt was erased and redrawn, asked its terminal for a cursor report
+    again, and could hold up the keys typed at it.
+    """
+
+    async def sessions() -> None:
+        async def open_session(connection: asyncssh.SSHClientConnection) -> PtyClient:
+            process = await connection.create_process(
+                term_type="xterm", term_size=(100, 30), encoding=None
+            )
+            return PtyClient(process)
+
+        async with asyncssh.connect(
+            "127.0.0.1",
+            server.port,
+            username=server.user,
+            client_keys=[str(server.client_key)],
+            known_hosts=str(server.known_hosts()),
+            agent_path=None,
+        ) as connection:
+            first = await open_session(connection)
+            await first.wait_until(lambda text: " admin  /" in text)  # prompt and toolbar up
+            await asyncio.sleep(0.5)
+            shown = len(first.output)
+            second = await open_session(connection)
+            await second.wait_until(lambda text: " admin  /" in text)
+            second.send(missing(1))
+            await second.wait_until(lambda text: ran(text) == [1])
+            await asyncio.sleep(0.5)
+            assert bytes(first.output[shown:]) == b""  # nothing drawn on the first
+            first.send(missing(2))
+            await first.wait_until(lambda text: ran(text) == [2])
+            for client in (first, second):
+                client.send("exit\r")
+                await asyncio.wait_for(client.process.wait(), 10)
+
+    asyncio.run(asyncio.wait_for(sessions(), 60))

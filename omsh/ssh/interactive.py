@@ -35,6 +35,7 @@ from typing import TextIO, cast
 
 import asyncssh
 from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer, ThreadedCompleter
 from prompt_toolkit.data_structures import Size
@@ -233,16 +234,24 @@ class InteractiveShell:
             ask=lambda message: self._ask(question_prompt, message),
             pager=self._pager,
         )
-        self._welcome()
-        pump = asyncio.create_task(
-            self._pump_keystrokes(keys, shell, (prompt, secret_prompt, question_prompt))
-        )
-        try:
-            return await self._command_loop(prompt, shell)
-        finally:
-            pump.cancel()
-            if self._pager is not None:
-                self._pager.close()
+        # prompt_toolkit's "current application" lives in an AppSession, and
+        # the default one is shared by the whole process: with several
+        # sessions on one event loop, print_formatted_text (the welcome,
+        # echoed lines) saw another session's prompt as running and printed
+        # through its run_in_terminal, which held up that prompt (typed keys
+        # neither echoed nor run) and asked its terminal for a second cursor
+        # report.  Each session gets its own, as prompt_toolkit's SSH server does.
+        with create_app_session(input=keys, output=self._output):
+            self._welcome()
+            pump = asyncio.create_task(
+                self._pump_keystrokes(keys, shell, (prompt, secret_prompt, question_prompt))
+            )
+            try:
+                return await self._command_loop(prompt, shell)
+            finally:
+                pump.cancel()
+                if self._pager is not None:
+                    self._pager.close()
 
     def _welcome(self) -> None:
         line = FormattedText(
@@ -344,7 +353,10 @@ class InteractiveShell:
     async def _read_answer(self, session: PromptSession[str], message: str) -> str | None:
         self._asking = True
         try:
-            return await session.prompt_async(message)
+            # Scheduled from the command's thread: a task of its own, in no
+            # session's context; its AppSession is its own too.
+            with create_app_session(input=session.input, output=self._output):
+                return await session.prompt_async(message)
         except (KeyboardInterrupt, EOFError):
             return None
         finally:
