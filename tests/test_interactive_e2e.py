@@ -28,10 +28,7 @@ def last_line(screen: str) -> str:
 
 def run(term: Terminal, command: str, prompt: str = PROMPT) -> str:
     """Type *command*, press Enter and return what it printed before the next prompt."""
-    if prompt == PROMPT:
-        type_command(term, command)  # retyped once if lost (see type_command)
-    else:
-        term.type(command)
+    term.type(command)
     term.press("Enter")
     typed = f"{prompt} {command}"
 
@@ -267,22 +264,6 @@ def numbered(server, tree) -> str:
     return "/e2e/lines.txt"
 
 
-def type_command(term: Terminal, command: str) -> None:
-    """Type *command* at the prompt and see it echoed before going on.
-
-    Seen twice under heavy load (never alone): a line typed at an idle
-    prompt did not arrive.  Typing it again once keeps the pager tests about
-    the pager; a second loss still fails the test.
-    """
-    typed = f"{PROMPT} {command}"
-    term.type(command)
-    try:
-        term.wait_for(typed, timeout=5)
-    except AssertionError:
-        term.type(command)
-        term.wait_for(typed)
-
-
 def screen_lines(term: Terminal) -> list[str]:
     return term.screen().rstrip("\n").splitlines()
 
@@ -293,7 +274,7 @@ def top_line(term: Terminal, expected: str) -> None:
 
 
 def test_long_output_is_paged_like_less(term, numbered):
-    type_command(term, f"cat {numbered}")
+    term.type(f"cat {numbered}")
     term.press("Enter")
     screen = term.wait_for(lambda s: last_line(s) == STATUS)
     rows = screen.rstrip("\n").splitlines()
@@ -330,7 +311,7 @@ def test_long_output_is_paged_like_less(term, numbered):
 
 def test_short_output_and_no_pager_print_directly(term, numbered):
     assert run(term, "pwd") == "/"
-    type_command(term, f"cat --no-pager {numbered}")
+    term.type(f"cat --no-pager {numbered}")
     term.press("Enter")
     screen = term.wait_for(f"line 199\nline 200\n{PROMPT}")
     assert STATUS not in screen.splitlines()
@@ -341,7 +322,7 @@ def test_quitting_the_pager_stops_a_long_cat_at_once(server, term):
     done = server.ssh("put /e2e/huge.txt", stdin=line * 2_000_000)  # 44 MiB
     assert done.status == 0, done.err
     started = time.monotonic()
-    type_command(term, "cat /e2e/huge.txt")
+    term.type("cat /e2e/huge.txt")
     term.press("Enter")
     term.wait_for(lambda s: last_line(s) == STATUS)
     first_screen = time.monotonic() - started
@@ -351,7 +332,7 @@ def test_quitting_the_pager_stops_a_long_cat_at_once(server, term):
     # Only what was read ahead was read: nothing like 44 MiB went by.
     assert first_screen < 5 and quit_after < 6, (first_screen, quit_after)
     assert "exit 1" not in last_line(term.screen())  # quitting is not a failure
-    type_command(term, "cat /e2e/huge.txt")
+    term.type("cat /e2e/huge.txt")
     term.press("Enter")
     term.wait_for(lambda s: last_line(s) == STATUS)
     term.type("G")  # reads on to the end of the 44 MiB

@@ -1,7 +1,10 @@
 """The interactive shell: prompt_toolkit over an SSH channel with a PTY.
 
-prompt_toolkit reads keystrokes from a pipe that a reader task fills from the
-channel, and renders to the channel through a ``Vt100_Output``.  The prompt
+prompt_toolkit reads keystrokes that a pump task takes from the channel and
+keeps in memory (:mod:`omsh.ssh.keyinput`: whatever is typed ahead, before
+the first prompt, while a command runs or after the key that quits the
+pager, waits for the next prompt), and renders to the channel through a
+``Vt100_Output``.  The prompt
 is pgcli-like: completion (:mod:`omsh.ssh.completer`, in a thread so store
 lookups never block the event loop), colouring (:mod:`omsh.ssh.lexer`),
 bash-like keys (:mod:`omsh.ssh.keybindings`), a bottom toolbar
@@ -15,7 +18,8 @@ than the screen goes through the built-in pager (:mod:`omsh.ssh.pager`).
 
 Commands run in a worker thread exactly as in exec sessions.  While one
 runs, Ctrl-C sets the session's :class:`~omsh.ssh.channel.Interrupt` instead
-of reaching the prompt, so a long ``cat`` stops between chunks.  A command
+of reaching the prompt, so a long ``cat`` stops between chunks; as on a
+terminal, what was typed ahead before it is dropped.  A command
 that needs a secret (``passwd``) asks through a second prompt session with
 no history at all, and Ctrl-C there cancels the command.
 """
@@ -31,12 +35,13 @@ from typing import TextIO, cast
 
 import asyncssh
 from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer, ThreadedCompleter
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.history import DummyHistory, History
-from prompt_toolkit.input import Input, PipeInput, create_pipe_input
+from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.layout.processors import PasswordProcessor
 from prompt_toolkit.lexers import PygmentsLexer
@@ -54,6 +59,7 @@ from omsh.ssh.completer import ShellCompleter
 from omsh.ssh.context import ServerContext
 from omsh.ssh.history import EventNotFound, PromptHistory, SessionHistory, expand_history
 from omsh.ssh.keybindings import shell_key_bindings
+from omsh.ssh.keyinput import ChannelKeys
 from omsh.ssh.lexer import OmshLexer
 from omsh.ssh.pager import TerminalPager, pager_disabled
 from omsh.ssh.shell import make_shell, run_line, start_in_home, wants_no_color
@@ -193,41 +199,49 @@ class InteractiveShell:
 
     async def run(self) -> int:
         await start_in_home(self._context, self.session)
-        with create_pipe_input() as keys:
-            completer = ShellCompleter(self._context.store, self._context.registry, self.session)
-            prompt = command_prompt(
-                keys,
-                self._output,
-                completer,
-                PromptHistory(self.session.history),
-                self.toolbar,
-                command_names=completer.command_names(),
-                key_bindings=shell_key_bindings(on_paste=self._paste, notify=self._notify),
-                style=self._style,
-            )
-            # Its own session, with a history that keeps nothing (a secret can
-            # never come back with Up or Ctrl-R) and no echo, not even '*'s.
-            secret_prompt: PromptSession[str] = PromptSession(
-                input=keys,
-                output=self._output,
-                history=DummyHistory(),
-                input_processors=[PasswordProcessor(char="")],
-                style=self._style,
-            )
-            # Questions (rm's "[y/N]") echo, and their answers are no history either.
-            question_prompt: PromptSession[str] = PromptSession(
-                input=keys, output=self._output, history=DummyHistory(), style=self._style
-            )
-            shell = make_shell(
-                self._context,
-                self._process,
-                self.session,
-                stdin=EmptySource(),
-                interrupt=self._interrupt,
-                ask_secret=lambda message: self._ask_secret(secret_prompt, message),
-                ask=lambda message: self._ask(question_prompt, message),
-                pager=self._pager,
-            )
+        keys = ChannelKeys()
+        completer = ShellCompleter(self._context.store, self._context.registry, self.session)
+        prompt = command_prompt(
+            keys,
+            self._output,
+            completer,
+            PromptHistory(self.session.history),
+            self.toolbar,
+            command_names=completer.command_names(),
+            key_bindings=shell_key_bindings(on_paste=self._paste, notify=self._notify),
+            style=self._style,
+        )
+        # Its own session, with a history that keeps nothing (a secret can
+        # never come back with Up or Ctrl-R) and no echo, not even '*'s.
+        secret_prompt: PromptSession[str] = PromptSession(
+            input=keys,
+            output=self._output,
+            history=DummyHistory(),
+            input_processors=[PasswordProcessor(char="")],
+            style=self._style,
+        )
+        # Questions (rm's "[y/N]") echo, and their answers are no history either.
+        question_prompt: PromptSession[str] = PromptSession(
+            input=keys, output=self._output, history=DummyHistory(), style=self._style
+        )
+        shell = make_shell(
+            self._context,
+            self._process,
+            self.session,
+            stdin=EmptySource(),
+            interrupt=self._interrupt,
+            ask_secret=lambda message: self._ask_secret(secret_prompt, message),
+            ask=lambda message: self._ask(question_prompt, message),
+            pager=self._pager,
+        )
+        # prompt_toolkit's "current application" lives in an AppSession, and
+        # the default one is shared by the whole process: with several
+        # sessions on one event loop, print_formatted_text (the welcome,
+        # echoed lines) saw another session's prompt as running and printed
+        # through its run_in_terminal, which held up that prompt (typed keys
+        # neither echoed nor run) and asked its terminal for a second cursor
+        # report.  Each session gets its own, as prompt_toolkit's SSH server does.
+        with create_app_session(input=keys, output=self._output):
             self._welcome()
             pump = asyncio.create_task(
                 self._pump_keystrokes(keys, shell, (prompt, secret_prompt, question_prompt))
@@ -339,19 +353,23 @@ class InteractiveShell:
     async def _read_answer(self, session: PromptSession[str], message: str) -> str | None:
         self._asking = True
         try:
-            return await session.prompt_async(message)
+            # Scheduled from the command's thread: a task of its own, in no
+            # session's context; its AppSession is its own too.
+            with create_app_session(input=session.input, output=self._output):
+                return await session.prompt_async(message)
         except (KeyboardInterrupt, EOFError):
             return None
         finally:
             self._asking = False
 
     async def _pump_keystrokes(
-        self, keys: PipeInput, shell: Shell, prompts: tuple[PromptSession[str], ...]
+        self, keys: ChannelKeys, shell: Shell, prompts: tuple[PromptSession[str], ...]
     ) -> None:
         """Feed the channel's bytes to prompt_toolkit until the client is gone.
 
         Ctrl-C while a command runs (and is not asking a question) becomes
-        an interrupt.  A window size change resizes command output and
+        an interrupt and, as a terminal's line discipline does, drops what
+        was typed ahead before it.  A window size change resizes command output and
         redraws whichever prompt is showing.
         """
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -377,11 +395,14 @@ class InteractiveShell:
                 break
             text = decoder.decode(data)
             if self._pager is not None and self._pager.showing:
-                self._pager.feed_keys(text)
-                continue
+                text = self._pager.feed_keys(text)  # what followed its quit is typeahead
             if self._command_running and not self._asking and CTRL_C in text:
+                # As a terminal's SIGINT: what was typed ahead before it goes too.
                 self._interrupt.set()
-                text = text.replace(CTRL_C, "")
+                keys.discard()
+                self._pasted.clear()  # the rest of a pasted block, too
+                self._pasted_rest = ""
+                text = text.rpartition(CTRL_C)[2]
             if text:
                 keys.send_text(text)
         keys.close()

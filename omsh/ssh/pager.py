@@ -314,10 +314,15 @@ class TerminalPager:
 
     # The event loop.
 
-    def feed_keys(self, text: str) -> None:
-        """Keys typed while the pager shows."""
-        if self._view is not None:
-            self._view.feed_keys(text)
+    def feed_keys(self, text: str) -> str:
+        """Keys typed while the pager shows; returns those that came after the quitting key.
+
+        Those are typeahead for the prompt, as the terminal keeps for bash
+        what was typed after ``q`` in ``less``.
+        """
+        if self._view is None:
+            return text
+        return self._view.feed_keys(text)
 
     def resize(self) -> None:
         if self._view is not None and not self._view.closed:
@@ -368,6 +373,8 @@ class _View:
         self._pending_search: tuple[int, int] | None = None  # (from line, direction)
         self._typing: str | None = None  # the search being typed, with its / or ?
         self._keys = Vt100Parser(self._key)
+        #: Keys (as typed) that came after the one that quit, for the prompt.
+        self._after_quit: list[str] = []
         self._escape_timer: asyncio.TimerHandle | None = None
         self._want_more()
 
@@ -434,13 +441,21 @@ class _View:
             self._want_more(everything=self._wanted is None)
             self._draw()
 
-    def feed_keys(self, text: str) -> None:
+    def feed_keys(self, text: str) -> str:
+        """Act on *text*'s keys; returns what followed the key that quit (else "")."""
         if self._escape_timer is not None:
             self._escape_timer.cancel()
         with self._lock:
             self._keys.feed(text)
-        # A lone Escape is a key only if nothing follows soon.
-        self._escape_timer = asyncio.get_running_loop().call_later(ESCAPE_TIMEOUT, self._flush_keys)
+            if self.closed:
+                self._keys.flush()  # a partial sequence is the prompt's to complete
+            after_quit, self._after_quit = "".join(self._after_quit), []
+        if not self.closed:
+            # A lone Escape is a key only if nothing follows soon.
+            self._escape_timer = asyncio.get_running_loop().call_later(
+                ESCAPE_TIMEOUT, self._flush_keys
+            )
+        return after_quit
 
     def _flush_keys(self) -> None:
         with self._lock:
@@ -461,6 +476,7 @@ class _View:
 
     def _key(self, press: KeyPress) -> None:
         if self.closed:
+            self._after_quit.append(press.data)
             return
         if self._typing is not None:
             self._type_search(press)
