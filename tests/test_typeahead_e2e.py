@@ -79,24 +79,33 @@ class PtyClient:
         return text
 
 
+def connect(server: Any) -> contextlib.AbstractAsyncContextManager[asyncssh.SSHClientConnection]:
+    """An asyncssh connection to *server* as its user, with its client key."""
+    return asyncssh.connect(
+        "127.0.0.1",
+        server.port,
+        username=server.user,
+        client_keys=[str(server.client_key)],
+        known_hosts=str(server.known_hosts()),
+        agent_path=None,
+    )
+
+
+async def open_session(connection: asyncssh.SSHClientConnection) -> PtyClient:
+    """An interactive session (PTY, no command) on *connection*."""
+    process = await connection.create_process(term_type="xterm", term_size=(100, 30), encoding=None)
+    return PtyClient(process)
+
+
 def interactive(
     server: Any, scenario: Callable[[PtyClient], Awaitable[None]], timeout: float = 60
 ) -> None:
     """Open an interactive session (PTY, no command) and run *scenario* in it."""
 
     async def session() -> None:
-        async with asyncssh.connect(
-            "127.0.0.1",
-            server.port,
-            username=server.user,
-            client_keys=[str(server.client_key)],
-            known_hosts=str(server.known_hosts()),
-            agent_path=None,
-        ) as connection:
-            process = await connection.create_process(
-                term_type="xterm", term_size=(100, 30), encoding=None
-            )
-            client = PtyClient(process)
+        async with connect(server) as connection:
+            client = await open_session(connection)
+            process = client.process
             await asyncio.wait_for(scenario(client), timeout)
             client.send("exit\r")
             await asyncio.wait_for(process.wait(), 10)
@@ -246,20 +255,7 @@ def test_a_session_opening_leaves_another_sessions_prompt_alone(server):
     """
 
     async def sessions() -> None:
-        async def open_session(connection: asyncssh.SSHClientConnection) -> PtyClient:
-            process = await connection.create_process(
-                term_type="xterm", term_size=(100, 30), encoding=None
-            )
-            return PtyClient(process)
-
-        async with asyncssh.connect(
-            "127.0.0.1",
-            server.port,
-            username=server.user,
-            client_keys=[str(server.client_key)],
-            known_hosts=str(server.known_hosts()),
-            agent_path=None,
-        ) as connection:
+        async with connect(server) as connection:
             first = await open_session(connection)
             await first.wait_until(lambda text: " admin  /" in text)  # prompt and toolbar up
             await asyncio.sleep(0.5)
