@@ -14,6 +14,7 @@ from prompt_toolkit.key_binding import KeyPress
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import DummyOutput
 
+from omsh.ssh import keyinput
 from omsh.ssh.keyinput import ChannelKeys
 from omsh.ssh.pager import TerminalPager
 
@@ -117,3 +118,42 @@ def test_discard_drops_all_typeahead_even_what_a_prompt_read_past_its_enter():
         return lines
 
     assert asyncio.run(scenario()) == ["one", "four"]
+
+
+def test_at_the_command_prompt_keys_after_a_tab_wait_for_its_completion(monkeypatch):
+    """A Tab is read on its own; what follows waits for tab_done (or the time limit)."""
+
+    async def scenario() -> tuple[list[list[str]], list[str], bool]:
+        keys = ChannelKeys()
+        keys.tab_completes = True
+        keys.send_text("pw\tx\ty")
+        batches = [[key.data for key in keys.read_keys()]]
+        batches.append([key.data for key in keys.read_keys()])  # held: nothing yet
+        assert keys.pending == "x\ty"
+        keys.tab_done()
+        batches.append([key.data for key in keys.read_keys()])  # up to the next Tab
+        keys.tab_done()
+        batches.append([key.data for key in keys.read_keys()])  # the rest: no Tab in it
+        monkeypatch.setattr(keyinput, "TAB_WAIT_LIMIT", 0.01)
+        keys.send_text("\tw")
+        batches.append([key.data for key in keys.read_keys()])
+        await asyncio.sleep(0.1)  # no tab_done: the time limit lets "w" through
+        late = [key.data for key in keys.read_keys()]
+        keys.send_text("\tgone")
+        keys.read_keys()
+        keys.discard()  # Ctrl-C during a command drops held keys too
+        return batches, late, keys.pending == "" and not keys.read_keys()
+
+    batches, late, emptied = asyncio.run(scenario())
+    assert batches == [["p", "w", "\t"], [], ["x", "\t"], ["y"], ["\t"]]
+    assert late == ["w"]
+    assert emptied
+
+
+def test_elsewhere_a_tab_is_read_with_what_follows():
+    async def scenario() -> list[str]:
+        keys = ChannelKeys()  # the pager and questions complete nothing
+        keys.send_text("a\tb\r")
+        return [key.data for key in keys.read_keys()]
+
+    assert asyncio.run(scenario()) == ["a", "\t", "b", "\r"]

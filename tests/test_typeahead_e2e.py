@@ -148,6 +148,24 @@ def test_keys_after_the_one_that_quits_the_pager_go_to_the_prompt(server):
     interactive(server, scenario)
 
 
+def test_keys_after_a_tab_wait_for_its_completion(server):
+    """``pw`` Tab Enter in one burst runs ``pwd``, as readline completes before
+    reading on; likewise a path completed then run, and a Tab cycling a menu."""
+
+    async def scenario(client: PtyClient) -> None:
+        await client.wait_until(lambda text: PROMPT in text)
+        client.send("pw\t\r" + missing(1))
+        text = await client.wait_until(lambda text: ran(text) == [1])
+        assert "\n/\n" in text and "pw: command not found" not in text
+        client.send("mkdir /tabbed\rcd /tab\t\r" + missing(2))
+        text = await client.wait_until(lambda text: ran(text) == [1, 2])
+        assert "admin@omsh:/tabbed$" in text
+        client.send("cd /\rls /e\t\t\t\r" + missing(3))  # a menu: /e2e/, /etc…
+        await client.wait_until(lambda text: ran(text) == [1, 2, 3])
+
+    interactive(server, scenario)
+
+
 @pytest.fixture(scope="module")
 def long_object(server) -> str:
     """An object whose ``cat`` runs for a while (3.3 MiB of lines)."""

@@ -30,15 +30,16 @@ import asyncio
 import codecs
 import contextlib
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 from typing import TextIO, cast
 
 import asyncssh
 from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-from prompt_toolkit.completion import Completer, ThreadedCompleter
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, ThreadedCompleter
 from prompt_toolkit.data_structures import Size
+from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.history import DummyHistory, History
 from prompt_toolkit.input import Input
@@ -107,6 +108,26 @@ def prompt_message(session: ShellSession) -> FormattedText:
     )
 
 
+class ReportingCompleter(ThreadedCompleter):
+    """prompt_toolkit's ``ThreadedCompleter`` (the store is read in a worker) that
+    calls *done* once each completion has been produced, landed or abandoned."""
+
+    def __init__(self, completer: Completer, done: Callable[[], None]) -> None:
+        super().__init__(completer)
+        self._done = done
+
+    async def get_completions_async(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> AsyncGenerator[Completion, None]:
+        try:
+            async for completion in super().get_completions_async(document, complete_event):
+                yield completion
+        finally:
+            # prompt_toolkit applies the completions in the same step, before
+            # anything *done* schedules on the loop runs.
+            self._done()
+
+
 def command_prompt(
     keys: Input,
     output: Output,
@@ -117,11 +138,13 @@ def command_prompt(
     *,
     key_bindings: KeyBindings | None = None,
     style: BaseStyle = SHELL_STYLE,
+    completion_done: Callable[[], None] | None = None,
 ) -> PromptSession[str]:
     """The prompt session for command lines, with every part wired in.
 
     With *command_names*, a command word naming none of them is coloured as
-    an error while it is typed.
+    an error while it is typed.  *completion_done* is called as each
+    completion has been applied (:class:`ReportingCompleter`).
 
     The editor, system-command and suspend features stay off: they would
     act on the server, not on the user's machine.
@@ -130,7 +153,11 @@ def command_prompt(
         input=keys,
         output=output,
         history=history,
-        completer=ThreadedCompleter(completer),
+        completer=(
+            ThreadedCompleter(completer)
+            if completion_done is None
+            else ReportingCompleter(completer, completion_done)
+        ),
         # Tab-driven, as in bash: a completion started by typing would
         # still be running when a quick Tab arrives, and swallow it.
         complete_while_typing=False,
@@ -208,8 +235,11 @@ class InteractiveShell:
             PromptHistory(self.session.history),
             self.toolbar,
             command_names=completer.command_names(),
-            key_bindings=shell_key_bindings(on_paste=self._paste, notify=self._notify),
+            key_bindings=shell_key_bindings(
+                on_paste=self._paste, notify=self._notify, tab_done=keys.tab_done
+            ),
             style=self._style,
+            completion_done=keys.tab_done,
         )
         # Its own session, with a history that keeps nothing (a secret can
         # never come back with Up or Ctrl-R) and no echo, not even '*'s.
@@ -247,7 +277,7 @@ class InteractiveShell:
                 self._pump_keystrokes(keys, shell, (prompt, secret_prompt, question_prompt))
             )
             try:
-                return await self._command_loop(prompt, shell)
+                return await self._command_loop(prompt, keys, shell)
             finally:
                 pump.cancel()
                 if self._pager is not None:
@@ -273,7 +303,9 @@ class InteractiveShell:
         self._output.write_raw(f"{MISSING_NEWLINE_MARK}{' ' * (columns - 1)}\r\x1b[K")
         self._output.flush()
 
-    async def _command_loop(self, prompt: PromptSession[str], shell: Shell) -> int:
+    async def _command_loop(
+        self, prompt: PromptSession[str], keys: ChannelKeys, shell: Shell
+    ) -> int:
         status = 0
         while not self.session.finished:
             self._start_on_a_fresh_line()
@@ -282,12 +314,15 @@ class InteractiveShell:
                 self._echo(prompt_message(self.session), line)
             else:
                 rest, self._pasted_rest = self._pasted_rest, ""
+                keys.tab_completes = True  # here only: the pager and questions complete nothing
                 try:
                     line = await prompt.prompt_async(prompt_message(self.session), default=rest)
                 except KeyboardInterrupt:
                     continue
                 except EOFError:
                     break
+                finally:
+                    keys.tab_completes = False
             status = await self._run_typed(shell, line, status)
         return status
 

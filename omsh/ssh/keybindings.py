@@ -9,7 +9,9 @@ these make the keys a shell user reaches for behave as in bash:
 * Ctrl-L clears the screen and redraws the prompt;
 * Tab completes: the common part at once, then cycles through the menu;
   Shift-Tab cycles back; Enter on a highlighted entry takes it without
-  running the line yet;
+  running the line yet; keys typed right behind a Tab wait until its
+  completion has landed (:mod:`omsh.ssh.keyinput`), so a quick Tab Enter
+  runs the completed line;
 * a paste of several lines (the terminal's bracketed paste) runs each line
   as its own command, in order, as if typed; a last line without a newline
   is left on the prompt to be finished;
@@ -40,12 +42,17 @@ def _line_is_empty() -> bool:
 
 
 def shell_key_bindings(
-    on_paste: PasteHandler | None = None, notify: Callable[[str], None] | None = None
+    on_paste: PasteHandler | None = None,
+    notify: Callable[[str], None] | None = None,
+    tab_done: Callable[[], None] | None = None,
 ) -> KeyBindings:
     """The bindings described in the module docstring.
 
     *on_paste* gets the lines of a multi-line paste that follow the one run
-    at once; *notify* shows a one-line notice (the toolbar's).
+    at once; *notify* shows a one-line notice (the toolbar's); *tab_done* is
+    called when a Tab started no completion in the background (it moved
+    through the menu), so keys held behind it may follow
+    (:meth:`omsh.ssh.keyinput.ChannelKeys.tab_done`).
     """
     bindings = KeyBindings()
 
@@ -60,7 +67,17 @@ def shell_key_bindings(
     # prompt_toolkit's readline commands, bound here so the shell's keys are
     # all in one place whatever the library's defaults become.
     bindings.add("c-l")(get_by_name("clear-screen"))
-    bindings.add("tab")(get_by_name("menu-complete"))
+
+    @bindings.add("tab")
+    def _complete(event: KeyPressEvent) -> None:  # readline's menu-complete
+        buffer = event.current_buffer
+        if buffer.complete_state:
+            buffer.complete_next()
+            if tab_done is not None:
+                tab_done()
+        else:  # its completer reports when it has landed
+            buffer.start_completion(insert_common_part=True)
+
     bindings.add("s-tab")(get_by_name("menu-complete-backward"))
 
     @bindings.add("enter", filter=completion_is_selected)

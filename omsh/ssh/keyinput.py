@@ -16,6 +16,11 @@ drawn, while a command runs or between two prompts is all read by the next
 prompt, as a terminal's input queue keeps it for bash.  Nothing is
 dropped but by Ctrl-C during a command (:meth:`ChannelKeys.discard`, as the
 terminal's line discipline flushes its queue), and writing never blocks.
+
+At the command prompt a Tab is read on its own: completion runs in a
+worker, and the keys typed after the Tab wait until it has landed
+(:meth:`ChannelKeys.tab_done`), so ``pw`` Tab Enter sent in one burst runs
+``pwd`` as bash's readline would, not ``pw``.
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.input.typeahead import clear_typeahead
 from prompt_toolkit.input.vt100_parser import Vt100Parser
 from prompt_toolkit.key_binding import KeyPress
+from prompt_toolkit.keys import Keys
 
 _numbers = itertools.count(1)
+#: The longest keys wait behind a Tab whose completion never reports back (seconds).
+TAB_WAIT_LIMIT = 5.0
 
 
 class ChannelKeys(Input):
@@ -51,6 +59,11 @@ class ChannelKeys(Input):
         self._readers: list[tuple[Callable[[], None] | None]] = []
         self._wake_scheduled = False
         self._hash = f"omsh-channel-keys-{next(_numbers)}"
+        #: Whether a Tab is read on its own, the keys after it held (see the module docstring).
+        self.tab_completes = False
+        #: Keys read but held back behind a Tab, and the Tab's time limit while one is.
+        self._held: list[KeyPress] = []
+        self._tab_limit: asyncio.TimerHandle | None = None
 
     # The keystroke pump.
 
@@ -74,12 +87,20 @@ class ChannelKeys(Input):
         self._pending.clear()
         self._parser.reset()
         self._parsed.clear()
+        self._held.clear()
         clear_typeahead(self)
+
+    def tab_done(self) -> None:
+        """The completion a Tab started has landed (or none was started): read on."""
+        if self._tab_limit is not None:
+            self._tab_limit.cancel()
+            self._tab_limit = None
+            self._wake()
 
     @property
     def pending(self) -> str:
         """What was typed and no prompt has read yet."""
-        return "".join(self._pending)
+        return "".join(key.data for key in self._held) + "".join(self._pending)
 
     def _wake(self) -> None:
         if self._reader() is not None and not self._wake_scheduled:
@@ -92,16 +113,28 @@ class ChannelKeys(Input):
     def _ready(self) -> None:
         self._wake_scheduled = False
         reader = self._reader()
-        if reader is not None and (self._pending or self._end):
+        waiting = self._tab_limit is not None
+        if reader is not None and not waiting and (self._held or self._pending or self._end):
             reader()
 
     # prompt_toolkit's side.
 
     def read_keys(self) -> list[KeyPress]:
+        if self._tab_limit is not None:
+            return []  # behind a Tab whose completion has not landed
         text = "".join(self._pending)
         self._pending.clear()
         self._parser.feed(text)
-        keys, self._parsed[:] = list(self._parsed), []
+        keys = self._held + self._parsed
+        self._held, self._parsed[:] = [], []
+        if self.tab_completes:
+            tab = next((i for i, key in enumerate(keys) if key.key == Keys.Tab), None)
+            if tab is not None:
+                keys, self._held = keys[: tab + 1], keys[tab + 1 :]
+                # Until the completion calls tab_done; never for good.
+                self._tab_limit = asyncio.get_running_loop().call_later(
+                    TAB_WAIT_LIMIT, self.tab_done
+                )
         return keys
 
     def flush_keys(self) -> list[KeyPress]:
@@ -112,7 +145,7 @@ class ChannelKeys(Input):
 
     @property
     def closed(self) -> bool:
-        return self._end and not self._pending
+        return self._end and not self._pending and not self._held
 
     def attach(self, input_ready_callback: Callable[[], None]) -> AbstractContextManager[None]:
         return self._reading(input_ready_callback)
