@@ -54,7 +54,7 @@ ADMIN_USER = "admin"
 #: Tries of one write before "concurrent update conflict" (ARCHITECTURE §4).  What
 #: still conflicts is B-tree buckets splitting under concurrent inserts: rare for
 #: one write, but with several nodes a write may lose many times in a row (4 nodes
-#: x 8 writers into one container, writes about twice as fast than when this was 16: one
+#: x 8 writers into one container, writes twice as fast as when this was 16: one
 #: write in 1,920 lost 16 times running, once in a few runs).  A few more seconds
 #: of retrying under such contention beats an error.
 CONFLICT_ATTEMPTS = 32
