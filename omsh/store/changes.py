@@ -55,7 +55,7 @@ from omsh.store.history import Entry, Revision, describe, tid_text, transaction_
 from omsh.store.index import indexed_values
 from omsh.store.model import ROOT_KEY, Container, StoreObject, StoreRoot
 from omsh.store.query import Node
-from omsh.store.storages import last_transaction
+from omsh.store.storages import last_transaction, learns_commits_by_query
 from omsh.store.trees import ObjectTree
 from omsh.store.view import StoreView
 
@@ -414,7 +414,7 @@ class Feed:
         RelStorage learns of other commits by querying its database
         (:func:`~omsh.store.storages.last_transaction`); that belongs in a worker.
         """
-        return getattr(self.store.db.storage, "poll_invalidations", None) is None
+        return not learns_commits_by_query(self.store.db)
 
     def poll(self, until: bytes | None = None) -> list[Change]:
         """The events of the next transactions after :attr:`position` (at most :data:`BATCH`).

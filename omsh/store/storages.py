@@ -11,6 +11,7 @@ line instead of failing on a missing record.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import cast
 
 import ZODB
@@ -50,6 +51,16 @@ def require_history(db: ZODB.DB) -> None:
         raise NoHistoryKept()
 
 
+def _poller(db: ZODB.DB) -> Callable[[], object] | None:
+    """RelStorage's way to learn of other processes' commits (a database query), if any."""
+    return cast("Callable[[], object] | None", getattr(db.storage, "poll_invalidations", None))
+
+
+def learns_commits_by_query(db: ZODB.DB) -> bool:
+    """Whether :func:`last_transaction` asks a database (RelStorage): not for an event loop."""
+    return _poller(db) is not None
+
+
 def last_transaction(db: ZODB.DB) -> bytes:
     """The last transaction committed to *db*'s storage, by this process or any other.
 
@@ -62,7 +73,7 @@ def last_transaction(db: ZODB.DB) -> bytes:
     live ``watch`` would see nothing new.  So RelStorage is polled first;
     call this before opening the past too.
     """
-    poll = getattr(db.storage, "poll_invalidations", None)
+    poll = _poller(db)
     if poll is not None:
         with _polling:
             poll()
