@@ -29,8 +29,8 @@ from omsh.cdmi.representation import dataobject_body, select_fields
 from omsh.cdmi.staging import Patch, stage
 from omsh.cdmi.updates import apply_metadata, copy_or_move, resolve_source
 from omsh.cdmi.values import (
-    INLINE_LIMIT,
     STORED_VALUE_HEADERS,
+    WHOLE_VALUE_LIMIT,
     SmallValues,
     StreamedValue,
     declared_encoding,
@@ -95,7 +95,7 @@ def read_plain(view: StoreView, found: Located, values: SmallValues) -> PlainVal
     if not isinstance(obj, DataObject):
         raise IsAContainer(found.subject)
     headers = {"Content-Type": obj.mimetype, **STORED_VALUE_HEADERS}
-    if obj.size <= INLINE_LIMIT:
+    if obj.size <= WHOLE_VALUE_LIMIT:
         headers["ETag"] = f'"{obj.sha256}"'
         return PlainValue(headers, data=whole_value(view, obj, found.subject, values))
     _, content = view.open_content(obj, found.subject)
@@ -116,11 +116,11 @@ def read_cdmi(
     start, end = _value_range(obj.size, selectors.value_range)
     body["valuerange"] = f"{start}-{end}" if obj.size else ""
     declared = declared_encoding(obj)
-    if obj.size <= INLINE_LIMIT:
+    if obj.size <= WHOLE_VALUE_LIMIT:
         data = whole_value(view, obj, found.subject, values)[start : end + 1]
     else:
         _, content = view.open_content(obj, found.subject)
-        if end - start + 1 > INLINE_LIMIT:
+        if end - start + 1 > WHOLE_VALUE_LIMIT:
             whole = (start, end) == (0, obj.size - 1)
             body["valuetransferencoding"] = encoding = streamed_encoding(declared, whole)
             selected = select_fields(body, selectors.fields)
@@ -336,7 +336,7 @@ async def put_plain(backend: Backend, call: Call) -> web.StreamResponse:
             fail(400, "Content-Range does not match the body's length")
         body = received(request)
         created = await _patched(backend, call, body, patch[0], expected, apply)
-    elif length is not None and length <= INLINE_LIMIT:
+    elif length is not None and length <= WHOLE_VALUE_LIMIT:
         if "Expect" in request.headers:  # the client waits: check before it sends
             await backend.view(call, lambda view: _plan(view, call, patching=False))
         await accept_body(request)

@@ -7,7 +7,7 @@ of the bytes it applies to, so a value written as base64 reads back as
 base64 — and a value replaced later by SSH, SFTP or a plain PUT (a new hash)
 is judged afresh.
 
-Values up to :data:`INLINE_LIMIT` bytes are read whole inside the request's
+Values up to :data:`WHOLE_VALUE_LIMIT` bytes are read whole inside the request's
 transaction and answered from memory (one worker hop per request); larger
 ones stream from the committed content (a blob file), chunk by chunk.
 """
@@ -30,8 +30,10 @@ from omsh.store.content import CHUNK_SIZE, StoredContent, read_span
 from omsh.store.model import DataObject
 from omsh.store.view import StoreView
 
-#: Values this small are read into memory within the transaction.
-INLINE_LIMIT = 256 * 1024
+#: Values this small are read into memory within the transaction (not to be
+#: confused with :data:`omsh.store.content.INLINE_LIMIT`, what the store keeps
+#: in the database rather than in a blob file).
+WHOLE_VALUE_LIMIT = 256 * 1024
 #: Values this small are kept in :class:`SmallValues` once read.
 CACHED_LIMIT = 64 * 1024
 CACHE_BYTES = 32 * 1024 * 1024
